@@ -1,0 +1,7 @@
+//! References and the store that resolves them.
+
+mod reference;
+mod store;
+
+pub use reference::{ParseReferenceError, Reference};
+pub use store::{ResultStore, StoredValue};

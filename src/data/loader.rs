@@ -1,0 +1,447 @@
+//! Loads a sales CSV once: hashes its bytes, checks it is text and CSV, reads only the
+//! columns the flow needs with polars, derives what can be derived, and says what it did.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+use super::schema::{ColumnKind, Derivation, column_spec};
+use crate::cache::Reference;
+
+/// A loaded dataset. Flow state refers to it by `reference`, never by content.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub path: PathBuf,
+    pub frame: DataFrame,
+    /// blake3 of the file's bytes.
+    pub reference: Reference,
+    pub file_bytes: u64,
+    /// Every column in the file's header, read or not.
+    pub file_columns: Vec<String>,
+    /// What the loader did beyond reading: derived columns, skipped rows.
+    pub notes: Vec<String>,
+}
+
+impl Dataset {
+    pub fn rows(&self) -> usize {
+        self.frame.height()
+    }
+
+    pub fn columns(&self) -> Vec<String> {
+        self.frame.get_column_names().iter().map(|c| c.to_string()).collect()
+    }
+}
+
+/// Why a data file could not be used. Every message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{path}: file not found")]
+    NotFound { path: PathBuf },
+    #[error("{path}: is a directory, expected a CSV file")]
+    IsDirectory { path: PathBuf },
+    #[error("{path}: cannot read: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("{path}: file is empty, expected a CSV header line")]
+    Empty { path: PathBuf },
+    #[error("{path}: not a CSV file (binary content at byte {offset})")]
+    Binary { path: PathBuf, offset: usize },
+    #[error("{path}: looks like JSON, expected a CSV file with a header line")]
+    LooksLikeJson { path: PathBuf },
+    #[error("{path}: line {line}: not valid UTF-8 (byte 0x{byte:02X}); save the file as UTF-8")]
+    NotUtf8 { path: PathBuf, line: usize, byte: u8 },
+    #[error("{path}: line 1 is longer than {limit} bytes, expected a CSV header line")]
+    HeaderTooLong { path: PathBuf, limit: usize },
+    #[error("{path}: line 1: duplicate column `{column}`")]
+    DuplicateColumn { path: PathBuf, column: String },
+    #[error("{path}: missing column `{column}` (expected {kind}{derivable}); found columns: {found}")]
+    MissingColumn { path: PathBuf, column: String, kind: ColumnKind, derivable: String, found: String },
+    #[error("{path}: line {line}, column `{column}`: expected {kind}, found `{value}`")]
+    BadValue { path: PathBuf, line: usize, column: String, kind: ColumnKind, value: String },
+    #[error("{path}: has a header but no data rows")]
+    NoRows { path: PathBuf },
+    #[error("{path}: cannot parse as CSV: {reason}")]
+    Parse { path: PathBuf, reason: String },
+}
+
+/// Bytes inspected for the header and for binary content.
+const SNIFF_BYTES: usize = 1 << 20;
+
+/// Loads `path`, reading the `required` columns (deriving those that are missing but
+/// derivable). Unknown names in `required` are read as text.
+pub fn load_csv(path: &Path, required: &[&str]) -> Result<Dataset, DataError> {
+    let scan = scan_file(path)?;
+    let header = parse_header(path, &scan.head)?;
+    let plan = plan_columns(path, &header, required)?;
+
+    let schema: Schema = plan
+        .read
+        .iter()
+        .map(|name| (PlSmallStr::from(name.as_str()), dtype_of(name)))
+        .collect();
+    let read_names: Arc<[PlSmallStr]> = plan.read.iter().map(|n| PlSmallStr::from(n.as_str())).collect();
+    let frame = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_columns(Some(read_names.clone()))
+        .with_schema_overwrite(Some(Arc::new(schema)))
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .and_then(|r| r.finish())
+        .map_err(|e| diagnose(path, &plan.read, e))?;
+
+    let mut notes = Vec::new();
+    let frame = drop_incomplete_rows(frame, &mut notes).map_err(|e| parse_error(path, e))?;
+    if frame.height() == 0 {
+        return Err(DataError::NoRows { path: path.to_path_buf() });
+    }
+    let frame = derive_columns(frame, &plan.derive, &mut notes).map_err(|e| parse_error(path, e))?;
+
+    Ok(Dataset {
+        path: path.to_path_buf(),
+        frame,
+        reference: scan.reference,
+        file_bytes: scan.bytes,
+        file_columns: header,
+        notes,
+    })
+}
+
+struct Scan {
+    reference: Reference,
+    bytes: u64,
+    head: Vec<u8>,
+}
+
+/// One pass over the file: blake3 hash, UTF-8 validation with line numbers, and the first
+/// bytes for sniffing. Memory stays bounded whatever the file size.
+fn scan_file(path: &Path) -> Result<Scan, DataError> {
+    let unreadable = |e: std::io::Error| DataError::Unreadable { path: path.to_path_buf(), reason: e.to_string() };
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => DataError::NotFound { path: path.to_path_buf() },
+        _ => unreadable(e),
+    })?;
+    if meta.is_dir() {
+        return Err(DataError::IsDirectory { path: path.to_path_buf() });
+    }
+    let mut file = File::open(path).map_err(unreadable)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut head = Vec::new();
+    let mut carry: Vec<u8> = Vec::new();
+    let mut line = 1usize;
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(unreadable)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        hasher.update(chunk);
+        if head.len() < SNIFF_BYTES {
+            let take = (SNIFF_BYTES - head.len()).min(n);
+            head.extend_from_slice(&chunk[..take]);
+        }
+        total += n as u64;
+        // Validate UTF-8 across chunk boundaries by carrying an incomplete trailing sequence.
+        carry.extend_from_slice(chunk);
+        let valid_up_to = match std::str::from_utf8(&carry) {
+            Ok(_) => carry.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(e) => {
+                let bad = e.valid_up_to();
+                if carry[..bad].contains(&0) || carry[bad] == 0 {
+                    let offset = total as usize - carry.len() + carry.iter().position(|&b| b == 0).unwrap_or(bad);
+                    return Err(DataError::Binary { path: path.to_path_buf(), offset });
+                }
+                line += count_newlines(&carry[..bad]);
+                return Err(DataError::NotUtf8 { path: path.to_path_buf(), line, byte: carry[bad] });
+            }
+        };
+        line += count_newlines(&carry[..valid_up_to]);
+        carry.drain(..valid_up_to);
+    }
+    if total == 0 {
+        return Err(DataError::Empty { path: path.to_path_buf() });
+    }
+    if !carry.is_empty() {
+        return Err(DataError::NotUtf8 { path: path.to_path_buf(), line, byte: carry[0] });
+    }
+    if let Some(offset) = head.iter().position(|&b| b == 0) {
+        return Err(DataError::Binary { path: path.to_path_buf(), offset });
+    }
+    Ok(Scan { reference: Reference::from_hash(hasher.finalize()), bytes: total, head })
+}
+
+fn count_newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
+fn parse_header(path: &Path, head: &[u8]) -> Result<Vec<String>, DataError> {
+    let text = std::str::from_utf8(head).unwrap_or_else(|e| {
+        // The scan validated the file; only a multi-byte sequence cut at the sniff limit remains.
+        std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
+    });
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        return Err(DataError::LooksLikeJson { path: path.to_path_buf() });
+    }
+    let Some(end) = text.find('\n') else {
+        if head.len() >= SNIFF_BYTES {
+            return Err(DataError::HeaderTooLong { path: path.to_path_buf(), limit: SNIFF_BYTES });
+        }
+        return Err(DataError::NoRows { path: path.to_path_buf() });
+    };
+    let line = text[..end].trim_end_matches('\r');
+    let mut names: Vec<String> = Vec::new();
+    for raw in line.split(',') {
+        let name = raw.trim().trim_matches('"').to_string();
+        if names.contains(&name) {
+            return Err(DataError::DuplicateColumn { path: path.to_path_buf(), column: name });
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Which columns to read from the file and which to derive, in dependency order.
+#[derive(Debug, Default, PartialEq)]
+struct ColumnPlan {
+    read: Vec<String>,
+    derive: Vec<(String, Derivation)>,
+}
+
+fn plan_columns(path: &Path, header: &[String], required: &[&str]) -> Result<ColumnPlan, DataError> {
+    let mut plan = ColumnPlan::default();
+    for name in required {
+        add_column(path, header, name, &mut plan, name)?;
+    }
+    Ok(plan)
+}
+
+fn add_column(path: &Path, header: &[String], name: &str, plan: &mut ColumnPlan, asked: &str) -> Result<(), DataError> {
+    if plan.read.iter().any(|c| c == name) || plan.derive.iter().any(|(c, _)| c == name) {
+        return Ok(());
+    }
+    if header.iter().any(|h| h == name) {
+        plan.read.push(name.to_string());
+        return Ok(());
+    }
+    let spec = column_spec(name);
+    let missing = |derivable: String| DataError::MissingColumn {
+        path: path.to_path_buf(),
+        column: asked.to_string(),
+        kind: spec.map_or(ColumnKind::Text, |s| s.kind),
+        derivable,
+        found: header.join(", "),
+    };
+    let Some(derivation) = spec.and_then(|s| s.derivation) else {
+        return Err(missing(String::new()));
+    };
+    for input in derivation.inputs() {
+        // Report the column the flow asked for, and how it could have been derived.
+        add_column(path, header, input, plan, asked)
+            .map_err(|_| missing(format!(", or the columns to derive it as {derivation}")))?;
+    }
+    plan.derive.push((name.to_string(), derivation));
+    Ok(())
+}
+
+fn dtype_of(name: &str) -> DataType {
+    match column_spec(name).map(|s| s.kind) {
+        Some(ColumnKind::Integer) => DataType::Int64,
+        Some(ColumnKind::Number) => DataType::Float64,
+        Some(ColumnKind::Text) | None => DataType::String,
+    }
+}
+
+fn parse_error(path: &Path, e: PolarsError) -> DataError {
+    let reason = e.to_string();
+    let reason = reason.lines().next().unwrap_or_default().to_string();
+    DataError::Parse { path: path.to_path_buf(), reason }
+}
+
+/// Turns a failed typed read into a message that names the line and column: reread the
+/// columns as text and find the first value that does not parse as its column's type.
+fn diagnose(path: &Path, columns: &[String], original: PolarsError) -> DataError {
+    let names: Arc<[PlSmallStr]> = columns.iter().map(|n| PlSmallStr::from(n.as_str())).collect();
+    let as_text = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_columns(Some(names))
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .and_then(|r| r.finish());
+    let Ok(frame) = as_text else {
+        return parse_error(path, original);
+    };
+    for name in columns {
+        let Some(kind) = column_spec(name).map(|s| s.kind).filter(|k| *k != ColumnKind::Text) else {
+            continue;
+        };
+        let Ok(values) = frame.column(name).and_then(|c| c.str().cloned()) else {
+            continue;
+        };
+        for (row, value) in values.iter().enumerate() {
+            let Some(value) = value else { continue };
+            let ok = match kind {
+                ColumnKind::Integer => value.trim().parse::<i64>().is_ok(),
+                _ => value.trim().parse::<f64>().is_ok(),
+            };
+            if !ok {
+                return DataError::BadValue {
+                    path: path.to_path_buf(),
+                    line: row + 2,
+                    column: name.clone(),
+                    kind,
+                    value: value.chars().take(40).collect(),
+                };
+            }
+        }
+    }
+    parse_error(path, original)
+}
+
+/// Rows with an empty value in a column we read cannot be analysed; drop them and say so.
+fn drop_incomplete_rows(frame: DataFrame, notes: &mut Vec<String>) -> PolarsResult<DataFrame> {
+    let before = frame.height();
+    let nulls: Vec<String> = frame
+        .columns()
+        .iter()
+        .filter(|c| c.null_count() > 0)
+        .map(|c| c.name().to_string())
+        .collect();
+    if nulls.is_empty() {
+        return Ok(frame);
+    }
+    let frame = frame.drop_nulls::<String>(None)?;
+    notes.push(format!(
+        "skipped {} of {before} rows with empty values in {}",
+        before - frame.height(),
+        nulls.join(", ")
+    ));
+    Ok(frame)
+}
+
+fn derive_columns(frame: DataFrame, derive: &[(String, Derivation)], notes: &mut Vec<String>) -> PolarsResult<DataFrame> {
+    if derive.is_empty() {
+        return Ok(frame);
+    }
+    let mut lazy = frame.lazy();
+    for (name, derivation) in derive {
+        let expr = match *derivation {
+            Derivation::Product(a, b) => col(a) * col(b),
+            Derivation::Difference(a, b) => col(a) - col(b),
+            Derivation::Percent(a, b) => col(a) / col(b) * lit(100.0),
+            Derivation::QuarterOfMonth(m) => (col(m) - lit(1i64)) / lit(3i64) + lit(1i64),
+        };
+        lazy = lazy.with_column(expr.alias(name.as_str()));
+        notes.push(format!("derived `{name}` as {derivation}"));
+    }
+    lazy.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(content: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+        f.write_all(content).unwrap();
+        f
+    }
+
+    const FULL: &str = "brand,units_sold,price_per_unit,cost_per_unit,total_revenue,total_cost,profit\n\
+                        A,10,2.0,1.0,20.0,10.0,10.0\n\
+                        B,5,4.0,3.0,20.0,15.0,5.0\n";
+
+    #[test]
+    fn reads_required_columns_and_hashes_bytes() {
+        let f = write(FULL.as_bytes());
+        let d = load_csv(f.path(), &["brand", "profit"]).unwrap();
+        assert_eq!(d.rows(), 2);
+        assert_eq!(d.columns(), vec!["brand", "profit"]);
+        assert_eq!(d.reference, Reference::of_bytes(FULL.as_bytes()));
+    }
+
+    #[test]
+    fn derives_margin_and_says_so() {
+        let f = write(FULL.as_bytes());
+        let d = load_csv(f.path(), &["profit_margin"]).unwrap();
+        let margins: Vec<f64> = d.frame.column("profit_margin").unwrap().f64().unwrap().into_no_null_iter().collect();
+        assert_eq!(margins, vec![50.0, 25.0]);
+        assert_eq!(d.notes, vec!["derived `profit_margin` as profit / total_revenue × 100"]);
+    }
+
+    #[test]
+    fn derives_chains_of_columns() {
+        let f = write(b"brand,units_sold,price_per_unit,cost_per_unit\nA,10,2.0,1.5\n");
+        let d = load_csv(f.path(), &["profit"]).unwrap();
+        let profit = d.frame.column("profit").unwrap().f64().unwrap().get(0).unwrap();
+        assert_eq!(profit, 5.0);
+        assert_eq!(d.notes.len(), 3);
+    }
+
+    #[test]
+    fn missing_column_names_file_column_and_derivation() {
+        let f = write(b"brand,units_sold\nA,1\n");
+        let err = load_csv(f.path(), &["profit"]).unwrap_err().to_string();
+        assert!(err.starts_with(&f.path().display().to_string()), "{err}");
+        assert!(err.contains("missing column `profit` (expected numbers, or the columns to derive it as total_revenue − total_cost)"), "{err}");
+        assert!(err.ends_with("found columns: brand, units_sold"), "{err}");
+    }
+
+    #[test]
+    fn text_in_numeric_column_names_line_and_column() {
+        let f = write(b"brand,units_sold\nA,1\nB,lots\n");
+        let err = load_csv(f.path(), &["brand", "units_sold"]).unwrap_err().to_string();
+        assert!(err.ends_with("line 3, column `units_sold`: expected numbers, found `lots`"), "{err}");
+    }
+
+    #[test]
+    fn rejects_empty_binary_json_and_latin1() {
+        let cases: [(&[u8], &str); 4] = [
+            (b"", "file is empty"),
+            (b"\x00\x01\x02PK", "not a CSV file (binary content at byte 0)"),
+            (b"{\"brand\": 1}\n", "looks like JSON"),
+            (b"brand\nCaf\xe9\n", "line 2: not valid UTF-8 (byte 0xE9)"),
+        ];
+        for (bytes, expected) in cases {
+            let f = write(bytes);
+            let err = load_csv(f.path(), &["brand"]).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err} should contain {expected}");
+        }
+    }
+
+    #[test]
+    fn header_only_and_duplicates_are_errors() {
+        let f = write(b"brand,units_sold\n");
+        assert!(matches!(load_csv(f.path(), &["brand"]), Err(DataError::NoRows { .. })));
+        let f = write(b"brand,brand\nA,B\n");
+        let err = load_csv(f.path(), &["brand"]).unwrap_err().to_string();
+        assert!(err.ends_with("line 1: duplicate column `brand`"), "{err}");
+    }
+
+    #[test]
+    fn missing_file_is_named() {
+        let err = load_csv(Path::new("/nonexistent/x.csv"), &["brand"]).unwrap_err();
+        assert_eq!(err.to_string(), "/nonexistent/x.csv: file not found");
+    }
+
+    #[test]
+    fn rows_with_empty_values_are_skipped_with_a_note() {
+        let f = write(b"brand,units_sold\nA,1\nB,\nC,3\n");
+        let d = load_csv(f.path(), &["brand", "units_sold"]).unwrap();
+        assert_eq!(d.rows(), 2);
+        assert_eq!(d.notes, vec!["skipped 1 of 3 rows with empty values in units_sold"]);
+    }
+
+    #[test]
+    fn utf8_bom_is_accepted() {
+        let f = write(b"\xef\xbb\xbfbrand,units_sold\nA,1\n");
+        let d = load_csv(f.path(), &["brand", "units_sold"]).unwrap();
+        assert_eq!(d.rows(), 1);
+    }
+}

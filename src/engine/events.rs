@@ -1,0 +1,100 @@
+//! What the engine says (events) and what it takes (commands). Both are plain data so any
+//! front end (headless, TUI, tests) can drive the same engine.
+
+use serde::Serialize;
+
+use crate::cache::Reference;
+use crate::context::{Priority, Strategy};
+
+/// Lifecycle of one step in the current run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Pending,
+    Running,
+    /// Finished by computing.
+    Done,
+    /// Finished from memoized results.
+    Cached,
+    Failed,
+    Cancelled,
+    /// Not run: a router chose another branch, or what it waited for failed.
+    Skipped,
+}
+
+impl StepStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Running => "running",
+            StepStatus::Done => "done",
+            StepStatus::Cached => "cached",
+            StepStatus::Failed => "failed",
+            StepStatus::Cancelled => "cancelled",
+            StepStatus::Skipped => "skipped",
+        }
+    }
+
+    /// Finished with a usable output.
+    pub fn succeeded(&self) -> bool {
+        matches!(self, StepStatus::Done | StepStatus::Cached)
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        !matches!(self, StepStatus::Pending | StepStatus::Running)
+    }
+}
+
+/// State of the engine as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Idle,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl RunState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunState::Idle => "idle",
+            RunState::Running => "running",
+            RunState::Completed => "completed",
+            RunState::Failed => "failed",
+            RunState::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EngineEvent {
+    RunStarted { run: u64, steps: Vec<String> },
+    StepStarted { run: u64, step: String },
+    StepProgress { run: u64, step: String, message: String },
+    CacheHit { run: u64, step: String, tool: String, reference: Reference },
+    StepFinished { run: u64, step: String, duration_ms: u64, cached: bool, output_ref: Reference },
+    StepFailed { run: u64, step: String, error: String },
+    StepSkipped { run: u64, step: String, reason: String },
+    StepCancelled { run: u64, step: String },
+    RunFinished { run: u64, state: RunState, duration_ms: u64 },
+    SettingsChanged { step: String },
+    /// A command that could not be applied, and why.
+    CommandRejected { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineCommand {
+    /// Run every step.
+    RunAll,
+    /// Rerun one step and everything downstream of it.
+    RerunStep(String),
+    /// Stop the current run; running steps end as cancelled.
+    Cancel,
+    SetBudget { step: String, budget: u32 },
+    SetStrategy { step: String, strategy: Strategy },
+    SetPriority { step: String, item: String, priority: Priority },
+    Shutdown,
+}

@@ -1,0 +1,610 @@
+//! The engine: an actor task that owns the flow state, runs ready steps concurrently on the
+//! blocking pool, and talks only through commands, events and a cloneable snapshot.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::events::{EngineCommand, EngineEvent, RunState, StepStatus};
+use super::flow::{ContextSource, Flow, Join, budget_problem};
+use super::step::{StepOutput, ToolRecord};
+use crate::cache::{Reference, ResultStore, StoredValue};
+use crate::context::{Priority, Strategy};
+use crate::data::Dataset;
+use crate::llm::{Analyst, AnswerRequest, OfflineAnalyst};
+use crate::tools::{Fact, ToolOutput};
+
+/// One step as the front ends see it. Results are held by reference only.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepState {
+    pub id: String,
+    pub status: StepStatus,
+    pub cached: bool,
+    pub duration_ms: Option<u64>,
+    pub output_ref: Option<Reference>,
+    pub error: Option<String>,
+    /// The downstream step this step's router chose.
+    pub route: Option<String>,
+    pub budget: u32,
+    pub strategy: Strategy,
+    /// Context item priorities changed from the flow's defaults.
+    pub priority_overrides: BTreeMap<String, Priority>,
+}
+
+/// A cheap copy of the engine's state for rendering and reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlowSnapshot {
+    pub flow: String,
+    pub dataset: Reference,
+    pub run: u64,
+    pub state: RunState,
+    pub duration_ms: Option<u64>,
+    pub steps: Vec<StepState>,
+}
+
+impl FlowSnapshot {
+    pub fn step(&self, id: &str) -> Option<&StepState> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+}
+
+/// The front ends' side of a running engine.
+#[derive(Debug, Clone)]
+pub struct EngineHandle {
+    commands: mpsc::UnboundedSender<EngineCommand>,
+    snapshot: watch::Receiver<FlowSnapshot>,
+    store: Arc<ResultStore>,
+}
+
+impl EngineHandle {
+    /// Sends a command; false if the engine has shut down.
+    pub fn send(&self, command: EngineCommand) -> bool {
+        self.commands.send(command).is_ok()
+    }
+
+    pub fn snapshot(&self) -> FlowSnapshot {
+        self.snapshot.borrow().clone()
+    }
+
+    pub fn store(&self) -> &Arc<ResultStore> {
+        &self.store
+    }
+}
+
+pub struct Engine;
+
+impl Engine {
+    /// Starts the engine on the current tokio runtime. It idles until told to run.
+    pub fn spawn(flow: Arc<Flow>, dataset: Arc<Dataset>, store: Arc<ResultStore>) -> (EngineHandle, mpsc::UnboundedReceiver<EngineEvent>) {
+        Self::spawn_with(flow, dataset, store, Arc::new(OfflineAnalyst))
+    }
+
+    pub fn spawn_with(
+        flow: Arc<Flow>,
+        dataset: Arc<Dataset>,
+        store: Arc<ResultStore>,
+        analyst: Arc<dyn Analyst>,
+    ) -> (EngineHandle, mpsc::UnboundedReceiver<EngineEvent>) {
+        let (command_tx, command_rx) = mpsc::unbounded_channel();
+        let (event_tx, event_rx) = mpsc::unbounded_channel();
+        store.put(dataset.reference, StoredValue::Dataset(dataset.clone()));
+        let steps: Vec<StepState> = flow
+            .steps()
+            .iter()
+            .map(|s| StepState {
+                id: s.id.clone(),
+                status: StepStatus::Pending,
+                cached: false,
+                duration_ms: None,
+                output_ref: None,
+                error: None,
+                route: None,
+                budget: s.budget,
+                strategy: s.strategy,
+                priority_overrides: BTreeMap::new(),
+            })
+            .collect();
+        let n = steps.len();
+        let actor = Actor {
+            flow,
+            dataset,
+            store: store.clone(),
+            analyst,
+            steps,
+            generations: vec![0; n],
+            step_tokens: vec![CancellationToken::new(); n],
+            run: 0,
+            state: RunState::Idle,
+            started: Instant::now(),
+            duration_ms: None,
+            run_token: CancellationToken::new(),
+            tasks: JoinSet::new(),
+            events: event_tx,
+            outbox: Vec::new(),
+            snapshot: watch::channel(FlowSnapshot {
+                flow: String::new(),
+                dataset: Reference::of_bytes(b""),
+                run: 0,
+                state: RunState::Idle,
+                duration_ms: None,
+                steps: vec![],
+            })
+            .0,
+        };
+        let snapshot_rx = actor.snapshot.subscribe();
+        actor.publish();
+        tokio::spawn(actor.run(command_rx));
+        (EngineHandle { commands: command_tx, snapshot: snapshot_rx, store }, event_rx)
+    }
+}
+
+/// How a step task ended.
+enum Outcome {
+    Finished { output: Arc<StepOutput>, reference: Reference, cached: bool },
+    Failed(String),
+    Cancelled,
+}
+
+struct Completion {
+    step: usize,
+    generation: u64,
+    duration_ms: u64,
+    outcome: Outcome,
+}
+
+struct Actor {
+    flow: Arc<Flow>,
+    dataset: Arc<Dataset>,
+    store: Arc<ResultStore>,
+    analyst: Arc<dyn Analyst>,
+    steps: Vec<StepState>,
+    /// Bumped whenever a step is (re)scheduled, so late results of an older launch are ignored.
+    generations: Vec<u64>,
+    step_tokens: Vec<CancellationToken>,
+    run: u64,
+    state: RunState,
+    started: Instant,
+    duration_ms: Option<u64>,
+    run_token: CancellationToken,
+    tasks: JoinSet<Completion>,
+    events: mpsc::UnboundedSender<EngineEvent>,
+    outbox: Vec<EngineEvent>,
+    snapshot: watch::Sender<FlowSnapshot>,
+}
+
+impl Actor {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<EngineCommand>) {
+        loop {
+            tokio::select! {
+                biased;
+                command = commands.recv() => {
+                    let Some(command) = command else { break };
+                    if !self.apply(command) {
+                        break;
+                    }
+                    // Coalesce a burst: apply everything queued before scheduling once.
+                    let mut stop = false;
+                    while let Ok(command) = commands.try_recv() {
+                        if !self.apply(command) {
+                            stop = true;
+                            break;
+                        }
+                    }
+                    if stop {
+                        break;
+                    }
+                }
+                Some(joined) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    // Step tasks catch their own panics, so a join error means the runtime is
+                    // shutting down.
+                    let Ok(completion) = joined else { break };
+                    self.complete(completion);
+                }
+            }
+            self.advance();
+            self.publish();
+            self.flush();
+        }
+        self.run_token.cancel();
+        self.tasks.abort_all();
+        self.publish();
+        self.flush();
+    }
+
+    /// Queues an event; it is sent after the snapshot that reflects it is published, so a
+    /// front end reading the snapshot on an event never sees an older state.
+    fn emit(&mut self, event: EngineEvent) {
+        self.outbox.push(event);
+    }
+
+    fn flush(&mut self) {
+        for event in self.outbox.drain(..) {
+            // Nobody listening is fine: the snapshot still carries the state.
+            let _ = self.events.send(event);
+        }
+    }
+
+    fn index(&self, id: &str) -> Option<usize> {
+        self.flow.index_of(id)
+    }
+
+    /// Applies a command; false means shut down.
+    fn apply(&mut self, command: EngineCommand) -> bool {
+        match command {
+            EngineCommand::RunAll => {
+                let all = self.flow.dag.order.clone();
+                self.schedule(all);
+            }
+            EngineCommand::RerunStep(id) => match self.index(&id) {
+                Some(i) => {
+                    let targets = self.flow.dag.with_descendants(i);
+                    self.schedule(targets);
+                }
+                None => self.reject(format!("no step `{id}` in flow {}", self.flow.name())),
+            },
+            EngineCommand::Cancel => self.cancel(),
+            EngineCommand::SetBudget { step, budget } => {
+                match budget_problem(budget as i64) {
+                    Some(problem) => self.reject(format!("step `{step}`: {problem}")),
+                    None => self.change(&step, |s| s.budget = budget),
+                }
+            }
+            EngineCommand::SetStrategy { step, strategy } => self.change(&step, |s| s.strategy = strategy),
+            EngineCommand::SetPriority { step, item, priority } => {
+                let known = self.index(&step).is_some_and(|i| self.flow.step(i).context.iter().any(|c| c.key == item));
+                if known {
+                    self.change(&step, |s| {
+                        s.priority_overrides.insert(item, priority);
+                    });
+                } else {
+                    self.reject(format!("step `{step}` has no context item `{item}`"));
+                }
+            }
+            EngineCommand::Shutdown => {
+                self.cancel();
+                return false;
+            }
+        }
+        true
+    }
+
+    fn reject(&mut self, reason: String) {
+        self.emit(EngineEvent::CommandRejected { reason });
+    }
+
+    fn change(&mut self, id: &str, f: impl FnOnce(&mut StepState)) {
+        match self.index(id) {
+            Some(i) => {
+                f(&mut self.steps[i]);
+                self.emit(EngineEvent::SettingsChanged { step: id.to_string() });
+            }
+            None => self.reject(format!("no step `{id}` in flow {}", self.flow.name())),
+        }
+    }
+
+    /// Marks `targets` to run, starting a run if none is going.
+    fn schedule(&mut self, targets: Vec<usize>) {
+        if self.state != RunState::Running {
+            self.run += 1;
+            self.state = RunState::Running;
+            self.started = Instant::now();
+            self.duration_ms = None;
+            self.run_token = CancellationToken::new();
+            let steps = targets.iter().map(|&i| self.steps[i].id.clone()).collect();
+            self.emit(EngineEvent::RunStarted { run: self.run, steps });
+        }
+        for i in targets {
+            self.step_tokens[i].cancel();
+            self.generations[i] += 1;
+            let s = &mut self.steps[i];
+            s.status = StepStatus::Pending;
+            s.cached = false;
+            s.duration_ms = None;
+            s.output_ref = None;
+            s.error = None;
+            s.route = None;
+        }
+    }
+
+    fn cancel(&mut self) {
+        if self.state != RunState::Running {
+            return;
+        }
+        self.run_token.cancel();
+        for i in 0..self.steps.len() {
+            if !self.steps[i].status.is_terminal() {
+                self.generations[i] += 1;
+                self.steps[i].status = StepStatus::Cancelled;
+                self.emit(EngineEvent::StepCancelled { run: self.run, step: self.steps[i].id.clone() });
+            }
+        }
+        self.finish_run(RunState::Cancelled);
+    }
+
+    fn finish_run(&mut self, state: RunState) {
+        self.state = state;
+        let duration_ms = self.started.elapsed().as_millis() as u64;
+        self.duration_ms = Some(duration_ms);
+        self.emit(EngineEvent::RunFinished { run: self.run, state, duration_ms });
+    }
+
+    fn complete(&mut self, c: Completion) {
+        if c.generation != self.generations[c.step] {
+            return;
+        }
+        let run = self.run;
+        let s = &mut self.steps[c.step];
+        s.duration_ms = Some(c.duration_ms);
+        let event = match c.outcome {
+            Outcome::Finished { output, reference, cached } => {
+                s.status = if cached { StepStatus::Cached } else { StepStatus::Done };
+                s.cached = cached;
+                s.output_ref = Some(reference);
+                s.route = output.route.clone();
+                EngineEvent::StepFinished { run, step: s.id.clone(), duration_ms: c.duration_ms, cached, output_ref: reference }
+            }
+            Outcome::Failed(error) => {
+                s.status = StepStatus::Failed;
+                s.error = Some(error.clone());
+                EngineEvent::StepFailed { run, step: s.id.clone(), error }
+            }
+            Outcome::Cancelled => {
+                s.status = StepStatus::Cancelled;
+                EngineEvent::StepCancelled { run, step: s.id.clone() }
+            }
+        };
+        self.emit(event);
+    }
+
+    /// Starts every step whose inputs are ready, skips those that can no longer run, and
+    /// ends the run when nothing is left to do.
+    fn advance(&mut self) {
+        if self.state != RunState::Running {
+            return;
+        }
+        loop {
+            let mut changed = false;
+            for i in self.flow.dag.order.clone() {
+                if self.steps[i].status != StepStatus::Pending {
+                    continue;
+                }
+                match self.readiness(i) {
+                    Readiness::Wait => {}
+                    Readiness::Ready => {
+                        self.start(i);
+                        changed = true;
+                    }
+                    Readiness::Skip(reason) => {
+                        self.steps[i].status = StepStatus::Skipped;
+                        self.steps[i].error = Some(reason.clone());
+                        self.emit(EngineEvent::StepSkipped { run: self.run, step: self.steps[i].id.clone(), reason });
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        if self.steps.iter().all(|s| s.status.is_terminal()) {
+            let failed = self.steps.iter().any(|s| s.status == StepStatus::Failed);
+            self.finish_run(if failed { RunState::Failed } else { RunState::Completed });
+        }
+    }
+
+    fn readiness(&self, i: usize) -> Readiness {
+        let upstream = &self.flow.dag.upstream[i];
+        if upstream.is_empty() {
+            return Readiness::Ready;
+        }
+        let me = &self.steps[i].id;
+        let (mut satisfied, mut waiting, mut blocked) = (0, 0, Vec::new());
+        for &u in upstream {
+            let up = &self.steps[u];
+            match up.status {
+                StepStatus::Pending | StepStatus::Running => waiting += 1,
+                s if s.succeeded() => {
+                    let routed_away = self.flow.step(u).router.as_ref().is_some_and(|r| r.targets().any(|t| t == me))
+                        && up.route.as_deref() != Some(me);
+                    if routed_away {
+                        blocked.push(format!("router of `{}` chose `{}`", up.id, up.route.as_deref().unwrap_or("?")));
+                    } else {
+                        satisfied += 1;
+                    }
+                }
+                s => blocked.push(format!("`{}` {}", up.id, s.as_str())),
+            }
+        }
+        match self.flow.step(i).join {
+            Join::AllOf if !blocked.is_empty() => Readiness::Skip(blocked.join("; ")),
+            Join::AllOf if waiting == 0 => Readiness::Ready,
+            Join::AnyOf if satisfied > 0 => Readiness::Ready,
+            Join::AnyOf if waiting == 0 => Readiness::Skip(blocked.join("; ")),
+            _ => Readiness::Wait,
+        }
+    }
+
+    fn start(&mut self, i: usize) {
+        let def = self.flow.step(i);
+        // Earlier steps whose outputs are in this step's context: the `step:<id>` items, or
+        // by default the steps it listens to.
+        let mut sources: Vec<usize> = def
+            .context
+            .iter()
+            .filter_map(|c| match &c.source {
+                ContextSource::Step(id) => self.index(id),
+                _ => None,
+            })
+            .collect();
+        if sources.is_empty() {
+            sources = self.flow.dag.upstream[i].clone();
+        }
+        sources.sort_by_key(|s| self.flow.dag.order.iter().position(|o| o == s));
+        sources.dedup();
+        let inputs: Vec<(String, Reference)> =
+            sources.iter().filter_map(|&s| self.steps[s].output_ref.map(|r| (self.steps[s].id.clone(), r))).collect();
+
+        self.steps[i].status = StepStatus::Running;
+        self.step_tokens[i] = self.run_token.child_token();
+        self.emit(EngineEvent::StepStarted { run: self.run, step: self.steps[i].id.clone() });
+        let job = StepJob {
+            flow: self.flow.clone(),
+            index: i,
+            is_final: self.flow.dag.downstream[i].is_empty(),
+            dataset: self.dataset.clone(),
+            store: self.store.clone(),
+            analyst: self.analyst.clone(),
+            inputs,
+            settings: self.steps[i].clone(),
+            run: self.run,
+            events: self.events.clone(),
+            token: self.step_tokens[i].clone(),
+        };
+        let generation = self.generations[i];
+        self.tasks.spawn_blocking(move || {
+            let started = Instant::now();
+            let outcome = catch_unwind(AssertUnwindSafe(|| job.execute())).unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                Outcome::Failed(format!("internal error: {message}"))
+            });
+            Completion { step: i, generation, duration_ms: started.elapsed().as_millis() as u64, outcome }
+        });
+    }
+
+    fn publish(&self) {
+        let snapshot = FlowSnapshot {
+            flow: self.flow.name().to_string(),
+            dataset: self.dataset.reference,
+            run: self.run,
+            state: self.state,
+            duration_ms: self.duration_ms,
+            steps: self.steps.clone(),
+        };
+        self.snapshot.send_if_modified(|current| {
+            if *current == snapshot {
+                false
+            } else {
+                *current = snapshot;
+                true
+            }
+        });
+    }
+}
+
+enum Readiness {
+    Wait,
+    Ready,
+    Skip(String),
+}
+
+/// Everything a step needs to run off the actor, on the blocking pool.
+struct StepJob {
+    flow: Arc<Flow>,
+    index: usize,
+    is_final: bool,
+    dataset: Arc<Dataset>,
+    store: Arc<ResultStore>,
+    analyst: Arc<dyn Analyst>,
+    inputs: Vec<(String, Reference)>,
+    settings: StepState,
+    run: u64,
+    events: mpsc::UnboundedSender<EngineEvent>,
+    token: CancellationToken,
+}
+
+impl StepJob {
+    fn emit(&self, event: EngineEvent) {
+        let _ = self.events.send(event);
+    }
+
+    /// Everything that determines this step's output.
+    fn memo_reference(&self) -> Reference {
+        let def = serde_json::to_vec(self.flow.step(self.index)).expect("steps serialize");
+        let settings = serde_json::to_vec(&(self.settings.budget, self.settings.strategy, &self.settings.priority_overrides))
+            .expect("settings serialize");
+        let inputs = serde_json::to_vec(&self.inputs).expect("references serialize");
+        let data = self.dataset.reference.to_string();
+        Reference::of_parts([b"step/v1".as_slice(), &def, &settings, &inputs, data.as_bytes()])
+    }
+
+    fn execute(&self) -> Outcome {
+        let def = self.flow.step(self.index);
+        let step = def.id.clone();
+        let memo = self.memo_reference();
+        if let Some(output) = self.store.step_output(&memo) {
+            self.emit(EngineEvent::CacheHit { run: self.run, step: step.clone(), tool: "step".into(), reference: memo });
+            return Outcome::Finished { reference: output.reference(), output, cached: true };
+        }
+
+        let mut records = Vec::new();
+        let mut facts: Vec<Fact> = Vec::new();
+        for (k, call) in def.tools.iter().enumerate() {
+            if self.token.is_cancelled() {
+                return Outcome::Cancelled;
+            }
+            let label = call.label();
+            self.emit(EngineEvent::StepProgress { run: self.run, step: step.clone(), message: format!("{label} ({}/{})", k + 1, def.tools.len()) });
+            let key = call.memo_reference(&self.dataset.reference);
+            let (output, cached) = match self.store.tool_output(&key).filter(|_| call.cacheable()) {
+                Some(hit) => {
+                    self.emit(EngineEvent::CacheHit { run: self.run, step: step.clone(), tool: label.clone(), reference: key });
+                    (hit, true)
+                }
+                None => match call.run(&self.dataset.frame) {
+                    Ok(out) => {
+                        let out: Arc<ToolOutput> = Arc::new(out);
+                        self.store.put(key, StoredValue::ToolOutput(out.clone()));
+                        (out, false)
+                    }
+                    Err(e) => return Outcome::Failed(e.to_string()),
+                },
+            };
+            for fact in &output.facts {
+                if !facts.iter().any(|f| f.key == fact.key) {
+                    facts.push(fact.clone());
+                }
+            }
+            records.push(ToolRecord { label, output_ref: key, cached });
+        }
+        if self.token.is_cancelled() {
+            return Outcome::Cancelled;
+        }
+
+        let route = match &def.router {
+            None => None,
+            Some(router) => match facts.iter().find(|f| f.key == router.fact) {
+                None => return Outcome::Failed(format!("router: this step's tools produced no fact `{}`", router.fact)),
+                Some(fact) => Some(
+                    router.routes.iter().find(|r| r.when.matches(&fact.value)).map_or(router.default.clone(), |r| r.goto.clone()),
+                ),
+            },
+        };
+
+        let upstream: Vec<(String, Arc<StepOutput>)> =
+            self.inputs.iter().filter_map(|(id, r)| self.store.step_output(r).map(|o| (id.clone(), o))).collect();
+        let answer = self.analyst.answer(&AnswerRequest {
+            flow: self.flow.name(),
+            step: def,
+            is_final: self.is_final,
+            own_facts: &facts,
+            upstream: upstream.iter().map(|(id, o)| (id.as_str(), o.facts.as_slice())).collect(),
+        });
+
+        let cached = !records.is_empty() && records.iter().all(|r| r.cached);
+        let output = Arc::new(StepOutput { step, tools: records, facts, answer, route });
+        let reference = output.reference();
+        self.store.put(reference, StoredValue::StepOutput(output.clone()));
+        self.store.put(memo, StoredValue::StepOutput(output.clone()));
+        Outcome::Finished { output, reference, cached }
+    }
+}

@@ -1,0 +1,34 @@
+//! What a finished step leaves behind, stored by reference.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cache::Reference;
+use crate::tools::Fact;
+
+/// One tool call a step made, by reference to its memoized output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolRecord {
+    pub label: String,
+    pub output_ref: Reference,
+    pub cached: bool,
+}
+
+/// The output of a step: its tool results (by reference), their facts, and the agent's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepOutput {
+    pub step: String,
+    pub tools: Vec<ToolRecord>,
+    /// Facts of this step's tools, one per key.
+    pub facts: Vec<Fact>,
+    /// The agent's answer, Markdown.
+    pub answer: String,
+    /// The downstream step a router chose.
+    pub route: Option<String>,
+}
+
+impl StepOutput {
+    /// Content address of the output.
+    pub fn reference(&self) -> Reference {
+        Reference::of_parts([b"step-output/v1".as_slice(), &serde_json::to_vec(self).expect("outputs serialize")])
+    }
+}

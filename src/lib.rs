@@ -1,0 +1,15 @@
+//! mrflow: flow-based, token-economical LLM pipelines for marketing research.
+//!
+//! The engine is a library with no terminal code: [`engine`] runs flows of steps declared in
+//! TOML over a dataset loaded once ([`data`]) and passed by reference ([`cache`]); [`tools`]
+//! compute exact analytics with polars; [`llm`] writes the steps' answers. The `mrflow-tui`
+//! binary's headless and terminal front ends both drive this API.
+
+pub mod cache;
+pub mod context;
+pub mod data;
+pub mod dirs;
+pub mod engine;
+pub mod llm;
+pub mod sample;
+pub mod tools;

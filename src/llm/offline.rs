@@ -1,0 +1,173 @@
+//! The offline analyst: a deterministic writer that composes answers and the final report
+//! only from the facts it is given, so what it writes is exactly as good as its context.
+
+use std::collections::HashMap;
+
+use super::{AnswerRequest, Analyst};
+use crate::context::Priority;
+use crate::tools::{Fact, FactValue};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OfflineAnalyst;
+
+pub const OFFLINE_LABEL: &str =
+    "_Written offline by mrflow's deterministic analyst from this step's context; no language model was called._";
+
+impl Analyst for OfflineAnalyst {
+    fn answer(&self, request: &AnswerRequest<'_>) -> String {
+        if request.is_final { report(request) } else { step_answer(request) }
+    }
+}
+
+fn step_answer(request: &AnswerRequest<'_>) -> String {
+    let mut out = format!("**{}**: {}\n\n", request.step.agent.role, first_sentence(&request.step.task));
+    let facts: Vec<&Fact> = request.own_facts.iter().filter(|f| f.priority <= Priority::Important).collect();
+    if facts.is_empty() {
+        out.push_str("- No results to report.\n");
+    }
+    for f in facts {
+        out.push_str(&format!("- {}\n", f.statement));
+    }
+    out
+}
+
+fn first_sentence(text: &str) -> &str {
+    let text = text.trim();
+    text.find(". ").map_or(text, |i| &text[..=i])
+}
+
+fn report(request: &AnswerRequest<'_>) -> String {
+    let mut all: Vec<(&str, &Fact)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (step, facts) in request.upstream.iter().copied().chain(std::iter::once((request.step.id.as_str(), request.own_facts))) {
+        for f in facts {
+            if seen.insert(f.key.as_str()) {
+                all.push((step, f));
+            }
+        }
+    }
+    let title = request.flow.replace('_', " ");
+    let mut out = format!("# Report: {title}\n\n");
+    out.push_str("## Key findings\n\n");
+    let critical: Vec<&Fact> = all.iter().filter(|(_, f)| f.priority == Priority::Critical).map(|(_, f)| *f).collect();
+    if critical.is_empty() {
+        out.push_str("- The context held no critical findings.\n");
+    }
+    for f in &critical {
+        out.push_str(&format!("- {}\n", f.statement));
+    }
+
+    let mut steps: Vec<&str> = Vec::new();
+    for (s, f) in &all {
+        if f.priority == Priority::Important && !steps.contains(s) {
+            steps.push(s);
+        }
+    }
+    if !steps.is_empty() {
+        out.push_str("\n## Supporting detail\n");
+        for s in steps {
+            out.push_str(&format!("\n### {s}\n\n"));
+            for (_, f) in all.iter().filter(|(x, f)| x == &s && f.priority == Priority::Important) {
+                out.push_str(&format!("- {}\n", f.statement));
+            }
+        }
+    }
+
+    let recs = recommendations(all.iter().map(|(_, f)| *f));
+    if !recs.is_empty() {
+        out.push_str("\n## Recommendations\n\n");
+        for (i, r) in recs.iter().enumerate() {
+            out.push_str(&format!("{}. {r}\n", i + 1));
+        }
+    }
+    out.push_str(&format!("\n---\n{OFFLINE_LABEL}\n"));
+    out
+}
+
+/// Actions that follow from the facts present; each rule needs all of its facts.
+fn recommendations<'a>(facts: impl Iterator<Item = &'a Fact>) -> Vec<String> {
+    let by_key: HashMap<&str, &Fact> = facts.map(|f| (f.key.as_str(), f)).collect();
+    let get = |k: &str| by_key.get(k).map(|f| f.display.as_str());
+    let num = |k: &str| match by_key.get(k).map(|f| &f.value) {
+        Some(FactValue::Number(v)) => Some(*v),
+        _ => None,
+    };
+    let mut recs = Vec::new();
+    if let (Some(brand), Some(margin)) = (get("profitability.brand.highest_margin"), get("profitability.brand.highest_margin_pct")) {
+        recs.push(format!("Grow {brand}: it earns the highest margin ({margin}); protect its pricing and distribution."));
+    }
+    if let Some(member) = get("budget.brand.largest") {
+        let amount = get("budget.brand.largest_amount").map(|a| format!(" ({a})")).unwrap_or_default();
+        recs.push(format!("Put the largest share of the marketing budget behind {member}{amount}, as the optimized plan allocates."));
+    }
+    if let Some(uplift) = get("budget.uplift_vs_even") {
+        recs.push(format!("Adopt the optimized split over an even one: it projects {uplift} more profit."));
+    }
+    if let (Some(bottom), Some(profit)) = (get("profitability.brand.bottom"), num("profitability.brand.bottom_profit")) {
+        if profit < 0.0 {
+            recs.push(format!("Fix or exit {bottom}: it loses money; review its cost and pricing first."));
+        }
+    }
+    if let Some(leader) = get("market_share.leader") {
+        recs.push(format!("Defend {leader}'s leadership and target the share gaps of the brands behind it."));
+    }
+    if let Some(peak) = get("timeseries.month.peak") {
+        recs.push(format!("Time promotions and stock build-up ahead of {peak}, the peak season."));
+    }
+    if let (Some(total), Some(mape)) = (get("forecast.total"), get("forecast.mape")) {
+        recs.push(format!("Plan supply for {total} of revenue over the forecast window (backtest error {mape})."));
+    }
+    recs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Agent, StepDef};
+
+    fn step(id: &str) -> StepDef {
+        StepDef {
+            id: id.into(),
+            listen: vec![],
+            join: Default::default(),
+            router: None,
+            agent: Agent { role: "Analyst".into(), goal: "g".into(), backstory: "b".into() },
+            task: "Summarise. Then more.".into(),
+            tools: vec![],
+            budget: 1000,
+            strategy: Default::default(),
+            context: vec![],
+        }
+    }
+
+    #[test]
+    fn report_uses_only_the_facts_given() {
+        let facts = vec![
+            Fact::text("profitability.brand.highest_margin", Priority::Critical, "Red Bull", "Highest-margin brand: Red Bull at 61.2%".into()),
+            Fact::number("profitability.brand.highest_margin_pct", Priority::Critical, 61.2, "61.2%".into(), "Red Bull profit margin: 61.2%".into()),
+            Fact::text("data.period", Priority::Important, "2022 to 2024", "Period covered: 2022 to 2024".into()),
+        ];
+        let s = step("report");
+        let r = OfflineAnalyst.answer(&AnswerRequest { flow: "roi_analysis", step: &s, is_final: true, own_facts: &[], upstream: vec![("profit", &facts)] });
+        assert!(r.starts_with("# Report: roi analysis\n"));
+        assert!(r.contains("- Highest-margin brand: Red Bull at 61.2%\n"));
+        assert!(r.contains("### profit\n\n- Period covered: 2022 to 2024\n"));
+        assert!(r.contains("1. Grow Red Bull: it earns the highest margin (61.2%)"));
+        assert!(r.ends_with(&format!("{OFFLINE_LABEL}\n")));
+
+        let empty = OfflineAnalyst.answer(&AnswerRequest { flow: "f", step: &s, is_final: true, own_facts: &[], upstream: vec![] });
+        assert!(empty.contains("The context held no critical findings."));
+        assert!(!empty.contains("Red Bull"));
+    }
+
+    #[test]
+    fn step_answer_lists_important_facts() {
+        let facts = vec![
+            Fact::text("a", Priority::Critical, "x", "Critical thing".into()),
+            Fact::text("b", Priority::Useful, "y", "Useful thing".into()),
+        ];
+        let s = step("s");
+        let r = OfflineAnalyst.answer(&AnswerRequest { flow: "f", step: &s, is_final: false, own_facts: &facts, upstream: vec![] });
+        assert_eq!(r, "**Analyst**: Summarise.\n\n- Critical thing\n");
+    }
+}

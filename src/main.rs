@@ -1,0 +1,35 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    // A bug must not greet the user with a backtrace: one line, and where to report it.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let place = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("mrflow-tui: internal error: {message}{place}; please report this");
+    }));
+
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Run(args) => cli::run(args),
+        Command::Flows { json } => cli::flows(*json),
+        Command::GenData(args) => cli::gen_data(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("mrflow-tui: error: {}", failure.message);
+            ExitCode::from(failure.status)
+        }
+    }
+}

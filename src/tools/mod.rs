@@ -1,0 +1,361 @@
+//! Exact analytics on polars. Each tool returns a typed result (stored as JSON) and the
+//! *facts* a reader must not lose: short statements with their values and a priority, which
+//! the report writer uses and the context ledger checks survive pruning.
+
+pub mod budget;
+pub mod forecast;
+pub mod format;
+mod frame;
+pub mod market_share;
+pub mod members;
+pub mod profile;
+pub mod profitability;
+pub mod roi;
+pub mod timeseries;
+
+use std::fmt;
+
+use polars::prelude::{DataFrame, PolarsError};
+use serde::{Deserialize, Serialize};
+
+use crate::cache::Reference;
+use crate::context::Priority;
+
+/// A dimension the sales can be broken down by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dimension {
+    Brand,
+    Category,
+    Region,
+    Country,
+    #[serde(alias = "store_id")]
+    Store,
+}
+
+impl Dimension {
+    pub fn column(&self) -> &'static str {
+        match self {
+            Dimension::Brand => "brand",
+            Dimension::Category => "category",
+            Dimension::Region => "region",
+            Dimension::Country => "country",
+            Dimension::Store => "store_id",
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            Dimension::Store => "store",
+            other => other.column(),
+        }
+    }
+}
+
+impl fmt::Display for Dimension {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// Periods for the time series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    #[default]
+    Month,
+    Quarter,
+}
+
+/// A tool call as a flow declares it: `{ name = "profitability", by = "brand" }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ToolCall {
+    /// Profile the loaded dataset.
+    LoadData,
+    Profitability {
+        by: Dimension,
+    },
+    Roi {
+        by: Dimension,
+    },
+    BudgetOptimization {
+        by: Dimension,
+        #[serde(default = "budget::default_total")]
+        total: f64,
+        #[serde(default = "budget::default_min_share")]
+        min_share: f64,
+        #[serde(default = "budget::default_max_share")]
+        max_share: f64,
+    },
+    TimeSeries {
+        #[serde(default)]
+        period: Period,
+    },
+    Forecast {
+        #[serde(default = "forecast::default_horizon")]
+        horizon: usize,
+        #[serde(default)]
+        method: forecast::Method,
+    },
+    MarketShare {
+        #[serde(default)]
+        within: Option<Dimension>,
+    },
+}
+
+/// Names of every tool, for error messages and `flows`.
+pub const TOOL_NAMES: [&str; 7] =
+    ["load_data", "profitability", "roi", "budget_optimization", "time_series", "forecast", "market_share"];
+
+impl ToolCall {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ToolCall::LoadData => "load_data",
+            ToolCall::Profitability { .. } => "profitability",
+            ToolCall::Roi { .. } => "roi",
+            ToolCall::BudgetOptimization { .. } => "budget_optimization",
+            ToolCall::TimeSeries { .. } => "time_series",
+            ToolCall::Forecast { .. } => "forecast",
+            ToolCall::MarketShare { .. } => "market_share",
+        }
+    }
+
+    /// `profitability(by=brand)`: how the call appears in events and reports.
+    pub fn label(&self) -> String {
+        match self {
+            ToolCall::LoadData => "load_data()".into(),
+            ToolCall::Profitability { by } => format!("profitability(by={by})"),
+            ToolCall::Roi { by } => format!("roi(by={by})"),
+            ToolCall::BudgetOptimization { by, total, .. } => {
+                format!("budget_optimization(by={by}, total={})", format::grouped(*total))
+            }
+            ToolCall::TimeSeries { period } => format!("time_series(period={})", period_name(*period)),
+            ToolCall::Forecast { horizon, method } => format!("forecast(horizon={horizon}, method={})", method.as_str()),
+            ToolCall::MarketShare { within: Some(d) } => format!("market_share(within={d})"),
+            ToolCall::MarketShare { within: None } => "market_share()".into(),
+        }
+    }
+
+    /// What the tool does, as an agent framework would describe it to a model.
+    pub fn description(&self) -> &'static str {
+        match self {
+            ToolCall::LoadData => "Load the sales CSV and describe its shape, columns and statistics.",
+            ToolCall::Profitability { .. } => {
+                "Revenue, cost, profit, margin and units per member of a dimension, with top and bottom performers."
+            }
+            ToolCall::Roi { .. } => "Return on investment (profit / cost) per member of a dimension and overall.",
+            ToolCall::BudgetOptimization { .. } => {
+                "Split a marketing budget across members to maximise projected return under diminishing returns."
+            }
+            ToolCall::TimeSeries { .. } => "Revenue and profit per period, growth and seasonal index.",
+            ToolCall::Forecast { .. } => "Forecast revenue for the next periods, with backtest error (MAPE).",
+            ToolCall::MarketShare { .. } => "Revenue share per brand overall and within a dimension.",
+        }
+    }
+
+    /// The dataset columns the call reads.
+    pub fn required_columns(&self) -> Vec<&'static str> {
+        const MONEY: [&str; 4] = ["total_revenue", "total_cost", "profit", "units_sold"];
+        let mut cols: Vec<&'static str> = match self {
+            ToolCall::LoadData => vec![],
+            ToolCall::Profitability { by } | ToolCall::Roi { by } | ToolCall::BudgetOptimization { by, .. } => {
+                let mut c = vec![by.column()];
+                c.extend(MONEY);
+                c
+            }
+            ToolCall::TimeSeries { period: Period::Quarter } => vec!["year", "quarter", "total_revenue", "profit", "units_sold"],
+            ToolCall::TimeSeries { .. } | ToolCall::Forecast { .. } => {
+                vec!["year", "month", "total_revenue", "profit", "units_sold"]
+            }
+            ToolCall::MarketShare { within } => {
+                let mut c = vec!["brand", "total_revenue"];
+                c.extend(within.map(|d| d.column()));
+                c
+            }
+        };
+        cols.dedup();
+        cols
+    }
+
+    /// Checks arguments that the types alone cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        match *self {
+            ToolCall::BudgetOptimization { total, min_share, max_share, .. } => budget::validate(total, min_share, max_share),
+            ToolCall::Forecast { horizon, .. } => forecast::validate(horizon),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether outputs may be memoized. Every current tool is a pure function of the data
+    /// and its arguments.
+    pub fn cacheable(&self) -> bool {
+        true
+    }
+
+    /// The reference a call's output is memoized under: tool, canonical arguments, input.
+    pub fn memo_reference(&self, dataset: &Reference) -> Reference {
+        let args = serde_json::to_vec(self).expect("tool calls serialize");
+        let data = dataset.to_string();
+        Reference::of_parts([b"tool-output/v1".as_slice(), &args, data.as_bytes()])
+    }
+
+    /// Runs the call on `frame`.
+    pub fn run(&self, frame: &DataFrame) -> Result<ToolOutput, ToolError> {
+        let fail = |e: ToolFailure| ToolError { tool: self.label(), message: e.0 };
+        let (result, facts) = match *self {
+            ToolCall::LoadData => profile::run(frame).map(output).map_err(fail)?,
+            ToolCall::Profitability { by } => profitability::run(frame, by).map(output).map_err(fail)?,
+            ToolCall::Roi { by } => roi::run(frame, by).map(output).map_err(fail)?,
+            ToolCall::BudgetOptimization { by, total, min_share, max_share } => {
+                budget::run(frame, by, total, min_share, max_share).map(output).map_err(fail)?
+            }
+            ToolCall::TimeSeries { period } => timeseries::run(frame, period).map(output).map_err(fail)?,
+            ToolCall::Forecast { horizon, method } => forecast::run(frame, horizon, method).map(output).map_err(fail)?,
+            ToolCall::MarketShare { within } => market_share::run(frame, within).map(output).map_err(fail)?,
+        };
+        Ok(ToolOutput { call: self.clone(), result, facts })
+    }
+}
+
+pub(crate) fn period_name(p: Period) -> &'static str {
+    match p {
+        Period::Month => "month",
+        Period::Quarter => "quarter",
+    }
+}
+
+/// Typed results that carry their own facts.
+pub trait Analysis: Serialize {
+    fn facts(&self) -> Vec<Fact>;
+}
+
+fn output<A: Analysis>(analysis: A) -> (serde_json::Value, Vec<Fact>) {
+    let facts = analysis.facts();
+    (serde_json::to_value(&analysis).expect("results serialize"), facts)
+}
+
+/// The result of one tool call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolOutput {
+    pub call: ToolCall,
+    pub result: serde_json::Value,
+    pub facts: Vec<Fact>,
+}
+
+/// A statement a reader must be able to find, with the value that makes it checkable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fact {
+    /// Stable identifier, e.g. `profitability.brand.top`.
+    pub key: String,
+    /// The statement as a report would write it.
+    pub statement: String,
+    pub value: FactValue,
+    /// The value as written in the statement; retention checks look for this text.
+    pub display: String,
+    pub priority: Priority,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FactValue {
+    Number(f64),
+    Text(String),
+}
+
+impl Fact {
+    pub fn number(key: impl Into<String>, priority: Priority, value: f64, display: String, statement: String) -> Self {
+        Fact { key: key.into(), statement, value: FactValue::Number(value), display, priority }
+    }
+
+    pub fn text(key: impl Into<String>, priority: Priority, value: &str, statement: String) -> Self {
+        Fact { key: key.into(), statement, value: FactValue::Text(value.to_string()), display: value.to_string(), priority }
+    }
+}
+
+/// A tool that could not produce a result, with the call it was.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{tool}: {message}")]
+pub struct ToolError {
+    pub tool: String,
+    pub message: String,
+}
+
+/// Internal failure type of the tool functions; gains the call's label in [`ToolCall::run`].
+#[derive(Debug)]
+pub struct ToolFailure(pub String);
+
+impl From<PolarsError> for ToolFailure {
+    fn from(e: PolarsError) -> Self {
+        ToolFailure(e.to_string().lines().next().unwrap_or_default().to_string())
+    }
+}
+
+impl From<String> for ToolFailure {
+    fn from(s: String) -> Self {
+        ToolFailure(s)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixture {
+    use polars::prelude::*;
+
+    /// Eight hand-made sales lines; every expected figure in the tool tests is computed by
+    /// hand from this table.
+    ///
+    /// | brand | category | region | y-m     | units | revenue | cost | profit |
+    /// |-------|----------|--------|---------|-------|---------|------|--------|
+    /// | A     | Soda     | North  | 2023-01 | 10    | 100     | 60   | 40     |
+    /// | A     | Soda     | South  | 2023-02 | 20    | 200     | 120  | 80     |
+    /// | B     | Soda     | North  | 2023-01 | 5     | 100     | 90   | 10     |
+    /// | B     | Soda     | South  | 2023-02 | 5     | 100     | 80   | 20     |
+    /// | C     | Water    | North  | 2023-01 | 50    | 250     | 100  | 150    |
+    /// | C     | Water    | North  | 2023-02 | 10    | 50      | 20   | 30     |
+    /// | D     | Water    | South  | 2023-01 | 30    | 150     | 160  | -10    |
+    /// | D     | Water    | South  | 2023-02 | 10    | 50      | 60   | -10    |
+    pub fn sales() -> DataFrame {
+        df! {
+            "brand" => ["A", "A", "B", "B", "C", "C", "D", "D"],
+            "category" => ["Soda", "Soda", "Soda", "Soda", "Water", "Water", "Water", "Water"],
+            "region" => ["North", "South", "North", "South", "North", "North", "South", "South"],
+            "year" => [2023i64; 8],
+            "month" => [1i64, 2, 1, 2, 1, 2, 1, 2],
+            "units_sold" => [10.0, 20.0, 5.0, 5.0, 50.0, 10.0, 30.0, 10.0],
+            "total_revenue" => [100.0, 200.0, 100.0, 100.0, 250.0, 50.0, 150.0, 50.0],
+            "total_cost" => [60.0, 120.0, 90.0, 80.0, 100.0, 20.0, 160.0, 60.0],
+            "profit" => [40.0, 80.0, 10.0, 20.0, 150.0, 30.0, -10.0, -10.0],
+        }
+        .unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tool_calls_parse_from_flow_toml_and_reject_unknowns() {
+        #[derive(Deserialize)]
+        struct T {
+            tools: Vec<ToolCall>,
+        }
+        let t: T = toml::from_str(r#"tools = [{ name = "profitability", by = "brand" }, { name = "load_data" }]"#).unwrap();
+        assert_eq!(t.tools[0], ToolCall::Profitability { by: Dimension::Brand });
+        let err = toml::from_str::<T>(r#"tools = [{ name = "profitability", by = "brand", color = 1 }]"#).err().unwrap();
+        assert!(err.to_string().contains("unknown field `color`"), "{err}");
+        let err = toml::from_str::<T>(r#"tools = [{ name = "teleport" }]"#).err().unwrap();
+        assert!(err.to_string().contains("unknown variant `teleport`"), "{err}");
+    }
+
+    #[test]
+    fn memo_reference_depends_on_arguments_and_data() {
+        let data = Reference::of_bytes(b"data");
+        let other = Reference::of_bytes(b"other");
+        let a = ToolCall::Profitability { by: Dimension::Brand };
+        let b = ToolCall::Profitability { by: Dimension::Region };
+        assert_eq!(a.memo_reference(&data), a.clone().memo_reference(&data));
+        assert_ne!(a.memo_reference(&data), b.memo_reference(&data));
+        assert_ne!(a.memo_reference(&data), a.memo_reference(&other));
+    }
+}

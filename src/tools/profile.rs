@@ -1,0 +1,87 @@
+//! The `load_data` tool: a compact profile of the loaded dataset (shape, columns with
+//! types, statistics), so an agent learns what the data holds without seeing it.
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::format::{grouped, money};
+use super::{Analysis, Fact, ToolFailure};
+use crate::context::Priority;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnProfile {
+    pub name: String,
+    pub dtype: String,
+    pub distinct: Option<usize>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub mean: Option<f64>,
+    pub sum: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataProfile {
+    pub rows: usize,
+    pub columns: Vec<ColumnProfile>,
+    pub first_date: Option<String>,
+    pub last_date: Option<String>,
+}
+
+pub fn run(frame: &DataFrame) -> Result<DataProfile, ToolFailure> {
+    let mut columns = Vec::new();
+    for column in frame.columns() {
+        let series = column.as_materialized_series();
+        let numeric = series.dtype().is_primitive_numeric();
+        let (min, max, mean, sum) = if numeric {
+            let f = series.cast(&DataType::Float64)?;
+            let ca = f.f64()?;
+            (ca.min(), ca.max(), ca.mean(), Some(ca.sum().unwrap_or(0.0)))
+        } else {
+            (None, None, None, None)
+        };
+        let distinct = if numeric { None } else { Some(series.n_unique()?) };
+        columns.push(ColumnProfile { name: column.name().to_string(), dtype: format!("{}", series.dtype()), distinct, min, max, mean, sum });
+    }
+    let (first_date, last_date) = match frame.column("sale_date").ok().and_then(|c| c.str().ok()) {
+        // ISO dates order as text.
+        Some(dates) => (dates.iter().flatten().min().map(str::to_string), dates.iter().flatten().max().map(str::to_string)),
+        None => (None, None),
+    };
+    Ok(DataProfile { rows: frame.height(), columns, first_date, last_date })
+}
+
+impl Analysis for DataProfile {
+    fn facts(&self) -> Vec<Fact> {
+        let mut facts = vec![Fact::number("data.rows", Priority::Critical, self.rows as f64, grouped(self.rows as f64), format!("Dataset: {} sales rows, {} columns", grouped(self.rows as f64), self.columns.len()))];
+        if let (Some(a), Some(b)) = (&self.first_date, &self.last_date) {
+            facts.push(Fact::text("data.period", Priority::Important, &format!("{a} to {b}"), format!("Period covered: {a} to {b}")));
+        }
+        for c in &self.columns {
+            if let (Some(n), "brand" | "region" | "category" | "country") = (c.distinct, c.name.as_str()) {
+                facts.push(Fact::number(format!("data.distinct.{}", c.name), Priority::Useful, n as f64, n.to_string(), format!("{} distinct {} values", n, c.name)));
+            }
+            if let (Some(sum), "total_revenue") = (c.sum, c.name.as_str()) {
+                facts.push(Fact::number("data.revenue", Priority::Important, sum, money(sum), format!("Revenue in the data: {}", money(sum))));
+            }
+        }
+        facts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::fixture;
+
+    #[test]
+    fn profiles_shape_and_statistics() {
+        let p = run(&fixture::sales()).unwrap();
+        assert_eq!(p.rows, 8);
+        let brand = p.columns.iter().find(|c| c.name == "brand").unwrap();
+        assert_eq!(brand.distinct, Some(4));
+        let revenue = p.columns.iter().find(|c| c.name == "total_revenue").unwrap();
+        assert_eq!((revenue.min, revenue.max, revenue.mean, revenue.sum), (Some(50.0), Some(250.0), Some(125.0), Some(1000.0)));
+        let facts = p.facts();
+        assert_eq!(facts[0].statement, "Dataset: 8 sales rows, 9 columns");
+    }
+}
