@@ -91,12 +91,18 @@ pub struct Failure {
 impl Failure {
     /// Bad input or usage: exit status 2.
     pub fn input(message: impl ToString) -> Self {
-        Failure { message: message.to_string(), status: 2 }
+        Failure {
+            message: message.to_string(),
+            status: 2,
+        }
     }
 }
 
 pub fn flows(json: bool) -> Result<(), Failure> {
-    let flows: Vec<Flow> = BUILTIN_FLOWS.iter().filter_map(|(name, _)| Flow::builtin(name)).collect();
+    let flows: Vec<Flow> = BUILTIN_FLOWS
+        .iter()
+        .filter_map(|(name, _)| Flow::builtin(name))
+        .collect();
     let mut out = std::io::stdout().lock();
     if json {
         let list: Vec<serde_json::Value> = flows
@@ -114,19 +120,33 @@ pub fn flows(json: bool) -> Result<(), Failure> {
     }
     for f in &flows {
         let steps: Vec<&str> = f.steps().iter().map(|s| s.id.as_str()).collect();
-        writeln!(out, "{:<18} {}\n{:<18} steps: {}\n", f.name(), f.def.description, "", steps.join(", ")).ok();
+        writeln!(
+            out,
+            "{:<18} {}\n{:<18} steps: {}\n",
+            f.name(),
+            f.def.description,
+            "",
+            steps.join(", ")
+        )
+        .ok();
     }
     Ok(())
 }
 
 pub fn gen_data(args: &GenDataArgs) -> Result<(), Failure> {
     if args.out.as_os_str() == "-" {
-        return generate(args.rows, args.seed, std::io::stdout().lock())
-            .map_err(|e| Failure { message: format!("cannot write to standard output: {e}"), status: 1 });
+        return generate(args.rows, args.seed, std::io::stdout().lock()).map_err(|e| Failure {
+            message: format!("cannot write to standard output: {e}"),
+            status: 1,
+        });
     }
     let path = &args.out;
-    let file = std::fs::File::create(path).map_err(|e| Failure::input(format!("{}: cannot create: {e}", path.display())))?;
-    generate(args.rows, args.seed, file).map_err(|e| Failure { message: format!("{}: cannot write: {e}", path.display()), status: 1 })?;
+    let file =
+        std::fs::File::create(path).map_err(|e| Failure::input(format!("{}: cannot create: {e}", path.display())))?;
+    generate(args.rows, args.seed, file).map_err(|e| Failure {
+        message: format!("{}: cannot write: {e}", path.display()),
+        status: 1,
+    })?;
     eprintln!("wrote {} rows to {}", grouped(args.rows as f64), path.display());
     Ok(())
 }
@@ -142,7 +162,10 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure { message: format!("cannot start the runtime: {e}"), status: 1 })?;
+        .map_err(|e| Failure {
+            message: format!("cannot start the runtime: {e}"),
+            status: 1,
+        })?;
     let report = runtime.block_on(async {
         let store = Arc::new(ResultStore::new());
         let (handle, mut events) = Engine::spawn(flow.clone(), dataset.clone(), store.clone());
@@ -169,9 +192,17 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         let failed: Vec<String> = report
             .steps
             .iter()
-            .filter_map(|s| s.error.as_ref().filter(|_| s.status == mrflow::engine::StepStatus::Failed).map(|e| format!("{}: {e}", s.id)))
+            .filter_map(|s| {
+                s.error
+                    .as_ref()
+                    .filter(|_| s.status == mrflow::engine::StepStatus::Failed)
+                    .map(|e| format!("{}: {e}", s.id))
+            })
             .collect();
-        Err(Failure { message: format!("run {}: {}", report.status.as_str(), failed.join("; ")), status: 1 })
+        Err(Failure {
+            message: format!("run {}: {}", report.status.as_str(), failed.join("; ")),
+            status: 1,
+        })
     }
 }
 
@@ -181,7 +212,12 @@ fn ms(d: Option<u64>) -> String {
 
 fn render_table(r: &RunReport) -> String {
     let mut out = String::new();
-    out.push_str(&format!("Flow    {} ({} in {})\n", r.flow, r.status.as_str(), ms(r.duration_ms)));
+    out.push_str(&format!(
+        "Flow    {} ({} in {})\n",
+        r.flow,
+        r.status.as_str(),
+        ms(r.duration_ms)
+    ));
     out.push_str(&format!(
         "Data    {} · {} rows · {}\n",
         r.data.path.display(),
@@ -191,7 +227,10 @@ fn render_table(r: &RunReport) -> String {
     for note in &r.data.notes {
         out.push_str(&format!("        {note}\n"));
     }
-    out.push_str(&format!("\n{:<24} {:<10} {:<7} {:>8}  {}\n", "STEP", "STATUS", "CACHED", "TIME", "OUTPUT"));
+    out.push_str(&format!(
+        "\n{:<24} {:<10} {:<7} {:>8}  {}\n",
+        "STEP", "STATUS", "CACHED", "TIME", "OUTPUT"
+    ));
     for s in &r.steps {
         let output = match (&s.output_ref, &s.error) {
             (Some(r), _) => r.short(),
@@ -215,7 +254,10 @@ fn render_table(r: &RunReport) -> String {
 }
 
 fn render_markdown(r: &RunReport) -> String {
-    let mut out = r.report.clone().unwrap_or_else(|| format!("# {}\n\nThe run did not produce a report.\n", r.flow));
+    let mut out = r
+        .report
+        .clone()
+        .unwrap_or_else(|| format!("# {}\n\nThe run did not produce a report.\n", r.flow));
     out.push_str(&format!(
         "\n## Run\n\nFlow `{}` {} in {} on `{}` ({} rows, `{}`).\n\n",
         r.flow,

@@ -24,12 +24,13 @@ impl Dirs {
     /// directories.
     pub fn resolve() -> Result<Dirs, DirsError> {
         let project = ProjectDirs::from("dev", "mrflow", "mrflow-tui");
-        let pick = |var: &'static str, what: &'static str, platform: fn(&ProjectDirs) -> PathBuf| {
-            match std::env::var_os(var).filter(|v| !v.is_empty()) {
+        let pick =
+            |var: &'static str, what: &'static str, platform: fn(&ProjectDirs) -> PathBuf| match std::env::var_os(var)
+                .filter(|v| !v.is_empty())
+            {
                 Some(v) => Ok(PathBuf::from(v)),
                 None => project.as_ref().map(platform).ok_or(DirsError { what, var }),
-            }
-        };
+            };
         Ok(Dirs {
             config: pick("MRFLOW_CONFIG_DIR", "config", |p| p.config_dir().to_path_buf())?,
             cache: pick("MRFLOW_CACHE_DIR", "cache", |p| p.cache_dir().to_path_buf())?,

@@ -14,7 +14,9 @@ const SAMPLE_BYTES: &[u8] = include_bytes!("../sample-data/beverage_sales.csv");
 /// Path of the bundled sample: the checkout's copy if present, else a copy written once into
 /// the data directory.
 pub fn sample_path() -> Result<PathBuf, String> {
-    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data").join(SAMPLE_FILE);
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-data")
+        .join(SAMPLE_FILE);
     if checkout.is_file() {
         return Ok(checkout);
     }

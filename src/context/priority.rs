@@ -13,7 +13,12 @@ pub enum Priority {
 }
 
 impl Priority {
-    pub const ALL: [Priority; 4] = [Priority::Critical, Priority::Important, Priority::Useful, Priority::Optional];
+    pub const ALL: [Priority; 4] = [
+        Priority::Critical,
+        Priority::Important,
+        Priority::Useful,
+        Priority::Optional,
+    ];
 
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -18,8 +18,12 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 4] =
-        [Strategy::ProgressivePruning, Strategy::AbstractedSummaries, Strategy::Minimal, Strategy::Stateless];
+    pub const ALL: [Strategy; 4] = [
+        Strategy::ProgressivePruning,
+        Strategy::AbstractedSummaries,
+        Strategy::Minimal,
+        Strategy::Stateless,
+    ];
 
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -56,14 +56,43 @@ pub enum DataError {
     HeaderTooLong { path: PathBuf, limit: usize },
     #[error("{path}: line 1: duplicate column `{column}`")]
     DuplicateColumn { path: PathBuf, column: String },
-    #[error("{path}: missing column `{column}` (expected {kind}{derivable}); found columns: {found}")]
-    MissingColumn { path: PathBuf, column: String, kind: ColumnKind, derivable: String, found: String },
+    #[error("{path}: {}; found columns: {found}", describe_missing(.missing))]
+    MissingColumns {
+        path: PathBuf,
+        missing: Vec<MissingColumn>,
+        found: String,
+    },
     #[error("{path}: line {line}, column `{column}`: expected {kind}, found `{value}`")]
-    BadValue { path: PathBuf, line: usize, column: String, kind: ColumnKind, value: String },
+    BadValue {
+        path: PathBuf,
+        line: usize,
+        column: String,
+        kind: ColumnKind,
+        value: String,
+    },
     #[error("{path}: has a header but no data rows")]
     NoRows { path: PathBuf },
     #[error("{path}: cannot parse as CSV: {reason}")]
     Parse { path: PathBuf, reason: String },
+}
+
+/// A column the flow needs that the file lacks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MissingColumn {
+    pub name: String,
+    pub kind: ColumnKind,
+    /// How it could have been derived, if it is derivable.
+    pub derivation: Option<Derivation>,
+}
+
+fn describe_missing(missing: &[MissingColumn]) -> String {
+    let one = |m: &MissingColumn| match m.derivation {
+        Some(d) => format!("`{}` (expected {}, or the columns to derive it as {d})", m.name, m.kind),
+        None => format!("`{}` (expected {})", m.name, m.kind),
+    };
+    let list: Vec<String> = missing.iter().map(one).collect();
+    let noun = if missing.len() == 1 { "column" } else { "columns" };
+    format!("missing {noun} {}", list.join(", "))
 }
 
 /// Bytes inspected for the header and for binary content.
@@ -94,7 +123,9 @@ pub fn load_csv(path: &Path, required: &[&str]) -> Result<Dataset, DataError> {
     let mut notes = Vec::new();
     let frame = drop_incomplete_rows(frame, &mut notes).map_err(|e| parse_error(path, e))?;
     if frame.height() == 0 {
-        return Err(DataError::NoRows { path: path.to_path_buf() });
+        return Err(DataError::NoRows {
+            path: path.to_path_buf(),
+        });
     }
     let frame = derive_columns(frame, &plan.derive, &mut notes).map_err(|e| parse_error(path, e))?;
 
@@ -117,13 +148,20 @@ struct Scan {
 /// One pass over the file: blake3 hash, UTF-8 validation with line numbers, and the first
 /// bytes for sniffing. Memory stays bounded whatever the file size.
 fn scan_file(path: &Path) -> Result<Scan, DataError> {
-    let unreadable = |e: std::io::Error| DataError::Unreadable { path: path.to_path_buf(), reason: e.to_string() };
+    let unreadable = |e: std::io::Error| DataError::Unreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => DataError::NotFound { path: path.to_path_buf() },
+        std::io::ErrorKind::NotFound => DataError::NotFound {
+            path: path.to_path_buf(),
+        },
         _ => unreadable(e),
     })?;
     if meta.is_dir() {
-        return Err(DataError::IsDirectory { path: path.to_path_buf() });
+        return Err(DataError::IsDirectory {
+            path: path.to_path_buf(),
+        });
     }
     let mut file = File::open(path).map_err(unreadable)?;
     let mut hasher = blake3::Hasher::new();
@@ -142,6 +180,13 @@ fn scan_file(path: &Path) -> Result<Scan, DataError> {
         if head.len() < SNIFF_BYTES {
             let take = (SNIFF_BYTES - head.len()).min(n);
             head.extend_from_slice(&chunk[..take]);
+            // Text files have no NUL bytes; say "binary" before any UTF-8 complaint.
+            if let Some(offset) = head.iter().position(|&b| b == 0) {
+                return Err(DataError::Binary {
+                    path: path.to_path_buf(),
+                    offset,
+                });
+            }
         }
         total += n as u64;
         // Validate UTF-8 across chunk boundaries by carrying an incomplete trailing sequence.
@@ -151,27 +196,34 @@ fn scan_file(path: &Path) -> Result<Scan, DataError> {
             Err(e) if e.error_len().is_none() => e.valid_up_to(),
             Err(e) => {
                 let bad = e.valid_up_to();
-                if carry[..bad].contains(&0) || carry[bad] == 0 {
-                    let offset = total as usize - carry.len() + carry.iter().position(|&b| b == 0).unwrap_or(bad);
-                    return Err(DataError::Binary { path: path.to_path_buf(), offset });
-                }
                 line += count_newlines(&carry[..bad]);
-                return Err(DataError::NotUtf8 { path: path.to_path_buf(), line, byte: carry[bad] });
+                return Err(DataError::NotUtf8 {
+                    path: path.to_path_buf(),
+                    line,
+                    byte: carry[bad],
+                });
             }
         };
         line += count_newlines(&carry[..valid_up_to]);
         carry.drain(..valid_up_to);
     }
     if total == 0 {
-        return Err(DataError::Empty { path: path.to_path_buf() });
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
     }
     if !carry.is_empty() {
-        return Err(DataError::NotUtf8 { path: path.to_path_buf(), line, byte: carry[0] });
+        return Err(DataError::NotUtf8 {
+            path: path.to_path_buf(),
+            line,
+            byte: carry[0],
+        });
     }
-    if let Some(offset) = head.iter().position(|&b| b == 0) {
-        return Err(DataError::Binary { path: path.to_path_buf(), offset });
-    }
-    Ok(Scan { reference: Reference::from_hash(hasher.finalize()), bytes: total, head })
+    Ok(Scan {
+        reference: Reference::from_hash(hasher.finalize()),
+        bytes: total,
+        head,
+    })
 }
 
 fn count_newlines(bytes: &[u8]) -> usize {
@@ -186,20 +238,30 @@ fn parse_header(path: &Path, head: &[u8]) -> Result<Vec<String>, DataError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        return Err(DataError::LooksLikeJson { path: path.to_path_buf() });
+        return Err(DataError::LooksLikeJson {
+            path: path.to_path_buf(),
+        });
     }
     let Some(end) = text.find('\n') else {
         if head.len() >= SNIFF_BYTES {
-            return Err(DataError::HeaderTooLong { path: path.to_path_buf(), limit: SNIFF_BYTES });
+            return Err(DataError::HeaderTooLong {
+                path: path.to_path_buf(),
+                limit: SNIFF_BYTES,
+            });
         }
-        return Err(DataError::NoRows { path: path.to_path_buf() });
+        return Err(DataError::NoRows {
+            path: path.to_path_buf(),
+        });
     };
     let line = text[..end].trim_end_matches('\r');
     let mut names: Vec<String> = Vec::new();
     for raw in line.split(',') {
         let name = raw.trim().trim_matches('"').to_string();
         if names.contains(&name) {
-            return Err(DataError::DuplicateColumn { path: path.to_path_buf(), column: name });
+            return Err(DataError::DuplicateColumn {
+                path: path.to_path_buf(),
+                column: name,
+            });
         }
         names.push(name);
     }
@@ -215,38 +277,49 @@ struct ColumnPlan {
 
 fn plan_columns(path: &Path, header: &[String], required: &[&str]) -> Result<ColumnPlan, DataError> {
     let mut plan = ColumnPlan::default();
+    let mut missing = Vec::new();
     for name in required {
-        add_column(path, header, name, &mut plan, name)?;
+        if !add_column(header, name, &mut plan) {
+            let spec = column_spec(name);
+            missing.push(MissingColumn {
+                name: name.to_string(),
+                kind: spec.map_or(ColumnKind::Text, |s| s.kind),
+                derivation: spec.and_then(|s| s.derivation),
+            });
+        }
     }
-    Ok(plan)
+    if missing.is_empty() {
+        Ok(plan)
+    } else {
+        Err(DataError::MissingColumns {
+            path: path.to_path_buf(),
+            missing,
+            found: header.join(", "),
+        })
+    }
 }
 
-fn add_column(path: &Path, header: &[String], name: &str, plan: &mut ColumnPlan, asked: &str) -> Result<(), DataError> {
+/// Plans to read or derive `name`; false if neither is possible.
+fn add_column(header: &[String], name: &str, plan: &mut ColumnPlan) -> bool {
     if plan.read.iter().any(|c| c == name) || plan.derive.iter().any(|(c, _)| c == name) {
-        return Ok(());
+        return true;
     }
     if header.iter().any(|h| h == name) {
         plan.read.push(name.to_string());
-        return Ok(());
+        return true;
     }
-    let spec = column_spec(name);
-    let missing = |derivable: String| DataError::MissingColumn {
-        path: path.to_path_buf(),
-        column: asked.to_string(),
-        kind: spec.map_or(ColumnKind::Text, |s| s.kind),
-        derivable,
-        found: header.join(", "),
+    let Some(derivation) = column_spec(name).and_then(|s| s.derivation) else {
+        return false;
     };
-    let Some(derivation) = spec.and_then(|s| s.derivation) else {
-        return Err(missing(String::new()));
-    };
-    for input in derivation.inputs() {
-        // Report the column the flow asked for, and how it could have been derived.
-        add_column(path, header, input, plan, asked)
-            .map_err(|_| missing(format!(", or the columns to derive it as {derivation}")))?;
+    if !derivation
+        .inputs()
+        .into_iter()
+        .all(|input| add_column(header, input, plan))
+    {
+        return false;
     }
     plan.derive.push((name.to_string(), derivation));
-    Ok(())
+    true
 }
 
 fn dtype_of(name: &str) -> DataType {
@@ -260,7 +333,10 @@ fn dtype_of(name: &str) -> DataType {
 fn parse_error(path: &Path, e: PolarsError) -> DataError {
     let reason = e.to_string();
     let reason = reason.lines().next().unwrap_or_default().to_string();
-    DataError::Parse { path: path.to_path_buf(), reason }
+    DataError::Parse {
+        path: path.to_path_buf(),
+        reason,
+    }
 }
 
 /// Turns a failed typed read into a message that names the line and column: reread the
@@ -324,7 +400,11 @@ fn drop_incomplete_rows(frame: DataFrame, notes: &mut Vec<String>) -> PolarsResu
     Ok(frame)
 }
 
-fn derive_columns(frame: DataFrame, derive: &[(String, Derivation)], notes: &mut Vec<String>) -> PolarsResult<DataFrame> {
+fn derive_columns(
+    frame: DataFrame,
+    derive: &[(String, Derivation)],
+    notes: &mut Vec<String>,
+) -> PolarsResult<DataFrame> {
     if derive.is_empty() {
         return Ok(frame);
     }
@@ -370,7 +450,14 @@ mod tests {
     fn derives_margin_and_says_so() {
         let f = write(FULL.as_bytes());
         let d = load_csv(f.path(), &["profit_margin"]).unwrap();
-        let margins: Vec<f64> = d.frame.column("profit_margin").unwrap().f64().unwrap().into_no_null_iter().collect();
+        let margins: Vec<f64> = d
+            .frame
+            .column("profit_margin")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
         assert_eq!(margins, vec![50.0, 25.0]);
         assert_eq!(d.notes, vec!["derived `profit_margin` as profit / total_revenue × 100"]);
     }
@@ -389,15 +476,30 @@ mod tests {
         let f = write(b"brand,units_sold\nA,1\n");
         let err = load_csv(f.path(), &["profit"]).unwrap_err().to_string();
         assert!(err.starts_with(&f.path().display().to_string()), "{err}");
-        assert!(err.contains("missing column `profit` (expected numbers, or the columns to derive it as total_revenue − total_cost)"), "{err}");
+        assert!(
+            err.contains(
+                "missing column `profit` (expected numbers, or the columns to derive it as total_revenue − total_cost)"
+            ),
+            "{err}"
+        );
         assert!(err.ends_with("found columns: brand, units_sold"), "{err}");
+        let err = load_csv(f.path(), &["region", "brand", "category"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(": missing columns `region` (expected text), `category` (expected text); found"),
+            "{err}"
+        );
     }
 
     #[test]
     fn text_in_numeric_column_names_line_and_column() {
         let f = write(b"brand,units_sold\nA,1\nB,lots\n");
         let err = load_csv(f.path(), &["brand", "units_sold"]).unwrap_err().to_string();
-        assert!(err.ends_with("line 3, column `units_sold`: expected numbers, found `lots`"), "{err}");
+        assert!(
+            err.ends_with("line 3, column `units_sold`: expected numbers, found `lots`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -4,4 +4,4 @@ pub mod generate;
 mod loader;
 pub mod schema;
 
-pub use loader::{DataError, Dataset, load_csv};
+pub use loader::{DataError, Dataset, MissingColumn, load_csv};

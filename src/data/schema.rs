@@ -69,7 +69,11 @@ pub const KNOWN_COLUMNS: &[ColumnSpec] = &[
     spec("sale_date", ColumnKind::Text, None),
     spec("year", ColumnKind::Integer, None),
     spec("month", ColumnKind::Integer, None),
-    spec("quarter", ColumnKind::Integer, Some(Derivation::QuarterOfMonth("month"))),
+    spec(
+        "quarter",
+        ColumnKind::Integer,
+        Some(Derivation::QuarterOfMonth("month")),
+    ),
     spec("region", ColumnKind::Text, None),
     spec("country", ColumnKind::Text, None),
     spec("store_id", ColumnKind::Text, None),
@@ -77,11 +81,27 @@ pub const KNOWN_COLUMNS: &[ColumnSpec] = &[
     spec("category", ColumnKind::Text, None),
     spec("units_sold", ColumnKind::Number, None),
     spec("price_per_unit", ColumnKind::Number, None),
-    spec("total_revenue", ColumnKind::Number, Some(Derivation::Product("units_sold", "price_per_unit"))),
+    spec(
+        "total_revenue",
+        ColumnKind::Number,
+        Some(Derivation::Product("units_sold", "price_per_unit")),
+    ),
     spec("cost_per_unit", ColumnKind::Number, None),
-    spec("total_cost", ColumnKind::Number, Some(Derivation::Product("units_sold", "cost_per_unit"))),
-    spec("profit", ColumnKind::Number, Some(Derivation::Difference("total_revenue", "total_cost"))),
-    spec("profit_margin", ColumnKind::Number, Some(Derivation::Percent("profit", "total_revenue"))),
+    spec(
+        "total_cost",
+        ColumnKind::Number,
+        Some(Derivation::Product("units_sold", "cost_per_unit")),
+    ),
+    spec(
+        "profit",
+        ColumnKind::Number,
+        Some(Derivation::Difference("total_revenue", "total_cost")),
+    ),
+    spec(
+        "profit_margin",
+        ColumnKind::Number,
+        Some(Derivation::Percent("profit", "total_revenue")),
+    ),
 ];
 
 pub fn column_spec(name: &str) -> Option<&'static ColumnSpec> {

@@ -71,18 +71,58 @@ impl RunState {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EngineEvent {
-    RunStarted { run: u64, steps: Vec<String> },
-    StepStarted { run: u64, step: String },
-    StepProgress { run: u64, step: String, message: String },
-    CacheHit { run: u64, step: String, tool: String, reference: Reference },
-    StepFinished { run: u64, step: String, duration_ms: u64, cached: bool, output_ref: Reference },
-    StepFailed { run: u64, step: String, error: String },
-    StepSkipped { run: u64, step: String, reason: String },
-    StepCancelled { run: u64, step: String },
-    RunFinished { run: u64, state: RunState, duration_ms: u64 },
-    SettingsChanged { step: String },
+    RunStarted {
+        run: u64,
+        steps: Vec<String>,
+    },
+    StepStarted {
+        run: u64,
+        step: String,
+    },
+    StepProgress {
+        run: u64,
+        step: String,
+        message: String,
+    },
+    CacheHit {
+        run: u64,
+        step: String,
+        tool: String,
+        reference: Reference,
+    },
+    StepFinished {
+        run: u64,
+        step: String,
+        duration_ms: u64,
+        cached: bool,
+        output_ref: Reference,
+    },
+    StepFailed {
+        run: u64,
+        step: String,
+        error: String,
+    },
+    StepSkipped {
+        run: u64,
+        step: String,
+        reason: String,
+    },
+    StepCancelled {
+        run: u64,
+        step: String,
+    },
+    RunFinished {
+        run: u64,
+        state: RunState,
+        duration_ms: u64,
+    },
+    SettingsChanged {
+        step: String,
+    },
     /// A command that could not be applied, and why.
-    CommandRejected { reason: String },
+    CommandRejected {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -93,8 +133,18 @@ pub enum EngineCommand {
     RerunStep(String),
     /// Stop the current run; running steps end as cancelled.
     Cancel,
-    SetBudget { step: String, budget: u32 },
-    SetStrategy { step: String, strategy: Strategy },
-    SetPriority { step: String, item: String, priority: Priority },
+    SetBudget {
+        step: String,
+        budget: u32,
+    },
+    SetStrategy {
+        step: String,
+        strategy: Strategy,
+    },
+    SetPriority {
+        step: String,
+        item: String,
+        priority: Priority,
+    },
     Shutdown,
 }

@@ -13,7 +13,10 @@ use crate::tools::ToolCall;
 /// The flows shipped in `assets/flows/`, embedded in the binary.
 pub const BUILTIN_FLOWS: [(&str, &str); 3] = [
     ("roi_analysis", include_str!("../../assets/flows/roi_analysis.toml")),
-    ("brand_performance", include_str!("../../assets/flows/brand_performance.toml")),
+    (
+        "brand_performance",
+        include_str!("../../assets/flows/brand_performance.toml"),
+    ),
     ("sales_forecast", include_str!("../../assets/flows/sales_forecast.toml")),
 ];
 
@@ -62,7 +65,10 @@ fn default_budget() -> u32 {
 pub fn budget_problem(budget: i64) -> Option<String> {
     let (lo, hi) = (*BUDGET_RANGE.start() as i64, *BUDGET_RANGE.end() as i64);
     (!(lo..=hi).contains(&budget)).then(|| {
-        format!("budget must be between {lo} and {} tokens, got {budget}", crate::tools::format::grouped(hi as f64))
+        format!(
+            "budget must be between {lo} and {} tokens, got {budget}",
+            crate::tools::format::grouped(hi as f64)
+        )
     })
 }
 
@@ -115,7 +121,10 @@ pub struct Route {
 impl Router {
     /// Every step this router may choose.
     pub fn targets(&self) -> impl Iterator<Item = &str> {
-        self.routes.iter().map(|r| r.goto.as_str()).chain(std::iter::once(self.default.as_str()))
+        self.routes
+            .iter()
+            .map(|r| r.goto.as_str())
+            .chain(std::iter::once(self.default.as_str()))
     }
 }
 
@@ -163,12 +172,17 @@ impl TryFrom<String> for Condition {
                     break;
                 }
                 if !matches!(op, Op::Eq | Op::Ne) && operand.parse::<f64>().is_err() {
-                    return Err(format!("condition `{s}`: `{}` needs a number, got `{operand}`", op.symbol()));
+                    return Err(format!(
+                        "condition `{s}`: `{}` needs a number, got `{operand}`",
+                        op.symbol()
+                    ));
                 }
                 return Ok(Condition { op, operand });
             }
         }
-        Err(format!("condition `{s}`: expected an operator (>, >=, <, <=, ==, !=) and a value, e.g. \"> 0.25\""))
+        Err(format!(
+            "condition `{s}`: expected an operator (>, >=, <, <=, ==, !=) and a value, e.g. \"> 0.25\""
+        ))
     }
 }
 
@@ -309,7 +323,12 @@ impl Flow {
     pub fn parse(text: &str, origin: &str) -> Result<Flow, FlowError> {
         let def: FlowDef = toml::from_str(text).map_err(|e| {
             let (line, column) = e.span().map(|s| line_col(text, s.start)).unzip();
-            FlowError { origin: origin.to_string(), line, column, message: e.message().trim().to_string() }
+            FlowError {
+                origin: origin.to_string(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
         })?;
         let dag = dag::validate(&def).map_err(|v| FlowError {
             origin: origin.to_string(),
@@ -317,7 +336,11 @@ impl Flow {
             column: None,
             message: v.message,
         })?;
-        Ok(Flow { def, dag, origin: origin.to_string() })
+        Ok(Flow {
+            def,
+            dag,
+            origin: origin.to_string(),
+        })
     }
 
     pub fn builtin(name: &str) -> Option<Flow> {
@@ -341,7 +364,12 @@ impl Flow {
                 std::io::ErrorKind::InvalidData => "not a UTF-8 text file".to_string(),
                 _ => format!("cannot read: {e}"),
             };
-            FlowError { origin: name_or_path.to_string(), line: None, column: None, message }
+            FlowError {
+                origin: name_or_path.to_string(),
+                line: None,
+                column: None,
+                message,
+            }
         })?;
         Flow::parse(&text, name_or_path)
     }
@@ -439,7 +467,10 @@ mod tests {
 
     #[test]
     fn context_sources_parse() {
-        assert_eq!(ContextSource::try_from("step:load".to_string()), Ok(ContextSource::Step("load".into())));
+        assert_eq!(
+            ContextSource::try_from("step:load".to_string()),
+            Ok(ContextSource::Step("load".into()))
+        );
         assert!(ContextSource::try_from("step:".to_string()).is_err());
         assert!(ContextSource::try_from("everything".to_string()).is_err());
     }

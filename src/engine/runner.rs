@@ -81,7 +81,11 @@ pub struct Engine;
 
 impl Engine {
     /// Starts the engine on the current tokio runtime. It idles until told to run.
-    pub fn spawn(flow: Arc<Flow>, dataset: Arc<Dataset>, store: Arc<ResultStore>) -> (EngineHandle, mpsc::UnboundedReceiver<EngineEvent>) {
+    pub fn spawn(
+        flow: Arc<Flow>,
+        dataset: Arc<Dataset>,
+        store: Arc<ResultStore>,
+    ) -> (EngineHandle, mpsc::UnboundedReceiver<EngineEvent>) {
         Self::spawn_with(flow, dataset, store, Arc::new(OfflineAnalyst))
     }
 
@@ -140,13 +144,24 @@ impl Engine {
         let snapshot_rx = actor.snapshot.subscribe();
         actor.publish();
         tokio::spawn(actor.run(command_rx));
-        (EngineHandle { commands: command_tx, snapshot: snapshot_rx, store }, event_rx)
+        (
+            EngineHandle {
+                commands: command_tx,
+                snapshot: snapshot_rx,
+                store,
+            },
+            event_rx,
+        )
     }
 }
 
 /// How a step task ended.
 enum Outcome {
-    Finished { output: Arc<StepOutput>, reference: Reference, cached: bool },
+    Finished {
+        output: Arc<StepOutput>,
+        reference: Reference,
+        cached: bool,
+    },
     Failed(String),
     Cancelled,
 }
@@ -249,15 +264,15 @@ impl Actor {
                 None => self.reject(format!("no step `{id}` in flow {}", self.flow.name())),
             },
             EngineCommand::Cancel => self.cancel(),
-            EngineCommand::SetBudget { step, budget } => {
-                match budget_problem(budget as i64) {
-                    Some(problem) => self.reject(format!("step `{step}`: {problem}")),
-                    None => self.change(&step, |s| s.budget = budget),
-                }
-            }
+            EngineCommand::SetBudget { step, budget } => match budget_problem(budget as i64) {
+                Some(problem) => self.reject(format!("step `{step}`: {problem}")),
+                None => self.change(&step, |s| s.budget = budget),
+            },
             EngineCommand::SetStrategy { step, strategy } => self.change(&step, |s| s.strategy = strategy),
             EngineCommand::SetPriority { step, item, priority } => {
-                let known = self.index(&step).is_some_and(|i| self.flow.step(i).context.iter().any(|c| c.key == item));
+                let known = self
+                    .index(&step)
+                    .is_some_and(|i| self.flow.step(i).context.iter().any(|c| c.key == item));
                 if known {
                     self.change(&step, |s| {
                         s.priority_overrides.insert(item, priority);
@@ -321,7 +336,10 @@ impl Actor {
             if !self.steps[i].status.is_terminal() {
                 self.generations[i] += 1;
                 self.steps[i].status = StepStatus::Cancelled;
-                self.emit(EngineEvent::StepCancelled { run: self.run, step: self.steps[i].id.clone() });
+                self.emit(EngineEvent::StepCancelled {
+                    run: self.run,
+                    step: self.steps[i].id.clone(),
+                });
             }
         }
         self.finish_run(RunState::Cancelled);
@@ -331,7 +349,11 @@ impl Actor {
         self.state = state;
         let duration_ms = self.started.elapsed().as_millis() as u64;
         self.duration_ms = Some(duration_ms);
-        self.emit(EngineEvent::RunFinished { run: self.run, state, duration_ms });
+        self.emit(EngineEvent::RunFinished {
+            run: self.run,
+            state,
+            duration_ms,
+        });
     }
 
     fn complete(&mut self, c: Completion) {
@@ -342,21 +364,38 @@ impl Actor {
         let s = &mut self.steps[c.step];
         s.duration_ms = Some(c.duration_ms);
         let event = match c.outcome {
-            Outcome::Finished { output, reference, cached } => {
+            Outcome::Finished {
+                output,
+                reference,
+                cached,
+            } => {
                 s.status = if cached { StepStatus::Cached } else { StepStatus::Done };
                 s.cached = cached;
                 s.output_ref = Some(reference);
                 s.route = output.route.clone();
-                EngineEvent::StepFinished { run, step: s.id.clone(), duration_ms: c.duration_ms, cached, output_ref: reference }
+                EngineEvent::StepFinished {
+                    run,
+                    step: s.id.clone(),
+                    duration_ms: c.duration_ms,
+                    cached,
+                    output_ref: reference,
+                }
             }
             Outcome::Failed(error) => {
                 s.status = StepStatus::Failed;
                 s.error = Some(error.clone());
-                EngineEvent::StepFailed { run, step: s.id.clone(), error }
+                EngineEvent::StepFailed {
+                    run,
+                    step: s.id.clone(),
+                    error,
+                }
             }
             Outcome::Cancelled => {
                 s.status = StepStatus::Cancelled;
-                EngineEvent::StepCancelled { run, step: s.id.clone() }
+                EngineEvent::StepCancelled {
+                    run,
+                    step: s.id.clone(),
+                }
             }
         };
         self.emit(event);
@@ -383,7 +422,11 @@ impl Actor {
                     Readiness::Skip(reason) => {
                         self.steps[i].status = StepStatus::Skipped;
                         self.steps[i].error = Some(reason.clone());
-                        self.emit(EngineEvent::StepSkipped { run: self.run, step: self.steps[i].id.clone(), reason });
+                        self.emit(EngineEvent::StepSkipped {
+                            run: self.run,
+                            step: self.steps[i].id.clone(),
+                            reason,
+                        });
                         changed = true;
                     }
                 }
@@ -410,10 +453,19 @@ impl Actor {
             match up.status {
                 StepStatus::Pending | StepStatus::Running => waiting += 1,
                 s if s.succeeded() => {
-                    let routed_away = self.flow.step(u).router.as_ref().is_some_and(|r| r.targets().any(|t| t == me))
+                    let routed_away = self
+                        .flow
+                        .step(u)
+                        .router
+                        .as_ref()
+                        .is_some_and(|r| r.targets().any(|t| t == me))
                         && up.route.as_deref() != Some(me);
                     if routed_away {
-                        blocked.push(format!("router of `{}` chose `{}`", up.id, up.route.as_deref().unwrap_or("?")));
+                        blocked.push(format!(
+                            "router of `{}` chose `{}`",
+                            up.id,
+                            up.route.as_deref().unwrap_or("?")
+                        ));
                     } else {
                         satisfied += 1;
                     }
@@ -447,12 +499,17 @@ impl Actor {
         }
         sources.sort_by_key(|s| self.flow.dag.order.iter().position(|o| o == s));
         sources.dedup();
-        let inputs: Vec<(String, Reference)> =
-            sources.iter().filter_map(|&s| self.steps[s].output_ref.map(|r| (self.steps[s].id.clone(), r))).collect();
+        let inputs: Vec<(String, Reference)> = sources
+            .iter()
+            .filter_map(|&s| self.steps[s].output_ref.map(|r| (self.steps[s].id.clone(), r)))
+            .collect();
 
         self.steps[i].status = StepStatus::Running;
         self.step_tokens[i] = self.run_token.child_token();
-        self.emit(EngineEvent::StepStarted { run: self.run, step: self.steps[i].id.clone() });
+        self.emit(EngineEvent::StepStarted {
+            run: self.run,
+            step: self.steps[i].id.clone(),
+        });
         let job = StepJob {
             flow: self.flow.clone(),
             index: i,
@@ -477,7 +534,12 @@ impl Actor {
                     .unwrap_or_else(|| "unknown panic".into());
                 Outcome::Failed(format!("internal error: {message}"))
             });
-            Completion { step: i, generation, duration_ms: started.elapsed().as_millis() as u64, outcome }
+            Completion {
+                step: i,
+                generation,
+                duration_ms: started.elapsed().as_millis() as u64,
+                outcome,
+            }
         });
     }
 
@@ -530,8 +592,12 @@ impl StepJob {
     /// Everything that determines this step's output.
     fn memo_reference(&self) -> Reference {
         let def = serde_json::to_vec(self.flow.step(self.index)).expect("steps serialize");
-        let settings = serde_json::to_vec(&(self.settings.budget, self.settings.strategy, &self.settings.priority_overrides))
-            .expect("settings serialize");
+        let settings = serde_json::to_vec(&(
+            self.settings.budget,
+            self.settings.strategy,
+            &self.settings.priority_overrides,
+        ))
+        .expect("settings serialize");
         let inputs = serde_json::to_vec(&self.inputs).expect("references serialize");
         let data = self.dataset.reference.to_string();
         Reference::of_parts([b"step/v1".as_slice(), &def, &settings, &inputs, data.as_bytes()])
@@ -542,8 +608,17 @@ impl StepJob {
         let step = def.id.clone();
         let memo = self.memo_reference();
         if let Some(output) = self.store.step_output(&memo) {
-            self.emit(EngineEvent::CacheHit { run: self.run, step: step.clone(), tool: "step".into(), reference: memo });
-            return Outcome::Finished { reference: output.reference(), output, cached: true };
+            self.emit(EngineEvent::CacheHit {
+                run: self.run,
+                step: step.clone(),
+                tool: "step".into(),
+                reference: memo,
+            });
+            return Outcome::Finished {
+                reference: output.reference(),
+                output,
+                cached: true,
+            };
         }
 
         let mut records = Vec::new();
@@ -553,11 +628,20 @@ impl StepJob {
                 return Outcome::Cancelled;
             }
             let label = call.label();
-            self.emit(EngineEvent::StepProgress { run: self.run, step: step.clone(), message: format!("{label} ({}/{})", k + 1, def.tools.len()) });
+            self.emit(EngineEvent::StepProgress {
+                run: self.run,
+                step: step.clone(),
+                message: format!("{label} ({}/{})", k + 1, def.tools.len()),
+            });
             let key = call.memo_reference(&self.dataset.reference);
             let (output, cached) = match self.store.tool_output(&key).filter(|_| call.cacheable()) {
                 Some(hit) => {
-                    self.emit(EngineEvent::CacheHit { run: self.run, step: step.clone(), tool: label.clone(), reference: key });
+                    self.emit(EngineEvent::CacheHit {
+                        run: self.run,
+                        step: step.clone(),
+                        tool: label.clone(),
+                        reference: key,
+                    });
                     (hit, true)
                 }
                 None => match call.run(&self.dataset.frame) {
@@ -574,7 +658,11 @@ impl StepJob {
                     facts.push(fact.clone());
                 }
             }
-            records.push(ToolRecord { label, output_ref: key, cached });
+            records.push(ToolRecord {
+                label,
+                output_ref: key,
+                cached,
+            });
         }
         if self.token.is_cancelled() {
             return Outcome::Cancelled;
@@ -583,28 +671,50 @@ impl StepJob {
         let route = match &def.router {
             None => None,
             Some(router) => match facts.iter().find(|f| f.key == router.fact) {
-                None => return Outcome::Failed(format!("router: this step's tools produced no fact `{}`", router.fact)),
+                None => {
+                    return Outcome::Failed(format!("router: this step's tools produced no fact `{}`", router.fact));
+                }
                 Some(fact) => Some(
-                    router.routes.iter().find(|r| r.when.matches(&fact.value)).map_or(router.default.clone(), |r| r.goto.clone()),
+                    router
+                        .routes
+                        .iter()
+                        .find(|r| r.when.matches(&fact.value))
+                        .map_or(router.default.clone(), |r| r.goto.clone()),
                 ),
             },
         };
 
-        let upstream: Vec<(String, Arc<StepOutput>)> =
-            self.inputs.iter().filter_map(|(id, r)| self.store.step_output(r).map(|o| (id.clone(), o))).collect();
+        let upstream: Vec<(String, Arc<StepOutput>)> = self
+            .inputs
+            .iter()
+            .filter_map(|(id, r)| self.store.step_output(r).map(|o| (id.clone(), o)))
+            .collect();
         let answer = self.analyst.answer(&AnswerRequest {
             flow: self.flow.name(),
             step: def,
             is_final: self.is_final,
             own_facts: &facts,
-            upstream: upstream.iter().map(|(id, o)| (id.as_str(), o.facts.as_slice())).collect(),
+            upstream: upstream
+                .iter()
+                .map(|(id, o)| (id.as_str(), o.facts.as_slice()))
+                .collect(),
         });
 
         let cached = !records.is_empty() && records.iter().all(|r| r.cached);
-        let output = Arc::new(StepOutput { step, tools: records, facts, answer, route });
+        let output = Arc::new(StepOutput {
+            step,
+            tools: records,
+            facts,
+            answer,
+            route,
+        });
         let reference = output.reference();
         self.store.put(reference, StoredValue::StepOutput(output.clone()));
         self.store.put(memo, StoredValue::StepOutput(output.clone()));
-        Outcome::Finished { output, reference, cached }
+        Outcome::Finished {
+            output,
+            reference,
+            cached,
+        }
     }
 }

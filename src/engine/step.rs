@@ -29,6 +29,9 @@ pub struct StepOutput {
 impl StepOutput {
     /// Content address of the output.
     pub fn reference(&self) -> Reference {
-        Reference::of_parts([b"step-output/v1".as_slice(), &serde_json::to_vec(self).expect("outputs serialize")])
+        Reference::of_parts([
+            b"step-output/v1".as_slice(),
+            &serde_json::to_vec(self).expect("outputs serialize"),
+        ])
     }
 }

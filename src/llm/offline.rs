@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{AnswerRequest, Analyst};
+use super::{Analyst, AnswerRequest};
 use crate::context::Priority;
 use crate::tools::{Fact, FactValue};
 
@@ -15,13 +15,25 @@ pub const OFFLINE_LABEL: &str =
 
 impl Analyst for OfflineAnalyst {
     fn answer(&self, request: &AnswerRequest<'_>) -> String {
-        if request.is_final { report(request) } else { step_answer(request) }
+        if request.is_final {
+            report(request)
+        } else {
+            step_answer(request)
+        }
     }
 }
 
 fn step_answer(request: &AnswerRequest<'_>) -> String {
-    let mut out = format!("**{}**: {}\n\n", request.step.agent.role, first_sentence(&request.step.task));
-    let facts: Vec<&Fact> = request.own_facts.iter().filter(|f| f.priority <= Priority::Important).collect();
+    let mut out = format!(
+        "**{}**: {}\n\n",
+        request.step.agent.role,
+        first_sentence(&request.step.task)
+    );
+    let facts: Vec<&Fact> = request
+        .own_facts
+        .iter()
+        .filter(|f| f.priority <= Priority::Important)
+        .collect();
     if facts.is_empty() {
         out.push_str("- No results to report.\n");
     }
@@ -39,7 +51,12 @@ fn first_sentence(text: &str) -> &str {
 fn report(request: &AnswerRequest<'_>) -> String {
     let mut all: Vec<(&str, &Fact)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (step, facts) in request.upstream.iter().copied().chain(std::iter::once((request.step.id.as_str(), request.own_facts))) {
+    for (step, facts) in request
+        .upstream
+        .iter()
+        .copied()
+        .chain(std::iter::once((request.step.id.as_str(), request.own_facts)))
+    {
         for f in facts {
             if seen.insert(f.key.as_str()) {
                 all.push((step, f));
@@ -49,7 +66,11 @@ fn report(request: &AnswerRequest<'_>) -> String {
     let title = request.flow.replace('_', " ");
     let mut out = format!("# Report: {title}\n\n");
     out.push_str("## Key findings\n\n");
-    let critical: Vec<&Fact> = all.iter().filter(|(_, f)| f.priority == Priority::Critical).map(|(_, f)| *f).collect();
+    let critical: Vec<&Fact> = all
+        .iter()
+        .filter(|(_, f)| f.priority == Priority::Critical)
+        .map(|(_, f)| *f)
+        .collect();
     if critical.is_empty() {
         out.push_str("- The context held no critical findings.\n");
     }
@@ -93,29 +114,51 @@ fn recommendations<'a>(facts: impl Iterator<Item = &'a Fact>) -> Vec<String> {
         _ => None,
     };
     let mut recs = Vec::new();
-    if let (Some(brand), Some(margin)) = (get("profitability.brand.highest_margin"), get("profitability.brand.highest_margin_pct")) {
-        recs.push(format!("Grow {brand}: it earns the highest margin ({margin}); protect its pricing and distribution."));
+    if let (Some(brand), Some(margin)) = (
+        get("profitability.brand.highest_margin"),
+        get("profitability.brand.highest_margin_pct"),
+    ) {
+        recs.push(format!(
+            "Grow {brand}: it earns the highest margin ({margin}); protect its pricing and distribution."
+        ));
     }
     if let Some(member) = get("budget.brand.largest") {
-        let amount = get("budget.brand.largest_amount").map(|a| format!(" ({a})")).unwrap_or_default();
-        recs.push(format!("Put the largest share of the marketing budget behind {member}{amount}, as the optimized plan allocates."));
+        let amount = get("budget.brand.largest_amount")
+            .map(|a| format!(" ({a})"))
+            .unwrap_or_default();
+        recs.push(format!(
+            "Put the largest share of the marketing budget behind {member}{amount}, as the optimized plan allocates."
+        ));
     }
     if let Some(uplift) = get("budget.uplift_vs_even") {
-        recs.push(format!("Adopt the optimized split over an even one: it projects {uplift} more profit."));
+        recs.push(format!(
+            "Adopt the optimized split over an even one: it projects {uplift} more profit."
+        ));
     }
-    if let (Some(bottom), Some(profit)) = (get("profitability.brand.bottom"), num("profitability.brand.bottom_profit")) {
+    if let (Some(bottom), Some(profit)) = (
+        get("profitability.brand.bottom"),
+        num("profitability.brand.bottom_profit"),
+    ) {
         if profit < 0.0 {
-            recs.push(format!("Fix or exit {bottom}: it loses money; review its cost and pricing first."));
+            recs.push(format!(
+                "Fix or exit {bottom}: it loses money; review its cost and pricing first."
+            ));
         }
     }
     if let Some(leader) = get("market_share.leader") {
-        recs.push(format!("Defend {leader}'s leadership and target the share gaps of the brands behind it."));
+        recs.push(format!(
+            "Defend {leader}'s leadership and target the share gaps of the brands behind it."
+        ));
     }
     if let Some(peak) = get("timeseries.month.peak") {
-        recs.push(format!("Time promotions and stock build-up ahead of {peak}, the peak season."));
+        recs.push(format!(
+            "Time promotions and stock build-up ahead of {peak}, the peak season."
+        ));
     }
     if let (Some(total), Some(mape)) = (get("forecast.total"), get("forecast.mape")) {
-        recs.push(format!("Plan supply for {total} of revenue over the forecast window (backtest error {mape})."));
+        recs.push(format!(
+            "Plan supply for {total} of revenue over the forecast window (backtest error {mape})."
+        ));
     }
     recs
 }
@@ -131,7 +174,11 @@ mod tests {
             listen: vec![],
             join: Default::default(),
             router: None,
-            agent: Agent { role: "Analyst".into(), goal: "g".into(), backstory: "b".into() },
+            agent: Agent {
+                role: "Analyst".into(),
+                goal: "g".into(),
+                backstory: "b".into(),
+            },
             task: "Summarise. Then more.".into(),
             tools: vec![],
             budget: 1000,
@@ -143,19 +190,47 @@ mod tests {
     #[test]
     fn report_uses_only_the_facts_given() {
         let facts = vec![
-            Fact::text("profitability.brand.highest_margin", Priority::Critical, "Red Bull", "Highest-margin brand: Red Bull at 61.2%".into()),
-            Fact::number("profitability.brand.highest_margin_pct", Priority::Critical, 61.2, "61.2%".into(), "Red Bull profit margin: 61.2%".into()),
-            Fact::text("data.period", Priority::Important, "2022 to 2024", "Period covered: 2022 to 2024".into()),
+            Fact::text(
+                "profitability.brand.highest_margin",
+                Priority::Critical,
+                "Red Bull",
+                "Highest-margin brand: Red Bull at 61.2%".into(),
+            ),
+            Fact::number(
+                "profitability.brand.highest_margin_pct",
+                Priority::Critical,
+                61.2,
+                "61.2%".into(),
+                "Red Bull profit margin: 61.2%".into(),
+            ),
+            Fact::text(
+                "data.period",
+                Priority::Important,
+                "2022 to 2024",
+                "Period covered: 2022 to 2024".into(),
+            ),
         ];
         let s = step("report");
-        let r = OfflineAnalyst.answer(&AnswerRequest { flow: "roi_analysis", step: &s, is_final: true, own_facts: &[], upstream: vec![("profit", &facts)] });
+        let r = OfflineAnalyst.answer(&AnswerRequest {
+            flow: "roi_analysis",
+            step: &s,
+            is_final: true,
+            own_facts: &[],
+            upstream: vec![("profit", &facts)],
+        });
         assert!(r.starts_with("# Report: roi analysis\n"));
         assert!(r.contains("- Highest-margin brand: Red Bull at 61.2%\n"));
         assert!(r.contains("### profit\n\n- Period covered: 2022 to 2024\n"));
         assert!(r.contains("1. Grow Red Bull: it earns the highest margin (61.2%)"));
         assert!(r.ends_with(&format!("{OFFLINE_LABEL}\n")));
 
-        let empty = OfflineAnalyst.answer(&AnswerRequest { flow: "f", step: &s, is_final: true, own_facts: &[], upstream: vec![] });
+        let empty = OfflineAnalyst.answer(&AnswerRequest {
+            flow: "f",
+            step: &s,
+            is_final: true,
+            own_facts: &[],
+            upstream: vec![],
+        });
         assert!(empty.contains("The context held no critical findings."));
         assert!(!empty.contains("Red Bull"));
     }
@@ -167,7 +242,13 @@ mod tests {
             Fact::text("b", Priority::Useful, "y", "Useful thing".into()),
         ];
         let s = step("s");
-        let r = OfflineAnalyst.answer(&AnswerRequest { flow: "f", step: &s, is_final: false, own_facts: &facts, upstream: vec![] });
+        let r = OfflineAnalyst.answer(&AnswerRequest {
+            flow: "f",
+            step: &s,
+            is_final: false,
+            own_facts: &facts,
+            upstream: vec![],
+        });
         assert_eq!(r, "**Analyst**: Summarise.\n\n- Critical thing\n");
     }
 }

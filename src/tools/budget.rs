@@ -41,10 +41,14 @@ pub fn validate(total: f64, min_share: f64, max_share: f64) -> Result<(), String
         return Err(format!("`total` must be a positive amount, got {total}"));
     }
     if !(0.0..=1.0).contains(&min_share) || !(0.0..=1.0).contains(&max_share) {
-        return Err(format!("`min_share` and `max_share` must be between 0 and 1, got {min_share} and {max_share}"));
+        return Err(format!(
+            "`min_share` and `max_share` must be between 0 and 1, got {min_share} and {max_share}"
+        ));
     }
     if min_share > max_share {
-        return Err(format!("`min_share` ({min_share}) is larger than `max_share` ({max_share})"));
+        return Err(format!(
+            "`min_share` ({min_share}) is larger than `max_share` ({max_share})"
+        ));
     }
     Ok(())
 }
@@ -86,7 +90,9 @@ pub fn allocate(r: &[f64], total: f64, lo: f64, hi: f64) -> Vec<f64> {
     let n = r.len();
     let s = total / n as f64;
     let at = |mu: f64| -> Vec<f64> {
-        r.iter().map(|&ri| if ri <= 0.0 { lo } else { (ri * s / mu - s).clamp(lo, hi) }).collect()
+        r.iter()
+            .map(|&ri| if ri <= 0.0 { lo } else { (ri * s / mu - s).clamp(lo, hi) })
+            .collect()
     };
     let sum = |x: &[f64]| x.iter().sum::<f64>();
 
@@ -105,7 +111,10 @@ pub fn allocate(r: &[f64], total: f64, lo: f64, hi: f64) -> Vec<f64> {
         }
     } else {
         // Σx(μ) falls as μ rises; at μ = max r every member sits at `lo` (Σ ≤ total).
-        let (mut low, mut high) = (f64::MIN_POSITIVE, r.iter().cloned().fold(0.0, f64::max).max(f64::MIN_POSITIVE));
+        let (mut low, mut high) = (
+            f64::MIN_POSITIVE,
+            r.iter().cloned().fold(0.0, f64::max).max(f64::MIN_POSITIVE),
+        );
         for _ in 0..200 {
             let mid = (low * high).sqrt(); // bisection in log space: μ spans many decades
             if sum(&at(mid)) > total {
@@ -126,7 +135,13 @@ pub fn allocate(r: &[f64], total: f64, lo: f64, hi: f64) -> Vec<f64> {
     x
 }
 
-pub fn run(frame: &DataFrame, by: Dimension, total: f64, min_share: f64, max_share: f64) -> Result<BudgetPlan, ToolFailure> {
+pub fn run(
+    frame: &DataFrame,
+    by: Dimension,
+    total: f64,
+    min_share: f64,
+    max_share: f64,
+) -> Result<BudgetPlan, ToolFailure> {
     validate(total, min_share, max_share)?;
     let members = member_figures(frame, by)?;
     let n = members.len() as f64;
@@ -136,7 +151,10 @@ pub fn run(frame: &DataFrame, by: Dimension, total: f64, min_share: f64, max_sha
              need min_share × {n} ≤ 1 ≤ max_share × {n}"
         )));
     }
-    let r: Vec<f64> = members.iter().map(|m| if m.cost > 0.0 { m.profit / m.cost } else { 0.0 }).collect();
+    let r: Vec<f64> = members
+        .iter()
+        .map(|m| if m.cost > 0.0 { m.profit / m.cost } else { 0.0 })
+        .collect();
     let (lo, hi) = (min_share * total, max_share * total);
     let x = allocate(&r, total, lo, hi);
     let s = total / n;
@@ -147,7 +165,11 @@ pub fn run(frame: &DataFrame, by: Dimension, total: f64, min_share: f64, max_sha
         .zip(&x)
         .map(|((m, &ri), &xi)| {
             let projected_profit = response(ri, s, xi);
-            let projected_revenue = if m.margin_pct == 0.0 { 0.0 } else { projected_profit / (m.margin_pct / 100.0) };
+            let projected_revenue = if m.margin_pct == 0.0 {
+                0.0
+            } else {
+                projected_profit / (m.margin_pct / 100.0)
+            };
             Allocation {
                 member: m.member.clone(),
                 historical_roi_pct: m.roi_pct,
@@ -182,11 +204,52 @@ impl Analysis for BudgetPlan {
         let first = &self.allocations[0];
         let last = &self.allocations[self.allocations.len() - 1];
         vec![
-            Fact::text(format!("budget.{d}.largest"), Priority::Critical, &first.member, format!("Largest budget allocation: {} gets {} ({} of {})", first.member, money(first.allocation), pct(first.share_pct), money(self.total_budget))),
-            Fact::number(format!("budget.{d}.largest_amount"), Priority::Important, first.allocation, money(first.allocation), format!("{} allocation: {}", first.member, money(first.allocation))),
-            Fact::number("budget.projected_roi", Priority::Critical, self.projected_roi_pct, pct(self.projected_roi_pct), format!("Projected ROI of the optimized budget: {} ({} projected profit)", pct(self.projected_roi_pct), money(self.projected_profit))),
-            Fact::number("budget.uplift_vs_even", Priority::Important, self.uplift_vs_even_pct, pct(self.uplift_vs_even_pct), format!("Optimized split beats an even split by {}", pct(self.uplift_vs_even_pct))),
-            Fact::text(format!("budget.{d}.smallest"), Priority::Useful, &last.member, format!("Smallest allocation: {} gets {}", last.member, money(last.allocation))),
+            Fact::text(
+                format!("budget.{d}.largest"),
+                Priority::Critical,
+                &first.member,
+                format!(
+                    "Largest budget allocation: {} gets {} ({} of {})",
+                    first.member,
+                    money(first.allocation),
+                    pct(first.share_pct),
+                    money(self.total_budget)
+                ),
+            ),
+            Fact::number(
+                format!("budget.{d}.largest_amount"),
+                Priority::Important,
+                first.allocation,
+                money(first.allocation),
+                format!("{} allocation: {}", first.member, money(first.allocation)),
+            ),
+            Fact::number(
+                "budget.projected_roi",
+                Priority::Critical,
+                self.projected_roi_pct,
+                pct(self.projected_roi_pct),
+                format!(
+                    "Projected ROI of the optimized budget: {} ({} projected profit)",
+                    pct(self.projected_roi_pct),
+                    money(self.projected_profit)
+                ),
+            ),
+            Fact::number(
+                "budget.uplift_vs_even",
+                Priority::Important,
+                self.uplift_vs_even_pct,
+                pct(self.uplift_vs_even_pct),
+                format!(
+                    "Optimized split beats an even split by {}",
+                    pct(self.uplift_vs_even_pct)
+                ),
+            ),
+            Fact::text(
+                format!("budget.{d}.smallest"),
+                Priority::Useful,
+                &last.member,
+                format!("Smallest allocation: {} gets {}", last.member, money(last.allocation)),
+            ),
         ]
     }
 }
@@ -220,7 +283,11 @@ mod tests {
         // C hits the 600 cap, B and D sit at the 50 floor, A takes the remaining 300; then
         // marginals r·s/(s+x) are C 0.441 ≥ A 0.303 ≥ B 0.147: no transfer helps.
         let plan = run(&fixture::sales(), Dimension::Brand, 1000.0, 0.05, 0.6).unwrap();
-        let got: Vec<(&str, f64)> = plan.allocations.iter().map(|a| (a.member.as_str(), a.allocation)).collect();
+        let got: Vec<(&str, f64)> = plan
+            .allocations
+            .iter()
+            .map(|a| (a.member.as_str(), a.allocation))
+            .collect();
         assert_eq!(got, [("C", 600.0), ("A", 300.0), ("B", 50.0), ("D", 50.0)]);
         let marginal = |r: f64, x: f64| r * 250.0 / (250.0 + x);
         assert!(marginal(1.5, 600.0) >= marginal(2.0 / 3.0, 300.0));

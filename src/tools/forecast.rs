@@ -48,7 +48,11 @@ pub fn default_horizon() -> usize {
 }
 
 pub fn validate(horizon: usize) -> Result<(), String> {
-    if (1..=36).contains(&horizon) { Ok(()) } else { Err(format!("`horizon` must be 1-36 months, got {horizon}")) }
+    if (1..=36).contains(&horizon) {
+        Ok(())
+    } else {
+        Err(format!("`horizon` must be 1-36 months, got {horizon}"))
+    }
 }
 
 /// Least squares `y = a + b·t` for `t = 0..n`.
@@ -97,9 +101,17 @@ impl Model {
             index.iter_mut().for_each(|i| *i /= mean);
             let deseasonalised: Vec<f64> = ys.iter().enumerate().map(|(t, y)| y / index[month_of(t)]).collect();
             let (a, b) = ols(&deseasonalised);
-            return Model { intercept: a, slope: b, index };
+            return Model {
+                intercept: a,
+                slope: b,
+                index,
+            };
         }
-        Model { intercept: a, slope: b, index }
+        Model {
+            intercept: a,
+            slope: b,
+            index,
+        }
     }
 
     /// Value at step `t` (0 = first fitted point) in calendar month `month` (1-12).
@@ -120,7 +132,11 @@ pub fn backtest_mape(ys: &[f64], first_month: usize, method: Method, holdout: us
         .filter(|&t| ys[t] != 0.0)
         .map(|t| ((ys[t] - model.at(t, month_after(first_month, t))) / ys[t]).abs())
         .collect();
-    if errors.is_empty() { 0.0 } else { errors.iter().sum::<f64>() / errors.len() as f64 * 100.0 }
+    if errors.is_empty() {
+        0.0
+    } else {
+        errors.iter().sum::<f64>() / errors.len() as f64 * 100.0
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,7 +181,10 @@ pub fn run(frame: &DataFrame, horizon: usize, method: Method) -> Result<Forecast
             let t = ys.len() - 1 + h;
             let month = month_after(first_month, t);
             let year = last.year + ((last.period as usize - 1 + h) / 12) as i64;
-            ForecastPoint { label: format!("{year}-{month:02}"), revenue: model.at(t, month).max(0.0) }
+            ForecastPoint {
+                label: format!("{year}-{month:02}"),
+                revenue: model.at(t, month).max(0.0),
+            }
         })
         .collect();
     Ok(Forecast {
@@ -185,10 +204,44 @@ impl Analysis for Forecast {
         let first = &self.points[0];
         let last = &self.points[self.points.len() - 1];
         vec![
-            Fact::number("forecast.total", Priority::Critical, self.total, money(self.total), format!("Forecast revenue {} to {}: {} ({})", first.label, last.label, money(self.total), self.method.as_str())),
-            Fact::number("forecast.mape", Priority::Critical, self.mape_pct, pct(self.mape_pct), format!("Backtest error (MAPE over {} months): {}", self.backtest_periods, pct(self.mape_pct))),
-            Fact::number("forecast.next", Priority::Important, first.revenue, money(first.revenue), format!("Next month ({}) forecast: {}", first.label, money(first.revenue))),
-            Fact::number("forecast.trend", Priority::Useful, self.trend_per_period, money(self.trend_per_period), format!("Underlying trend: {} revenue per month", money(self.trend_per_period))),
+            Fact::number(
+                "forecast.total",
+                Priority::Critical,
+                self.total,
+                money(self.total),
+                format!(
+                    "Forecast revenue {} to {}: {} ({})",
+                    first.label,
+                    last.label,
+                    money(self.total),
+                    self.method.as_str()
+                ),
+            ),
+            Fact::number(
+                "forecast.mape",
+                Priority::Critical,
+                self.mape_pct,
+                pct(self.mape_pct),
+                format!(
+                    "Backtest error (MAPE over {} months): {}",
+                    self.backtest_periods,
+                    pct(self.mape_pct)
+                ),
+            ),
+            Fact::number(
+                "forecast.next",
+                Priority::Important,
+                first.revenue,
+                money(first.revenue),
+                format!("Next month ({}) forecast: {}", first.label, money(first.revenue)),
+            ),
+            Fact::number(
+                "forecast.trend",
+                Priority::Useful,
+                self.trend_per_period,
+                money(self.trend_per_period),
+                format!("Underlying trend: {} revenue per month", money(self.trend_per_period)),
+            ),
         ]
     }
 }
@@ -211,7 +264,9 @@ mod tests {
         let season = [0.8, 0.8, 0.9, 1.0, 1.1, 1.3, 1.4, 1.3, 1.0, 0.9, 0.8, 0.7];
         let mean = season.iter().sum::<f64>() / 12.0;
         // Start in April to exercise the month rotation.
-        let ys: Vec<f64> = (0..36).map(|t| (1000.0 + 5.0 * t as f64) * season[(3 + t) % 12] / mean).collect();
+        let ys: Vec<f64> = (0..36)
+            .map(|t| (1000.0 + 5.0 * t as f64) * season[(3 + t) % 12] / mean)
+            .collect();
         let m = Model::fit(&ys, 4, Method::TrendSeasonal);
         assert!((m.index[6] - 1.4 / mean).abs() < 0.03, "{:?}", m.index);
         let seasonal = backtest_mape(&ys, 4, Method::TrendSeasonal, 6);
@@ -223,7 +278,10 @@ mod tests {
     fn too_little_history_is_a_clear_error() {
         let frame = crate::tools::fixture::sales();
         let err = run(&frame, 6, Method::TrendSeasonal).unwrap_err();
-        assert_eq!(err.0, "method `trend_seasonal` needs at least 25 months of history, the data has 2");
+        assert_eq!(
+            err.0,
+            "method `trend_seasonal` needs at least 25 months of history, the data has 2"
+        );
         assert!(validate(0).is_err() && validate(37).is_err() && validate(12).is_ok());
     }
 }

@@ -39,7 +39,11 @@ pub fn pp(x: f64) -> String {
 /// `x` with `places` decimals, without a negative zero.
 pub fn decimal(x: f64, places: usize) -> String {
     let s = format!("{x:.places$}");
-    if s.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') { s.trim_start_matches('-').to_string() } else { s }
+    if s.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
+        s.trim_start_matches('-').to_string()
+    } else {
+        s
+    }
 }
 
 /// Rounds to `places` decimals, for values stored in results.

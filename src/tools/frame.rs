@@ -39,15 +39,27 @@ pub fn sums_by(frame: &DataFrame, keys: &[&str], values: &[&str]) -> PolarsResul
         .lazy()
         .group_by(keys.iter().map(|k| col(*k)).collect::<Vec<_>>())
         .agg(values.iter().map(|v| col(*v).sum()).collect::<Vec<_>>())
-        .sort(keys.iter().map(|k| k.to_string()).collect::<Vec<_>>(), SortMultipleOptions::default())
+        .sort(
+            keys.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+            SortMultipleOptions::default(),
+        )
         .collect()?;
     let mut key_columns: Vec<Vec<Key>> = Vec::with_capacity(keys.len());
     for k in keys {
         let column = grouped.column(k)?;
         let read: Vec<Key> = if column.dtype() == &DataType::String {
-            column.str()?.iter().map(|v| Key::Text(v.unwrap_or_default().to_string())).collect()
+            column
+                .str()?
+                .iter()
+                .map(|v| Key::Text(v.unwrap_or_default().to_string()))
+                .collect()
         } else {
-            column.cast(&DataType::Int64)?.i64()?.iter().map(|v| Key::Int(v.unwrap_or_default())).collect()
+            column
+                .cast(&DataType::Int64)?
+                .i64()?
+                .iter()
+                .map(|v| Key::Int(v.unwrap_or_default()))
+                .collect()
         };
         key_columns.push(read);
     }

@@ -42,8 +42,14 @@ pub struct MarketShare {
 fn shares(rows: impl Iterator<Item = (String, f64)>) -> Vec<Share> {
     let rows: Vec<(String, f64)> = rows.collect();
     let total: f64 = rows.iter().map(|r| r.1).sum();
-    let mut out: Vec<Share> =
-        rows.into_iter().map(|(brand, revenue)| Share { share_pct: ratio_pct(revenue, total), brand, revenue }).collect();
+    let mut out: Vec<Share> = rows
+        .into_iter()
+        .map(|(brand, revenue)| Share {
+            share_pct: ratio_pct(revenue, total),
+            brand,
+            revenue,
+        })
+        .collect();
     sort_desc_by(&mut out, |s| s.share_pct, |s| &s.brand);
     out
 }
@@ -73,8 +79,17 @@ pub fn run(frame: &DataFrame, within: Option<Dimension>) -> Result<MarketShare, 
         let mut names: Vec<String> = rows.iter().map(|g| g.keys[0].text()).collect();
         names.dedup();
         for name in names {
-            let s = shares(rows.iter().filter(|g| g.keys[0].text() == name).map(|g| (g.keys[1].text(), g.sums[0])));
-            groups.push(GroupShares { group: name, leader: s[0].brand.clone(), leader_share_pct: s[0].share_pct, shares: s });
+            let s = shares(
+                rows.iter()
+                    .filter(|g| g.keys[0].text() == name)
+                    .map(|g| (g.keys[1].text(), g.sums[0])),
+            );
+            groups.push(GroupShares {
+                group: name,
+                leader: s[0].brand.clone(),
+                leader_share_pct: s[0].share_pct,
+                shares: s,
+            });
         }
     }
     Ok(MarketShare {
@@ -92,10 +107,37 @@ pub fn run(frame: &DataFrame, within: Option<Dimension>) -> Result<MarketShare, 
 impl Analysis for MarketShare {
     fn facts(&self) -> Vec<Fact> {
         let mut facts = vec![
-            Fact::text("market_share.leader", Priority::Critical, &self.leader, format!("Market leader: {} with {} revenue share", self.leader, pct(self.leader_share_pct))),
-            Fact::number("market_share.leader_pct", Priority::Important, self.leader_share_pct, pct(self.leader_share_pct), format!("{} share: {}", self.leader, pct(self.leader_share_pct))),
-            Fact::number("market_share.top3", Priority::Important, self.top3_share_pct, pct(self.top3_share_pct), format!("Top three brands hold {} of revenue", pct(self.top3_share_pct))),
-            Fact::number("market_share.hhi", Priority::Important, self.hhi, grouped(self.hhi), format!("Concentration: HHI {} ({})", grouped(self.hhi), self.concentration)),
+            Fact::text(
+                "market_share.leader",
+                Priority::Critical,
+                &self.leader,
+                format!(
+                    "Market leader: {} with {} revenue share",
+                    self.leader,
+                    pct(self.leader_share_pct)
+                ),
+            ),
+            Fact::number(
+                "market_share.leader_pct",
+                Priority::Important,
+                self.leader_share_pct,
+                pct(self.leader_share_pct),
+                format!("{} share: {}", self.leader, pct(self.leader_share_pct)),
+            ),
+            Fact::number(
+                "market_share.top3",
+                Priority::Important,
+                self.top3_share_pct,
+                pct(self.top3_share_pct),
+                format!("Top three brands hold {} of revenue", pct(self.top3_share_pct)),
+            ),
+            Fact::number(
+                "market_share.hhi",
+                Priority::Important,
+                self.hhi,
+                grouped(self.hhi),
+                format!("Concentration: HHI {} ({})", grouped(self.hhi), self.concentration),
+            ),
         ];
         if let Some(d) = self.within {
             for g in &self.groups {

@@ -27,7 +27,11 @@ pub fn ratio_pct(a: f64, b: f64) -> f64 {
 
 /// Members ordered by name; callers sort as their analysis needs.
 pub fn member_figures(frame: &DataFrame, by: Dimension) -> Result<Vec<MemberFigures>, ToolFailure> {
-    let groups = sums_by(frame, &[by.column()], &["total_revenue", "total_cost", "profit", "units_sold"])?;
+    let groups = sums_by(
+        frame,
+        &[by.column()],
+        &["total_revenue", "total_cost", "profit", "units_sold"],
+    )?;
     if groups.is_empty() {
         return Err(ToolFailure("no rows to analyse".into()));
     }
@@ -64,7 +68,14 @@ pub fn totals(members: &[MemberFigures]) -> Totals {
     let cost = members.iter().map(|m| m.cost).sum();
     let profit = members.iter().map(|m| m.profit).sum();
     let units = members.iter().map(|m| m.units).sum();
-    Totals { revenue, cost, profit, units, margin_pct: ratio_pct(profit, revenue), roi_pct: ratio_pct(profit, cost) }
+    Totals {
+        revenue,
+        cost,
+        profit,
+        units,
+        margin_pct: ratio_pct(profit, revenue),
+        roi_pct: ratio_pct(profit, cost),
+    }
 }
 
 /// Sorts descending by `key`, ties broken by name so results are stable.

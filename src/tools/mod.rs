@@ -105,8 +105,15 @@ pub enum ToolCall {
 }
 
 /// Names of every tool, for error messages and `flows`.
-pub const TOOL_NAMES: [&str; 7] =
-    ["load_data", "profitability", "roi", "budget_optimization", "time_series", "forecast", "market_share"];
+pub const TOOL_NAMES: [&str; 7] = [
+    "load_data",
+    "profitability",
+    "roi",
+    "budget_optimization",
+    "time_series",
+    "forecast",
+    "market_share",
+];
 
 impl ToolCall {
     pub fn name(&self) -> &'static str {
@@ -131,7 +138,9 @@ impl ToolCall {
                 format!("budget_optimization(by={by}, total={})", format::grouped(*total))
             }
             ToolCall::TimeSeries { period } => format!("time_series(period={})", period_name(*period)),
-            ToolCall::Forecast { horizon, method } => format!("forecast(horizon={horizon}, method={})", method.as_str()),
+            ToolCall::Forecast { horizon, method } => {
+                format!("forecast(horizon={horizon}, method={})", method.as_str())
+            }
             ToolCall::MarketShare { within: Some(d) } => format!("market_share(within={d})"),
             ToolCall::MarketShare { within: None } => "market_share()".into(),
         }
@@ -164,7 +173,9 @@ impl ToolCall {
                 c.extend(MONEY);
                 c
             }
-            ToolCall::TimeSeries { period: Period::Quarter } => vec!["year", "quarter", "total_revenue", "profit", "units_sold"],
+            ToolCall::TimeSeries {
+                period: Period::Quarter,
+            } => vec!["year", "quarter", "total_revenue", "profit", "units_sold"],
             ToolCall::TimeSeries { .. } | ToolCall::Forecast { .. } => {
                 vec!["year", "month", "total_revenue", "profit", "units_sold"]
             }
@@ -181,7 +192,12 @@ impl ToolCall {
     /// Checks arguments that the types alone cannot.
     pub fn validate(&self) -> Result<(), String> {
         match *self {
-            ToolCall::BudgetOptimization { total, min_share, max_share, .. } => budget::validate(total, min_share, max_share),
+            ToolCall::BudgetOptimization {
+                total,
+                min_share,
+                max_share,
+                ..
+            } => budget::validate(total, min_share, max_share),
             ToolCall::Forecast { horizon, .. } => forecast::validate(horizon),
             _ => Ok(()),
         }
@@ -202,19 +218,33 @@ impl ToolCall {
 
     /// Runs the call on `frame`.
     pub fn run(&self, frame: &DataFrame) -> Result<ToolOutput, ToolError> {
-        let fail = |e: ToolFailure| ToolError { tool: self.label(), message: e.0 };
+        let fail = |e: ToolFailure| ToolError {
+            tool: self.label(),
+            message: e.0,
+        };
         let (result, facts) = match *self {
             ToolCall::LoadData => profile::run(frame).map(output).map_err(fail)?,
             ToolCall::Profitability { by } => profitability::run(frame, by).map(output).map_err(fail)?,
             ToolCall::Roi { by } => roi::run(frame, by).map(output).map_err(fail)?,
-            ToolCall::BudgetOptimization { by, total, min_share, max_share } => {
-                budget::run(frame, by, total, min_share, max_share).map(output).map_err(fail)?
-            }
+            ToolCall::BudgetOptimization {
+                by,
+                total,
+                min_share,
+                max_share,
+            } => budget::run(frame, by, total, min_share, max_share)
+                .map(output)
+                .map_err(fail)?,
             ToolCall::TimeSeries { period } => timeseries::run(frame, period).map(output).map_err(fail)?,
-            ToolCall::Forecast { horizon, method } => forecast::run(frame, horizon, method).map(output).map_err(fail)?,
+            ToolCall::Forecast { horizon, method } => {
+                forecast::run(frame, horizon, method).map(output).map_err(fail)?
+            }
             ToolCall::MarketShare { within } => market_share::run(frame, within).map(output).map_err(fail)?,
         };
-        Ok(ToolOutput { call: self.clone(), result, facts })
+        Ok(ToolOutput {
+            call: self.clone(),
+            result,
+            facts,
+        })
     }
 }
 
@@ -265,11 +295,23 @@ pub enum FactValue {
 
 impl Fact {
     pub fn number(key: impl Into<String>, priority: Priority, value: f64, display: String, statement: String) -> Self {
-        Fact { key: key.into(), statement, value: FactValue::Number(value), display, priority }
+        Fact {
+            key: key.into(),
+            statement,
+            value: FactValue::Number(value),
+            display,
+            priority,
+        }
     }
 
     pub fn text(key: impl Into<String>, priority: Priority, value: &str, statement: String) -> Self {
-        Fact { key: key.into(), statement, value: FactValue::Text(value.to_string()), display: value.to_string(), priority }
+        Fact {
+            key: key.into(),
+            statement,
+            value: FactValue::Text(value.to_string()),
+            display: value.to_string(),
+            priority,
+        }
     }
 }
 
@@ -340,9 +382,12 @@ mod tests {
         struct T {
             tools: Vec<ToolCall>,
         }
-        let t: T = toml::from_str(r#"tools = [{ name = "profitability", by = "brand" }, { name = "load_data" }]"#).unwrap();
+        let t: T =
+            toml::from_str(r#"tools = [{ name = "profitability", by = "brand" }, { name = "load_data" }]"#).unwrap();
         assert_eq!(t.tools[0], ToolCall::Profitability { by: Dimension::Brand });
-        let err = toml::from_str::<T>(r#"tools = [{ name = "profitability", by = "brand", color = 1 }]"#).err().unwrap();
+        let err = toml::from_str::<T>(r#"tools = [{ name = "profitability", by = "brand", color = 1 }]"#)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("unknown field `color`"), "{err}");
         let err = toml::from_str::<T>(r#"tools = [{ name = "teleport" }]"#).err().unwrap();
         assert!(err.to_string().contains("unknown variant `teleport`"), "{err}");

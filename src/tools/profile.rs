@@ -40,28 +40,71 @@ pub fn run(frame: &DataFrame) -> Result<DataProfile, ToolFailure> {
             (None, None, None, None)
         };
         let distinct = if numeric { None } else { Some(series.n_unique()?) };
-        columns.push(ColumnProfile { name: column.name().to_string(), dtype: format!("{}", series.dtype()), distinct, min, max, mean, sum });
+        columns.push(ColumnProfile {
+            name: column.name().to_string(),
+            dtype: format!("{}", series.dtype()),
+            distinct,
+            min,
+            max,
+            mean,
+            sum,
+        });
     }
     let (first_date, last_date) = match frame.column("sale_date").ok().and_then(|c| c.str().ok()) {
         // ISO dates order as text.
-        Some(dates) => (dates.iter().flatten().min().map(str::to_string), dates.iter().flatten().max().map(str::to_string)),
+        Some(dates) => (
+            dates.iter().flatten().min().map(str::to_string),
+            dates.iter().flatten().max().map(str::to_string),
+        ),
         None => (None, None),
     };
-    Ok(DataProfile { rows: frame.height(), columns, first_date, last_date })
+    Ok(DataProfile {
+        rows: frame.height(),
+        columns,
+        first_date,
+        last_date,
+    })
 }
 
 impl Analysis for DataProfile {
     fn facts(&self) -> Vec<Fact> {
-        let mut facts = vec![Fact::number("data.rows", Priority::Critical, self.rows as f64, grouped(self.rows as f64), format!("Dataset: {} sales rows, {} columns", grouped(self.rows as f64), self.columns.len()))];
+        let mut facts = vec![Fact::number(
+            "data.rows",
+            Priority::Critical,
+            self.rows as f64,
+            grouped(self.rows as f64),
+            format!(
+                "Dataset: {} sales rows, {} columns",
+                grouped(self.rows as f64),
+                self.columns.len()
+            ),
+        )];
         if let (Some(a), Some(b)) = (&self.first_date, &self.last_date) {
-            facts.push(Fact::text("data.period", Priority::Important, &format!("{a} to {b}"), format!("Period covered: {a} to {b}")));
+            facts.push(Fact::text(
+                "data.period",
+                Priority::Important,
+                &format!("{a} to {b}"),
+                format!("Period covered: {a} to {b}"),
+            ));
         }
         for c in &self.columns {
             if let (Some(n), "brand" | "region" | "category" | "country") = (c.distinct, c.name.as_str()) {
-                facts.push(Fact::number(format!("data.distinct.{}", c.name), Priority::Useful, n as f64, n.to_string(), format!("{} distinct {} values", n, c.name)));
+                facts.push(Fact::number(
+                    format!("data.distinct.{}", c.name),
+                    Priority::Useful,
+                    n as f64,
+                    n.to_string(),
+                    format!("{} distinct {} values", n, c.name),
+                ));
             }
             if let (Some(sum), "total_revenue") = (c.sum, c.name.as_str()) {
-                facts.push(Fact::number("data.revenue", Priority::Important, sum, money(sum), format!("Revenue in the data: {}", money(sum))));
+                facts.push(Fact::number(
+                    "data.revenue",
+                    Priority::Important,
+                    sum,
+                    money(sum),
+                    format!("Revenue in the data: {}", money(sum)),
+                ));
             }
         }
         facts
@@ -80,7 +123,10 @@ mod tests {
         let brand = p.columns.iter().find(|c| c.name == "brand").unwrap();
         assert_eq!(brand.distinct, Some(4));
         let revenue = p.columns.iter().find(|c| c.name == "total_revenue").unwrap();
-        assert_eq!((revenue.min, revenue.max, revenue.mean, revenue.sum), (Some(50.0), Some(250.0), Some(125.0), Some(1000.0)));
+        assert_eq!(
+            (revenue.min, revenue.max, revenue.mean, revenue.sum),
+            (Some(50.0), Some(250.0), Some(125.0), Some(1000.0))
+        );
         let facts = p.facts();
         assert_eq!(facts[0].statement, "Dataset: 8 sales rows, 9 columns");
     }

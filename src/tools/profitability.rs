@@ -53,7 +53,10 @@ pub fn run(frame: &DataFrame, by: Dimension) -> Result<Profitability, ToolFailur
 
 impl Profitability {
     fn member(&self, name: &str) -> &MemberFigures {
-        self.members.iter().find(|m| m.member == name).expect("named members exist")
+        self.members
+            .iter()
+            .find(|m| m.member == name)
+            .expect("named members exist")
     }
 }
 
@@ -67,18 +70,96 @@ impl Analysis for Profitability {
         let low = self.member(&self.lowest_margin);
         let t = &self.totals;
         vec![
-            Fact::number("totals.revenue", Priority::Critical, t.revenue, money(t.revenue), format!("Total revenue: {}", money(t.revenue))),
-            Fact::number("totals.profit", Priority::Critical, t.profit, money(t.profit), format!("Total profit: {}", money(t.profit))),
-            Fact::number("totals.margin", Priority::Important, t.margin_pct, pct(t.margin_pct), format!("Overall profit margin: {}", pct(t.margin_pct))),
-            Fact::text(key("top"), Priority::Critical, &top.member, format!("Top {d} by profit: {} ({} profit, {} margin)", top.member, money(top.profit), pct(top.margin_pct))),
-            Fact::number(key("top_profit"), Priority::Important, top.profit, money(top.profit), format!("{} profit: {}", top.member, money(top.profit))),
-            Fact::text(key("bottom"), Priority::Important, &bottom.member, format!("Bottom {d} by profit: {} ({} profit, {} margin)", bottom.member, money(bottom.profit), pct(bottom.margin_pct))),
-            Fact::number(key("bottom_profit"), Priority::Useful, bottom.profit, money(bottom.profit), format!("{} profit: {}", bottom.member, money(bottom.profit))),
-            Fact::text(key("highest_margin"), Priority::Critical, &high.member, format!("Highest-margin {d}: {} at {}", high.member, pct(high.margin_pct))),
-            Fact::number(key("highest_margin_pct"), Priority::Important, high.margin_pct, pct(high.margin_pct), format!("{} profit margin: {}", high.member, pct(high.margin_pct))),
-            Fact::text(key("lowest_margin"), Priority::Useful, &low.member, format!("Lowest-margin {d}: {} at {}", low.member, pct(low.margin_pct))),
-            Fact::number(key("margin_spread"), Priority::Useful, self.margin_spread_pp, pp(self.margin_spread_pp), format!("Margin spread across {d}s: {}", pp(self.margin_spread_pp))),
-            Fact::number(key("top5_share"), Priority::Useful, self.top5_revenue_share_pct, pct(self.top5_revenue_share_pct), format!("Top five {d}s take {} of revenue", pct(self.top5_revenue_share_pct))),
+            Fact::number(
+                "totals.revenue",
+                Priority::Critical,
+                t.revenue,
+                money(t.revenue),
+                format!("Total revenue: {}", money(t.revenue)),
+            ),
+            Fact::number(
+                "totals.profit",
+                Priority::Critical,
+                t.profit,
+                money(t.profit),
+                format!("Total profit: {}", money(t.profit)),
+            ),
+            Fact::number(
+                "totals.margin",
+                Priority::Important,
+                t.margin_pct,
+                pct(t.margin_pct),
+                format!("Overall profit margin: {}", pct(t.margin_pct)),
+            ),
+            Fact::text(
+                key("top"),
+                Priority::Critical,
+                &top.member,
+                format!(
+                    "Top {d} by profit: {} ({} profit, {} margin)",
+                    top.member,
+                    money(top.profit),
+                    pct(top.margin_pct)
+                ),
+            ),
+            Fact::number(
+                key("top_profit"),
+                Priority::Important,
+                top.profit,
+                money(top.profit),
+                format!("{} profit: {}", top.member, money(top.profit)),
+            ),
+            Fact::text(
+                key("bottom"),
+                Priority::Important,
+                &bottom.member,
+                format!(
+                    "Bottom {d} by profit: {} ({} profit, {} margin)",
+                    bottom.member,
+                    money(bottom.profit),
+                    pct(bottom.margin_pct)
+                ),
+            ),
+            Fact::number(
+                key("bottom_profit"),
+                Priority::Useful,
+                bottom.profit,
+                money(bottom.profit),
+                format!("{} profit: {}", bottom.member, money(bottom.profit)),
+            ),
+            Fact::text(
+                key("highest_margin"),
+                Priority::Critical,
+                &high.member,
+                format!("Highest-margin {d}: {} at {}", high.member, pct(high.margin_pct)),
+            ),
+            Fact::number(
+                key("highest_margin_pct"),
+                Priority::Important,
+                high.margin_pct,
+                pct(high.margin_pct),
+                format!("{} profit margin: {}", high.member, pct(high.margin_pct)),
+            ),
+            Fact::text(
+                key("lowest_margin"),
+                Priority::Useful,
+                &low.member,
+                format!("Lowest-margin {d}: {} at {}", low.member, pct(low.margin_pct)),
+            ),
+            Fact::number(
+                key("margin_spread"),
+                Priority::Useful,
+                self.margin_spread_pp,
+                pp(self.margin_spread_pp),
+                format!("Margin spread across {d}s: {}", pp(self.margin_spread_pp)),
+            ),
+            Fact::number(
+                key("top5_share"),
+                Priority::Useful,
+                self.top5_revenue_share_pct,
+                pct(self.top5_revenue_share_pct),
+                format!("Top five {d}s take {} of revenue", pct(self.top5_revenue_share_pct)),
+            ),
         ]
     }
 }
@@ -94,7 +175,10 @@ mod tests {
         let order: Vec<&str> = p.members.iter().map(|m| m.member.as_str()).collect();
         assert_eq!(order, ["C", "A", "B", "D"]);
         let a = p.member("A");
-        assert_eq!((a.revenue, a.cost, a.profit, a.units, a.margin_pct), (300.0, 180.0, 120.0, 30.0, 40.0));
+        assert_eq!(
+            (a.revenue, a.cost, a.profit, a.units, a.margin_pct),
+            (300.0, 180.0, 120.0, 30.0, 40.0)
+        );
         assert_eq!(p.member("D").margin_pct, -10.0);
         assert_eq!(p.totals.revenue, 1000.0);
         assert_eq!(p.totals.profit, 310.0);
@@ -122,7 +206,10 @@ mod tests {
         let top = facts.iter().find(|f| f.key == "profitability.brand.top").unwrap();
         assert_eq!(top.statement, "Top brand by profit: C ($180.00 profit, 60.0% margin)");
         assert_eq!(top.priority, Priority::Critical);
-        let margin = facts.iter().find(|f| f.key == "profitability.brand.highest_margin_pct").unwrap();
+        let margin = facts
+            .iter()
+            .find(|f| f.key == "profitability.brand.highest_margin_pct")
+            .unwrap();
         assert_eq!(margin.display, "60.0%");
     }
 }

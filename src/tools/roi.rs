@@ -31,10 +31,21 @@ pub fn run(frame: &DataFrame, by: Dimension) -> Result<Roi, ToolFailure> {
     let t = totals(&figures);
     let mut members: Vec<MemberRoi> = figures
         .into_iter()
-        .map(|m| MemberRoi { member: m.member, cost: m.cost, profit: m.profit, roi_pct: m.roi_pct })
+        .map(|m| MemberRoi {
+            member: m.member,
+            cost: m.cost,
+            profit: m.profit,
+            roi_pct: m.roi_pct,
+        })
         .collect();
     sort_desc_by(&mut members, |m| m.roi_pct, |m| &m.member);
-    Ok(Roi { dimension: by, members, overall_roi_pct: t.roi_pct, total_cost: t.cost, total_profit: t.profit })
+    Ok(Roi {
+        dimension: by,
+        members,
+        overall_roi_pct: t.roi_pct,
+        total_cost: t.cost,
+        total_profit: t.profit,
+    })
 }
 
 impl Analysis for Roi {
@@ -43,10 +54,37 @@ impl Analysis for Roi {
         let best = &self.members[0];
         let worst = &self.members[self.members.len() - 1];
         vec![
-            Fact::number("roi.overall", Priority::Critical, self.overall_roi_pct, pct(self.overall_roi_pct), format!("Overall ROI: {} ({} profit on {} cost)", pct(self.overall_roi_pct), money(self.total_profit), money(self.total_cost))),
-            Fact::text(format!("roi.{d}.best"), Priority::Critical, &best.member, format!("Best ROI {d}: {} at {}", best.member, pct(best.roi_pct))),
-            Fact::number(format!("roi.{d}.best_pct"), Priority::Important, best.roi_pct, pct(best.roi_pct), format!("{} ROI: {}", best.member, pct(best.roi_pct))),
-            Fact::text(format!("roi.{d}.worst"), Priority::Important, &worst.member, format!("Worst ROI {d}: {} at {}", worst.member, pct(worst.roi_pct))),
+            Fact::number(
+                "roi.overall",
+                Priority::Critical,
+                self.overall_roi_pct,
+                pct(self.overall_roi_pct),
+                format!(
+                    "Overall ROI: {} ({} profit on {} cost)",
+                    pct(self.overall_roi_pct),
+                    money(self.total_profit),
+                    money(self.total_cost)
+                ),
+            ),
+            Fact::text(
+                format!("roi.{d}.best"),
+                Priority::Critical,
+                &best.member,
+                format!("Best ROI {d}: {} at {}", best.member, pct(best.roi_pct)),
+            ),
+            Fact::number(
+                format!("roi.{d}.best_pct"),
+                Priority::Important,
+                best.roi_pct,
+                pct(best.roi_pct),
+                format!("{} ROI: {}", best.member, pct(best.roi_pct)),
+            ),
+            Fact::text(
+                format!("roi.{d}.worst"),
+                Priority::Important,
+                &worst.member,
+                format!("Worst ROI {d}: {} at {}", worst.member, pct(worst.roi_pct)),
+            ),
         ]
     }
 }

@@ -44,7 +44,9 @@ pub struct TimeSeries {
     pub yoy_years: Option<(i64, i64)>,
 }
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 pub fn period_label(period: Period, p: i64) -> String {
     match period {
@@ -71,14 +73,27 @@ pub fn series(frame: &DataFrame, period: Period) -> Result<Vec<PeriodPoint>, Too
     for g in groups {
         let (year, p) = (g.keys[0].int(), g.keys[1].int());
         if !(1..=per_year(period)).contains(&p) {
-            return Err(ToolFailure(format!("`{key}` value {p} is out of range 1-{}", per_year(period))));
+            return Err(ToolFailure(format!(
+                "`{key}` value {p} is out of range 1-{}",
+                per_year(period)
+            )));
         }
-        let growth_pct = points.last().map(|prev| ratio_pct(g.sums[0] - prev.revenue, prev.revenue));
+        let growth_pct = points
+            .last()
+            .map(|prev| ratio_pct(g.sums[0] - prev.revenue, prev.revenue));
         let label = match period {
             Period::Month => format!("{year}-{p:02}"),
             Period::Quarter => format!("{year}-Q{p}"),
         };
-        points.push(PeriodPoint { year, period: p, label, revenue: g.sums[0], profit: g.sums[1], units: g.sums[2], growth_pct });
+        points.push(PeriodPoint {
+            year,
+            period: p,
+            label,
+            revenue: g.sums[0],
+            profit: g.sums[1],
+            units: g.sums[2],
+            growth_pct,
+        });
     }
     Ok(points)
 }
@@ -101,8 +116,14 @@ pub fn seasonal_index(points: &[PeriodPoint], period: Period) -> Vec<SeasonalInd
 pub fn run(frame: &DataFrame, period: Period) -> Result<TimeSeries, ToolFailure> {
     let points = series(frame, period)?;
     let seasonal = seasonal_index(&points, period);
-    let peak = seasonal.iter().max_by(|a, b| a.index.total_cmp(&b.index)).expect("non-empty");
-    let trough = seasonal.iter().min_by(|a, b| a.index.total_cmp(&b.index)).expect("non-empty");
+    let peak = seasonal
+        .iter()
+        .max_by(|a, b| a.index.total_cmp(&b.index))
+        .expect("non-empty");
+    let trough = seasonal
+        .iter()
+        .min_by(|a, b| a.index.total_cmp(&b.index))
+        .expect("non-empty");
 
     let full_years: Vec<(i64, f64)> = {
         let mut years: Vec<i64> = points.iter().map(|p| p.year).collect();
@@ -131,19 +152,66 @@ pub fn run(frame: &DataFrame, period: Period) -> Result<TimeSeries, ToolFailure>
 
 impl Analysis for TimeSeries {
     fn facts(&self) -> Vec<Fact> {
-        let find = |label: &str| self.seasonal_index.iter().find(|s| s.label == label).map_or(0.0, |s| s.index);
+        let find = |label: &str| {
+            self.seasonal_index
+                .iter()
+                .find(|s| s.label == label)
+                .map_or(0.0, |s| s.index)
+        };
         let (peak, trough) = (find(&self.peak), find(&self.trough));
-        let best = self.points.iter().max_by(|a, b| a.revenue.total_cmp(&b.revenue)).expect("non-empty");
+        let best = self
+            .points
+            .iter()
+            .max_by(|a, b| a.revenue.total_cmp(&b.revenue))
+            .expect("non-empty");
         let p = period_name(self.period);
         let key = |k: &str| format!("timeseries.{p}.{k}");
         let mut facts = vec![
-            Fact::text(key("peak"), Priority::Critical, &self.peak, format!("Peak season: {} (seasonal index {})", self.peak, decimal(peak, 2))),
-            Fact::text(key("trough"), Priority::Important, &self.trough, format!("Weakest season: {} (seasonal index {})", self.trough, decimal(trough, 2))),
-            Fact::number(key("seasonality_strength"), Priority::Important, self.seasonality_strength, decimal(self.seasonality_strength, 2), format!("Seasonality strength (peak minus trough index): {}", decimal(self.seasonality_strength, 2))),
-            Fact::text(key("best_period"), Priority::Useful, &best.label, format!("Best single period: {} with {} revenue", best.label, money(best.revenue))),
+            Fact::text(
+                key("peak"),
+                Priority::Critical,
+                &self.peak,
+                format!("Peak season: {} (seasonal index {})", self.peak, decimal(peak, 2)),
+            ),
+            Fact::text(
+                key("trough"),
+                Priority::Important,
+                &self.trough,
+                format!(
+                    "Weakest season: {} (seasonal index {})",
+                    self.trough,
+                    decimal(trough, 2)
+                ),
+            ),
+            Fact::number(
+                key("seasonality_strength"),
+                Priority::Important,
+                self.seasonality_strength,
+                decimal(self.seasonality_strength, 2),
+                format!(
+                    "Seasonality strength (peak minus trough index): {}",
+                    decimal(self.seasonality_strength, 2)
+                ),
+            ),
+            Fact::text(
+                key("best_period"),
+                Priority::Useful,
+                &best.label,
+                format!(
+                    "Best single period: {} with {} revenue",
+                    best.label,
+                    money(best.revenue)
+                ),
+            ),
         ];
         if let (Some(g), Some((y0, y1))) = (self.yoy_growth_pct, self.yoy_years) {
-            facts.push(Fact::number("timeseries.yoy_growth", Priority::Critical, g, pct(g), format!("Revenue growth {y1} vs {y0}: {}", pct(g))));
+            facts.push(Fact::number(
+                "timeseries.yoy_growth",
+                Priority::Critical,
+                g,
+                pct(g),
+                format!("Revenue growth {y1} vs {y0}: {}", pct(g)),
+            ));
         }
         facts
     }
@@ -158,7 +226,10 @@ mod tests {
     fn monthly_series_matches_hand_computation() {
         let t = run(&fixture::sales(), Period::Month).unwrap();
         assert_eq!(t.points.len(), 2);
-        assert_eq!((t.points[0].label.as_str(), t.points[0].revenue, t.points[0].profit), ("2023-01", 600.0, 190.0));
+        assert_eq!(
+            (t.points[0].label.as_str(), t.points[0].revenue, t.points[0].profit),
+            ("2023-01", 600.0, 190.0)
+        );
         assert_eq!((t.points[1].revenue, t.points[1].profit), (400.0, 120.0));
         assert!((t.points[1].growth_pct.unwrap() + 100.0 / 3.0).abs() < 1e-9);
         // Mean is 500: Jan 1.2, Feb 0.8.

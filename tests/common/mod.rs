@@ -1,0 +1,63 @@
+//! Helpers for running the real binary with isolated directories.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("tests").join("fixtures").join(name)
+}
+
+pub fn sample() -> PathBuf {
+    repo().join("sample-data").join("beverage_sales.csv")
+}
+
+/// The binary with config, cache and data directories inside `home`, so nothing touches
+/// the user's real directories.
+pub fn mrflow(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mrflow-tui"));
+    cmd.env("MRFLOW_CONFIG_DIR", home.join("config"))
+        .env("MRFLOW_CACHE_DIR", home.join("cache"))
+        .env("MRFLOW_DATA_DIR", home.join("data"))
+        .env("HOME", home)
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+pub fn run(home: &Path, args: &[&str]) -> Output {
+    mrflow(home).args(args).output().expect("binary runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
+}
+
+/// The value of the fact `key` in step `step` of a run report.
+pub fn fact<'a>(report: &'a serde_json::Value, step: &str, key: &str) -> &'a serde_json::Value {
+    let s = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == step)
+        .unwrap_or_else(|| panic!("no step {step}"));
+    let f = s["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["key"] == key)
+        .unwrap_or_else(|| panic!("no fact {key} in {step}"));
+    &f["value"]
+}
