@@ -1,0 +1,280 @@
+//! The engine through its public API: commands in, events and snapshots out.
+
+mod common;
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use mrflow::cache::ResultStore;
+use mrflow::data::{Dataset, load_csv};
+use mrflow::engine::{Engine, EngineCommand, EngineEvent, EngineHandle, Flow, RunState, StepStatus};
+use mrflow::llm::{Analyst, AnswerRequest, OfflineAnalyst};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+fn load(flow: &Flow) -> Arc<Dataset> {
+    Arc::new(load_csv(&common::sample(), &flow.required_columns()).unwrap())
+}
+
+fn start(name: &str, analyst: Arc<dyn Analyst>) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {
+    let flow = Arc::new(Flow::builtin(name).unwrap());
+    let data = load(&flow);
+    Engine::spawn_with(flow, data, Arc::new(ResultStore::new()), analyst)
+}
+
+/// Events up to and including the next `RunFinished`.
+async fn until_finished(events: &mut UnboundedReceiver<EngineEvent>) -> Vec<EngineEvent> {
+    let mut seen = Vec::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), events.recv())
+            .await
+            .expect("engine answers")
+            .unwrap();
+        let done = matches!(event, EngineEvent::RunFinished { .. });
+        seen.push(event);
+        if done {
+            return seen;
+        }
+    }
+}
+
+fn status(handle: &EngineHandle, step: &str) -> StepStatus {
+    handle.snapshot().step(step).unwrap().status
+}
+
+#[tokio::test]
+async fn rerunning_a_step_reruns_only_it_and_downstream_from_memoized_results() {
+    let (handle, mut events) = start("roi_analysis", Arc::new(OfflineAnalyst));
+    handle.send(EngineCommand::RunAll);
+    until_finished(&mut events).await;
+    let first = handle.snapshot();
+    assert_eq!(first.state, RunState::Completed);
+    assert!(first.steps.iter().all(|s| s.status == StepStatus::Done));
+
+    handle.send(EngineCommand::RerunStep("analyze_profitability".into()));
+    let seen = until_finished(&mut events).await;
+    assert!(matches!(&seen[0], EngineEvent::RunStarted { run: 2, steps }
+        if steps == &["analyze_profitability", "optimize_budget", "generate_report"]));
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, EngineEvent::CacheHit { step, .. } if step == "analyze_profitability"))
+    );
+    let second = handle.snapshot();
+    assert_eq!(second.state, RunState::Completed);
+    assert_eq!(status(&handle, "load_data"), StepStatus::Done);
+    for step in ["analyze_profitability", "optimize_budget", "generate_report"] {
+        assert_eq!(status(&handle, step), StepStatus::Cached, "{step}");
+        assert!(second.step(step).unwrap().cached);
+        // Same inputs, same output, same reference.
+        assert_eq!(
+            second.step(step).unwrap().output_ref,
+            first.step(step).unwrap().output_ref
+        );
+    }
+    // Flow state holds references; the store resolves them.
+    let r = second.step("generate_report").unwrap().output_ref.unwrap();
+    assert!(
+        handle
+            .store()
+            .step_output(&r)
+            .unwrap()
+            .answer
+            .starts_with("# Report: roi analysis")
+    );
+}
+
+#[tokio::test]
+async fn independent_steps_start_together() {
+    let (handle, mut events) = start("brand_performance", Arc::new(OfflineAnalyst));
+    handle.send(EngineCommand::RunAll);
+    let seen = until_finished(&mut events).await;
+    let pos = |f: &dyn Fn(&EngineEvent) -> bool| seen.iter().position(f).unwrap();
+    let started =
+        |id: &'static str| move |e: &EngineEvent| matches!(e, EngineEvent::StepStarted { step, .. } if step == id);
+    let finished =
+        |id: &'static str| move |e: &EngineEvent| matches!(e, EngineEvent::StepFinished { step, .. } if step == id);
+    let both_started = pos(&started("market_share")).max(pos(&started("brand_profitability")));
+    let first_finished = pos(&finished("market_share")).min(pos(&finished("brand_profitability")));
+    assert!(both_started < first_finished, "{seen:#?}");
+    // The all-of join waits for both.
+    assert!(
+        pos(&started("competitive_position"))
+            > pos(&finished("market_share")).max(pos(&finished("brand_profitability")))
+    );
+}
+
+#[tokio::test]
+async fn settings_commands_apply_or_are_rejected_with_a_reason() {
+    let (handle, mut events) = start("roi_analysis", Arc::new(OfflineAnalyst));
+    let next = |events: &mut UnboundedReceiver<EngineEvent>| events.try_recv();
+    handle.send(EngineCommand::SetBudget {
+        step: "optimize_budget".into(),
+        budget: 5,
+    });
+    handle.send(EngineCommand::SetBudget {
+        step: "optimize_budget".into(),
+        budget: 900,
+    });
+    handle.send(EngineCommand::SetStrategy {
+        step: "nope".into(),
+        strategy: mrflow::context::Strategy::Minimal,
+    });
+    handle.send(EngineCommand::SetPriority {
+        step: "generate_report".into(),
+        item: "budget_plan".into(),
+        priority: mrflow::context::Priority::Useful,
+    });
+    handle.send(EngineCommand::SetPriority {
+        step: "generate_report".into(),
+        item: "weather".into(),
+        priority: mrflow::context::Priority::Useful,
+    });
+    handle.send(EngineCommand::RerunStep("nope".into()));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut seen = Vec::new();
+    while let Ok(e) = next(&mut events) {
+        seen.push(e);
+    }
+    let reasons: Vec<String> = seen
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::CommandRejected { reason } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "step `optimize_budget`: budget must be between 50 and 200,000 tokens, got 5",
+            "no step `nope` in flow roi_analysis",
+            "step `generate_report` has no context item `weather`",
+            "no step `nope` in flow roi_analysis",
+        ]
+    );
+    let snap = handle.snapshot();
+    assert_eq!(snap.step("optimize_budget").unwrap().budget, 900);
+    assert_eq!(
+        snap.step("generate_report")
+            .unwrap()
+            .priority_overrides
+            .get("budget_plan"),
+        Some(&mrflow::context::Priority::Useful)
+    );
+    assert_eq!(snap.state, RunState::Idle);
+}
+
+#[tokio::test]
+async fn a_burst_of_reruns_is_coalesced_into_one_run() {
+    let (handle, mut events) = start("roi_analysis", Arc::new(OfflineAnalyst));
+    handle.send(EngineCommand::RunAll);
+    until_finished(&mut events).await;
+    for _ in 0..20 {
+        handle.send(EngineCommand::RerunStep("optimize_budget".into()));
+    }
+    let seen = until_finished(&mut events).await;
+    let starts = seen
+        .iter()
+        .filter(|e| matches!(e, EngineEvent::RunStarted { .. }))
+        .count();
+    let budget_runs = seen
+        .iter()
+        .filter(|e| matches!(e, EngineEvent::StepStarted { step, .. } if step == "optimize_budget"))
+        .count();
+    assert_eq!((starts, budget_runs), (1, 1), "{seen:#?}");
+    assert_eq!(handle.snapshot().state, RunState::Completed);
+}
+
+/// An analyst that holds one step until released, to cancel it mid-flight.
+struct Gate {
+    step: &'static str,
+    open: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Gate {
+    fn release(&self) {
+        *self.open.lock().unwrap() = true;
+        self.cv.notify_all();
+    }
+}
+
+impl Analyst for Gate {
+    fn answer(&self, request: &AnswerRequest<'_>) -> String {
+        if request.step.id == self.step {
+            let mut open = self.open.lock().unwrap();
+            while !*open {
+                open = self.cv.wait(open).unwrap();
+            }
+        }
+        OfflineAnalyst.answer(request)
+    }
+}
+
+#[tokio::test]
+async fn cancel_ends_the_run_promptly_and_late_results_are_ignored() {
+    let gate = Arc::new(Gate {
+        step: "analyze_profitability",
+        open: Mutex::new(false),
+        cv: Condvar::new(),
+    });
+    let (handle, mut events) = start("roi_analysis", gate.clone());
+    handle.send(EngineCommand::RunAll);
+    loop {
+        match events.recv().await.unwrap() {
+            EngineEvent::StepStarted { step, .. } if step == "analyze_profitability" => break,
+            _ => {}
+        }
+    }
+    handle.send(EngineCommand::Cancel);
+    let seen = until_finished(&mut events).await;
+    assert!(matches!(
+        seen.last(),
+        Some(EngineEvent::RunFinished {
+            state: RunState::Cancelled,
+            ..
+        })
+    ));
+    let snap = handle.snapshot();
+    assert_eq!(snap.state, RunState::Cancelled);
+    assert_eq!(status(&handle, "load_data"), StepStatus::Done);
+    for step in ["analyze_profitability", "optimize_budget", "generate_report"] {
+        assert_eq!(status(&handle, step), StepStatus::Cancelled, "{step}");
+        assert_eq!(snap.step(step).unwrap().output_ref, None);
+    }
+
+    // The blocked step finishes after the cancel; its result must not change the state.
+    gate.release();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(handle.snapshot(), snap);
+
+    // And the flow can run again.
+    handle.send(EngineCommand::RerunStep("analyze_profitability".into()));
+    until_finished(&mut events).await;
+    assert_eq!(handle.snapshot().state, RunState::Completed);
+}
+
+struct Panicky;
+
+impl Analyst for Panicky {
+    fn answer(&self, request: &AnswerRequest<'_>) -> String {
+        if request.step.id == "optimize_budget" {
+            panic!("analyst exploded");
+        }
+        OfflineAnalyst.answer(request)
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_step_fails_cleanly_and_downstream_is_skipped() {
+    let (handle, mut events) = start("roi_analysis", Arc::new(Panicky));
+    handle.send(EngineCommand::RunAll);
+    until_finished(&mut events).await;
+    let snap = handle.snapshot();
+    assert_eq!(snap.state, RunState::Failed);
+    let budget = snap.step("optimize_budget").unwrap();
+    assert_eq!(budget.status, StepStatus::Failed);
+    assert_eq!(budget.error.as_deref(), Some("internal error: analyst exploded"));
+    let report = snap.step("generate_report").unwrap();
+    assert_eq!(report.status, StepStatus::Skipped);
+    assert_eq!(report.error.as_deref(), Some("`optimize_budget` failed"));
+    assert_eq!(status(&handle, "analyze_profitability"), StepStatus::Done);
+}
