@@ -154,15 +154,7 @@ fn sales_forecast_routes_to_the_seasonal_branch_on_the_sample() {
         home.path(),
         &["run", "--flow", "sales_forecast", "--format", "json"],
     ));
-    let step = |id: &str| {
-        r["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == id)
-            .unwrap()
-            .clone()
-    };
+    let step = |id: &str| step_of(&r, id).clone();
     assert_eq!(step("time_series")["route"], "seasonal_forecast");
     assert_eq!(step("seasonal_forecast")["status"], "done");
     assert_eq!(step("trend_forecast")["status"], "skipped");
@@ -205,15 +197,7 @@ fn a_failing_step_fails_the_run_with_status_1_and_skips_what_depends_on_it() {
     assert_eq!(out.status.code(), Some(1));
     let r = json(&out);
     assert_eq!(r["status"], "failed");
-    let step = |id: &str| {
-        r["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == id)
-            .unwrap()
-            .clone()
-    };
+    let step = |id: &str| step_of(&r, id).clone();
     assert_eq!(step("time_series")["route"], "seasonal_forecast");
     assert_eq!(
         step("seasonal_forecast")["error"],

@@ -45,14 +45,18 @@ pub fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(o), stderr(o)))
 }
 
+/// Step `id` of a run report.
+pub fn step_of<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    let steps = report["steps"].as_array().unwrap();
+    steps
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap_or_else(|| panic!("no step {id}"))
+}
+
 /// The value of the fact `key` in step `step` of a run report.
 pub fn fact<'a>(report: &'a serde_json::Value, step: &str, key: &str) -> &'a serde_json::Value {
-    let s = report["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == step)
-        .unwrap_or_else(|| panic!("no step {step}"));
+    let s = step_of(report, step);
     let f = s["facts"]
         .as_array()
         .unwrap()
