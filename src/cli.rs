@@ -2,14 +2,13 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use mrflow::cache::ResultStore;
-use mrflow::data::{generate::generate, load_csv};
-use mrflow::engine::{BUILTIN_FLOWS, Engine, EngineCommand, EngineEvent, Flow, RunReport};
-use mrflow::sample::{SAMPLE_ROWS, SAMPLE_SEED, sample_path};
+use mrflow::context::Strategy;
+use mrflow::data::generate::generate;
+use mrflow::engine::{BUILTIN_FLOWS, Flow};
+use mrflow::sample::{SAMPLE_ROWS, SAMPLE_SEED};
 use mrflow::tools::format::grouped;
 
 #[derive(Debug, Parser)]
@@ -56,6 +55,19 @@ pub struct RunArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Prompt token budget for every step, overriding the flow's budgets (50-200,000).
+    #[arg(long, value_name = "TOKENS", allow_negative_numbers = true)]
+    pub budget: Option<i64>,
+    /// Context strategy for every step: progressive_pruning, abstracted_summaries, minimal
+    /// or stateless.
+    #[arg(long, value_name = "STRATEGY")]
+    pub strategy: Option<Strategy>,
+    /// Model whose encoding counts tokens and whose prices cost the run [default: from config].
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Write each step's final prompt, exactly as counted, to DIR/<step_id>.txt.
+    #[arg(long, value_name = "DIR")]
+    pub dump_prompts: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -149,136 +161,6 @@ pub fn gen_data(args: &GenDataArgs) -> Result<(), Failure> {
     })?;
     eprintln!("wrote {} rows to {}", grouped(args.rows as f64), path.display());
     Ok(())
-}
-
-pub fn run(args: &RunArgs) -> Result<(), Failure> {
-    let flow = Arc::new(Flow::resolve(&args.flow).map_err(Failure::input)?);
-    let path = match &args.data {
-        Some(p) => p.clone(),
-        None => sample_path().map_err(|m| Failure { message: m, status: 1 })?,
-    };
-    let dataset = Arc::new(load_csv(&path, &flow.required_columns()).map_err(Failure::input)?);
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure {
-            message: format!("cannot start the runtime: {e}"),
-            status: 1,
-        })?;
-    let report = runtime.block_on(async {
-        let store = Arc::new(ResultStore::new());
-        let (handle, mut events) = Engine::spawn(flow.clone(), dataset.clone(), store.clone());
-        handle.send(EngineCommand::RunAll);
-        while let Some(event) = events.recv().await {
-            if matches!(event, EngineEvent::RunFinished { .. }) {
-                break;
-            }
-        }
-        let snapshot = handle.snapshot();
-        handle.send(EngineCommand::Shutdown);
-        RunReport::build(&flow, &dataset, &snapshot, &store)
-    });
-
-    let text = match args.format {
-        Format::Json => serde_json::to_string_pretty(&report).expect("reports serialize") + "\n",
-        Format::Table => render_table(&report),
-        Format::Markdown => render_markdown(&report),
-    };
-    std::io::stdout().lock().write_all(text.as_bytes()).ok();
-    if report.succeeded() {
-        Ok(())
-    } else {
-        let failed: Vec<String> = report
-            .steps
-            .iter()
-            .filter_map(|s| {
-                s.error
-                    .as_ref()
-                    .filter(|_| s.status == mrflow::engine::StepStatus::Failed)
-                    .map(|e| format!("{}: {e}", s.id))
-            })
-            .collect();
-        Err(Failure {
-            message: format!("run {}: {}", report.status.as_str(), failed.join("; ")),
-            status: 1,
-        })
-    }
-}
-
-fn ms(d: Option<u64>) -> String {
-    d.map_or("-".into(), |d| format!("{d} ms"))
-}
-
-fn render_table(r: &RunReport) -> String {
-    let mut out = String::new();
-    out.push_str(&format!(
-        "Flow    {} ({} in {})\n",
-        r.flow,
-        r.status.as_str(),
-        ms(r.duration_ms)
-    ));
-    out.push_str(&format!(
-        "Data    {} · {} rows · {}\n",
-        r.data.path.display(),
-        grouped(r.data.rows as f64),
-        r.data.reference.short()
-    ));
-    for note in &r.data.notes {
-        out.push_str(&format!("        {note}\n"));
-    }
-    out.push_str(&format!(
-        "\n{:<24} {:<10} {:<7} {:>8}  {}\n",
-        "STEP", "STATUS", "CACHED", "TIME", "OUTPUT"
-    ));
-    for s in &r.steps {
-        let output = match (&s.output_ref, &s.error) {
-            (Some(r), _) => r.short(),
-            (None, Some(e)) => e.clone(),
-            _ => "-".into(),
-        };
-        out.push_str(&format!(
-            "{:<24} {:<10} {:<7} {:>8}  {}\n",
-            s.id,
-            s.status.as_str(),
-            if s.cached { "yes" } else { "no" },
-            ms(s.duration_ms),
-            output
-        ));
-    }
-    if let Some(report) = &r.report {
-        out.push('\n');
-        out.push_str(report);
-    }
-    out
-}
-
-fn render_markdown(r: &RunReport) -> String {
-    let mut out = r
-        .report
-        .clone()
-        .unwrap_or_else(|| format!("# {}\n\nThe run did not produce a report.\n", r.flow));
-    out.push_str(&format!(
-        "\n## Run\n\nFlow `{}` {} in {} on `{}` ({} rows, `{}`).\n\n",
-        r.flow,
-        r.status.as_str(),
-        ms(r.duration_ms),
-        r.data.path.display(),
-        grouped(r.data.rows as f64),
-        r.data.reference.short()
-    ));
-    out.push_str("| step | status | cached | time | output |\n|---|---|---|---|---|\n");
-    for s in &r.steps {
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
-            s.id,
-            s.status.as_str(),
-            if s.cached { "yes" } else { "no" },
-            ms(s.duration_ms),
-            s.output_ref.map_or("-".into(), |r| format!("`{}`", r.short()))
-        ));
-    }
-    out
 }
 
 #[cfg(test)]

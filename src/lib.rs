@@ -6,6 +6,7 @@
 //! binary's headless and terminal front ends both drive this API.
 
 pub mod cache;
+pub mod config;
 pub mod context;
 pub mod data;
 pub mod dirs;

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod cli;
+mod headless;
 
 use cli::{Cli, Command};
 
@@ -24,7 +25,7 @@ fn main() -> ExitCode {
 
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Run(args) => cli::run(args),
+        Command::Run(args) => headless::run(args),
         Command::Flows { json } => cli::flows(*json),
         Command::GenData(args) => cli::gen_data(args),
     };

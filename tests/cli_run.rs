@@ -173,7 +173,10 @@ fn table_and_markdown_formats_show_steps_and_report() {
     assert!(table.contains("\nSTEP "), "{table}");
     assert!(table.contains("# Report: roi analysis"));
     let md = stdout(&run(home.path(), &["run", "--format", "markdown"]));
-    assert!(md.contains("| step | status | cached | time | output |"), "{md}");
+    assert!(
+        md.contains("| step | status | cached | time | prompt/budget | baseline | output |"),
+        "{md}"
+    );
     assert!(md.contains("| generate_report | done | no |"), "{md}");
 }
 

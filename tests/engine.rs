@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mrflow::cache::ResultStore;
 use mrflow::data::{Dataset, load_csv};
-use mrflow::engine::{Engine, EngineCommand, EngineEvent, EngineHandle, Flow, RunState, StepStatus};
+use mrflow::engine::{Engine, EngineCommand, EngineConfig, EngineEvent, EngineHandle, Flow, RunState, StepStatus};
 use mrflow::llm::{Analyst, AnswerRequest, OfflineAnalyst};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -18,7 +18,11 @@ fn load(flow: &Flow) -> Arc<Dataset> {
 fn start(name: &str, analyst: Arc<dyn Analyst>) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {
     let flow = Arc::new(Flow::builtin(name).unwrap());
     let data = load(&flow);
-    Engine::spawn_with(flow, data, Arc::new(ResultStore::new()), analyst)
+    let config = EngineConfig {
+        analyst,
+        ..EngineConfig::default()
+    };
+    Engine::spawn_with(flow, data, Arc::new(ResultStore::new()), config)
 }
 
 /// Events up to and including the next `RunFinished`.

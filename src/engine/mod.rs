@@ -11,8 +11,8 @@ pub use dag::Dag;
 pub use events::{EngineCommand, EngineEvent, RunState, StepStatus};
 pub use flow::{
     Agent, BUDGET_RANGE, BUILTIN_FLOWS, Condition, ContextItemDef, ContextSource, DEFAULT_BUDGET, Flow, FlowDef,
-    FlowError, Join, Op, Route, Router, StepDef,
+    FlowError, Join, Op, Route, Router, StepDef, budget_problem,
 };
-pub use report::{DataSummary, RunReport, StepReport};
-pub use runner::{Engine, EngineHandle, FlowSnapshot, StepState};
-pub use step::{StepOutput, ToolRecord};
+pub use report::{DataSummary, Measure, RunReport, StepReport};
+pub use runner::{Engine, EngineConfig, EngineHandle, FlowSnapshot, StepState};
+pub use step::{StepContext, StepOutput, ToolRecord};

@@ -2,15 +2,21 @@
 //! stable interface (README documents them); later versions add fields, never rename.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use super::events::{RunState, StepStatus};
 use super::flow::Flow;
 use super::runner::FlowSnapshot;
-use super::step::ToolRecord;
+use super::step::{StepOutput, ToolRecord};
 use crate::cache::{Reference, ResultStore};
+use crate::config::Price;
+use crate::context::baseline::{self, BaselineStep};
+use crate::context::ledger::{FactRetention, StepTokens, Totals};
+use crate::context::{Encoding, ItemDecision, Priority, Strategy, Tokenizer};
 use crate::data::Dataset;
+use crate::llm::{Analyst, AnswerRequest, OfflineAnalyst};
 use crate::tools::Fact;
 
 #[derive(Debug, Clone, Serialize)]
@@ -18,10 +24,15 @@ pub struct RunReport {
     pub flow: String,
     pub status: RunState,
     pub duration_ms: Option<u64>,
+    /// The model whose encoding counted the tokens and whose prices cost the run.
+    pub model: String,
+    pub encoding: Encoding,
     pub data: DataSummary,
     pub steps: Vec<StepReport>,
     /// The final report as Markdown; null when the last step did not finish.
     pub report: Option<String>,
+    pub totals: Totals,
+    pub facts: FactRetention,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -46,17 +57,78 @@ pub struct StepReport {
     pub output_ref: Option<Reference>,
     pub error: Option<String>,
     pub route: Option<String>,
+    pub budget: u32,
+    pub strategy: Strategy,
+    pub tokens: StepTokens,
+    pub context: Vec<ItemDecision>,
     pub tools: Vec<ToolRecord>,
     pub facts: Vec<Fact>,
 }
 
+/// How the run is measured: the model (encoding and prices).
+pub struct Measure<'a> {
+    pub model: &'a str,
+    pub tokenizer: Tokenizer,
+    pub price: Option<Price>,
+}
+
 impl RunReport {
-    pub fn build(flow: &Flow, dataset: &Dataset, snapshot: &FlowSnapshot, store: &ResultStore) -> RunReport {
+    /// Collects the run's state and outputs, and measures them against the baseline (see
+    /// [`crate::context::baseline`]).
+    pub fn build(
+        flow: &Flow,
+        dataset: &Dataset,
+        snapshot: &FlowSnapshot,
+        store: &ResultStore,
+        measure: &Measure<'_>,
+    ) -> RunReport {
+        let outputs: Vec<Option<Arc<StepOutput>>> = snapshot
+            .steps
+            .iter()
+            .map(|s| s.output_ref.and_then(|r| store.step_output(&r)))
+            .collect();
+
+        // The baseline over the steps that ran, in flow order.
+        let ran: Vec<usize> = flow
+            .dag
+            .order
+            .iter()
+            .copied()
+            .filter(|&i| outputs[i].is_some())
+            .collect();
+        let tool_outputs: Vec<Vec<Arc<crate::tools::ToolOutput>>> = ran
+            .iter()
+            .map(|&i| {
+                let out = outputs[i].as_ref().expect("ran");
+                out.tools
+                    .iter()
+                    .filter_map(|t| store.tool_output(&t.output_ref))
+                    .collect()
+            })
+            .collect();
+        let baseline_steps: Vec<BaselineStep<'_>> = ran
+            .iter()
+            .zip(&tool_outputs)
+            .map(|(&i, tools)| BaselineStep {
+                step: flow.step(i),
+                outputs: tools.iter().map(|t| (&t.call, &t.result)).collect(),
+                answer: &outputs[i].as_ref().expect("ran").answer,
+            })
+            .collect();
+        let data_text = baseline::data_preview(&dataset.path).unwrap_or_default();
+        let baseline_tokens: Vec<usize> = baseline::prompts(&baseline_steps, &data_text)
+            .iter()
+            .map(|p| measure.tokenizer.count(p))
+            .collect();
+        let baseline_of = |i: usize| ran.iter().position(|&r| r == i).map_or(0, |k| baseline_tokens[k]);
+
         let steps: Vec<StepReport> = snapshot
             .steps
             .iter()
-            .map(|s| {
-                let output = s.output_ref.and_then(|r| store.step_output(&r));
+            .enumerate()
+            .map(|(i, s)| {
+                let output = outputs[i].as_ref();
+                let ctx = output.map(|o| &o.context);
                 StepReport {
                     id: s.id.clone(),
                     status: s.status,
@@ -65,22 +137,61 @@ impl RunReport {
                     output_ref: s.output_ref,
                     error: s.error.clone(),
                     route: s.route.clone(),
-                    tools: output.as_ref().map(|o| o.tools.clone()).unwrap_or_default(),
-                    facts: output.as_ref().map(|o| o.facts.clone()).unwrap_or_default(),
+                    budget: s.budget,
+                    strategy: s.strategy,
+                    tokens: StepTokens {
+                        prompt: ctx.map_or(0, |c| c.pruned.tokens),
+                        completion: ctx.map_or(0, |c| c.completion_tokens),
+                        baseline_prompt: baseline_of(i),
+                    },
+                    context: ctx.map(|c| c.pruned.decisions.clone()).unwrap_or_default(),
+                    tools: output.map(|o| o.tools.clone()).unwrap_or_default(),
+                    facts: output.map(|o| o.facts.clone()).unwrap_or_default(),
                 }
             })
             .collect();
-        let finals: Vec<String> = flow
-            .dag
-            .sinks()
-            .into_iter()
-            .filter_map(|i| snapshot.steps[i].output_ref.and_then(|r| store.step_output(&r)))
+
+        let sinks = flow.dag.sinks();
+        let finals: Vec<String> = sinks
+            .iter()
+            .filter_map(|&i| outputs[i].as_ref())
             .map(|o| o.answer.clone())
             .collect();
+        let report = (!finals.is_empty()).then(|| finals.join("\n"));
+
+        // Critical facts of every step that ran, and whether the reports carry them. The
+        // baseline's last step has every tool output in full, so its writer sees every fact.
+        let mut all: Vec<&Fact> = Vec::new();
+        for f in ran.iter().flat_map(|&i| outputs[i].as_ref().expect("ran").facts.iter()) {
+            if !all.iter().any(|x| x.key == f.key) {
+                all.push(f);
+            }
+        }
+        let critical: Vec<&Fact> = all
+            .iter()
+            .copied()
+            .filter(|f| f.priority == Priority::Critical)
+            .collect();
+        let all_owned: Vec<Fact> = all.iter().map(|f| (*f).clone()).collect();
+        let baseline_report = match sinks.first() {
+            Some(&i) if report.is_some() => OfflineAnalyst.answer(&AnswerRequest {
+                flow: flow.name(),
+                step: flow.step(i),
+                is_final: true,
+                own_facts: &[],
+                upstream: vec![("baseline", all_owned.as_slice())],
+            }),
+            _ => String::new(),
+        };
+        let facts = FactRetention::check(&critical, report.as_deref().unwrap_or_default(), &baseline_report);
+
         RunReport {
             flow: flow.name().to_string(),
             status: snapshot.state,
             duration_ms: snapshot.duration_ms,
+            model: measure.model.to_string(),
+            encoding: measure.tokenizer.encoding,
+            totals: Totals::of(&steps.iter().map(|s| s.tokens).collect::<Vec<_>>(), measure.price),
             data: DataSummary {
                 path: dataset.path.clone(),
                 rows: dataset.rows(),
@@ -90,7 +201,8 @@ impl RunReport {
                 notes: dataset.notes.clone(),
             },
             steps,
-            report: (!finals.is_empty()).then(|| finals.join("\n")),
+            report,
+            facts,
         }
     }
 

@@ -13,12 +13,36 @@ use tokio_util::sync::CancellationToken;
 
 use super::events::{EngineCommand, EngineEvent, RunState, StepStatus};
 use super::flow::{ContextSource, Flow, Join, budget_problem};
-use super::step::{StepOutput, ToolRecord};
+use super::step::{StepContext, StepOutput, ToolRecord};
 use crate::cache::{Reference, ResultStore, StoredValue};
-use crate::context::{Priority, Strategy};
+use crate::context::{self, ContextInputs, Priority, PruneSettings, Strategy, Tokenizer, ledger};
 use crate::data::Dataset;
 use crate::llm::{Analyst, AnswerRequest, OfflineAnalyst};
 use crate::tools::{Fact, ToolOutput};
+
+/// How the engine writes answers and counts tokens.
+#[derive(Clone)]
+pub struct EngineConfig {
+    pub analyst: Arc<dyn Analyst>,
+    /// Counts tokens in the configured model's encoding.
+    pub tokenizer: Tokenizer,
+}
+
+impl EngineConfig {
+    /// The offline analyst, counting for `model`.
+    pub fn for_model(model: &str) -> Self {
+        EngineConfig {
+            analyst: Arc::new(OfflineAnalyst),
+            tokenizer: Tokenizer::for_model(model),
+        }
+    }
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig::for_model(&crate::config::Config::default_only().model)
+    }
+}
 
 /// One step as the front ends see it. Results are held by reference only.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -86,14 +110,14 @@ impl Engine {
         dataset: Arc<Dataset>,
         store: Arc<ResultStore>,
     ) -> (EngineHandle, mpsc::UnboundedReceiver<EngineEvent>) {
-        Self::spawn_with(flow, dataset, store, Arc::new(OfflineAnalyst))
+        Self::spawn_with(flow, dataset, store, EngineConfig::default())
     }
 
     pub fn spawn_with(
         flow: Arc<Flow>,
         dataset: Arc<Dataset>,
         store: Arc<ResultStore>,
-        analyst: Arc<dyn Analyst>,
+        config: EngineConfig,
     ) -> (EngineHandle, mpsc::UnboundedReceiver<EngineEvent>) {
         let (command_tx, command_rx) = mpsc::unbounded_channel();
         let (event_tx, event_rx) = mpsc::unbounded_channel();
@@ -119,7 +143,7 @@ impl Engine {
             flow,
             dataset,
             store: store.clone(),
-            analyst,
+            config,
             steps,
             generations: vec![0; n],
             step_tokens: vec![CancellationToken::new(); n],
@@ -177,7 +201,7 @@ struct Actor {
     flow: Arc<Flow>,
     dataset: Arc<Dataset>,
     store: Arc<ResultStore>,
-    analyst: Arc<dyn Analyst>,
+    config: EngineConfig,
     steps: Vec<StepState>,
     /// Bumped whenever a step is (re)scheduled, so late results of an older launch are ignored.
     generations: Vec<u64>,
@@ -516,7 +540,7 @@ impl Actor {
             is_final: self.flow.dag.downstream[i].is_empty(),
             dataset: self.dataset.clone(),
             store: self.store.clone(),
-            analyst: self.analyst.clone(),
+            config: self.config.clone(),
             inputs,
             settings: self.steps[i].clone(),
             run: self.run,
@@ -576,7 +600,7 @@ struct StepJob {
     is_final: bool,
     dataset: Arc<Dataset>,
     store: Arc<ResultStore>,
-    analyst: Arc<dyn Analyst>,
+    config: EngineConfig,
     inputs: Vec<(String, Reference)>,
     settings: StepState,
     run: u64,
@@ -596,6 +620,7 @@ impl StepJob {
             self.settings.budget,
             self.settings.strategy,
             &self.settings.priority_overrides,
+            self.config.tokenizer.encoding,
         ))
         .expect("settings serialize");
         let inputs = serde_json::to_vec(&self.inputs).expect("references serialize");
@@ -622,7 +647,7 @@ impl StepJob {
         }
 
         let mut records = Vec::new();
-        let mut facts: Vec<Fact> = Vec::new();
+        let mut own: Vec<(Reference, Arc<ToolOutput>)> = Vec::new();
         for (k, call) in def.tools.iter().enumerate() {
             if self.token.is_cancelled() {
                 return Outcome::Cancelled;
@@ -653,11 +678,7 @@ impl StepJob {
                     Err(e) => return Outcome::Failed(e.to_string()),
                 },
             };
-            for fact in &output.facts {
-                if !facts.iter().any(|f| f.key == fact.key) {
-                    facts.push(fact.clone());
-                }
-            }
+            own.push((key, output));
             records.push(ToolRecord {
                 label,
                 output_ref: key,
@@ -666,6 +687,12 @@ impl StepJob {
         }
         if self.token.is_cancelled() {
             return Outcome::Cancelled;
+        }
+        let mut facts: Vec<Fact> = Vec::new();
+        for fact in own.iter().flat_map(|(_, o)| o.facts.iter()) {
+            if !facts.iter().any(|f| f.key == fact.key) {
+                facts.push(fact.clone());
+            }
         }
 
         let route = match &def.router {
@@ -684,21 +711,52 @@ impl StepJob {
             },
         };
 
+        // Build the context, fit it to the budget, and answer from what is in it.
         let upstream: Vec<(String, Arc<StepOutput>)> = self
             .inputs
             .iter()
             .filter_map(|(id, r)| self.store.step_output(r).map(|o| (id.clone(), o)))
             .collect();
-        let answer = self.analyst.answer(&AnswerRequest {
+        let tokenizer = &self.config.tokenizer;
+        let inputs = ContextInputs {
+            step: def,
+            dataset: &self.dataset,
+            own: &own,
+            upstream: &upstream,
+        };
+        let bundle = context::build(&inputs, tokenizer);
+        let settings = PruneSettings {
+            budget: self.settings.budget,
+            strategy: self.settings.strategy,
+            overrides: &self.settings.priority_overrides,
+            task: &def.task,
+        };
+        let pruned = match context::prune(&bundle, settings, tokenizer) {
+            Ok(p) => p,
+            Err(e) => return Outcome::Failed(format!("context: {e}")),
+        };
+        let visible =
+            |fs: &[Fact]| -> Vec<Fact> { fs.iter().filter(|f| pruned.facts.contains(&f.key)).cloned().collect() };
+        let own_visible = visible(&facts);
+        let upstream_visible: Vec<(String, Vec<Fact>)> =
+            upstream.iter().map(|(id, o)| (id.clone(), visible(&o.facts))).collect();
+        let answer = self.config.analyst.answer(&AnswerRequest {
             flow: self.flow.name(),
             step: def,
             is_final: self.is_final,
-            own_facts: &facts,
-            upstream: upstream
+            own_facts: &own_visible,
+            upstream: upstream_visible
                 .iter()
-                .map(|(id, o)| (id.as_str(), o.facts.as_slice()))
+                .map(|(id, f)| (id.as_str(), f.as_slice()))
                 .collect(),
         });
+        let answer_facts: Vec<String> = own_visible
+            .iter()
+            .chain(upstream_visible.iter().flat_map(|(_, f)| f.iter()))
+            .filter(|f| ledger::carries(&answer, f))
+            .map(|f| f.key.clone())
+            .collect();
+        let completion_tokens = tokenizer.count(&answer);
 
         let cached = !records.is_empty() && records.iter().all(|r| r.cached);
         let output = Arc::new(StepOutput {
@@ -706,7 +764,14 @@ impl StepJob {
             tools: records,
             facts,
             answer,
+            answer_facts,
             route,
+            context: StepContext {
+                encoding: tokenizer.encoding,
+                bundle,
+                pruned,
+                completion_tokens,
+            },
         });
         let reference = output.reference();
         self.store.put(reference, StoredValue::StepOutput(output.clone()));

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cache::Reference;
+use crate::context::{ContextBundle, Encoding, PrunedContext};
 use crate::tools::Fact;
 
 /// One tool call a step made, by reference to its memoized output.
@@ -22,8 +23,22 @@ pub struct StepOutput {
     pub facts: Vec<Fact>,
     /// The agent's answer, Markdown.
     pub answer: String,
+    /// Keys of the facts whose values the answer carries.
+    pub answer_facts: Vec<String>,
     /// The downstream step a router chose.
     pub route: Option<String>,
+    /// The context the step was given.
+    pub context: StepContext,
+}
+
+/// A step's context: every item at every level (so budgets can be re-tried without running
+/// the step), what pruning chose, and the token counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepContext {
+    pub encoding: Encoding,
+    pub bundle: ContextBundle,
+    pub pruned: PrunedContext,
+    pub completion_tokens: usize,
 }
 
 impl StepOutput {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::{Analyst, AnswerRequest};
 use crate::context::Priority;
-use crate::tools::{Fact, FactValue};
+use crate::tools::{Fact, FactValue, fact_list};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OfflineAnalyst;
@@ -23,40 +23,22 @@ impl Analyst for OfflineAnalyst {
     }
 }
 
+/// A step's answer: its own key findings (critical and important), one line each.
 fn step_answer(request: &AnswerRequest<'_>) -> String {
-    let mut out = format!(
-        "**{}**: {}\n\n",
-        request.step.agent.role,
-        first_sentence(&request.step.task)
-    );
-    let facts: Vec<&Fact> = request
-        .own_facts
-        .iter()
-        .filter(|f| f.priority <= Priority::Important)
-        .collect();
-    if facts.is_empty() {
-        out.push_str("- No results to report.\n");
+    let facts = request.own_facts.iter().filter(|f| f.priority <= Priority::Important);
+    let list = fact_list(facts);
+    if list.is_empty() {
+        "- No results to report.\n".into()
+    } else {
+        format!("{list}\n")
     }
-    for f in facts {
-        out.push_str(&format!("- {}\n", f.statement));
-    }
-    out
-}
-
-fn first_sentence(text: &str) -> &str {
-    let text = text.trim();
-    text.find(". ").map_or(text, |i| &text[..=i])
 }
 
 fn report(request: &AnswerRequest<'_>) -> String {
     let mut all: Vec<(&str, &Fact)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (step, facts) in request
-        .upstream
-        .iter()
-        .copied()
-        .chain(std::iter::once((request.step.id.as_str(), request.own_facts)))
-    {
+    let own = std::iter::once((request.step.id.as_str(), request.own_facts));
+    for (step, facts) in request.upstream.iter().copied().chain(own) {
         for f in facts {
             if seen.insert(f.key.as_str()) {
                 all.push((step, f));
@@ -64,34 +46,39 @@ fn report(request: &AnswerRequest<'_>) -> String {
         }
     }
     let title = request.flow.replace('_', " ");
-    let mut out = format!("# Report: {title}\n\n");
-    out.push_str("## Key findings\n\n");
-    let critical: Vec<&Fact> = all
-        .iter()
-        .filter(|(_, f)| f.priority == Priority::Critical)
-        .map(|(_, f)| *f)
-        .collect();
+    let mut out = format!("# Report: {title}\n\n## Key findings\n\n");
+    let critical = fact_list(
+        all.iter()
+            .filter(|(_, f)| f.priority == Priority::Critical)
+            .map(|(_, f)| *f),
+    );
     if critical.is_empty() {
         out.push_str("- The context held no critical findings.\n");
-    }
-    for f in &critical {
-        out.push_str(&format!("- {}\n", f.statement));
+    } else {
+        out.push_str(&critical);
+        out.push('\n');
     }
 
-    let mut steps: Vec<&str> = Vec::new();
-    for (s, f) in &all {
-        if f.priority == Priority::Important && !steps.contains(s) {
-            steps.push(s);
+    let mut detail = String::new();
+    let mut steps: Vec<&str> = all
+        .iter()
+        .filter(|(_, f)| f.priority == Priority::Important)
+        .map(|(s, _)| *s)
+        .collect();
+    steps.dedup();
+    for s in steps {
+        // Important facts whose values the findings do not already carry.
+        let facts = all
+            .iter()
+            .filter(|(x, f)| *x == s && f.priority == Priority::Important && !critical.contains(&f.display));
+        let list = fact_list(facts.map(|(_, f)| *f));
+        if !list.is_empty() {
+            detail.push_str(&format!("\n### {s}\n\n{list}\n"));
         }
     }
-    if !steps.is_empty() {
+    if !detail.is_empty() {
         out.push_str("\n## Supporting detail\n");
-        for s in steps {
-            out.push_str(&format!("\n### {s}\n\n"));
-            for (_, f) in all.iter().filter(|(x, f)| x == &s && f.priority == Priority::Important) {
-                out.push_str(&format!("- {}\n", f.statement));
-            }
-        }
+        out.push_str(&detail);
     }
 
     let recs = recommendations(all.iter().map(|(_, f)| *f));
@@ -249,6 +236,6 @@ mod tests {
             own_facts: &facts,
             upstream: vec![],
         });
-        assert_eq!(r, "**Analyst**: Summarise.\n\n- Critical thing\n");
+        assert_eq!(r, "- Critical thing\n");
     }
 }

@@ -315,6 +315,19 @@ impl Fact {
     }
 }
 
+/// Fact statements as a Markdown list, leaving out a statement whose value an earlier line
+/// already carries ("Coca-Cola profit: $258,663" after "Top brand by profit: Coca-Cola
+/// ($258,663 profit, …)"): same facts, fewer tokens.
+pub fn fact_list<'a>(facts: impl IntoIterator<Item = &'a Fact>) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for f in facts {
+        if !lines.iter().any(|l| l.contains(&f.display)) {
+            lines.push(format!("- {}", f.statement));
+        }
+    }
+    lines.join("\n")
+}
+
 /// A tool that could not produce a result, with the call it was.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{tool}: {message}")]

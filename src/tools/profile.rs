@@ -73,11 +73,7 @@ impl Analysis for DataProfile {
             Priority::Critical,
             self.rows as f64,
             grouped(self.rows as f64),
-            format!(
-                "Dataset: {} sales rows, {} columns",
-                grouped(self.rows as f64),
-                self.columns.len()
-            ),
+            format!("Dataset: {} sales rows", grouped(self.rows as f64)),
         )];
         if let (Some(a), Some(b)) = (&self.first_date, &self.last_date) {
             facts.push(Fact::text(
@@ -128,6 +124,6 @@ mod tests {
             (Some(50.0), Some(250.0), Some(125.0), Some(1000.0))
         );
         let facts = p.facts();
-        assert_eq!(facts[0].statement, "Dataset: 8 sales rows, 9 columns");
+        assert_eq!(facts[0].statement, "Dataset: 8 sales rows");
     }
 }

@@ -1,0 +1,142 @@
+//! Configuration, layered: the embedded default < the user's `config.toml` < `MRFLOW_*`
+//! environment variables < command-line flags (applied by the caller).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_CONFIG: &str = include_str!("../assets/config/default.toml");
+
+/// USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Config {
+    pub model: String,
+    pub pricing: BTreeMap<String, Price>,
+}
+
+/// One layer as written in a file: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Layer {
+    model: Option<String>,
+    #[serde(default)]
+    pricing: BTreeMap<String, Price>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}{}: {message}", .line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ConfigError {
+    pub origin: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+fn parse(text: &str, origin: &str) -> Result<Layer, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError {
+        origin: origin.to_string(),
+        line: e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
+        message: e.message().trim().to_string(),
+    })
+}
+
+impl Config {
+    /// The embedded default alone.
+    pub fn default_only() -> Config {
+        let layer = parse(DEFAULT_CONFIG, "default config").expect("the default config parses (tested)");
+        Config {
+            model: layer.model.expect("default sets a model"),
+            pricing: layer.pricing,
+        }
+    }
+
+    /// Default, then `config.toml` in `config_dir` if present, then the environment.
+    pub fn load(config_dir: &Path) -> Result<Config, ConfigError> {
+        let mut config = Config::default_only();
+        let path: PathBuf = config_dir.join("config.toml");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => config.apply(parse(&text, &path.display().to_string())?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(ConfigError {
+                    origin: path.display().to_string(),
+                    line: None,
+                    message: format!("cannot read: {e}"),
+                });
+            }
+        }
+        if let Some(model) = std::env::var("MRFLOW_MODEL").ok().filter(|m| !m.is_empty()) {
+            config.model = model;
+        }
+        Ok(config)
+    }
+
+    fn apply(&mut self, layer: Layer) {
+        if let Some(model) = layer.model {
+            self.model = model;
+        }
+        self.pricing.extend(layer.pricing);
+    }
+
+    /// The price of `model`, if the pricing table knows it.
+    pub fn price(&self, model: &str) -> Option<Price> {
+        self.pricing.get(model).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_parses_with_prices() {
+        let c = Config::default_only();
+        assert_eq!(c.model, "gpt-4o-mini");
+        assert_eq!(
+            c.price("gpt-4o"),
+            Some(Price {
+                input: 2.5,
+                output: 10.0
+            })
+        );
+    }
+
+    #[test]
+    fn user_file_overrides_and_extends() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "model = \"gpt-4o\"\n[pricing]\n\"local\" = { input = 0.0, output = 0.0 }\n",
+        )
+        .unwrap();
+        let c = Config::load(dir.path()).unwrap();
+        assert!(c.price("local").is_some() && c.price("gpt-4o-mini").is_some());
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_name_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "model = \"x\"\ncolour = 1\n").unwrap();
+        let err = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{}:2: unknown field `colour`", path.display())),
+            "{err}"
+        );
+        std::fs::write(&path, "model = 5\n").unwrap();
+        let err = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains(":1: invalid type: integer `5`, expected a string"),
+            "{err}"
+        );
+    }
+}

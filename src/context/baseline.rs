@@ -1,0 +1,229 @@
+//! The baseline: what the original sequential pipeline sends, built honestly so the
+//! savings are measured against the real thing, not a strawman.
+//!
+//! # How the baseline prompt of step *k* is built
+//! Steps are taken in flow order, counting only steps that ran. Step *k*'s prompt is:
+//!
+//! 1. its own message: persona (role, goal, backstory), task, and its tools' descriptions;
+//! 2. the data as the original loading tool returned it: pandas' `describe(include='all')`
+//!    of every column followed by the first 20 rows (`head(20)`), printed the way pandas
+//!    prints them (80-column wrapping); never the whole file;
+//! 3. every tool output of steps 1..k (its own included, as the agent reads its tool calls'
+//!    results), in full, as compact JSON (what `str(dict)` of the result would carry);
+//!    the loading tool's output is item 2, counted once;
+//! 4. the history: the messages (item 1) and answers of steps 1..k-1.
+//!
+//! Each part appears once per prompt; nothing is counted twice within a prompt.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::engine::StepDef;
+use crate::tools::ToolCall;
+
+/// A step that ran, as the baseline needs it.
+pub struct BaselineStep<'a> {
+    pub step: &'a StepDef,
+    /// Tool calls and their results.
+    pub outputs: Vec<(&'a ToolCall, &'a serde_json::Value)>,
+    pub answer: &'a str,
+}
+
+/// The step's own message: persona, task, tools.
+pub fn message(step: &StepDef) -> String {
+    let a = &step.agent;
+    let mut out = format!(
+        "You are {}. Your goal: {}. {}\n\nTask: {}",
+        a.role, a.goal, a.backstory, step.task
+    );
+    if !step.tools.is_empty() {
+        out.push_str("\n\nTools:");
+        for t in &step.tools {
+            out.push_str(&format!("\n- {}: {}", t.label(), t.description()));
+        }
+    }
+    out
+}
+
+/// The baseline prompt of every step, in order.
+pub fn prompts(steps: &[BaselineStep<'_>], data_text: &str) -> Vec<String> {
+    let mut prompts = Vec::with_capacity(steps.len());
+    for k in 0..steps.len() {
+        let mut p = message(steps[k].step);
+        p.push_str("\n\nData:\n");
+        p.push_str(data_text);
+        for s in &steps[..=k] {
+            for (call, result) in &s.outputs {
+                if matches!(call, ToolCall::LoadData) {
+                    continue;
+                }
+                p.push_str(&format!("\n\nTool output {}:\n{}", call.label(), result));
+            }
+        }
+        for s in &steps[..k] {
+            p.push_str(&format!(
+                "\n\nEarlier task ({}):\n{}\n\nAnswer:\n{}",
+                s.step.id,
+                message(s.step),
+                s.answer
+            ));
+        }
+        prompts.push(p);
+    }
+    prompts
+}
+
+/// `df.describe(include='all')` and `df.head(20)` of the whole file, printed as pandas does.
+pub fn data_preview(path: &Path) -> PolarsResult<String> {
+    let frame = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(10_000))
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))?
+        .finish()?;
+    let names: Vec<String> = frame.get_column_names().iter().map(|c| c.to_string()).collect();
+
+    // describe(include='all'): rows count, unique, top, freq, mean, std, min, 25%, 50%, 75%, max.
+    let stat_rows = [
+        "count", "unique", "top", "freq", "mean", "std", "min", "25%", "50%", "75%", "max",
+    ];
+    let mut describe: Vec<Vec<String>> = Vec::new();
+    for column in frame.columns() {
+        let s = column.as_materialized_series();
+        let mut cells = vec!["NaN".to_string(); stat_rows.len()];
+        if s.dtype().is_primitive_numeric() {
+            let mut v: Vec<f64> = s.cast(&DataType::Float64)?.f64()?.iter().flatten().collect();
+            v.sort_by(f64::total_cmp);
+            let n = v.len() as f64;
+            let mean = v.iter().sum::<f64>() / n;
+            let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+            let q = |p: f64| {
+                let pos = p * (v.len() - 1) as f64;
+                let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+                v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+            };
+            let stats = [n, mean, std, v[0], q(0.25), q(0.5), q(0.75), v[v.len() - 1]];
+            for (i, x) in stats.iter().enumerate() {
+                cells[if i == 0 { 0 } else { i + 3 }] = format!("{x:.6}");
+            }
+        } else {
+            let values: Vec<&str> = s.str()?.iter().flatten().collect();
+            let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
+            for (i, v) in values.iter().enumerate() {
+                counts.entry(v).or_insert((0, i)).0 += 1;
+            }
+            let (top, (freq, _)) = counts
+                .iter()
+                .max_by(|a, b| a.1.0.cmp(&b.1.0).then(b.1.1.cmp(&a.1.1)))
+                .map(|(k, v)| (*k, *v))
+                .unwrap_or(("NaN", (0, 0)));
+            cells[0] = values.len().to_string();
+            cells[1] = counts.len().to_string();
+            cells[2] = top.to_string();
+            cells[3] = freq.to_string();
+        }
+        describe.push(cells);
+    }
+    let index: Vec<String> = stat_rows.iter().map(|s| s.to_string()).collect();
+    let mut out = pandas_table(&names, &index, &describe);
+
+    let rows = frame.height().min(20);
+    let head = frame.head(Some(rows));
+    let mut columns: Vec<Vec<String>> = Vec::new();
+    for column in head.columns() {
+        let s = column.as_materialized_series();
+        columns.push(
+            (0..rows)
+                .map(|i| {
+                    s.get(i)
+                        .map(|v| v.to_string().trim_matches('"').to_string())
+                        .unwrap_or_default()
+                })
+                .collect(),
+        );
+    }
+    let index: Vec<String> = (0..rows).map(|i| i.to_string()).collect();
+    out.push_str("\n\n");
+    out.push_str(&pandas_table(&names, &index, &columns));
+    Ok(out)
+}
+
+/// A table printed like pandas: right-aligned columns two spaces apart, wrapped into blocks
+/// of at most 80 characters, each block repeating the index and marked with ` \` when more
+/// follow.
+fn pandas_table(names: &[String], index: &[String], columns: &[Vec<String>]) -> String {
+    const WIDTH: usize = 80;
+    let index_width = index.iter().map(String::len).max().unwrap_or(0);
+    let widths: Vec<usize> = names
+        .iter()
+        .zip(columns)
+        .map(|(n, c)| {
+            c.iter()
+                .map(|v| v.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(n.chars().count())
+        })
+        .collect();
+    let mut blocks: Vec<Vec<usize>> = vec![vec![]];
+    let mut line = index_width;
+    for (i, w) in widths.iter().enumerate() {
+        let current = blocks.last_mut().expect("one block");
+        if !current.is_empty() && line + 2 + w > WIDTH {
+            blocks.push(vec![]);
+            line = index_width;
+        }
+        blocks.last_mut().expect("one block").push(i);
+        line += 2 + w;
+    }
+    let mut out = Vec::new();
+    for (b, block) in blocks.iter().enumerate() {
+        let mut header = " ".repeat(index_width);
+        for &c in block {
+            header.push_str(&format!("  {:>w$}", names[c], w = widths[c]));
+        }
+        if b + 1 < blocks.len() {
+            header.push_str("  \\");
+        }
+        out.push(header);
+        for (r, idx) in index.iter().enumerate() {
+            let mut row = format!("{idx:<index_width$}");
+            for &c in block {
+                row.push_str(&format!("  {:>w$}", columns[c][r], w = widths[c]));
+            }
+            out.push(row);
+        }
+        if b + 1 < blocks.len() {
+            out.push(String::new());
+        }
+    }
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_wrap_like_pandas() {
+        let names: Vec<String> = (0..6).map(|i| format!("column_number_{i}")).collect();
+        let columns: Vec<Vec<String>> = (0..6).map(|i| vec![format!("{i}.5"), "NaN".into()]).collect();
+        let t = pandas_table(&names, &["count".into(), "mean".into()], &columns);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].ends_with("  \\"));
+        assert!(lines.iter().all(|l| l.len() <= 83), "{t}");
+        assert!(lines[1].starts_with("count") && lines[1].ends_with(".5"), "{t}");
+    }
+
+    #[test]
+    fn preview_describes_every_column_and_shows_twenty_rows() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny_sales.csv");
+        let text = data_preview(&path).unwrap();
+        assert!(text.contains("sale_date"));
+        // units_sold: 8 values, mean 17.5.
+        assert!(text.contains("17.500000"), "{text}");
+        assert!(text.contains("count"));
+        assert!(text.lines().any(|l| l.starts_with("7 ")), "{text}");
+    }
+}

@@ -1,0 +1,220 @@
+//! Context items: the pieces a step's prompt is built from, each ready at up to three
+//! levels of detail (full, summary, reference) with exact token counts and the facts each
+//! level carries.
+
+use std::sync::{Arc, LazyLock};
+
+use serde::{Deserialize, Serialize};
+
+use super::memo::Memo;
+use super::render::{dataset_full, dataset_shape, render_json};
+use super::{Priority, Tokenizer};
+use crate::cache::Reference;
+use crate::data::Dataset;
+use crate::engine::{ContextSource, StepDef, StepOutput};
+use crate::tools::{Fact, ToolOutput, fact_list as statements, profile};
+
+/// One rendering of an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rendition {
+    pub text: String,
+    pub tokens: usize,
+    /// Keys of the facts a reader of this text has.
+    pub facts: Vec<String>,
+}
+
+impl Rendition {
+    fn new(text: String, facts: Vec<String>, tokenizer: &Tokenizer) -> Self {
+        Rendition {
+            tokens: tokenizer.count(&text),
+            text,
+            facts,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContextItem {
+    pub key: String,
+    pub source: ContextSource,
+    /// The flow's default; overrides apply at pruning.
+    pub priority: Priority,
+    /// None when the source has nothing to give (a branch that did not run, empty memory).
+    pub full: Option<Rendition>,
+    pub summary: Option<Rendition>,
+    pub reference: Option<Rendition>,
+}
+
+/// A step's context items and the facts they can carry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContextBundle {
+    pub items: Vec<ContextItem>,
+    pub facts: Vec<Fact>,
+}
+
+/// What a step's context is built from.
+pub struct ContextInputs<'a> {
+    pub step: &'a StepDef,
+    pub dataset: &'a Dataset,
+    /// This step's tool outputs with their references.
+    pub own: &'a [(Reference, Arc<ToolOutput>)],
+    /// Earlier steps' outputs by id (absent when the step did not run).
+    pub upstream: &'a [(String, Arc<StepOutput>)],
+}
+
+fn keys<'a>(facts: impl IntoIterator<Item = &'a Fact>) -> Vec<String> {
+    facts.into_iter().map(|f| f.key.clone()).collect()
+}
+
+/// Dataset renderings (full, summary) cached by its reference: the full one needs a
+/// profiling pass.
+static RENDERINGS: LazyLock<Memo<Reference, Arc<(String, String)>>> = LazyLock::new(|| Memo::new(4096));
+
+fn dataset_renderings(dataset: &Dataset) -> Arc<(String, String)> {
+    RENDERINGS.get_or_insert_with(dataset.reference, || {
+        let short = dataset.reference.short();
+        let full = match profile::run(&dataset.frame) {
+            Ok(p) => dataset_full(dataset, &p, &short),
+            Err(_) => dataset_shape(dataset, &short),
+        };
+        Arc::new((full, dataset_shape(dataset, &short)))
+    })
+}
+
+static TABLES: LazyLock<Memo<Reference, Arc<String>>> = LazyLock::new(|| Memo::new(4096));
+
+/// A tool output as compact tables, cached by the output's reference.
+fn output_table(reference: Reference, output: &ToolOutput) -> Arc<String> {
+    TABLES.get_or_insert_with(reference, || {
+        Arc::new(render_json(&output.call.label(), &output.result))
+    })
+}
+
+/// Builds every context item the step declares.
+pub fn build(inputs: &ContextInputs<'_>, tokenizer: &Tokenizer) -> ContextBundle {
+    let step = inputs.step;
+    let mut facts: Vec<Fact> = Vec::new();
+    let mut add_facts = |new: &[Fact]| {
+        for f in new {
+            if !facts.iter().any(|x| x.key == f.key) {
+                facts.push(f.clone());
+            }
+        }
+    };
+    let r = |text: String, facts: Vec<String>| Some(Rendition::new(text, facts, tokenizer));
+    let mut items = Vec::with_capacity(step.context.len());
+    for def in &step.context {
+        let (full, summary, reference) = match &def.source {
+            ContextSource::Agent => {
+                let a = &step.agent;
+                (
+                    r(
+                        format!("You are {}. Your goal: {}. {}", a.role, a.goal, a.backstory),
+                        vec![],
+                    ),
+                    r(format!("You are {}. Your goal: {}.", a.role, a.goal), vec![]),
+                    None,
+                )
+            }
+            ContextSource::Task => {
+                let cut = tokenizer.truncate(&step.task, 24);
+                let summary = (cut.len() < step.task.len()).then(|| format!("{}…", cut.trim_end()));
+                (r(step.task.clone(), vec![]), summary.and_then(|s| r(s, vec![])), None)
+            }
+            ContextSource::Tools => {
+                // One line per tool, with every call of it: descriptions are not repeated.
+                let mut lines: Vec<(String, Vec<String>)> = Vec::new();
+                for t in &step.tools {
+                    match lines.iter_mut().find(|(d, _)| d == t.description()) {
+                        Some((_, calls)) => calls.push(t.label()),
+                        None => lines.push((t.description().to_string(), vec![t.label()])),
+                    }
+                }
+                let names: Vec<String> = step.tools.iter().map(|t| t.label()).collect();
+                let lines: Vec<String> = lines
+                    .iter()
+                    .map(|(d, calls)| format!("- {}: {d}", calls.join(", ")))
+                    .collect();
+                if lines.is_empty() {
+                    (None, None, None)
+                } else {
+                    (
+                        r(lines.join("\n"), vec![]),
+                        r(format!("Tools used: {}", names.join(", ")), vec![]),
+                        None,
+                    )
+                }
+            }
+            ContextSource::Dataset => {
+                let d = inputs.dataset;
+                let rendered = dataset_renderings(d);
+                (
+                    r(rendered.0.clone(), vec![]),
+                    r(rendered.1.clone(), vec![]),
+                    r(format!("{} dataset, {} rows", d.reference.short(), d.rows()), vec![]),
+                )
+            }
+            ContextSource::Results => {
+                if inputs.own.is_empty() {
+                    (None, None, None)
+                } else {
+                    let own: Vec<&Fact> = inputs.own.iter().flat_map(|(_, o)| o.facts.iter()).collect();
+                    for (_, o) in inputs.own {
+                        add_facts(&o.facts);
+                    }
+                    let tables: Vec<String> = inputs
+                        .own
+                        .iter()
+                        .map(|(r, o)| output_table(*r, o).to_string())
+                        .collect();
+                    let key_facts: Vec<&Fact> =
+                        dedup(own.iter().copied().filter(|f| f.priority <= Priority::Important));
+                    let refs: Vec<String> = inputs
+                        .own
+                        .iter()
+                        .map(|(r, o)| format!("{} → {}", o.call.label(), r.short()))
+                        .collect();
+                    (
+                        r(tables.join("\n\n"), keys(dedup(own.iter().copied()))),
+                        r(statements(key_facts.iter().copied()), keys(key_facts.iter().copied())),
+                        r(refs.join("\n"), vec![]),
+                    )
+                }
+            }
+            ContextSource::Step(id) => match inputs.upstream.iter().find(|(s, _)| s == id) {
+                None => (None, None, None),
+                Some((_, out)) => {
+                    add_facts(&out.facts);
+                    let listed: Vec<&Fact> = out.facts.iter().filter(|f| out.answer_facts.contains(&f.key)).collect();
+                    let critical: Vec<&Fact> = out.facts.iter().filter(|f| f.priority == Priority::Critical).collect();
+                    let summary = (!critical.is_empty()).then(|| statements(critical.iter().copied()));
+                    (
+                        r(out.answer.trim().to_string(), keys(listed)),
+                        summary.and_then(|s| r(s, keys(critical.iter().copied()))),
+                        r(format!("output of {id}: {}", out.reference().short()), vec![]),
+                    )
+                }
+            },
+            ContextSource::Memory => (None, None, None),
+        };
+        items.push(ContextItem {
+            key: def.key.clone(),
+            source: def.source.clone(),
+            priority: def.priority,
+            full,
+            summary,
+            reference,
+        });
+    }
+    ContextBundle { items, facts }
+}
+
+fn dedup<'a>(facts: impl Iterator<Item = &'a Fact>) -> Vec<&'a Fact> {
+    let mut out: Vec<&Fact> = Vec::new();
+    for f in facts {
+        if !out.iter().any(|x| x.key == f.key) {
+            out.push(f);
+        }
+    }
+    out
+}

@@ -1,0 +1,502 @@
+//! Fitting a step's context into its token budget by strategy, with every decision
+//! recorded. Pure and fast: the what-if view calls it on every keypress.
+//!
+//! The final prompt is assembled as
+//!
+//! ```text
+//! [system]
+//! <agent items>
+//!
+//! [user]
+//! ## <key>
+//! <text>
+//! ...
+//! ```
+//!
+//! and its exact token count (that whole text, under the step's encoding) never exceeds the
+//! budget.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::item::{ContextBundle, ContextItem, Rendition};
+use super::{Priority, Strategy, Tokenizer};
+use crate::engine::ContextSource;
+
+/// What happened to an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Kept,
+    Summarized,
+    Referenced,
+    Dropped,
+}
+
+impl Decision {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Decision::Kept => "kept",
+            Decision::Summarized => "summarized",
+            Decision::Referenced => "referenced",
+            Decision::Dropped => "dropped",
+        }
+    }
+
+    /// The next cheaper decision.
+    fn degrade(self) -> Decision {
+        match self {
+            Decision::Kept => Decision::Summarized,
+            Decision::Summarized => Decision::Referenced,
+            Decision::Referenced | Decision::Dropped => Decision::Dropped,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemDecision {
+    pub key: String,
+    pub source: ContextSource,
+    pub priority: Priority,
+    pub decision: Decision,
+    /// Tokens of the item in full.
+    pub tokens_before: usize,
+    /// Tokens of what went into the prompt.
+    pub tokens_after: usize,
+}
+
+/// A step's fitted context: decisions, the exact prompt, and its token count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrunedContext {
+    pub budget: u32,
+    pub strategy: Strategy,
+    pub decisions: Vec<ItemDecision>,
+    /// The whole prompt, exactly as counted.
+    pub prompt: String,
+    pub tokens: usize,
+    /// Keys of the facts the prompt carries.
+    pub facts: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the critical context needs {needed} tokens even summarized, over the budget of {budget}; raise the budget or demote items"
+)]
+pub struct OverBudget {
+    pub needed: usize,
+    pub budget: u32,
+}
+
+/// Budget, strategy and priority overrides for one pruning.
+#[derive(Debug, Clone, Copy)]
+pub struct PruneSettings<'a> {
+    pub budget: u32,
+    pub strategy: Strategy,
+    pub overrides: &'a BTreeMap<String, Priority>,
+    /// The step's task, which `minimal` keeps items named by.
+    pub task: &'a str,
+}
+
+fn rendition(item: &ContextItem, d: Decision) -> Option<&Rendition> {
+    match d {
+        Decision::Kept => item.full.as_ref(),
+        Decision::Summarized => item.summary.as_ref(),
+        Decision::Referenced => item.reference.as_ref(),
+        Decision::Dropped => None,
+    }
+}
+
+/// The best decision at or below `d` that the item can take (skipping missing levels).
+fn available(item: &ContextItem, mut d: Decision) -> Decision {
+    while d != Decision::Dropped && rendition(item, d).is_none() {
+        d = d.degrade();
+    }
+    d
+}
+
+/// Whether `minimal` keeps the item: the task names its key or the step it reads.
+fn named_by_task(item: &ContextItem, task: &str) -> bool {
+    let task = task.to_lowercase();
+    let mentions =
+        |name: &str| task.contains(&name.to_lowercase()) || task.contains(&name.replace('_', " ").to_lowercase());
+    mentions(&item.key) || matches!(&item.source, ContextSource::Step(id) if mentions(id))
+}
+
+/// The richest decision a strategy allows for an item.
+fn ceiling(strategy: Strategy, item: &ContextItem, priority: Priority, task: &str) -> Decision {
+    let identity = matches!(item.source, ContextSource::Agent | ContextSource::Task);
+    match strategy {
+        Strategy::ProgressivePruning => Decision::Kept,
+        Strategy::AbstractedSummaries if identity => Decision::Kept,
+        // Items too small to have a summary go in whole.
+        Strategy::AbstractedSummaries if item.summary.is_none() => Decision::Kept,
+        Strategy::AbstractedSummaries => Decision::Summarized,
+        Strategy::Minimal if priority == Priority::Critical || named_by_task(item, task) => Decision::Kept,
+        Strategy::Minimal => Decision::Dropped,
+        Strategy::Stateless if matches!(item.source, ContextSource::Step(_) | ContextSource::Memory) => {
+            Decision::Dropped
+        }
+        Strategy::Stateless => Decision::Kept,
+    }
+}
+
+fn header(key: &str) -> String {
+    format!("## {key}\n")
+}
+
+/// Assembles the prompt text for the chosen decisions.
+pub fn assemble(bundle: &ContextBundle, decisions: &[Decision]) -> String {
+    let mut system = Vec::new();
+    let mut user = Vec::new();
+    for (item, d) in bundle.items.iter().zip(decisions) {
+        let Some(r) = rendition(item, *d) else { continue };
+        if item.source == ContextSource::Agent {
+            system.push(r.text.clone());
+        } else {
+            user.push(format!("{}{}", header(&item.key), r.text));
+        }
+    }
+    let mut out = String::new();
+    if !system.is_empty() {
+        out.push_str("[system]\n");
+        out.push_str(&system.join("\n"));
+        out.push_str("\n\n");
+    }
+    out.push_str("[user]\n");
+    out.push_str(&user.join("\n\n"));
+    out
+}
+
+/// Fits the bundle into the budget with the strategy. See the module docs for the prompt
+/// layout; the algorithm:
+///
+/// 1. each item's ceiling comes from the strategy (e.g. `stateless` drops history);
+/// 2. critical items take their ceiling; if together they do not fit they are summarized,
+///    then referenced, largest first; if they still do not fit the step cannot run;
+/// 3. important, then useful items take the richest level that still fits, else drop;
+/// 4. optional items go in whole if they fit, else drop;
+/// 5. the assembled prompt is counted exactly; while it exceeds the budget (token merges
+///    across item boundaries), the lowest-priority item still in is degraded one level.
+pub fn prune(
+    bundle: &ContextBundle,
+    settings: PruneSettings<'_>,
+    tokenizer: &Tokenizer,
+) -> Result<PrunedContext, OverBudget> {
+    let n = bundle.items.len();
+    let priority: Vec<Priority> = bundle
+        .items
+        .iter()
+        .map(|i| settings.overrides.get(&i.key).copied().unwrap_or(i.priority))
+        .collect();
+    let cost = |i: usize, d: Decision| -> usize {
+        let item = &bundle.items[i];
+        rendition(item, d).map_or(0, |r| r.tokens + tokenizer.count(&header(&item.key)) + 1)
+    };
+    let budget = settings.budget as usize;
+    let frame = tokenizer.count("[system]\n\n\n[user]\n");
+    let mut decisions: Vec<Decision> = (0..n)
+        .map(|i| {
+            available(
+                &bundle.items[i],
+                ceiling(settings.strategy, &bundle.items[i], priority[i], settings.task),
+            )
+        })
+        .collect();
+
+    // Fill in priority order (stable within a priority).
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| priority[i]);
+    let critical: Vec<usize> = order
+        .iter()
+        .copied()
+        .filter(|&i| priority[i] == Priority::Critical)
+        .collect();
+    let mut used = frame + critical.iter().map(|&i| cost(i, decisions[i])).sum::<usize>();
+    while used > budget {
+        // Shrink the largest critical item that can still shrink without being dropped.
+        let candidate = critical
+            .iter()
+            .copied()
+            .filter(|&i| available(&bundle.items[i], decisions[i].degrade()) != Decision::Dropped)
+            .max_by_key(|&i| cost(i, decisions[i]));
+        let Some(i) = candidate else {
+            return Err(OverBudget {
+                needed: used,
+                budget: settings.budget,
+            });
+        };
+        used -= cost(i, decisions[i]);
+        decisions[i] = available(&bundle.items[i], decisions[i].degrade());
+        used += cost(i, decisions[i]);
+    }
+    for &i in order.iter().filter(|&&i| priority[i] != Priority::Critical) {
+        let mut d = decisions[i];
+        if priority[i] == Priority::Optional && d != Decision::Kept {
+            d = Decision::Dropped;
+        }
+        while d != Decision::Dropped && used + cost(i, d) > budget {
+            d = if priority[i] == Priority::Optional {
+                Decision::Dropped
+            } else {
+                available(&bundle.items[i], d.degrade())
+            };
+        }
+        decisions[i] = d;
+        used += cost(i, d);
+    }
+
+    // Exact check on the assembled text.
+    loop {
+        let prompt = assemble(bundle, &decisions);
+        let tokens = tokenizer.count(&prompt);
+        if tokens <= budget {
+            return Ok(finish(bundle, settings, &priority, decisions, prompt, tokens));
+        }
+        let victim = order.iter().rev().copied().find(|&i| {
+            decisions[i] != Decision::Dropped
+                && (priority[i] != Priority::Critical
+                    || available(&bundle.items[i], decisions[i].degrade()) != Decision::Dropped)
+        });
+        match victim {
+            Some(i) => decisions[i] = available(&bundle.items[i], decisions[i].degrade()),
+            None => {
+                return Err(OverBudget {
+                    needed: tokens,
+                    budget: settings.budget,
+                });
+            }
+        }
+    }
+}
+
+fn finish(
+    bundle: &ContextBundle,
+    settings: PruneSettings<'_>,
+    priority: &[Priority],
+    decisions: Vec<Decision>,
+    prompt: String,
+    tokens: usize,
+) -> PrunedContext {
+    let mut facts: Vec<String> = Vec::new();
+    let records = bundle
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            if let Some(r) = rendition(item, decisions[i]) {
+                for f in &r.facts {
+                    if !facts.contains(f) {
+                        facts.push(f.clone());
+                    }
+                }
+            }
+            ItemDecision {
+                key: item.key.clone(),
+                source: item.source.clone(),
+                priority: priority[i],
+                decision: decisions[i],
+                tokens_before: item.full.as_ref().map_or(0, |r| r.tokens),
+                tokens_after: rendition(item, decisions[i]).map_or(0, |r| r.tokens),
+            }
+        })
+        .collect();
+    PrunedContext {
+        budget: settings.budget,
+        strategy: settings.strategy,
+        decisions: records,
+        prompt,
+        tokens,
+        facts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Encoding;
+    use crate::tools::Fact;
+
+    fn r(text: &str, facts: &[&str]) -> Option<Rendition> {
+        let t = Tokenizer::new(Encoding::O200kBase);
+        Some(Rendition {
+            text: text.into(),
+            tokens: t.count(text),
+            facts: facts.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    fn item(
+        key: &str,
+        source: ContextSource,
+        priority: Priority,
+        full: &str,
+        summary: Option<&str>,
+        reference: Option<&str>,
+    ) -> ContextItem {
+        ContextItem {
+            key: key.into(),
+            source,
+            priority,
+            full: r(full, &[&format!("{key}.full")]),
+            summary: summary.and_then(|s| r(s, &[&format!("{key}.summary")])),
+            reference: reference.and_then(|s| r(s, &[])),
+        }
+    }
+
+    fn bundle() -> ContextBundle {
+        let long = "word ".repeat(200);
+        ContextBundle {
+            items: vec![
+                item(
+                    "persona",
+                    ContextSource::Agent,
+                    Priority::Critical,
+                    "You are an analyst. Your goal: find profit.",
+                    None,
+                    None,
+                ),
+                item(
+                    "task",
+                    ContextSource::Task,
+                    Priority::Critical,
+                    "Summarise the profitability results.",
+                    None,
+                    None,
+                ),
+                item(
+                    "results",
+                    ContextSource::Results,
+                    Priority::Critical,
+                    &long,
+                    Some("- Top brand: C"),
+                    Some("cache://abc"),
+                ),
+                item(
+                    "history",
+                    ContextSource::Step("load".into()),
+                    Priority::Important,
+                    &long,
+                    Some("- 8 rows"),
+                    Some("output of load"),
+                ),
+                item(
+                    "tools",
+                    ContextSource::Tools,
+                    Priority::Useful,
+                    &long,
+                    Some("Tools used: x"),
+                    None,
+                ),
+                item(
+                    "memory",
+                    ContextSource::Memory,
+                    Priority::Optional,
+                    "- an old insight",
+                    None,
+                    None,
+                ),
+            ],
+            facts: vec![Fact::text("f.full", Priority::Critical, "x", "x".into())],
+        }
+    }
+
+    fn run(budget: u32, strategy: Strategy) -> Result<PrunedContext, OverBudget> {
+        let overrides = BTreeMap::new();
+        let settings = PruneSettings {
+            budget,
+            strategy,
+            overrides: &overrides,
+            task: "Summarise the profitability results.",
+        };
+        prune(&bundle(), settings, &Tokenizer::new(Encoding::O200kBase))
+    }
+
+    fn decisions(p: &PrunedContext) -> Vec<&str> {
+        p.decisions.iter().map(|d| d.decision.as_str()).collect()
+    }
+
+    #[test]
+    fn a_large_budget_keeps_everything() {
+        let p = run(5000, Strategy::ProgressivePruning).unwrap();
+        assert_eq!(decisions(&p), ["kept"; 6]);
+        assert!(p.prompt.starts_with("[system]\nYou are an analyst."));
+        assert!(p.prompt.contains("\n\n[user]\n## task\nSummarise"));
+    }
+
+    #[test]
+    fn progressive_pruning_summarizes_then_references_then_drops_by_priority() {
+        let p = run(300, Strategy::ProgressivePruning).unwrap();
+        assert_eq!(
+            decisions(&p),
+            ["kept", "kept", "kept", "summarized", "summarized", "kept"]
+        );
+        let p = run(120, Strategy::ProgressivePruning).unwrap();
+        assert_eq!(
+            decisions(&p),
+            ["kept", "kept", "summarized", "summarized", "summarized", "kept"]
+        );
+        assert!(p.facts.contains(&"results.summary".to_string()), "{:?}", p.facts);
+        assert!(!p.facts.contains(&"results.full".to_string()));
+    }
+
+    #[test]
+    fn prompt_never_exceeds_budget_and_count_is_exact() {
+        let t = Tokenizer::new(Encoding::O200kBase);
+        for budget in (40..700).step_by(7) {
+            for strategy in Strategy::ALL {
+                if let Ok(p) = run(budget, strategy) {
+                    assert!(p.tokens <= budget as usize, "{budget} {strategy}");
+                    assert_eq!(p.tokens, t.count(&p.prompt));
+                    let sum: usize = p.decisions.iter().map(|d| d.tokens_after).sum();
+                    assert!(sum <= p.tokens, "items are part of the prompt");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn critical_items_that_cannot_fit_are_reported_not_exceeded() {
+        let err = run(20, Strategy::ProgressivePruning).unwrap_err();
+        assert_eq!(err.budget, 20);
+        assert!(err.needed > 20);
+        assert!(err.to_string().starts_with("the critical context needs "));
+    }
+
+    #[test]
+    fn strategies_shape_the_context() {
+        let p = run(5000, Strategy::AbstractedSummaries).unwrap();
+        assert_eq!(
+            decisions(&p),
+            ["kept", "kept", "summarized", "summarized", "summarized", "kept"]
+        );
+        let p = run(5000, Strategy::Minimal).unwrap();
+        // The task names "results"; history, tools and memory are not critical nor named.
+        assert_eq!(decisions(&p), ["kept", "kept", "kept", "dropped", "dropped", "dropped"]);
+        let p = run(5000, Strategy::Stateless).unwrap();
+        assert_eq!(decisions(&p), ["kept", "kept", "kept", "dropped", "kept", "dropped"]);
+    }
+
+    #[test]
+    fn priority_overrides_change_decisions() {
+        let mut overrides = BTreeMap::new();
+        overrides.insert("history".to_string(), Priority::Optional);
+        let settings = PruneSettings {
+            budget: 300,
+            strategy: Strategy::ProgressivePruning,
+            overrides: &overrides,
+            task: "",
+        };
+        let p = prune(&bundle(), settings, &Tokenizer::new(Encoding::O200kBase)).unwrap();
+        assert_eq!(p.decisions[3].decision, Decision::Dropped);
+        assert_eq!(p.decisions[3].priority, Priority::Optional);
+    }
+
+    #[test]
+    fn pruning_is_deterministic() {
+        assert_eq!(
+            run(250, Strategy::ProgressivePruning),
+            run(250, Strategy::ProgressivePruning)
+        );
+    }
+}

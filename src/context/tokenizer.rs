@@ -1,0 +1,165 @@
+//! Exact token counts with the encodings OpenAI models use (tiktoken-rs).
+//!
+//! Each encoding is loaded once per process, on first use or by [`warm_up`] on a background
+//! thread so start-up never waits for it. Counts are memoized by the blake3 hash of the
+//! text, so re-pruning after a small change only encodes what changed.
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use serde::{Deserialize, Serialize};
+use tiktoken_rs::CoreBPE;
+
+use super::memo::Memo;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    O200kBase,
+    Cl100kBase,
+}
+
+impl Encoding {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Encoding::O200kBase => "o200k_base",
+            Encoding::Cl100kBase => "cl100k_base",
+        }
+    }
+
+    /// The encoding a model name uses. GPT-4o, GPT-4.1, GPT-5 and the o-series use
+    /// `o200k_base`; GPT-4, GPT-3.5 and the `text-embedding-3` models use `cl100k_base`.
+    /// Other models (local ones served through an OpenAI-compatible API) have tokenizers of
+    /// their own; `o200k_base` is the closest stand-in, and the model name says which.
+    pub fn for_model(model: &str) -> Encoding {
+        let m = model.to_ascii_lowercase();
+        let m = m.rsplit('/').next().unwrap_or(&m);
+        let cl100k = ["gpt-4-", "gpt-3.5", "gpt-35", "text-embedding-3", "text-embedding-ada"];
+        if m == "gpt-4" || cl100k.iter().any(|p| m.starts_with(p)) && !m.starts_with("gpt-4o") {
+            Encoding::Cl100kBase
+        } else {
+            Encoding::O200kBase
+        }
+    }
+
+    fn bpe(&self) -> &'static CoreBPE {
+        match self {
+            Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
+            Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+        }
+    }
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Loads both encodings on a background thread, so the first count does not wait.
+pub fn warm_up() {
+    std::thread::spawn(|| {
+        Encoding::O200kBase.bpe();
+        Encoding::Cl100kBase.bpe();
+    });
+}
+
+/// Token counts by encoding and blake3 of the text (about 10 MB when full).
+static COUNTS: LazyLock<Memo<(Encoding, [u8; 32]), usize>> = LazyLock::new(|| Memo::new(200_000));
+
+/// Counts tokens in one encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tokenizer {
+    pub encoding: Encoding,
+}
+
+impl Tokenizer {
+    pub fn new(encoding: Encoding) -> Self {
+        Tokenizer { encoding }
+    }
+
+    pub fn for_model(model: &str) -> Self {
+        Tokenizer::new(Encoding::for_model(model))
+    }
+
+    /// Exact number of tokens in `text` (special-token text counts as ordinary text).
+    pub fn count(&self, text: &str) -> usize {
+        if text.is_empty() {
+            return 0;
+        }
+        let key = (self.encoding, *blake3::hash(text.as_bytes()).as_bytes());
+        COUNTS.get_or_insert_with(key, || self.count_uncached(text))
+    }
+
+    /// Counts without the memo, for benchmarks and for checking the memo.
+    pub fn count_uncached(&self, text: &str) -> usize {
+        self.encoding.bpe().encode_ordinary(text).len()
+    }
+
+    /// The longest prefix of `text` that is at most `max_tokens` tokens and ends on a token
+    /// boundary (and a character boundary).
+    pub fn truncate<'a>(&self, text: &'a str, max_tokens: usize) -> &'a str {
+        let bpe = self.encoding.bpe();
+        let tokens = bpe.encode_ordinary(text);
+        if tokens.len() <= max_tokens {
+            return text;
+        }
+        // Byte length of the first `n` tokens; a multi-byte character split across tokens is
+        // left out whole.
+        let mut bytes = 0;
+        for t in &tokens[..max_tokens] {
+            bytes += bpe.decode_bytes(&[*t]).map_or(0, |b| b.len());
+        }
+        let mut end = bytes.min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        &text[..end]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn models_map_to_encodings() {
+        for m in [
+            "gpt-4o",
+            "gpt-4o-mini",
+            "gpt-4.1-mini",
+            "o3-mini",
+            "gpt-5",
+            "openai/gpt-4o",
+            "llama3.1",
+        ] {
+            assert_eq!(Encoding::for_model(m), Encoding::O200kBase, "{m}");
+        }
+        for m in ["gpt-4", "gpt-4-turbo", "gpt-3.5-turbo", "text-embedding-3-small"] {
+            assert_eq!(Encoding::for_model(m), Encoding::Cl100kBase, "{m}");
+        }
+    }
+
+    #[test]
+    fn counts_match_known_values_and_the_memo() {
+        let t = Tokenizer::new(Encoding::Cl100kBase);
+        assert_eq!(t.count("hello world"), 2);
+        assert_eq!(t.count(""), 0);
+        let o = Tokenizer::new(Encoding::O200kBase);
+        let text = "Revenue 422718.16000000003 in Q3, margin 41.9% — naïve café";
+        assert_eq!(o.count(text), o.count_uncached(text));
+        assert_eq!(o.count(text), o.count(text));
+    }
+
+    #[test]
+    fn truncation_ends_on_a_token_boundary_and_never_splits_characters() {
+        let t = Tokenizer::new(Encoding::O200kBase);
+        let text = "Überraschung: 日本語のテキスト and emoji 🎉🎉 with numbers 12345.678";
+        for n in 0..t.count(text) + 2 {
+            let cut = t.truncate(text, n);
+            assert!(text.starts_with(cut));
+            assert!(t.count(cut) <= n, "{n}: {cut:?}");
+        }
+        assert_eq!(t.truncate(text, 1000), text);
+    }
+}

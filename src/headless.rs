@@ -1,0 +1,224 @@
+//! The headless front end: runs a flow to completion on the engine and prints the report.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use mrflow::cache::ResultStore;
+use mrflow::config::Config;
+use mrflow::context::Tokenizer;
+use mrflow::data::load_csv;
+use mrflow::dirs::Dirs;
+use mrflow::engine::{
+    Engine, EngineCommand, EngineConfig, EngineEvent, Flow, FlowSnapshot, Measure, RunReport, StepStatus,
+    budget_problem,
+};
+use mrflow::llm::OfflineAnalyst;
+use mrflow::sample::sample_path;
+use mrflow::tools::format::{grouped, pct};
+
+use crate::cli::{Failure, Format, RunArgs};
+
+pub fn run(args: &RunArgs) -> Result<(), Failure> {
+    mrflow::context::warm_up();
+    let config = match Dirs::resolve() {
+        Ok(dirs) => Config::load(&dirs.config).map_err(Failure::input)?,
+        Err(_) => Config::default_only(),
+    };
+    let model = args.model.clone().unwrap_or_else(|| config.model.clone());
+    let tokenizer = Tokenizer::for_model(&model);
+    if let Some(problem) = args.budget.and_then(budget_problem) {
+        return Err(Failure::input(format!("--budget: {problem}")));
+    }
+    let flow = Arc::new(Flow::resolve(&args.flow).map_err(Failure::input)?);
+    let path = match &args.data {
+        Some(p) => p.clone(),
+        None => sample_path().map_err(|m| Failure { message: m, status: 1 })?,
+    };
+    let dataset = Arc::new(load_csv(&path, &flow.required_columns()).map_err(Failure::input)?);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure {
+            message: format!("cannot start the runtime: {e}"),
+            status: 1,
+        })?;
+    let report = runtime.block_on(async {
+        let store = Arc::new(ResultStore::new());
+        let engine = EngineConfig {
+            analyst: Arc::new(OfflineAnalyst),
+            tokenizer,
+        };
+        let (handle, mut events) = Engine::spawn_with(flow.clone(), dataset.clone(), store.clone(), engine);
+        // The same commands the TUI sends when the analyst changes a setting.
+        for step in flow.steps() {
+            if let Some(budget) = args.budget {
+                handle.send(EngineCommand::SetBudget {
+                    step: step.id.clone(),
+                    budget: budget as u32,
+                });
+            }
+            if let Some(strategy) = args.strategy {
+                handle.send(EngineCommand::SetStrategy {
+                    step: step.id.clone(),
+                    strategy,
+                });
+            }
+        }
+        handle.send(EngineCommand::RunAll);
+        while let Some(event) = events.recv().await {
+            if matches!(event, EngineEvent::RunFinished { .. }) {
+                break;
+            }
+        }
+        let snapshot = handle.snapshot();
+        handle.send(EngineCommand::Shutdown);
+        if let Some(dir) = &args.dump_prompts {
+            dump_prompts(dir, &snapshot, &store)?;
+        }
+        let measure = Measure {
+            model: &model,
+            tokenizer,
+            price: config.price(&model),
+        };
+        Ok::<_, Failure>(RunReport::build(&flow, &dataset, &snapshot, &store, &measure))
+    })?;
+
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&report).expect("reports serialize") + "\n",
+        Format::Table => render_table(&report),
+        Format::Markdown => render_markdown(&report),
+    };
+    std::io::stdout().lock().write_all(text.as_bytes()).ok();
+    if report.succeeded() {
+        return Ok(());
+    }
+    let failed: Vec<String> = report
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Failed)
+        .filter_map(|s| s.error.as_ref().map(|e| format!("{}: {e}", s.id)))
+        .collect();
+    Err(Failure {
+        message: format!("run {}: {}", report.status.as_str(), failed.join("; ")),
+        status: 1,
+    })
+}
+
+/// Writes each step's prompt, exactly the text whose tokens were counted.
+fn dump_prompts(dir: &Path, snapshot: &FlowSnapshot, store: &ResultStore) -> Result<(), Failure> {
+    let fail = |e: std::io::Error| Failure::input(format!("{}: cannot write prompts: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    for step in &snapshot.steps {
+        if let Some(output) = step.output_ref.and_then(|r| store.step_output(&r)) {
+            std::fs::write(dir.join(format!("{}.txt", step.id)), &output.context.pruned.prompt).map_err(fail)?;
+        }
+    }
+    Ok(())
+}
+
+fn ms(d: Option<u64>) -> String {
+    d.map_or("-".into(), |d| format!("{d} ms"))
+}
+
+/// Tokens, cost and facts in one line.
+fn ledger_line(r: &RunReport) -> String {
+    let t = &r.totals;
+    let usd = |c: Option<f64>| c.map_or("n/a".into(), |c| format!("${c:.4}"));
+    format!(
+        "Tokens  {} prompt + {} completion vs {} baseline prompt ({} fewer) · cost {} vs {} ({}, {}) · \
+         critical facts retained {}/{} (baseline {}/{})",
+        grouped(t.prompt_tokens as f64),
+        grouped(t.completion_tokens as f64),
+        grouped(t.baseline_prompt_tokens as f64),
+        pct(t.reduction_pct),
+        usd(t.cost_usd),
+        usd(t.baseline_cost_usd),
+        r.model,
+        r.encoding,
+        r.facts.retained,
+        r.facts.critical,
+        r.facts.baseline_retained,
+        r.facts.critical,
+    )
+}
+
+fn render_table(r: &RunReport) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "Flow    {} ({} in {})\n",
+        r.flow,
+        r.status.as_str(),
+        ms(r.duration_ms)
+    ));
+    out.push_str(&format!(
+        "Data    {} · {} rows · {}\n",
+        r.data.path.display(),
+        grouped(r.data.rows as f64),
+        r.data.reference.short()
+    ));
+    for note in &r.data.notes {
+        out.push_str(&format!("        {note}\n"));
+    }
+    out.push_str(&format!(
+        "\n{:<22} {:<9} {:<6} {:>7} {:>13} {:>9}  {}\n",
+        "STEP", "STATUS", "CACHED", "TIME", "PROMPT/BUDGET", "BASELINE", "OUTPUT"
+    ));
+    for s in &r.steps {
+        let output = match (&s.output_ref, &s.error) {
+            (Some(r), _) => r.short(),
+            (None, Some(e)) => e.clone(),
+            _ => "-".into(),
+        };
+        out.push_str(&format!(
+            "{:<22} {:<9} {:<6} {:>7} {:>13} {:>9}  {}\n",
+            s.id,
+            s.status.as_str(),
+            if s.cached { "yes" } else { "no" },
+            ms(s.duration_ms),
+            format!("{}/{}", grouped(s.tokens.prompt as f64), grouped(s.budget as f64)),
+            grouped(s.tokens.baseline_prompt as f64),
+            output
+        ));
+    }
+    out.push_str(&format!("\n{}\n", ledger_line(r)));
+    if let Some(report) = &r.report {
+        out.push('\n');
+        out.push_str(report);
+    }
+    out
+}
+
+fn render_markdown(r: &RunReport) -> String {
+    let mut out = r
+        .report
+        .clone()
+        .unwrap_or_else(|| format!("# {}\n\nThe run did not produce a report.\n", r.flow));
+    out.push_str(&format!(
+        "\n## Run\n\nFlow `{}` {} in {} on `{}` ({} rows, `{}`).\n\n",
+        r.flow,
+        r.status.as_str(),
+        ms(r.duration_ms),
+        r.data.path.display(),
+        grouped(r.data.rows as f64),
+        r.data.reference.short()
+    ));
+    out.push_str("| step | status | cached | time | prompt/budget | baseline | output |\n");
+    out.push_str("|---|---|---|---|---|---|---|\n");
+    for s in &r.steps {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {}/{} | {} | {} |\n",
+            s.id,
+            s.status.as_str(),
+            if s.cached { "yes" } else { "no" },
+            ms(s.duration_ms),
+            s.tokens.prompt,
+            s.budget,
+            s.tokens.baseline_prompt,
+            s.output_ref.map_or("-".into(), |r| format!("`{}`", r.short()))
+        ));
+    }
+    out.push_str(&format!("\n{}\n", ledger_line(r)));
+    out
+}

@@ -1,0 +1,165 @@
+//! Context pruning and the token ledger, end to end on the bundled sample.
+
+mod common;
+
+use common::*;
+use mrflow::context::{Encoding, Tokenizer};
+
+fn run_json(args: &[&str]) -> serde_json::Value {
+    let home = tempfile::tempdir().unwrap();
+    let mut full = vec!["run", "--format", "json"];
+    full.extend_from_slice(args);
+    let out = run(home.path(), &full);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    json(&out)
+}
+
+#[test]
+fn builtin_flows_cut_prompts_by_92_percent_and_keep_every_critical_fact() {
+    for flow in ["roi_analysis", "brand_performance", "sales_forecast"] {
+        let r = run_json(&["--flow", flow]);
+        let t = &r["totals"];
+        let prompt = t["prompt_tokens"].as_u64().unwrap();
+        let baseline = t["baseline_prompt_tokens"].as_u64().unwrap();
+        assert!(prompt * 100 <= baseline * 8, "{flow}: {prompt} of {baseline}");
+        assert!(t["reduction_pct"].as_f64().unwrap() >= 92.0, "{flow}");
+        assert_eq!(r["facts"]["retained"], r["facts"]["critical"], "{flow}: {}", r["facts"]);
+        assert_eq!(r["facts"]["baseline_retained"], r["facts"]["critical"], "{flow}");
+        assert!(r["facts"]["critical"].as_u64().unwrap() >= 5, "{flow}");
+        if flow == "roi_analysis" {
+            assert!(prompt < 3500, "{prompt}");
+            // The original design's calibration: a sequential ROI analysis costs tens of
+            // thousands of tokens.
+            assert!(baseline > 15_000, "{baseline}");
+        }
+        for step in r["steps"].as_array().unwrap() {
+            let tokens = step["tokens"]["prompt"].as_u64().unwrap();
+            assert!(tokens <= step["budget"].as_u64().unwrap(), "{flow}/{}", step["id"]);
+        }
+    }
+}
+
+#[test]
+fn a_600_token_budget_is_never_exceeded_and_decisions_show_what_was_cut() {
+    let r = run_json(&["--budget", "600"]);
+    assert_eq!(r["status"], "completed");
+    let mut cut = 0;
+    for step in r["steps"].as_array().unwrap() {
+        assert_eq!(step["budget"], 600);
+        assert!(step["tokens"]["prompt"].as_u64().unwrap() <= 600, "{}", step["id"]);
+        for item in step["context"].as_array().unwrap() {
+            let decision = item["decision"].as_str().unwrap();
+            assert!(["kept", "summarized", "referenced", "dropped"].contains(&decision));
+            assert!(
+                item["tokens_after"].as_u64().unwrap() <= item["tokens_before"].as_u64().unwrap() || decision == "kept"
+            );
+            if decision == "summarized" || decision == "dropped" {
+                cut += 1;
+            }
+        }
+    }
+    assert!(cut > 0);
+}
+
+#[test]
+fn a_tight_budget_loses_facts_visibly_and_an_impossible_one_fails_plainly() {
+    let r = run_json(&["--budget", "200"]);
+    let retained = r["facts"]["retained"].as_u64().unwrap();
+    assert!(retained < r["facts"]["critical"].as_u64().unwrap());
+    assert!(!r["facts"]["missing"].as_array().unwrap().is_empty());
+
+    let home = tempfile::tempdir().unwrap();
+    let out = run(home.path(), &["run", "--budget", "60", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let r = json(&out);
+    let failed = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["status"] == "failed")
+        .unwrap();
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("context: the critical context needs "),
+        "{failed}"
+    );
+}
+
+#[test]
+fn counted_tokens_equal_the_tokens_of_the_dumped_prompts() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("prompts");
+    for (model, encoding) in [("gpt-4o-mini", Encoding::O200kBase), ("gpt-4", Encoding::Cl100kBase)] {
+        let out = run(
+            home.path(),
+            &[
+                "run",
+                "--flow",
+                "brand_performance",
+                "--model",
+                model,
+                "--format",
+                "json",
+                "--dump-prompts",
+                dir.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let r = json(&out);
+        assert_eq!(r["encoding"], encoding.as_str());
+        let tokenizer = Tokenizer::new(encoding);
+        for step in r["steps"].as_array().unwrap() {
+            let text = std::fs::read_to_string(dir.join(format!("{}.txt", step["id"].as_str().unwrap()))).unwrap();
+            assert_eq!(
+                step["tokens"]["prompt"].as_u64().unwrap() as usize,
+                tokenizer.count_uncached(&text),
+                "{model}"
+            );
+        }
+    }
+}
+
+#[test]
+fn strategies_apply_to_every_step() {
+    let r = run_json(&["--strategy", "stateless"]);
+    for step in r["steps"].as_array().unwrap() {
+        assert_eq!(step["strategy"], "stateless");
+        for item in step["context"].as_array().unwrap() {
+            if item["source"].as_str().unwrap().starts_with("step:") {
+                assert_eq!(item["decision"], "dropped");
+            }
+        }
+    }
+    // With no history, the report has nothing to report.
+    assert_eq!(r["facts"]["retained"], 0);
+}
+
+#[test]
+fn costs_come_from_the_pricing_table() {
+    let r = run_json(&["--model", "gpt-4o"]);
+    let t = &r["totals"];
+    let expected = (t["prompt_tokens"].as_f64().unwrap() * 2.5 + t["completion_tokens"].as_f64().unwrap() * 10.0) / 1e6;
+    assert!((t["cost_usd"].as_f64().unwrap() - expected).abs() < 1e-12);
+    assert!(t["baseline_cost_usd"].as_f64().unwrap() > t["cost_usd"].as_f64().unwrap());
+    let r = run_json(&["--model", "my-local-llama"]);
+    assert!(r["totals"]["cost_usd"].is_null());
+    assert_eq!(r["encoding"], "o200k_base");
+}
+
+#[test]
+fn bad_budget_and_strategy_are_usage_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let out = run(home.path(), &["run", "--budget", "-5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        "mrflow-tui: error: --budget: budget must be between 50 and 200,000 tokens, got -5\n"
+    );
+    let out = run(home.path(), &["run", "--strategy", "yolo"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains(
+        "unknown strategy `yolo`, expected one of: progressive_pruning, abstracted_summaries, minimal, stateless"
+    ));
+}
