@@ -215,3 +215,25 @@ fn a_failing_step_fails_the_run_with_status_1_and_skips_what_depends_on_it() {
         "{err}"
     );
 }
+
+#[test]
+fn the_same_data_gives_the_same_references_in_every_process() {
+    // polars adds partial sums in whatever order its threads finish; the tools sum in whole
+    // cents so results, and the references derived from them, are bit-identical.
+    let home = tempfile::tempdir().unwrap();
+    let refs = |flow: &str| -> Vec<serde_json::Value> {
+        let r = json(&run(home.path(), &["run", "--flow", flow, "--format", "json"]));
+        r["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["output_ref"].clone())
+            .collect()
+    };
+    for flow in ["roi_analysis", "brand_performance", "sales_forecast"] {
+        let first = refs(flow);
+        for _ in 0..3 {
+            assert_eq!(refs(flow), first, "{flow}");
+        }
+    }
+}

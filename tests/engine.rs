@@ -2,10 +2,12 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use mrflow::cache::ResultStore;
+use mrflow::context::{Decision, Priority, Strategy};
 use mrflow::data::{Dataset, load_csv};
 use mrflow::engine::{Engine, EngineCommand, EngineConfig, EngineEvent, EngineHandle, Flow, RunState, StepStatus};
 use mrflow::llm::{Analyst, AnswerRequest, OfflineAnalyst};
@@ -281,4 +283,51 @@ async fn a_panicking_step_fails_cleanly_and_downstream_is_skipped() {
     assert_eq!(report.status, StepStatus::Skipped);
     assert_eq!(report.error.as_deref(), Some("`optimize_budget` failed"));
     assert_eq!(status(&handle, "analyze_profitability"), StepStatus::Done);
+}
+
+#[tokio::test]
+async fn what_if_reprunes_without_running_and_matches_a_real_rerun() {
+    let (handle, mut events) = start("roi_analysis", Arc::new(OfflineAnalyst));
+    let none = BTreeMap::new();
+    assert!(
+        handle
+            .what_if("optimize_budget", 300, Strategy::Minimal, &none)
+            .is_none()
+    );
+    handle.send(EngineCommand::RunAll);
+    until_finished(&mut events).await;
+
+    let ran = handle.output("optimize_budget").unwrap().context.pruned.clone();
+    let same = handle
+        .what_if("optimize_budget", ran.budget, ran.strategy, &none)
+        .unwrap()
+        .unwrap();
+    assert_eq!(same, ran);
+
+    let tight = handle
+        .what_if("optimize_budget", 200, Strategy::ProgressivePruning, &none)
+        .unwrap()
+        .unwrap();
+    assert!(tight.tokens <= 200 && tight.tokens < ran.tokens);
+    assert!(tight.decisions.iter().any(|d| d.decision != Decision::Kept));
+    // Nothing ran: the snapshot is as the run left it.
+    assert_eq!(handle.snapshot().step("optimize_budget").unwrap().budget, ran.budget);
+
+    // Applying the same settings for real gives the same prompt.
+    handle.send(EngineCommand::SetBudget {
+        step: "optimize_budget".into(),
+        budget: 200,
+    });
+    handle.send(EngineCommand::RerunStep("optimize_budget".into()));
+    until_finished(&mut events).await;
+    assert_eq!(handle.output("optimize_budget").unwrap().context.pruned, tight);
+
+    let mut demote = BTreeMap::new();
+    demote.insert("profitability".to_string(), Priority::Optional);
+    let demoted = handle
+        .what_if("optimize_budget", 450, Strategy::ProgressivePruning, &demote)
+        .unwrap()
+        .unwrap();
+    let item = demoted.decisions.iter().find(|d| d.key == "profitability").unwrap();
+    assert_eq!(item.priority, Priority::Optional);
 }

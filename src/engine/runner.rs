@@ -15,7 +15,9 @@ use super::events::{EngineCommand, EngineEvent, RunState, StepStatus};
 use super::flow::{ContextSource, Flow, Join, budget_problem};
 use super::step::{StepContext, StepOutput, ToolRecord};
 use crate::cache::{Reference, ResultStore, StoredValue};
-use crate::context::{self, ContextInputs, Priority, PruneSettings, Strategy, Tokenizer, ledger};
+use crate::context::{
+    self, ContextInputs, OverBudget, Priority, PruneSettings, PrunedContext, Strategy, Tokenizer, ledger,
+};
 use crate::data::Dataset;
 use crate::llm::{Analyst, AnswerRequest, OfflineAnalyst};
 use crate::tools::{Fact, ToolOutput};
@@ -84,6 +86,7 @@ pub struct EngineHandle {
     commands: mpsc::UnboundedSender<EngineCommand>,
     snapshot: watch::Receiver<FlowSnapshot>,
     store: Arc<ResultStore>,
+    flow: Arc<Flow>,
 }
 
 impl EngineHandle {
@@ -98,6 +101,25 @@ impl EngineHandle {
 
     pub fn store(&self) -> &Arc<ResultStore> {
         &self.store
+    }
+
+    /// The step's last output, if it has run.
+    pub fn output(&self, step: &str) -> Option<Arc<StepOutput>> {
+        let reference = self.snapshot.borrow().step(step)?.output_ref?;
+        self.store.step_output(&reference)
+    }
+
+    /// The decisions and prompt size a step would get with other settings, without running
+    /// it; `None` until the step has run once. Cheap enough for every keypress.
+    pub fn what_if(
+        &self,
+        step: &str,
+        budget: u32,
+        strategy: Strategy,
+        overrides: &BTreeMap<String, Priority>,
+    ) -> Option<Result<PrunedContext, OverBudget>> {
+        let def = self.flow.step(self.flow.index_of(step)?);
+        Some(self.output(step)?.what_if(def, budget, strategy, overrides))
     }
 }
 
@@ -166,6 +188,7 @@ impl Engine {
             .0,
         };
         let snapshot_rx = actor.snapshot.subscribe();
+        let flow = actor.flow.clone();
         actor.publish();
         tokio::spawn(actor.run(command_rx));
         (
@@ -173,6 +196,7 @@ impl Engine {
                 commands: command_tx,
                 snapshot: snapshot_rx,
                 store,
+                flow,
             },
             event_rx,
         )

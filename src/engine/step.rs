@@ -1,9 +1,14 @@
 //! What a finished step leaves behind, stored by reference.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::cache::Reference;
-use crate::context::{ContextBundle, Encoding, PrunedContext};
+use crate::context::{
+    self, ContextBundle, Encoding, OverBudget, Priority, PruneSettings, PrunedContext, Strategy, Tokenizer,
+};
+use crate::engine::StepDef;
 use crate::tools::Fact;
 
 /// One tool call a step made, by reference to its memoized output.
@@ -42,6 +47,24 @@ pub struct StepContext {
 }
 
 impl StepOutput {
+    /// What the step's prompt would be with another budget, strategy or priorities, without
+    /// running it again: the items are kept at every level, so this only re-prunes.
+    pub fn what_if(
+        &self,
+        step: &StepDef,
+        budget: u32,
+        strategy: Strategy,
+        overrides: &BTreeMap<String, Priority>,
+    ) -> Result<PrunedContext, OverBudget> {
+        let settings = PruneSettings {
+            budget,
+            strategy,
+            overrides,
+            task: &step.task,
+        };
+        context::prune(&self.context.bundle, settings, &Tokenizer::new(self.context.encoding))
+    }
+
     /// Content address of the output.
     pub fn reference(&self) -> Reference {
         Reference::of_parts([

@@ -32,13 +32,28 @@ pub struct Group {
     pub sums: Vec<f64>,
 }
 
-/// Sums `values` grouped by `keys`, ordered by the keys ascending (deterministic).
+/// Values are summed as whole cents (money has two decimals, units are counts).
+const SCALE: f64 = 100.0;
+
+/// The sum of a column in integer cents. Integer addition does not depend on the order
+/// polars' parallel group-by happens to add partial sums in, so the same data always gives
+/// bit-identical results (and so the same content references).
+fn exact_sum(name: &str) -> Expr {
+    let scaled = col(name) * lit(SCALE);
+    let rounded = when(scaled.clone().gt_eq(lit(0.0)))
+        .then(scaled.clone() + lit(0.5))
+        .otherwise(scaled - lit(0.5));
+    rounded.cast(DataType::Int64).sum().alias(name)
+}
+
+/// Sums `values` grouped by `keys`, ordered by the keys ascending; exact to the cent and
+/// deterministic.
 pub fn sums_by(frame: &DataFrame, keys: &[&str], values: &[&str]) -> PolarsResult<Vec<Group>> {
     let grouped = frame
         .clone()
         .lazy()
         .group_by(keys.iter().map(|k| col(*k)).collect::<Vec<_>>())
-        .agg(values.iter().map(|v| col(*v).sum()).collect::<Vec<_>>())
+        .agg(values.iter().map(|v| exact_sum(v)).collect::<Vec<_>>())
         .sort(
             keys.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
             SortMultipleOptions::default(),
@@ -65,8 +80,8 @@ pub fn sums_by(frame: &DataFrame, keys: &[&str], values: &[&str]) -> PolarsResul
     }
     let mut value_columns: Vec<Vec<f64>> = Vec::with_capacity(values.len());
     for v in values {
-        let column = grouped.column(v)?.cast(&DataType::Float64)?;
-        value_columns.push(column.f64()?.iter().map(|x| x.unwrap_or(0.0)).collect());
+        let column = grouped.column(v)?.cast(&DataType::Int64)?;
+        value_columns.push(column.i64()?.iter().map(|x| x.unwrap_or(0) as f64 / SCALE).collect());
     }
     Ok((0..grouped.height())
         .map(|row| Group {
