@@ -96,6 +96,10 @@ pub enum EngineEvent {
         duration_ms: u64,
         cached: bool,
         output_ref: Reference,
+        /// Exact tokens of the step's prompt and answer, and its budget.
+        prompt_tokens: usize,
+        completion_tokens: usize,
+        budget: u32,
     },
     StepFailed {
         run: u64,

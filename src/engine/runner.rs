@@ -427,6 +427,9 @@ impl Actor {
                     duration_ms: c.duration_ms,
                     cached,
                     output_ref: reference,
+                    prompt_tokens: output.context.pruned.tokens,
+                    completion_tokens: output.context.completion_tokens,
+                    budget: output.context.pruned.budget,
                 }
             }
             Outcome::Failed(error) => {
