@@ -19,15 +19,38 @@ use mrflow::tools::format::grouped;
     long_about = "Runs marketing-research flows (a DAG of analysis steps declared in TOML) over a sales CSV \
                   that is loaded once and passed between steps by reference. Every figure is computed exactly \
                   with polars.",
-    after_help = "Examples:\n  mrflow-tui run                                   ROI analysis of the bundled sample\n  \
+    after_help = "Examples:\n  mrflow-tui                                       open the TUI on the ROI analysis of the sample\n  \
+                  mrflow-tui run                                   the same, headless\n  \
                   mrflow-tui run --flow sales_forecast --format json\n  \
                   mrflow-tui run --flow my_flow.toml --data exports/sales.csv\n  \
                   mrflow-tui gen-data --rows 1000000 --seed 7 --out big.csv",
-    arg_required_else_help = true
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub tui: TuiArgs,
+}
+
+/// With no subcommand, mrflow-tui opens the terminal UI.
+#[derive(Debug, clap::Args)]
+pub struct TuiArgs {
+    /// A built-in flow name or the path of a flow TOML file.
+    #[arg(long, short, default_value = "roi_analysis", value_name = "NAME|PATH")]
+    pub flow: String,
+    /// Sales CSV to analyse [default: the bundled sample].
+    #[arg(long, short, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// Model whose encoding counts tokens and whose prices cost the run [default: from config].
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Open without starting a run (press R to run).
+    #[arg(long)]
+    pub no_autorun: bool,
+    /// Print the default configuration (a starting point for config.toml) and exit.
+    #[arg(long)]
+    pub print_default_config: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -20,6 +20,10 @@ pub struct Price {
 pub struct Config {
     pub model: String,
     pub pricing: BTreeMap<String, Price>,
+    /// TUI key bindings over the defaults: key → action.
+    pub keys: BTreeMap<String, String>,
+    /// `default` or `mono`.
+    pub theme: String,
 }
 
 /// One layer as written in a file: every key optional.
@@ -27,8 +31,11 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 struct Layer {
     model: Option<String>,
+    theme: Option<String>,
     #[serde(default)]
     pricing: BTreeMap<String, Price>,
+    #[serde(default)]
+    keys: BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +63,8 @@ impl Config {
         Config {
             model: layer.model.expect("default sets a model"),
             pricing: layer.pricing,
+            keys: layer.keys,
+            theme: layer.theme.unwrap_or_else(|| "default".into()),
         }
     }
 
@@ -84,7 +93,11 @@ impl Config {
         if let Some(model) = layer.model {
             self.model = model;
         }
+        if let Some(theme) = layer.theme {
+            self.theme = theme;
+        }
         self.pricing.extend(layer.pricing);
+        self.keys.extend(layer.keys);
     }
 
     /// The price of `model`, if the pricing table knows it.

@@ -111,7 +111,7 @@ fn dump_prompts(dir: &Path, snapshot: &FlowSnapshot, store: &ResultStore) -> Res
     let fail = |e: std::io::Error| Failure::input(format!("{}: cannot write prompts: {e}", dir.display()));
     std::fs::create_dir_all(dir).map_err(fail)?;
     for step in &snapshot.steps {
-        if let Some(output) = step.output_ref.and_then(|r| store.step_output(&r)) {
+        if let Some(output) = step.output_ref.and_then(|r| store.peek_step_output(&r)) {
             std::fs::write(dir.join(format!("{}.txt", step.id)), &output.context.pruned.prompt).map_err(fail)?;
         }
     }

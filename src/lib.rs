@@ -14,3 +14,4 @@ pub mod engine;
 pub mod llm;
 pub mod sample;
 pub mod tools;
+pub mod tui;

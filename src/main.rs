@@ -4,6 +4,7 @@ use clap::Parser;
 
 mod cli;
 mod headless;
+mod interactive;
 
 use cli::{Cli, Command};
 
@@ -25,9 +26,10 @@ fn main() -> ExitCode {
 
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Run(args) => headless::run(args),
-        Command::Flows { json } => cli::flows(*json),
-        Command::GenData(args) => cli::gen_data(args),
+        None => interactive::tui(&cli.tui),
+        Some(Command::Run(args)) => headless::run(args),
+        Some(Command::Flows { json }) => cli::flows(*json),
+        Some(Command::GenData(args)) => cli::gen_data(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,4 +4,4 @@ mod reference;
 mod store;
 
 pub use reference::{ParseReferenceError, Reference};
-pub use store::{ResultStore, StoredValue};
+pub use store::{EntryInfo, EntryKind, ResultStore, StoredValue};

@@ -85,7 +85,7 @@ impl RunReport {
         let outputs: Vec<Option<Arc<StepOutput>>> = snapshot
             .steps
             .iter()
-            .map(|s| s.output_ref.and_then(|r| store.step_output(&r)))
+            .map(|s| s.output_ref.and_then(|r| store.peek_step_output(&r)))
             .collect();
 
         // The baseline over the steps that ran, in flow order.
@@ -102,7 +102,7 @@ impl RunReport {
                 let out = outputs[i].as_ref().expect("ran");
                 out.tools
                     .iter()
-                    .filter_map(|t| store.tool_output(&t.output_ref))
+                    .filter_map(|t| store.peek_tool_output(&t.output_ref))
                     .collect()
             })
             .collect();

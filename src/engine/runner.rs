@@ -106,7 +106,7 @@ impl EngineHandle {
     /// The step's last output, if it has run.
     pub fn output(&self, step: &str) -> Option<Arc<StepOutput>> {
         let reference = self.snapshot.borrow().step(step)?.output_ref?;
-        self.store.step_output(&reference)
+        self.store.peek_step_output(&reference)
     }
 
     /// The decisions and prompt size a step would get with other settings, without running
@@ -802,7 +802,7 @@ impl StepJob {
         });
         let reference = output.reference();
         self.store.put(reference, StoredValue::StepOutput(output.clone()));
-        self.store.put(memo, StoredValue::StepOutput(output.clone()));
+        self.store.put_alias(memo, reference);
         Outcome::Finished {
             output,
             reference,

@@ -1,0 +1,1028 @@
+//! The TUI's state and its pure `update`: actions in, state changes and effects out. No
+//! terminal here, so every interaction is unit-tested as an action sequence.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cache::{EntryInfo, Reference};
+use crate::context::{ItemDecision, Priority, PrunedContext, Strategy};
+use crate::engine::{BUDGET_RANGE, EngineCommand, EngineEvent, Flow, FlowSnapshot, RunState, StepStatus};
+
+/// The four panes, in focus order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pane {
+    Flow,
+    Budgets,
+    Cache,
+    Context,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 4] = [Pane::Flow, Pane::Budgets, Pane::Cache, Pane::Context];
+
+    pub fn title(&self) -> &'static str {
+        match self {
+            Pane::Flow => "Flow",
+            Pane::Budgets => "Budgets",
+            Pane::Cache => "Cache",
+            Pane::Context => "Context",
+        }
+    }
+
+    fn index(&self) -> usize {
+        Pane::ALL.iter().position(|p| p == self).expect("listed")
+    }
+}
+
+/// What the user (or the engine) asks for. The named variants can be bound to keys in the
+/// config (`"ctrl-r" = "rerun_step"`); the rest carry data and are internal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Quit,
+    FocusNext,
+    FocusPrev,
+    FocusFlow,
+    FocusBudgets,
+    FocusCache,
+    FocusContext,
+    Up,
+    Down,
+    Top,
+    Bottom,
+    PageUp,
+    PageDown,
+    BudgetUp,
+    BudgetDown,
+    EditBudget,
+    PriorityNext,
+    PriorityPrev,
+    StrategyNext,
+    RerunStep,
+    RerunAll,
+    Cancel,
+    Open,
+    Close,
+    TogglePrompt,
+    Help,
+    Export,
+    SaveOverrides,
+    Evict,
+    SortCache,
+    #[serde(skip)]
+    Char(char),
+    #[serde(skip)]
+    Backspace,
+    #[serde(skip)]
+    Click {
+        column: u16,
+        row: u16,
+    },
+    #[serde(skip)]
+    Scroll {
+        column: u16,
+        row: u16,
+        down: bool,
+    },
+    #[serde(skip)]
+    Tick,
+    #[serde(skip)]
+    Loaded {
+        data: String,
+    },
+    #[serde(skip)]
+    LoadFailed(String),
+    #[serde(skip)]
+    Engine(EngineEvent),
+    #[serde(skip)]
+    Snapshot(FlowSnapshot, Vec<Option<StepView>>),
+    #[serde(skip)]
+    CacheEntries(Vec<EntryInfo>),
+    #[serde(skip)]
+    Ledger(LedgerView),
+    #[serde(skip)]
+    WhatIf {
+        step: usize,
+        result: Result<PrunedContext, String>,
+    },
+    #[serde(skip)]
+    Inspect {
+        title: String,
+        lines: Vec<String>,
+    },
+    #[serde(skip)]
+    Notice(String),
+}
+
+impl Action {
+    /// One line for the help popup.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::FocusNext => "next pane",
+            Action::FocusPrev => "previous pane",
+            Action::FocusFlow => "focus Flow",
+            Action::FocusBudgets => "focus Budgets",
+            Action::FocusCache => "focus Cache",
+            Action::FocusContext => "focus Context",
+            Action::Up => "move up",
+            Action::Down => "move down",
+            Action::Top => "first row",
+            Action::Bottom => "last row",
+            Action::PageUp => "page up",
+            Action::PageDown => "page down",
+            Action::BudgetUp => "raise the step's budget (+50)",
+            Action::BudgetDown => "lower the step's budget (-50)",
+            Action::EditBudget => "type the step's budget",
+            Action::PriorityNext => "demote the context item (cycle priority)",
+            Action::PriorityPrev => "promote the context item",
+            Action::StrategyNext => "cycle the step's strategy",
+            Action::RerunStep => "rerun the step and its downstream steps",
+            Action::RerunAll => "rerun the whole flow",
+            Action::Cancel => "cancel the run",
+            Action::Open => "inspect the cache entry",
+            Action::Close => "close the popup",
+            Action::TogglePrompt => "show the exact prompt / the items",
+            Action::Help => "this help",
+            Action::Export => "export the report and run JSON",
+            Action::SaveOverrides => "save tuned budgets and priorities as a flow file",
+            Action::Evict => "evict the cache entry",
+            Action::SortCache => "cycle the cache sort",
+            _ => "",
+        }
+    }
+}
+
+/// What `update` asks the event loop to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Engine(EngineCommand),
+    WhatIf {
+        step: usize,
+        budget: u32,
+        strategy: Strategy,
+        overrides: BTreeMap<String, Priority>,
+    },
+    Inspect(Reference),
+    Evict(Reference),
+    RefreshCache,
+    Export,
+    SaveOverrides,
+}
+
+/// A finished step as the panes show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepView {
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+    pub context: PrunedContext,
+}
+
+/// The run measured against the baseline.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LedgerView {
+    /// Baseline prompt tokens per step, in flow order.
+    pub baseline: Vec<usize>,
+    pub prompt_tokens: usize,
+    pub baseline_tokens: usize,
+    pub reduction_pct: f64,
+    pub cost_usd: Option<f64>,
+    pub baseline_cost_usd: Option<f64>,
+    pub facts_retained: usize,
+    pub facts_critical: usize,
+}
+
+/// Settings the analyst has tuned for a step, applied on rerun.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tuning {
+    pub budget: u32,
+    pub strategy: Strategy,
+    pub overrides: BTreeMap<String, Priority>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheSort {
+    Newest,
+    Size,
+    Hits,
+    Kind,
+}
+
+impl CacheSort {
+    fn next(self) -> Self {
+        match self {
+            CacheSort::Newest => CacheSort::Size,
+            CacheSort::Size => CacheSort::Hits,
+            CacheSort::Hits => CacheSort::Kind,
+            CacheSort::Kind => CacheSort::Newest,
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            CacheSort::Newest => "newest",
+            CacheSort::Size => "size",
+            CacheSort::Hits => "hits",
+            CacheSort::Kind => "kind",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Popup {
+    Help {
+        scroll: u16,
+    },
+    Inspector {
+        title: String,
+        lines: Vec<String>,
+        scroll: u16,
+    },
+    BudgetInput {
+        buffer: String,
+    },
+}
+
+/// Where the data stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Phase {
+    Loading,
+    Ready,
+    Failed(String),
+}
+
+/// Screen regions from the last draw, for mouse hit-testing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rect {
+    pub x: u16,
+    pub y: u16,
+    pub width: u16,
+    pub height: u16,
+}
+
+impl Rect {
+    pub fn contains(&self, column: u16, row: u16) -> bool {
+        column >= self.x && column < self.x + self.width && row >= self.y && row < self.y + self.height
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Hitboxes {
+    pub panes: Vec<(Pane, Rect)>,
+    /// Flow graph node boxes by step index.
+    pub nodes: Vec<(usize, Rect)>,
+    /// First row of each pane's list (after borders and headers).
+    pub list_top: Vec<(Pane, u16)>,
+}
+
+pub struct AppState {
+    pub flow: Arc<Flow>,
+    pub data: String,
+    pub phase: Phase,
+    pub snapshot: Option<FlowSnapshot>,
+    pub views: Vec<Option<StepView>>,
+    pub tuning: Vec<Tuning>,
+    /// Steps whose tuning differs from their last run, with the what-if result.
+    pub what_if: Vec<Option<Result<PrunedContext, String>>>,
+    pub ledger: Option<LedgerView>,
+    pub cache: Vec<EntryInfo>,
+    pub cache_sort: CacheSort,
+    pub focus: Pane,
+    pub step: usize,
+    pub context_row: usize,
+    pub cache_row: usize,
+    pub show_prompt: bool,
+    pub prompt_scroll: u16,
+    pub popup: Option<Popup>,
+    pub status: String,
+    pub spinner: usize,
+    pub hitboxes: Hitboxes,
+    pub quit: bool,
+}
+
+impl AppState {
+    pub fn new(flow: Arc<Flow>, data: String) -> Self {
+        let n = flow.steps().len();
+        let tuning = flow
+            .steps()
+            .iter()
+            .map(|s| Tuning {
+                budget: s.budget,
+                strategy: s.strategy,
+                overrides: BTreeMap::new(),
+            })
+            .collect();
+        AppState {
+            flow,
+            data,
+            phase: Phase::Loading,
+            snapshot: None,
+            views: vec![None; n],
+            tuning,
+            what_if: vec![None; n],
+            ledger: None,
+            cache: Vec::new(),
+            cache_sort: CacheSort::Newest,
+            focus: Pane::Flow,
+            step: 0,
+            context_row: 0,
+            cache_row: 0,
+            show_prompt: false,
+            prompt_scroll: 0,
+            popup: None,
+            status: "loading data…".into(),
+            spinner: 0,
+            hitboxes: Hitboxes::default(),
+            quit: false,
+        }
+    }
+
+    pub fn step_id(&self, i: usize) -> &str {
+        &self.flow.step(i).id
+    }
+
+    pub fn status_of(&self, i: usize) -> StepStatus {
+        self.snapshot
+            .as_ref()
+            .map_or(StepStatus::Pending, |s| s.steps[i].status)
+    }
+
+    pub fn run_state(&self) -> RunState {
+        self.snapshot.as_ref().map_or(RunState::Idle, |s| s.state)
+    }
+
+    pub fn running(&self) -> bool {
+        self.run_state() == RunState::Running
+    }
+
+    /// The context the panes show for a step: the what-if result when tuned, else the last run.
+    pub fn shown_context(&self, i: usize) -> Option<&PrunedContext> {
+        match &self.what_if[i] {
+            Some(Ok(p)) => Some(p),
+            _ => self.views[i].as_ref().map(|v| &v.context),
+        }
+    }
+
+    pub fn is_stale(&self, i: usize) -> bool {
+        self.what_if[i].is_some()
+    }
+
+    /// Cache entries in the chosen order.
+    pub fn sorted_cache(&self) -> Vec<&EntryInfo> {
+        let mut list: Vec<&EntryInfo> = self.cache.iter().collect();
+        match self.cache_sort {
+            CacheSort::Newest => list.sort_by_key(|e| e.age),
+            CacheSort::Size => list.sort_by_key(|e| std::cmp::Reverse(e.bytes)),
+            CacheSort::Hits => list.sort_by_key(|e| std::cmp::Reverse(e.hits)),
+            CacheSort::Kind => list.sort_by_key(|e| (e.kind, e.producer.clone())),
+        }
+        list
+    }
+
+    fn context_len(&self) -> usize {
+        self.shown_context(self.step).map_or(0, |c| c.decisions.len())
+    }
+
+    fn selected_item(&self) -> Option<&ItemDecision> {
+        self.shown_context(self.step)?.decisions.get(self.context_row)
+    }
+
+    /// Re-evaluates the selected step after a tuning change: what-if if it differs from the
+    /// last run, else back to the run's own result.
+    fn retune(&mut self, i: usize) -> Vec<Effect> {
+        let t = self.tuning[i].clone();
+        let Some(ran) = self.views[i].as_ref().map(|v| &v.context) else {
+            self.what_if[i] = None;
+            self.status = format!(
+                "{}: budget {} · {} (applies when it runs)",
+                self.step_id(i),
+                t.budget,
+                t.strategy
+            );
+            return vec![];
+        };
+        let unchanged = ran.budget == t.budget
+            && ran.strategy == t.strategy
+            && ran
+                .decisions
+                .iter()
+                .all(|d| t.overrides.get(&d.key).is_none_or(|p| *p == d.priority));
+        if unchanged {
+            self.what_if[i] = None;
+            return vec![];
+        }
+        vec![Effect::WhatIf {
+            step: i,
+            budget: t.budget,
+            strategy: t.strategy,
+            overrides: t.overrides,
+        }]
+    }
+
+    fn set_budget(&mut self, budget: i64) -> Vec<Effect> {
+        let (lo, hi) = (*BUDGET_RANGE.start() as i64, *BUDGET_RANGE.end() as i64);
+        self.tuning[self.step].budget = budget.clamp(lo, hi) as u32;
+        self.retune(self.step)
+    }
+
+    /// Commands that apply a step's tuning, then rerun `rerun`.
+    fn apply_and_rerun(&mut self, rerun: EngineCommand) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        for (i, t) in self.tuning.iter().enumerate() {
+            let id = self.flow.step(i).id.clone();
+            let current = self.snapshot.as_ref().map(|s| &s.steps[i]);
+            if current.is_none_or(|c| c.budget != t.budget) {
+                effects.push(Effect::Engine(EngineCommand::SetBudget {
+                    step: id.clone(),
+                    budget: t.budget,
+                }));
+            }
+            if current.is_none_or(|c| c.strategy != t.strategy) {
+                effects.push(Effect::Engine(EngineCommand::SetStrategy {
+                    step: id.clone(),
+                    strategy: t.strategy,
+                }));
+            }
+            for (item, p) in &t.overrides {
+                if current.is_none_or(|c| c.priority_overrides.get(item) != Some(p)) {
+                    effects.push(Effect::Engine(EngineCommand::SetPriority {
+                        step: id.clone(),
+                        item: item.clone(),
+                        priority: *p,
+                    }));
+                }
+            }
+        }
+        effects.push(Effect::Engine(rerun));
+        effects
+    }
+
+    fn move_selection(&mut self, delta: isize) {
+        let clamp = |v: usize, len: usize| -> usize {
+            if len == 0 {
+                0
+            } else {
+                (v as isize + delta).clamp(0, len as isize - 1) as usize
+            }
+        };
+        match self.focus {
+            Pane::Flow | Pane::Budgets => {
+                let new = clamp(self.step, self.flow.steps().len());
+                if new != self.step {
+                    self.step = new;
+                    self.context_row = 0;
+                    self.prompt_scroll = 0;
+                }
+            }
+            Pane::Cache => self.cache_row = clamp(self.cache_row, self.cache.len()),
+            Pane::Context if self.show_prompt => {
+                self.prompt_scroll = (self.prompt_scroll as isize + delta).max(0) as u16;
+            }
+            Pane::Context => self.context_row = clamp(self.context_row, self.context_len()),
+        }
+    }
+}
+
+const PAGE: isize = 10;
+
+/// Applies an action; returns what the event loop must do.
+pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
+    // A popup takes the keys first.
+    if let Some(popup) = state.popup.as_mut() {
+        match (popup, &action) {
+            (_, Action::Quit) => {}
+            (Popup::BudgetInput { buffer }, Action::Char(c)) if c.is_ascii_digit() && buffer.len() < 6 => {
+                buffer.push(*c);
+                return vec![];
+            }
+            (Popup::BudgetInput { buffer }, Action::Backspace) => {
+                buffer.pop();
+                return vec![];
+            }
+            (Popup::BudgetInput { buffer }, Action::Open) => {
+                let value = buffer.parse::<i64>().ok();
+                state.popup = None;
+                return value.map_or_else(Vec::new, |v| state.set_budget(v));
+            }
+            (
+                Popup::Help { scroll } | Popup::Inspector { scroll, .. },
+                Action::Down | Action::Scroll { down: true, .. },
+            ) => {
+                *scroll = scroll.saturating_add(1);
+                return vec![];
+            }
+            (
+                Popup::Help { scroll } | Popup::Inspector { scroll, .. },
+                Action::Up | Action::Scroll { down: false, .. },
+            ) => {
+                *scroll = scroll.saturating_sub(1);
+                return vec![];
+            }
+            (Popup::Help { scroll } | Popup::Inspector { scroll, .. }, Action::PageDown) => {
+                *scroll = scroll.saturating_add(PAGE as u16);
+                return vec![];
+            }
+            (Popup::Help { scroll } | Popup::Inspector { scroll, .. }, Action::PageUp) => {
+                *scroll = scroll.saturating_sub(PAGE as u16);
+                return vec![];
+            }
+            (_, Action::Close | Action::Help | Action::Open) => {
+                state.popup = None;
+                return vec![];
+            }
+            // Data from the engine still flows while a popup is open; other keys are held.
+            (
+                _,
+                Action::Tick
+                | Action::Engine(_)
+                | Action::Snapshot(..)
+                | Action::CacheEntries(_)
+                | Action::Ledger(_)
+                | Action::WhatIf { .. }
+                | Action::Loaded { .. }
+                | Action::LoadFailed(_)
+                | Action::Notice(_)
+                | Action::Inspect { .. },
+            ) => {}
+            _ => return vec![],
+        }
+    }
+
+    match action {
+        Action::Quit => state.quit = true,
+        Action::FocusNext => state.focus = Pane::ALL[(state.focus.index() + 1) % 4],
+        Action::FocusPrev => state.focus = Pane::ALL[(state.focus.index() + 3) % 4],
+        Action::FocusFlow => state.focus = Pane::Flow,
+        Action::FocusBudgets => state.focus = Pane::Budgets,
+        Action::FocusCache => state.focus = Pane::Cache,
+        Action::FocusContext => state.focus = Pane::Context,
+        Action::Up => state.move_selection(-1),
+        Action::Down => state.move_selection(1),
+        Action::PageUp => state.move_selection(-PAGE),
+        Action::PageDown => state.move_selection(PAGE),
+        Action::Top => state.move_selection(-(isize::MAX / 2)),
+        Action::Bottom => state.move_selection(isize::MAX / 2),
+        Action::BudgetUp => {
+            let b = state.tuning[state.step].budget as i64 + 50;
+            return state.set_budget(b);
+        }
+        Action::BudgetDown => {
+            let b = state.tuning[state.step].budget as i64 - 50;
+            return state.set_budget(b);
+        }
+        Action::EditBudget => state.popup = Some(Popup::BudgetInput { buffer: String::new() }),
+        Action::StrategyNext => {
+            let t = &mut state.tuning[state.step];
+            let i = Strategy::ALL.iter().position(|s| *s == t.strategy).unwrap_or(0);
+            t.strategy = Strategy::ALL[(i + 1) % Strategy::ALL.len()];
+            return state.retune(state.step);
+        }
+        Action::PriorityNext | Action::PriorityPrev => {
+            let Some(item) = state.selected_item().cloned() else {
+                state.status = "select a context item first (Context pane)".into();
+                return vec![];
+            };
+            let i = Priority::ALL.iter().position(|p| *p == item.priority).unwrap_or(0);
+            let next = if action == Action::PriorityNext {
+                (i + 1) % 4
+            } else {
+                (i + 3) % 4
+            };
+            let default = state
+                .flow
+                .step(state.step)
+                .context
+                .iter()
+                .find(|c| c.key == item.key)
+                .map(|c| c.priority);
+            let overrides = &mut state.tuning[state.step].overrides;
+            if Some(Priority::ALL[next]) == default {
+                overrides.remove(&item.key);
+            } else {
+                overrides.insert(item.key.clone(), Priority::ALL[next]);
+            }
+            return state.retune(state.step);
+        }
+        Action::RerunStep => {
+            if state.phase != Phase::Ready {
+                return vec![];
+            }
+            let id = state.step_id(state.step).to_string();
+            state.status = format!("rerunning {id} and what depends on it…");
+            return state.apply_and_rerun(EngineCommand::RerunStep(id));
+        }
+        Action::RerunAll => {
+            if state.phase != Phase::Ready {
+                return vec![];
+            }
+            state.status = "rerunning the whole flow…".into();
+            return state.apply_and_rerun(EngineCommand::RunAll);
+        }
+        Action::Cancel => {
+            if state.running() {
+                return vec![Effect::Engine(EngineCommand::Cancel)];
+            }
+        }
+        Action::Open if state.focus == Pane::Cache => {
+            if let Some(e) = state.sorted_cache().get(state.cache_row) {
+                return vec![Effect::Inspect(e.reference)];
+            }
+        }
+        Action::Open if state.focus == Pane::Budgets => {
+            state.popup = Some(Popup::BudgetInput { buffer: String::new() })
+        }
+        Action::Open => {}
+        Action::Close => {}
+        Action::TogglePrompt => {
+            state.show_prompt = !state.show_prompt;
+            state.prompt_scroll = 0;
+        }
+        Action::Help => state.popup = Some(Popup::Help { scroll: 0 }),
+        Action::Export => return vec![Effect::Export],
+        Action::SaveOverrides => return vec![Effect::SaveOverrides],
+        Action::Evict if state.focus == Pane::Cache => {
+            if let Some(e) = state.sorted_cache().get(state.cache_row) {
+                return vec![Effect::Evict(e.reference), Effect::RefreshCache];
+            }
+        }
+        Action::Evict => {}
+        Action::SortCache => {
+            state.cache_sort = state.cache_sort.next();
+            state.cache_row = 0;
+        }
+        Action::Char(_) | Action::Backspace => {}
+        Action::Click { column, row } => return click(state, column, row),
+        Action::Scroll { column, row, down } => {
+            if let Some(pane) = pane_at(state, column, row) {
+                state.focus = pane;
+                state.move_selection(if down { 1 } else { -1 });
+            }
+        }
+        Action::Tick => state.spinner = state.spinner.wrapping_add(1),
+        Action::Loaded { data } => {
+            state.phase = Phase::Ready;
+            state.data = data;
+            state.status = "data loaded".into();
+        }
+        Action::LoadFailed(message) => {
+            state.status = message.clone();
+            state.phase = Phase::Failed(message);
+        }
+        Action::Engine(event) => return engine_event(state, event),
+        Action::Snapshot(snapshot, views) => {
+            for (i, view) in views.iter().enumerate() {
+                // A step that ran again with the tuned settings is no longer stale.
+                if view.is_some() && view != &state.views[i] {
+                    let t = &state.tuning[i];
+                    let c = &view.as_ref().expect("checked").context;
+                    if c.budget == t.budget && c.strategy == t.strategy {
+                        state.what_if[i] = None;
+                    }
+                }
+            }
+            state.snapshot = Some(snapshot);
+            state.views = views;
+            state.context_row = state.context_row.min(state.context_len().saturating_sub(1));
+        }
+        Action::CacheEntries(entries) => {
+            state.cache = entries;
+            state.cache_row = state.cache_row.min(state.cache.len().saturating_sub(1));
+        }
+        Action::Ledger(ledger) => state.ledger = Some(ledger),
+        Action::WhatIf { step, result } => state.what_if[step] = Some(result),
+        Action::Inspect { title, lines } => {
+            state.popup = Some(Popup::Inspector {
+                title,
+                lines,
+                scroll: 0,
+            })
+        }
+        Action::Notice(text) => state.status = text,
+    }
+    vec![]
+}
+
+fn engine_event(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
+    state.status = match &event {
+        EngineEvent::RunStarted { run, steps } => format!("run {run} started: {}", steps.join(", ")),
+        EngineEvent::StepStarted { step, .. } => format!("{step} started"),
+        EngineEvent::StepProgress { step, message, .. } => format!("{step}: {message}"),
+        EngineEvent::CacheHit { step, tool, .. } => format!("{step}: cache hit for {tool}"),
+        EngineEvent::StepFinished {
+            step,
+            duration_ms,
+            prompt_tokens,
+            budget,
+            cached,
+            ..
+        } => {
+            let how = if *cached { "cached" } else { "done" };
+            format!("{step} {how} in {duration_ms} ms · {prompt_tokens}/{budget} tokens")
+        }
+        EngineEvent::StepFailed { step, error, .. } => format!("{step} failed: {error}"),
+        EngineEvent::StepSkipped { step, reason, .. } => format!("{step} skipped: {reason}"),
+        EngineEvent::StepCancelled { step, .. } => format!("{step} cancelled"),
+        EngineEvent::RunFinished {
+            run,
+            state: s,
+            duration_ms,
+        } => format!("run {run} {} in {duration_ms} ms", s.as_str()),
+        EngineEvent::SettingsChanged { step } => format!("{step}: settings applied"),
+        EngineEvent::CommandRejected { reason } => format!("rejected: {reason}"),
+    };
+    vec![Effect::RefreshCache]
+}
+
+fn pane_at(state: &AppState, column: u16, row: u16) -> Option<Pane> {
+    state
+        .hitboxes
+        .panes
+        .iter()
+        .find(|(_, r)| r.contains(column, row))
+        .map(|(p, _)| *p)
+}
+
+/// A click focuses the pane under it and selects the row or node clicked.
+fn click(state: &mut AppState, column: u16, row: u16) -> Vec<Effect> {
+    let Some(pane) = pane_at(state, column, row) else {
+        return vec![];
+    };
+    state.focus = pane;
+    if let Some((i, _)) = state.hitboxes.nodes.iter().find(|(_, r)| r.contains(column, row)) {
+        state.step = *i;
+        state.context_row = 0;
+        return vec![];
+    }
+    let top = state
+        .hitboxes
+        .list_top
+        .iter()
+        .find(|(p, _)| *p == pane)
+        .map(|(_, t)| *t);
+    if let Some(top) = top.filter(|t| row >= *t) {
+        let index = (row - top) as usize;
+        match pane {
+            Pane::Budgets if index < state.flow.steps().len() => state.step = index,
+            Pane::Cache if index < state.cache.len() => state.cache_row = index,
+            Pane::Context if !state.show_prompt && index < state.context_len() => state.context_row = index,
+            _ => {}
+        }
+    }
+    vec![]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::{Decision, ItemDecision};
+    use crate::engine::ContextSource;
+
+    fn pruned(budget: u32, strategy: Strategy, tokens: usize) -> PrunedContext {
+        PrunedContext {
+            budget,
+            strategy,
+            decisions: vec![
+                ItemDecision {
+                    key: "persona".into(),
+                    source: ContextSource::Agent,
+                    priority: Priority::Critical,
+                    decision: Decision::Kept,
+                    tokens_before: 30,
+                    tokens_after: 30,
+                },
+                ItemDecision {
+                    key: "profitability".into(),
+                    source: ContextSource::Step("analyze_profitability".into()),
+                    priority: Priority::Important,
+                    decision: Decision::Kept,
+                    tokens_before: 200,
+                    tokens_after: 200,
+                },
+            ],
+            prompt: "[user]\n## task\nx".into(),
+            tokens,
+            facts: vec![],
+        }
+    }
+
+    /// roi_analysis with every step run at its flow budget.
+    fn ran() -> AppState {
+        let flow = Arc::new(Flow::builtin("roi_analysis").unwrap());
+        let mut s = AppState::new(flow.clone(), "sample".into());
+        update(
+            &mut s,
+            Action::Loaded {
+                data: "sample.csv".into(),
+            },
+        );
+        s.views = flow
+            .steps()
+            .iter()
+            .map(|d| {
+                Some(StepView {
+                    prompt_tokens: 250,
+                    completion_tokens: 40,
+                    context: pruned(d.budget, d.strategy, 250),
+                })
+            })
+            .collect();
+        s
+    }
+
+    #[test]
+    fn a_budget_change_asks_for_a_what_if_and_marks_the_step_stale() {
+        let mut s = ran();
+        update(&mut s, Action::Down);
+        assert_eq!(s.step, 1);
+        let effects = update(&mut s, Action::BudgetUp);
+        assert_eq!(
+            effects,
+            [Effect::WhatIf {
+                step: 1,
+                budget: 650,
+                strategy: Strategy::ProgressivePruning,
+                overrides: BTreeMap::new()
+            }]
+        );
+        assert!(!s.is_stale(1));
+        update(
+            &mut s,
+            Action::WhatIf {
+                step: 1,
+                result: Ok(pruned(650, Strategy::ProgressivePruning, 600)),
+            },
+        );
+        assert!(s.is_stale(1));
+        assert_eq!(s.shown_context(1).unwrap().tokens, 600);
+        // Back to the run's budget: no longer a what-if.
+        assert!(update(&mut s, Action::BudgetDown).is_empty());
+        assert!(!s.is_stale(1));
+    }
+
+    #[test]
+    fn rerun_applies_the_tuning_then_reruns_the_step() {
+        let mut s = ran();
+        s.snapshot = None;
+        update(&mut s, Action::Down);
+        update(&mut s, Action::BudgetUp);
+        update(&mut s, Action::StrategyNext);
+        let effects = update(&mut s, Action::RerunStep);
+        let commands: Vec<&EngineCommand> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Engine(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        assert!(commands.contains(&&EngineCommand::SetBudget {
+            step: "analyze_profitability".into(),
+            budget: 650
+        }));
+        assert!(commands.contains(&&EngineCommand::SetStrategy {
+            step: "analyze_profitability".into(),
+            strategy: Strategy::AbstractedSummaries
+        }));
+        assert_eq!(
+            commands.last(),
+            Some(&&EngineCommand::RerunStep("analyze_profitability".into()))
+        );
+        assert_eq!(
+            update(&mut s, Action::RerunAll).last(),
+            Some(&Effect::Engine(EngineCommand::RunAll))
+        );
+    }
+
+    #[test]
+    fn priorities_cycle_on_the_selected_item_and_return_to_default() {
+        let mut s = ran();
+        s.step = 3;
+        update(&mut s, Action::FocusContext);
+        update(&mut s, Action::Down);
+        let effects = update(&mut s, Action::PriorityNext);
+        let mut expected = BTreeMap::new();
+        expected.insert("profitability".to_string(), Priority::Useful);
+        assert_eq!(
+            effects,
+            [Effect::WhatIf {
+                step: 3,
+                budget: 500,
+                strategy: Strategy::ProgressivePruning,
+                overrides: expected
+            }]
+        );
+        // P promotes the shown `important` to `critical`, the flow's default for this item:
+        // the override goes away and the step is as it ran.
+        assert!(update(&mut s, Action::PriorityPrev).is_empty());
+        assert!(s.tuning[3].overrides.is_empty());
+        assert!(!s.is_stale(3));
+    }
+
+    #[test]
+    fn focus_popups_and_quit() {
+        let mut s = ran();
+        update(&mut s, Action::FocusNext);
+        assert_eq!(s.focus, Pane::Budgets);
+        update(&mut s, Action::FocusPrev);
+        update(&mut s, Action::FocusPrev);
+        assert_eq!(s.focus, Pane::Context);
+        update(&mut s, Action::Help);
+        assert_eq!(s.popup, Some(Popup::Help { scroll: 0 }));
+        update(&mut s, Action::Down);
+        assert_eq!(s.popup, Some(Popup::Help { scroll: 1 }));
+        // Other keys are held while a popup is open.
+        assert!(update(&mut s, Action::RerunAll).is_empty());
+        update(&mut s, Action::Close);
+        assert_eq!(s.popup, None);
+        update(&mut s, Action::Quit);
+        assert!(s.quit);
+    }
+
+    #[test]
+    fn typing_a_budget() {
+        let mut s = ran();
+        update(&mut s, Action::EditBudget);
+        for c in "1234".chars() {
+            update(&mut s, Action::Char(c));
+        }
+        update(&mut s, Action::Backspace);
+        let effects = update(&mut s, Action::Open);
+        assert_eq!(s.popup, None);
+        assert!(matches!(
+            &effects[0],
+            Effect::WhatIf {
+                step: 0,
+                budget: 123,
+                ..
+            }
+        ));
+        // Clamped to the allowed range.
+        assert_eq!(s.tuning[0].budget, 123);
+        update(&mut s, Action::EditBudget);
+        update(&mut s, Action::Char('9'));
+        update(&mut s, Action::Open);
+        assert_eq!(s.tuning[0].budget, 50);
+    }
+
+    #[test]
+    fn nothing_runs_before_the_data_is_loaded_and_cancel_only_when_running() {
+        let flow = Arc::new(Flow::builtin("roi_analysis").unwrap());
+        let mut s = AppState::new(flow, "x".into());
+        assert!(update(&mut s, Action::RerunAll).is_empty());
+        assert!(update(&mut s, Action::Cancel).is_empty());
+        update(&mut s, Action::LoadFailed("x.csv: file not found".into()));
+        assert_eq!(s.phase, Phase::Failed("x.csv: file not found".into()));
+    }
+
+    #[test]
+    fn clicks_select_panes_and_rows() {
+        let mut s = ran();
+        s.hitboxes = Hitboxes {
+            panes: vec![
+                (
+                    Pane::Flow,
+                    Rect {
+                        x: 0,
+                        y: 1,
+                        width: 40,
+                        height: 20,
+                    },
+                ),
+                (
+                    Pane::Budgets,
+                    Rect {
+                        x: 40,
+                        y: 1,
+                        width: 40,
+                        height: 20,
+                    },
+                ),
+            ],
+            nodes: vec![(
+                2,
+                Rect {
+                    x: 5,
+                    y: 10,
+                    width: 20,
+                    height: 4,
+                },
+            )],
+            list_top: vec![(Pane::Budgets, 5)],
+        };
+        update(&mut s, Action::Click { column: 10, row: 11 });
+        assert_eq!((s.focus, s.step), (Pane::Flow, 2));
+        update(&mut s, Action::Click { column: 50, row: 8 });
+        assert_eq!((s.focus, s.step), (Pane::Budgets, 3));
+        update(
+            &mut s,
+            Action::Scroll {
+                column: 50,
+                row: 8,
+                down: false,
+            },
+        );
+        assert_eq!(s.step, 2);
+    }
+}

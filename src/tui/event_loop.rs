@@ -1,0 +1,343 @@
+//! The event loop: one `select!` over terminal input, engine events and the loop's own
+//! messages. It draws only when something changed, and ticks only while a spinner turns, so
+//! an idle screen uses no CPU.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind, KeyModifiers, MouseEventKind};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use super::app::{Action, AppState, Effect, LedgerView, StepView, update};
+use super::keymap::Keymap;
+use super::terminal;
+use super::theme::Theme;
+use super::ui;
+use crate::cache::ResultStore;
+use crate::config::Config;
+use crate::context::Tokenizer;
+use crate::data::{Dataset, load_csv};
+use crate::dirs::Dirs;
+use crate::engine::{Engine, EngineCommand, EngineConfig, EngineEvent, EngineHandle, Flow, Measure, RunReport};
+use crate::llm::OfflineAnalyst;
+use crate::tools::format::grouped;
+
+pub struct TuiOptions {
+    pub flow: Arc<Flow>,
+    pub data: PathBuf,
+    pub model: String,
+    pub autorun: bool,
+    pub config: Config,
+    pub dirs: Option<Dirs>,
+}
+
+enum Msg {
+    Action(Action),
+    Data(Result<Arc<Dataset>, String>),
+}
+
+struct Running {
+    handle: EngineHandle,
+    events: mpsc::UnboundedReceiver<EngineEvent>,
+    dataset: Arc<Dataset>,
+    store: Arc<ResultStore>,
+}
+
+async fn next_engine_event(engine: &mut Option<Running>) -> Option<EngineEvent> {
+    match engine {
+        Some(e) => e.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Maps a terminal event to an action. Ctrl-C always quits, whatever the keymap says.
+fn translate(event: Event, keymap: &Keymap, state: &AppState) -> Option<Action> {
+    match event {
+        Event::Key(key) if key.kind != KeyEventKind::Release => {
+            if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+                return Some(Action::Quit);
+            }
+            if matches!(state.popup, Some(super::app::Popup::BudgetInput { .. })) {
+                match key.code {
+                    KeyCode::Char(c) if c.is_ascii_digit() => return Some(Action::Char(c)),
+                    KeyCode::Backspace => return Some(Action::Backspace),
+                    KeyCode::Enter => return Some(Action::Open),
+                    KeyCode::Esc => return Some(Action::Close),
+                    _ => {}
+                }
+            }
+            keymap.action(key)
+        }
+        Event::Mouse(m) => match m.kind {
+            MouseEventKind::Down(_) => Some(Action::Click {
+                column: m.column,
+                row: m.row,
+            }),
+            MouseEventKind::ScrollDown => Some(Action::Scroll {
+                column: m.column,
+                row: m.row,
+                down: true,
+            }),
+            MouseEventKind::ScrollUp => Some(Action::Scroll {
+                column: m.column,
+                row: m.row,
+                down: false,
+            }),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn data_label(d: &Dataset) -> String {
+    let name = d
+        .path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into());
+    format!("{name} · {} rows · {}", grouped(d.rows() as f64), d.reference.short())
+}
+
+/// Runs the TUI until the user quits.
+pub async fn run(opts: TuiOptions) -> Result<(), String> {
+    let keymap = Keymap::new(&opts.config.keys)?;
+    let theme = Theme::pick(&opts.config.theme);
+    let tokenizer = Tokenizer::for_model(&opts.model);
+    let (mut term, _guard) = terminal::init().map_err(|e| format!("cannot start the terminal UI: {e}"))?;
+    let name = opts
+        .data
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into());
+    let mut state = AppState::new(opts.flow.clone(), format!("{name} · loading…"));
+    let (tx, mut internal) = mpsc::unbounded_channel::<Msg>();
+
+    // Data and tokenizer load in the background: the first frame does not wait for them.
+    crate::context::warm_up();
+    {
+        let (tx, flow, path) = (tx.clone(), opts.flow.clone(), opts.data.clone());
+        tokio::task::spawn_blocking(move || {
+            let result = load_csv(&path, &flow.required_columns())
+                .map(Arc::new)
+                .map_err(|e| e.to_string());
+            let _ = tx.send(Msg::Data(result));
+        });
+    }
+
+    let mut events = EventStream::new();
+    let mut engine: Option<Running> = None;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let panic_after_first_frame = std::env::var_os("MRFLOW_TUI_TEST_PANIC").is_some();
+    let mut dirty = true;
+    loop {
+        if dirty {
+            term.draw(|f| ui::draw(f, &mut state, &keymap, &theme))
+                .map_err(|e| format!("cannot draw: {e}"))?;
+            dirty = false;
+            if panic_after_first_frame {
+                panic!("test panic requested by MRFLOW_TUI_TEST_PANIC");
+            }
+        }
+        if state.quit {
+            break;
+        }
+        let spinning = state.running() || state.phase == super::app::Phase::Loading;
+        let action = tokio::select! {
+            biased;
+            event = events.next() => match event {
+                Some(Ok(Event::Resize(..))) => { dirty = true; None }
+                Some(Ok(event)) => translate(event, &keymap, &state),
+                Some(Err(e)) => return Err(format!("terminal input failed: {e}")),
+                None => break,
+            },
+            Some(msg) = internal.recv() => match msg {
+                Msg::Action(a) => Some(a),
+                Msg::Data(Ok(dataset)) => {
+                    let store = Arc::new(ResultStore::new());
+                    let config = EngineConfig { analyst: Arc::new(OfflineAnalyst), tokenizer };
+                    let (handle, rx) = Engine::spawn_with(opts.flow.clone(), dataset.clone(), store.clone(), config);
+                    if opts.autorun {
+                        handle.send(EngineCommand::RunAll);
+                    }
+                    let label = data_label(&dataset);
+                    engine = Some(Running { handle, events: rx, dataset, store });
+                    Some(Action::Loaded { data: label })
+                }
+                Msg::Data(Err(e)) => Some(Action::LoadFailed(e)),
+            },
+            Some(event) = next_engine_event(&mut engine) => {
+                if let (Some(e), EngineEvent::RunFinished { .. }) = (&engine, &event) {
+                    spawn_ledger(e, &opts, tokenizer, tx.clone());
+                }
+                Some(Action::Engine(event))
+            },
+            _ = tick.tick(), if spinning => Some(Action::Tick),
+        };
+        let Some(action) = action else { continue };
+        let is_engine_event = matches!(action, Action::Engine(_));
+        let mut queue = vec![action];
+        if is_engine_event {
+            if let Some(e) = &engine {
+                queue.push(snapshot_action(e));
+            }
+        }
+        while let Some(action) = queue.pop() {
+            for effect in update(&mut state, action) {
+                if let Some(follow) = perform(effect, &engine, &state, &opts) {
+                    queue.push(follow);
+                }
+            }
+        }
+        dirty = true;
+    }
+    if let Some(e) = engine {
+        e.handle.send(EngineCommand::Shutdown);
+    }
+    Ok(())
+}
+
+/// The engine's state as the panes need it.
+fn snapshot_action(e: &Running) -> Action {
+    let snapshot = e.handle.snapshot();
+    let views = snapshot
+        .steps
+        .iter()
+        .map(|s| {
+            let out = e.store.peek_step_output(&s.output_ref?)?;
+            Some(StepView {
+                prompt_tokens: out.context.pruned.tokens,
+                completion_tokens: out.context.completion_tokens,
+                context: out.context.pruned.clone(),
+            })
+        })
+        .collect();
+    Action::Snapshot(snapshot, views)
+}
+
+/// Measures the finished run against the baseline off the UI thread.
+fn spawn_ledger(e: &Running, opts: &TuiOptions, tokenizer: Tokenizer, tx: mpsc::UnboundedSender<Msg>) {
+    let (flow, dataset, store, snapshot) = (
+        opts.flow.clone(),
+        e.dataset.clone(),
+        e.store.clone(),
+        e.handle.snapshot(),
+    );
+    let (model, price) = (opts.model.clone(), opts.config.price(&opts.model));
+    tokio::task::spawn_blocking(move || {
+        let report = RunReport::build(
+            &flow,
+            &dataset,
+            &snapshot,
+            &store,
+            &Measure {
+                model: &model,
+                tokenizer,
+                price,
+            },
+        );
+        let t = &report.totals;
+        let ledger = LedgerView {
+            baseline: report.steps.iter().map(|s| s.tokens.baseline_prompt).collect(),
+            prompt_tokens: t.prompt_tokens,
+            baseline_tokens: t.baseline_prompt_tokens,
+            reduction_pct: t.reduction_pct,
+            cost_usd: t.cost_usd,
+            baseline_cost_usd: t.baseline_cost_usd,
+            facts_retained: report.facts.retained,
+            facts_critical: report.facts.critical,
+        };
+        let _ = tx.send(Msg::Action(Action::Ledger(ledger)));
+    });
+}
+
+/// Does what `update` asked; may answer with a follow-up action.
+fn perform(effect: Effect, engine: &Option<Running>, state: &AppState, opts: &TuiOptions) -> Option<Action> {
+    let Some(e) = engine else {
+        return Some(Action::Notice("the data is not loaded yet".into()));
+    };
+    match effect {
+        Effect::Engine(command) => {
+            e.handle.send(command);
+            None
+        }
+        Effect::WhatIf {
+            step,
+            budget,
+            strategy,
+            overrides,
+        } => {
+            let id = &state.flow.step(step).id;
+            let result = e
+                .handle
+                .what_if(id, budget, strategy, &overrides)?
+                .map_err(|err| err.to_string());
+            Some(Action::WhatIf { step, result })
+        }
+        Effect::RefreshCache => Some(Action::CacheEntries(e.store.entries())),
+        Effect::Inspect(reference) => Some(super::inspect::inspect(&e.store, &reference)),
+        Effect::Evict(reference) => {
+            let gone = e.store.remove(&reference);
+            Some(Action::Notice(if gone {
+                format!("evicted {}", reference.short())
+            } else {
+                "already gone".into()
+            }))
+        }
+        Effect::Export => Some(Action::Notice(match export(e, state, opts) {
+            Ok(paths) => format!("exported {paths}"),
+            Err(err) => format!("export failed: {err}"),
+        })),
+        Effect::SaveOverrides => Some(Action::Notice(match save_overrides(state, opts) {
+            Ok(path) => format!("saved the tuned flow to {path}; run it with --flow {path}"),
+            Err(err) => format!("saving failed: {err}"),
+        })),
+    }
+}
+
+fn export(e: &Running, state: &AppState, opts: &TuiOptions) -> Result<String, String> {
+    let dirs = opts.dirs.as_ref().ok_or("no data directory; set MRFLOW_DATA_DIR")?;
+    let dir = dirs.data.join("exports");
+    std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    let tokenizer = Tokenizer::for_model(&opts.model);
+    let measure = Measure {
+        model: &opts.model,
+        tokenizer,
+        price: opts.config.price(&opts.model),
+    };
+    let report = RunReport::build(&state.flow, &e.dataset, &e.handle.snapshot(), &e.store, &measure);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let base = dir.join(format!("{}-{stamp}", state.flow.name()));
+    let md = base.with_extension("md");
+    let json = base.with_extension("json");
+    std::fs::write(&md, report.report.clone().unwrap_or_default()).map_err(|err| format!("{}: {err}", md.display()))?;
+    let text = serde_json::to_string_pretty(&report).map_err(|err| err.to_string())?;
+    std::fs::write(&json, text).map_err(|err| format!("{}: {err}", json.display()))?;
+    Ok(format!("{} and {}", md.display(), json.display()))
+}
+
+/// Writes the flow with the tuned budgets, strategies and priorities as a flow file.
+fn save_overrides(state: &AppState, opts: &TuiOptions) -> Result<String, String> {
+    let dirs = opts.dirs.as_ref().ok_or("no config directory; set MRFLOW_CONFIG_DIR")?;
+    let mut def = state.flow.def.clone();
+    for (step, t) in def.steps.iter_mut().zip(&state.tuning) {
+        step.budget = t.budget;
+        step.strategy = t.strategy;
+        for item in &mut step.context {
+            if let Some(p) = t.overrides.get(&item.key) {
+                item.priority = *p;
+            }
+        }
+    }
+    let text = toml::to_string(&def).map_err(|e| e.to_string())?;
+    let dir = dirs.config.join("flows");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(format!("{}.toml", def.name));
+    let header = format!(
+        "# {} with budgets and priorities tuned in mrflow-tui (from {}).\n",
+        def.name, state.flow.origin
+    );
+    std::fs::write(&path, header + &text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path.display().to_string())
+}

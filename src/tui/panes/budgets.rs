@@ -1,0 +1,165 @@
+//! Budgets: the selected step's editable budget and strategy, a gauge of prompt tokens
+//! against budget per step with its baseline beside it, and optimized against baseline as
+//! bars.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Widget};
+
+use crate::tools::format::grouped;
+use crate::tui::app::AppState;
+use crate::tui::theme::Theme;
+
+pub struct BudgetsPane<'a> {
+    pub state: &'a AppState,
+    pub theme: &'a Theme,
+    pub focused: bool,
+}
+
+/// Rows above the per-step list inside the pane (settings line and a blank).
+pub const LIST_OFFSET: u16 = 3;
+
+fn compact(n: usize) -> String {
+    if n >= 10_000 {
+        format!("{:.1}k", n as f64 / 1000.0)
+    } else {
+        grouped(n as f64)
+    }
+}
+
+fn bar(width: usize, fraction: f64) -> String {
+    let filled = ((fraction.clamp(0.0, 1.0) * width as f64).round() as usize).min(width);
+    format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
+}
+
+impl Widget for &BudgetsPane<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let (state, theme) = (self.state, self.theme);
+        let border = if self.focused { theme.border_focus } else { theme.border };
+        let block = Block::bordered()
+            .border_style(border)
+            .title(" 2 Budgets ")
+            .title_style(theme.title);
+        let inner = block.inner(area);
+        block.render(area, buf);
+        if inner.height == 0 || inner.width < 20 {
+            return;
+        }
+        let w = inner.width as usize;
+        let i = state.step;
+        let t = &state.tuning[i];
+        let stale = if state.is_stale(i) {
+            Span::styled(" * what-if, r to apply", theme.warn)
+        } else {
+            Span::raw("")
+        };
+        let settings = Line::from(vec![
+            Span::styled(format!("{} ", state.step_id(i)), theme.title),
+            Span::raw("budget "),
+            Span::styled(grouped(t.budget as f64), theme.accent),
+            Span::raw(" · "),
+            Span::styled(t.strategy.as_str(), theme.accent),
+            stale,
+        ]);
+        buf.set_line(inner.x, inner.y, &settings, inner.width);
+        buf.set_line(
+            inner.x,
+            inner.y + 1,
+            &Line::styled("+/- budget · b type · s strategy", theme.dim),
+            inner.width,
+        );
+
+        let baseline = |k: usize| {
+            state
+                .ledger
+                .as_ref()
+                .and_then(|l| l.baseline.get(k).copied())
+                .unwrap_or(0)
+        };
+        let name_w = state
+            .flow
+            .steps()
+            .iter()
+            .map(|s| s.id.chars().count())
+            .max()
+            .unwrap_or(8)
+            .min(w / 3)
+            .max(6);
+        let numbers_w = 22;
+        let gauge_w = w.saturating_sub(name_w + numbers_w + 2).max(4);
+        let mut y = inner.y + LIST_OFFSET;
+        for k in 0..state.flow.steps().len() {
+            if y >= inner.bottom() {
+                return;
+            }
+            let tokens = state.shown_context(k).map_or(0, |c| c.tokens);
+            let budget = state.tuning[k].budget as usize;
+            let name: String = state.step_id(k).chars().take(name_w).collect();
+            let line = Line::from(vec![
+                Span::styled(
+                    format!("{name:<name_w$} "),
+                    if k == i {
+                        theme.selected
+                    } else {
+                        ratatui::style::Style::new()
+                    },
+                ),
+                Span::styled(bar(gauge_w, tokens as f64 / budget.max(1) as f64), theme.gauge),
+                Span::raw(format!(" {:>5}/{:<5}", compact(tokens), compact(budget))),
+                Span::styled(format!(" base {:>5}", compact(baseline(k))), theme.dim),
+            ]);
+            buf.set_line(inner.x, y, &line, inner.width);
+            y += 1;
+        }
+
+        // Optimized against baseline, on one scale.
+        y += 1;
+        if y + 1 >= inner.bottom() {
+            return;
+        }
+        buf.set_line(
+            inner.x,
+            y,
+            &Line::from(vec![
+                Span::styled("optimized ", theme.gauge),
+                Span::raw("vs "),
+                Span::styled("baseline", theme.baseline),
+                Span::styled(" prompt tokens per step", theme.dim),
+            ]),
+            inner.width,
+        );
+        y += 1;
+        let max = (0..state.flow.steps().len()).map(baseline).max().unwrap_or(0).max(1);
+        let bar_w = w.saturating_sub(name_w + 8).max(4);
+        for k in 0..state.flow.steps().len() {
+            if y + 1 >= inner.bottom() {
+                return;
+            }
+            let tokens = state.shown_context(k).map_or(0, |c| c.tokens);
+            let name: String = state.step_id(k).chars().take(name_w).collect();
+            let filled = |n: usize| ((n as f64 / max as f64) * bar_w as f64).ceil() as usize;
+            buf.set_line(
+                inner.x,
+                y,
+                &Line::from(vec![
+                    Span::raw(format!("{name:<name_w$} ")),
+                    Span::styled("▆".repeat(filled(tokens).min(bar_w)), theme.gauge),
+                    Span::styled(format!(" {}", compact(tokens)), theme.dim),
+                ]),
+                inner.width,
+            );
+            buf.set_line(
+                inner.x,
+                y + 1,
+                &Line::from(vec![
+                    Span::raw(" ".repeat(name_w + 1)),
+                    Span::styled("▆".repeat(filled(baseline(k)).min(bar_w)), theme.baseline),
+                    Span::styled(format!(" {}", compact(baseline(k))), theme.dim),
+                ]),
+                inner.width,
+            );
+            y += 2;
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Cache: every stored value (reference prefix, kind, size, age, hits, producer), sortable;
+//! Enter inspects, `d` evicts.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Row, StatefulWidget, Table, TableState, Widget};
+
+use crate::tui::app::AppState;
+use crate::tui::theme::Theme;
+
+pub struct CachePane<'a> {
+    pub state: &'a AppState,
+    pub theme: &'a Theme,
+    pub focused: bool,
+}
+
+/// Rows above the entries inside the pane (the table header).
+pub const LIST_OFFSET: u16 = 1;
+
+pub fn size(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1}M", b as f64 / (1 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1}k", b as f64 / 1024.0),
+        b => format!("{b}B"),
+    }
+}
+
+pub fn age(secs: u64) -> String {
+    match secs {
+        s if s >= 3600 => format!("{}h", s / 3600),
+        s if s >= 60 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+impl Widget for &CachePane<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let (state, theme) = (self.state, self.theme);
+        let border = if self.focused { theme.border_focus } else { theme.border };
+        let title = format!(
+            " 3 Cache · {} entries · sort {} ",
+            state.cache.len(),
+            state.cache_sort.label()
+        );
+        let block = Block::bordered()
+            .border_style(border)
+            .title(title)
+            .title_style(theme.title)
+            .title_bottom(Line::styled(" enter inspect · d evict · o sort ", theme.dim));
+        let rows: Vec<Row> = state
+            .sorted_cache()
+            .into_iter()
+            .map(|e| {
+                Row::new(vec![
+                    e.reference.hex()[..8].to_string(),
+                    e.kind.as_str().to_string(),
+                    size(e.bytes),
+                    age(e.age.as_secs()),
+                    e.hits.to_string(),
+                    e.producer.clone(),
+                ])
+            })
+            .collect();
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(8),
+                Constraint::Length(11),
+                Constraint::Length(6),
+                Constraint::Length(4),
+                Constraint::Length(4),
+                Constraint::Min(8),
+            ],
+        )
+        .header(Row::new(vec!["REF", "KIND", "SIZE", "AGE", "HITS", "PRODUCER"]).style(theme.dim))
+        .block(block)
+        .row_highlight_style(if self.focused { theme.selected } else { Style::new() });
+        let mut table_state = TableState::default().with_selected(if state.cache.is_empty() {
+            None
+        } else {
+            Some(state.cache_row)
+        });
+        StatefulWidget::render(table, area, buf, &mut table_state);
+    }
+}

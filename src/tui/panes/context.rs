@@ -1,0 +1,111 @@
+//! Context: the selected step's items with priority, tokens before and after and the
+//! decision, colour-coded; `v` shows the exact prompt instead, scrollable. When the step's
+//! settings were tuned, this shows the what-if result before any rerun.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap};
+
+use crate::tools::format::grouped;
+use crate::tui::app::AppState;
+use crate::tui::theme::Theme;
+
+pub struct ContextPane<'a> {
+    pub state: &'a AppState,
+    pub theme: &'a Theme,
+    pub focused: bool,
+}
+
+pub const LIST_OFFSET: u16 = 1;
+
+impl Widget for &ContextPane<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let (state, theme) = (self.state, self.theme);
+        let i = state.step;
+        let border = if self.focused { theme.border_focus } else { theme.border };
+        let ctx = state.shown_context(i);
+        let what_if = if state.is_stale(i) { " · what-if" } else { "" };
+        let title = match ctx {
+            Some(c) => format!(
+                " 4 Context · {} · {}/{} tokens · {}{what_if} ",
+                state.step_id(i),
+                grouped(c.tokens as f64),
+                grouped(c.budget as f64),
+                c.strategy
+            ),
+            None => format!(" 4 Context · {} ", state.step_id(i)),
+        };
+        let hint = if state.show_prompt {
+            " v items · ↑↓ scroll "
+        } else {
+            " v prompt · p/P priority "
+        };
+        let block = Block::bordered()
+            .border_style(border)
+            .title(title)
+            .title_style(theme.title)
+            .title_bottom(Line::styled(hint, theme.dim));
+        if let Some(Err(e)) = &state.what_if[i] {
+            Paragraph::new(format!("what-if: {e}"))
+                .style(theme.failed)
+                .wrap(Wrap { trim: true })
+                .block(block)
+                .render(area, buf);
+            return;
+        }
+        let Some(ctx) = ctx else {
+            let text = match state.snapshot.as_ref().and_then(|s| s.steps[i].error.clone()) {
+                Some(e) => format!("{}: {e}", state.status_of(i).as_str()),
+                None => "not run yet".to_string(),
+            };
+            Paragraph::new(text)
+                .style(theme.dim)
+                .wrap(Wrap { trim: true })
+                .block(block)
+                .render(area, buf);
+            return;
+        };
+        if state.show_prompt {
+            Paragraph::new(ctx.prompt.as_str())
+                .wrap(Wrap { trim: false })
+                .scroll((state.prompt_scroll, 0))
+                .block(block)
+                .render(area, buf);
+            return;
+        }
+        let rows: Vec<Row> = ctx
+            .decisions
+            .iter()
+            .map(|d| {
+                let overridden = state.tuning[i].overrides.contains_key(&d.key);
+                Row::new(vec![
+                    ratatui::text::Span::raw(d.key.clone()),
+                    ratatui::text::Span::styled(
+                        format!("{}{}", d.priority.as_str(), if overridden { "*" } else { "" }),
+                        theme.priority(d.priority),
+                    ),
+                    ratatui::text::Span::raw(format!("{:>6}", grouped(d.tokens_before as f64))),
+                    ratatui::text::Span::raw(format!("{:>6}", grouped(d.tokens_after as f64))),
+                    ratatui::text::Span::styled(d.decision.as_str(), theme.decision(d.decision)),
+                ])
+            })
+            .collect();
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Min(10),
+                Constraint::Length(10),
+                Constraint::Length(6),
+                Constraint::Length(6),
+                Constraint::Length(10),
+            ],
+        )
+        .header(Row::new(vec!["ITEM", "PRIORITY", "BEFORE", " AFTER", "DECISION"]).style(theme.dim))
+        .block(block)
+        .row_highlight_style(if self.focused { theme.selected } else { Style::new() });
+        let mut table_state = TableState::default().with_selected(Some(state.context_row));
+        StatefulWidget::render(table, area, buf, &mut table_state);
+    }
+}

@@ -1,0 +1,256 @@
+//! Draws the whole screen from the app state, and records where things are for the mouse.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use super::app::{self, Action, AppState, Pane, Phase, Popup};
+use super::keymap::Keymap;
+use super::layout::{MIN_HEIGHT, MIN_WIDTH, screen};
+use super::panes::budgets::{self, BudgetsPane};
+use super::panes::cache::{self, CachePane};
+use super::panes::context::{self, ContextPane};
+use super::panes::flow_graph::{self, FlowGraphPane};
+use super::theme::{Theme, status_icon};
+use crate::engine::RunState;
+use crate::tools::format::{grouped, pct};
+
+fn rect(r: Rect) -> app::Rect {
+    app::Rect {
+        x: r.x,
+        y: r.y,
+        width: r.width,
+        height: r.height,
+    }
+}
+
+pub fn draw(frame: &mut Frame, state: &mut AppState, keymap: &Keymap, theme: &Theme) {
+    let area = frame.area();
+    let Some(screen) = screen(area) else {
+        let text = format!(
+            "terminal too small: need {MIN_WIDTH} x {MIN_HEIGHT}, have {} x {}",
+            area.width, area.height
+        );
+        let [middle] = Layout::vertical([Constraint::Length(1)]).flex(Flex::Center).areas(area);
+        frame.render_widget(
+            Paragraph::new(text).alignment(Alignment::Center).style(theme.warn),
+            middle,
+        );
+        state.hitboxes = app::Hitboxes::default();
+        return;
+    };
+
+    frame.render_widget(Paragraph::new(header(state, theme)).style(theme.header), screen.header);
+    frame.render_widget(Paragraph::new(footer(state, keymap, theme)), screen.footer);
+
+    let mut hitboxes = app::Hitboxes::default();
+    for (pane, r) in screen.panes {
+        let focused = state.focus == pane;
+        hitboxes.panes.push((pane, rect(r)));
+        match pane {
+            Pane::Flow => {
+                frame.render_widget(&FlowGraphPane { state, theme, focused }, r);
+                let inner = Block::bordered().inner(r);
+                for n in flow_graph::layout(&state.flow, inner).nodes {
+                    hitboxes.nodes.push((n.step, rect(n.area)));
+                }
+            }
+            Pane::Budgets => {
+                frame.render_widget(&BudgetsPane { state, theme, focused }, r);
+                hitboxes.list_top.push((pane, r.y + 1 + budgets::LIST_OFFSET));
+            }
+            Pane::Cache => {
+                frame.render_widget(&CachePane { state, theme, focused }, r);
+                hitboxes.list_top.push((pane, r.y + 1 + cache::LIST_OFFSET));
+            }
+            Pane::Context => {
+                frame.render_widget(&ContextPane { state, theme, focused }, r);
+                hitboxes.list_top.push((pane, r.y + 1 + context::LIST_OFFSET));
+            }
+        }
+    }
+    state.hitboxes = hitboxes;
+
+    if let Phase::Failed(message) = &state.phase {
+        popup(
+            frame,
+            area,
+            " Cannot load the data ",
+            message.lines().map(String::from).collect(),
+            0,
+            theme,
+            70,
+            7,
+        );
+    }
+    match &state.popup {
+        None => {}
+        Some(Popup::Help { scroll }) => {
+            let lines: Vec<String> = keymap
+                .help()
+                .iter()
+                .map(|(k, what)| format!("{k:>18}  {what}"))
+                .collect();
+            popup(frame, area, " Help · Esc closes ", lines, *scroll, theme, 72, 30);
+        }
+        Some(Popup::Inspector { title, lines, scroll }) => {
+            popup(
+                frame,
+                area,
+                &format!(" {title} · ↑↓ scroll · Esc closes "),
+                lines.clone(),
+                *scroll,
+                theme,
+                110,
+                40,
+            );
+        }
+        Some(Popup::BudgetInput { buffer }) => {
+            let lines = vec![
+                format!("Budget for {}: {buffer}▏", state.step_id(state.step)),
+                String::new(),
+                "Enter applies, Esc cancels".into(),
+            ];
+            popup(frame, area, " Budget ", lines, 0, theme, 44, 5);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn popup(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    lines: Vec<String>,
+    scroll: u16,
+    theme: &Theme,
+    width: u16,
+    height: u16,
+) {
+    let w = width.min(area.width.saturating_sub(4));
+    let h = (height.min(lines.len() as u16 + 2))
+        .max(3)
+        .min(area.height.saturating_sub(2));
+    let [r] = Layout::horizontal([Constraint::Length(w)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [r] = Layout::vertical([Constraint::Length(h)]).flex(Flex::Center).areas(r);
+    frame.render_widget(Clear, r);
+    let block = Block::bordered()
+        .title(title.to_string())
+        .title_style(theme.title)
+        .border_style(theme.border_focus);
+    let text: Vec<Line> = lines.into_iter().map(Line::from).collect();
+    frame.render_widget(
+        Paragraph::new(text)
+            .block(block)
+            .scroll((scroll, 0))
+            .wrap(Wrap { trim: false }),
+        r,
+    );
+}
+
+fn header<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
+    let run = state.run_state();
+    let icon = match run {
+        RunState::Running => status_icon(crate::engine::StepStatus::Running, state.spinner),
+        RunState::Completed => "✓",
+        RunState::Failed => "✗",
+        RunState::Cancelled => "⊘",
+        RunState::Idle => "·",
+    };
+    let phase = match &state.phase {
+        Phase::Loading => "loading".to_string(),
+        Phase::Failed(_) => "data error".to_string(),
+        Phase::Ready => {
+            let ms = state
+                .snapshot
+                .as_ref()
+                .and_then(|s| s.duration_ms)
+                .map(|m| format!(" {m} ms"))
+                .unwrap_or_default();
+            format!("{icon} {}{ms}", run.as_str())
+        }
+    };
+    let mut spans = vec![
+        Span::styled(" mrflow-tui ", theme.header.patch(theme.title)),
+        Span::raw("│ "),
+        Span::styled(state.flow.name().to_string(), theme.header.patch(theme.title)),
+        Span::raw(format!(" │ {} │ {phase}", state.data)),
+    ];
+    if let Some(l) = &state.ledger {
+        let usd = |c: Option<f64>| c.map_or("n/a".into(), |c| format!("${c:.4}"));
+        spans.push(Span::raw(format!(
+            " │ {} vs {} tokens (−{}) │ {} vs {} │ facts {}/{}",
+            grouped(l.prompt_tokens as f64),
+            grouped(l.baseline_tokens as f64),
+            pct(l.reduction_pct),
+            usd(l.cost_usd),
+            usd(l.baseline_cost_usd),
+            l.facts_retained,
+            l.facts_critical
+        )));
+    }
+    Line::from(spans)
+}
+
+/// Key hints for the focused pane, then the latest event.
+fn footer<'a>(state: &AppState, keymap: &Keymap, theme: &Theme) -> Line<'a> {
+    let actions: &[Action] = match state.focus {
+        Pane::Flow => &[
+            Action::Down,
+            Action::RerunStep,
+            Action::RerunAll,
+            Action::Cancel,
+            Action::BudgetUp,
+            Action::StrategyNext,
+        ],
+        Pane::Budgets => &[
+            Action::BudgetUp,
+            Action::BudgetDown,
+            Action::EditBudget,
+            Action::StrategyNext,
+            Action::RerunStep,
+        ],
+        Pane::Cache => &[Action::Open, Action::Evict, Action::SortCache],
+        Pane::Context => &[
+            Action::PriorityNext,
+            Action::PriorityPrev,
+            Action::TogglePrompt,
+            Action::RerunStep,
+        ],
+    };
+    let mut spans = Vec::new();
+    for a in actions
+        .iter()
+        .chain([Action::FocusNext, Action::Help, Action::Quit].iter())
+    {
+        let short = match a {
+            Action::Down => "step",
+            Action::RerunStep => "rerun",
+            Action::RerunAll => "all",
+            Action::Cancel => "cancel",
+            Action::BudgetUp => "budget",
+            Action::BudgetDown => "less",
+            Action::EditBudget => "type",
+            Action::StrategyNext => "strategy",
+            Action::Open => "inspect",
+            Action::Evict => "evict",
+            Action::SortCache => "sort",
+            Action::PriorityNext => "demote",
+            Action::PriorityPrev => "promote",
+            Action::TogglePrompt => "prompt",
+            Action::FocusNext => "pane",
+            Action::Help => "help",
+            Action::Quit => "quit",
+            _ => "",
+        };
+        let keys = keymap.keys_for(a);
+        let first = keys.split('/').next().unwrap_or_default().to_string();
+        spans.push(Span::styled(format!(" {first}"), theme.accent));
+        spans.push(Span::raw(format!(" {short}")));
+    }
+    spans.push(Span::styled(format!("  │ {}", state.status), theme.dim));
+    Line::from(spans)
+}
