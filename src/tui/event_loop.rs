@@ -20,7 +20,9 @@ use crate::config::Config;
 use crate::context::Tokenizer;
 use crate::data::{Dataset, load_csv};
 use crate::dirs::Dirs;
-use crate::engine::{Engine, EngineCommand, EngineConfig, EngineEvent, EngineHandle, Flow, Measure, RunReport};
+use crate::engine::{
+    Engine, EngineCommand, EngineConfig, EngineEvent, EngineHandle, Flow, FlowSnapshot, Measure, RunReport,
+};
 use crate::llm::OfflineAnalyst;
 use crate::tools::format::grouped;
 
@@ -199,19 +201,39 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
 /// The engine's state as the panes need it.
 fn snapshot_action(e: &Running) -> Action {
     let snapshot = e.handle.snapshot();
-    let views = snapshot
+    let views = step_views(&snapshot, &e.store);
+    Action::Snapshot(snapshot, views)
+}
+
+/// Each step's last output, as the panes show it.
+pub fn step_views(snapshot: &FlowSnapshot, store: &ResultStore) -> Vec<Option<StepView>> {
+    snapshot
         .steps
         .iter()
         .map(|s| {
-            let out = e.store.peek_step_output(&s.output_ref?)?;
+            let out = store.peek_step_output(&s.output_ref?)?;
             Some(StepView {
                 prompt_tokens: out.context.pruned.tokens,
                 completion_tokens: out.context.completion_tokens,
                 context: out.context.pruned.clone(),
             })
         })
-        .collect();
-    Action::Snapshot(snapshot, views)
+        .collect()
+}
+
+/// The header's and Budgets pane's figures from a run report.
+pub fn ledger_view(report: &RunReport) -> LedgerView {
+    let t = &report.totals;
+    LedgerView {
+        baseline: report.steps.iter().map(|s| s.tokens.baseline_prompt).collect(),
+        prompt_tokens: t.prompt_tokens,
+        baseline_tokens: t.baseline_prompt_tokens,
+        reduction_pct: t.reduction_pct,
+        cost_usd: t.cost_usd,
+        baseline_cost_usd: t.baseline_cost_usd,
+        facts_retained: report.facts.retained,
+        facts_critical: report.facts.critical,
+    }
 }
 
 /// Measures the finished run against the baseline off the UI thread.
@@ -235,17 +257,7 @@ fn spawn_ledger(e: &Running, opts: &TuiOptions, tokenizer: Tokenizer, tx: mpsc::
                 price,
             },
         );
-        let t = &report.totals;
-        let ledger = LedgerView {
-            baseline: report.steps.iter().map(|s| s.tokens.baseline_prompt).collect(),
-            prompt_tokens: t.prompt_tokens,
-            baseline_tokens: t.baseline_prompt_tokens,
-            reduction_pct: t.reduction_pct,
-            cost_usd: t.cost_usd,
-            baseline_cost_usd: t.baseline_cost_usd,
-            facts_retained: report.facts.retained,
-            facts_critical: report.facts.critical,
-        };
+        let ledger = ledger_view(&report);
         let _ = tx.send(Msg::Action(Action::Ledger(ledger)));
     });
 }

@@ -3,7 +3,7 @@
 
 pub mod app;
 pub mod event_loop;
-mod inspect;
+pub mod inspect;
 pub mod keymap;
 pub mod layout;
 pub mod panes;

@@ -247,7 +247,11 @@ fn footer<'a>(state: &AppState, keymap: &Keymap, theme: &Theme) -> Line<'a> {
             _ => "",
         };
         let keys = keymap.keys_for(a);
-        let first = keys.split('/').next().unwrap_or_default().to_string();
+        let first = match keys.split('/').next().unwrap_or_default() {
+            "down" => "↓".to_string(),
+            "up" => "↑".to_string(),
+            other => other.to_string(),
+        };
         spans.push(Span::styled(format!(" {first}"), theme.accent));
         spans.push(Span::raw(format!(" {short}")));
     }

@@ -17,8 +17,8 @@ pub struct BudgetsPane<'a> {
     pub focused: bool,
 }
 
-/// Rows above the per-step list inside the pane (settings line and a blank).
-pub const LIST_OFFSET: u16 = 3;
+/// Rows above the per-step list inside the pane (step, settings, hints and a blank).
+pub const LIST_OFFSET: u16 = 4;
 
 fn compact(n: usize) -> String {
     if n >= 10_000 {
@@ -49,23 +49,21 @@ impl Widget for &BudgetsPane<'_> {
         let w = inner.width as usize;
         let i = state.step;
         let t = &state.tuning[i];
-        let stale = if state.is_stale(i) {
-            Span::styled(" * what-if, r to apply", theme.warn)
-        } else {
-            Span::raw("")
-        };
+        let mut title = vec![Span::styled(state.step_id(i).to_string(), theme.title)];
+        if state.is_stale(i) {
+            title.push(Span::styled("  * what-if, r applies", theme.warn));
+        }
+        buf.set_line(inner.x, inner.y, &Line::from(title), inner.width);
         let settings = Line::from(vec![
-            Span::styled(format!("{} ", state.step_id(i)), theme.title),
             Span::raw("budget "),
             Span::styled(grouped(t.budget as f64), theme.accent),
             Span::raw(" · "),
             Span::styled(t.strategy.as_str(), theme.accent),
-            stale,
         ]);
-        buf.set_line(inner.x, inner.y, &settings, inner.width);
+        buf.set_line(inner.x, inner.y + 1, &settings, inner.width);
         buf.set_line(
             inner.x,
-            inner.y + 1,
+            inner.y + 2,
             &Line::styled("+/- budget · b type · s strategy", theme.dim),
             inner.width,
         );
@@ -86,8 +84,10 @@ impl Widget for &BudgetsPane<'_> {
             .unwrap_or(8)
             .min(w / 3)
             .max(6);
-        let numbers_w = 22;
-        let gauge_w = w.saturating_sub(name_w + numbers_w + 2).max(4);
+        // Narrow panes drop the "base" label before the gauge shrinks below a few cells.
+        let wide = w >= name_w + 22 + 12;
+        let numbers_w = if wide { 22 } else { 17 };
+        let gauge_w = w.saturating_sub(name_w + numbers_w + 2).max(3);
         let mut y = inner.y + LIST_OFFSET;
         for k in 0..state.flow.steps().len() {
             if y >= inner.bottom() {
@@ -107,7 +107,14 @@ impl Widget for &BudgetsPane<'_> {
                 ),
                 Span::styled(bar(gauge_w, tokens as f64 / budget.max(1) as f64), theme.gauge),
                 Span::raw(format!(" {:>5}/{:<5}", compact(tokens), compact(budget))),
-                Span::styled(format!(" base {:>5}", compact(baseline(k))), theme.dim),
+                Span::styled(
+                    if wide {
+                        format!(" base {:>5}", compact(baseline(k)))
+                    } else {
+                        format!(" {:>5}", compact(baseline(k)))
+                    },
+                    theme.dim,
+                ),
             ]);
             buf.set_line(inner.x, y, &line, inner.width);
             y += 1;

@@ -7,6 +7,7 @@ use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Row, StatefulWidget, Table, TableState, Widget};
 
+use crate::cache::EntryKind;
 use crate::tui::app::AppState;
 use crate::tui::theme::Theme;
 
@@ -55,7 +56,12 @@ impl Widget for &CachePane<'_> {
             .map(|e| {
                 Row::new(vec![
                     e.reference.hex()[..8].to_string(),
-                    e.kind.as_str().to_string(),
+                    match e.kind {
+                        EntryKind::Dataset => "dataset",
+                        EntryKind::ToolOutput => "tool",
+                        EntryKind::StepOutput => "step",
+                    }
+                    .to_string(),
                     size(e.bytes),
                     age(e.age.as_secs()),
                     e.hits.to_string(),
@@ -67,7 +73,7 @@ impl Widget for &CachePane<'_> {
             rows,
             [
                 Constraint::Length(8),
-                Constraint::Length(11),
+                Constraint::Length(7),
                 Constraint::Length(6),
                 Constraint::Length(4),
                 Constraint::Length(4),

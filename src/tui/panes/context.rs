@@ -5,7 +5,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap};
 
 use crate::tools::format::grouped;
@@ -26,21 +26,21 @@ impl Widget for &ContextPane<'_> {
         let i = state.step;
         let border = if self.focused { theme.border_focus } else { theme.border };
         let ctx = state.shown_context(i);
-        let what_if = if state.is_stale(i) { " · what-if" } else { "" };
+        let what_if = if state.is_stale(i) { "what-if · " } else { "" };
         let title = match ctx {
             Some(c) => format!(
-                " 4 Context · {} · {}/{} tokens · {}{what_if} ",
+                " 4 Context · {what_if}{} · {}/{} ",
                 state.step_id(i),
                 grouped(c.tokens as f64),
-                grouped(c.budget as f64),
-                c.strategy
+                grouped(c.budget as f64)
             ),
             None => format!(" 4 Context · {} ", state.step_id(i)),
         };
+        let strategy = ctx.map(|c| c.strategy.as_str()).unwrap_or_default();
         let hint = if state.show_prompt {
-            " v items · ↑↓ scroll "
+            format!(" {strategy} · v items · ↑↓ scroll ")
         } else {
-            " v prompt · p/P priority "
+            format!(" {strategy} · v prompt · p/P priority ")
         };
         let block = Block::bordered()
             .border_style(border)
@@ -75,36 +75,62 @@ impl Widget for &ContextPane<'_> {
                 .render(area, buf);
             return;
         }
+        // Narrow panes abbreviate the priority and join the token columns.
+        let narrow = area.width < 48;
         let rows: Vec<Row> = ctx
             .decisions
             .iter()
             .map(|d| {
-                let overridden = state.tuning[i].overrides.contains_key(&d.key);
-                Row::new(vec![
-                    ratatui::text::Span::raw(d.key.clone()),
-                    ratatui::text::Span::styled(
-                        format!("{}{}", d.priority.as_str(), if overridden { "*" } else { "" }),
-                        theme.priority(d.priority),
-                    ),
-                    ratatui::text::Span::raw(format!("{:>6}", grouped(d.tokens_before as f64))),
-                    ratatui::text::Span::raw(format!("{:>6}", grouped(d.tokens_after as f64))),
-                    ratatui::text::Span::styled(d.decision.as_str(), theme.decision(d.decision)),
-                ])
+                let overridden = if state.tuning[i].overrides.contains_key(&d.key) {
+                    "*"
+                } else {
+                    ""
+                };
+                let priority = if narrow {
+                    &d.priority.as_str()[..4]
+                } else {
+                    d.priority.as_str()
+                };
+                let mut cells = vec![
+                    Span::raw(d.key.clone()),
+                    Span::styled(format!("{priority}{overridden}"), theme.priority(d.priority)),
+                ];
+                if narrow {
+                    cells.push(Span::raw(format!("{}→{}", d.tokens_before, d.tokens_after)));
+                } else {
+                    cells.push(Span::raw(format!("{:>6}", grouped(d.tokens_before as f64))));
+                    cells.push(Span::raw(format!("{:>6}", grouped(d.tokens_after as f64))));
+                }
+                cells.push(Span::styled(d.decision.as_str(), theme.decision(d.decision)));
+                Row::new(cells)
             })
             .collect();
-        let table = Table::new(
-            rows,
-            [
-                Constraint::Min(10),
-                Constraint::Length(10),
-                Constraint::Length(6),
-                Constraint::Length(6),
-                Constraint::Length(10),
-            ],
-        )
-        .header(Row::new(vec!["ITEM", "PRIORITY", "BEFORE", " AFTER", "DECISION"]).style(theme.dim))
-        .block(block)
-        .row_highlight_style(if self.focused { theme.selected } else { Style::new() });
+        let (widths, header) = if narrow {
+            (
+                vec![
+                    Constraint::Min(6),
+                    Constraint::Length(5),
+                    Constraint::Length(9),
+                    Constraint::Length(10),
+                ],
+                vec!["ITEM", "PRIO", "TOKENS", "DECISION"],
+            )
+        } else {
+            (
+                vec![
+                    Constraint::Min(10),
+                    Constraint::Length(10),
+                    Constraint::Length(6),
+                    Constraint::Length(6),
+                    Constraint::Length(10),
+                ],
+                vec!["ITEM", "PRIORITY", "BEFORE", " AFTER", "DECISION"],
+            )
+        };
+        let table = Table::new(rows, widths)
+            .header(Row::new(header).style(theme.dim))
+            .block(block)
+            .row_highlight_style(if self.focused { theme.selected } else { Style::new() });
         let mut table_state = TableState::default().with_selected(Some(state.context_row));
         StatefulWidget::render(table, area, buf, &mut table_state);
     }

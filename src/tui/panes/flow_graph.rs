@@ -75,23 +75,23 @@ pub fn layout(flow: &Flow, area: Rect) -> GraphLayout {
         .flat_map(|v| flow.dag.upstream[v].iter().map(move |&u| (u, v)))
         .filter(|&(u, v)| layer[v] > layer[u] + 1)
         .collect();
-    let (style, node_h, gap) = if depth * 4 + depth.saturating_sub(1) * 3 <= area.height {
+    let fits = |node_h: u16, gap: u16| depth * node_h + depth.saturating_sub(1) * gap <= area.height;
+    let (style, node_h, gap) = if fits(4, 3) {
         (NodeStyle::Boxed, 4, 3)
+    } else if fits(1, 2) {
+        (NodeStyle::Compact, 1, 2)
     } else {
         (NodeStyle::Compact, 1, 1)
     };
     let channel_w = 2 * skips.len() as u16;
     let usable = area.width.saturating_sub(channel_w + 1);
-    let widest = (0..depth as usize)
-        .map(|l| layer.iter().filter(|&&x| x == l).count())
-        .max()
-        .unwrap_or(1) as u16;
-    let node_w = (usable.saturating_sub(widest.saturating_sub(1) * 2) / widest.max(1)).clamp(8, 28);
-
     let mut nodes = Vec::new();
     for l in 0..depth as usize {
         let members: Vec<usize> = flow.dag.order.iter().copied().filter(|&s| layer[s] == l).collect();
-        let total = members.len() as u16 * node_w + (members.len() as u16).saturating_sub(1) * 2;
+        let count = members.len() as u16;
+        // Each layer shares the width among its own nodes.
+        let node_w = (usable.saturating_sub(count.saturating_sub(1) * 2) / count.max(1)).clamp(8, 28);
+        let total = count * node_w + count.saturating_sub(1) * 2;
         let left = area.x + usable.saturating_sub(total) / 2;
         let y = area.y + l as u16 * (node_h + gap);
         for (k, &s) in members.iter().enumerate() {
@@ -188,14 +188,15 @@ impl Widget for &FlowGraphPane<'_> {
             for &u in &flow.dag.upstream[v] {
                 let (a, b) = (node(u), node(v));
                 if layer[v] == layer[u] + 1 {
+                    // Down from the parent to a bus row, along it, and down into the child.
                     let top = a.area.bottom();
-                    let bottom = b.area.y.saturating_sub(1);
+                    let into = b.area.y.saturating_sub(1);
                     let bus = if g.gap >= 3 { top + 1 } else { top };
+                    canvas.mark(center(a), top, UP);
                     canvas.vline(center(a), top, bus);
                     canvas.hline(bus, center(a), center(b));
-                    canvas.vline(center(b), bus, bottom);
-                    // Lines enter the child from above.
-                    canvas.mark(center(b), bottom, DOWN);
+                    canvas.vline(center(b), bus, into);
+                    canvas.mark(center(b), into, DOWN);
                 } else if let Some(&(_, _, x)) = g.channels.iter().find(|(cu, cv, _)| *cu == u && *cv == v) {
                     let ya = a.area.y + a.area.height / 2;
                     let yb = b.area.y + b.area.height / 2;
@@ -215,23 +216,17 @@ impl Widget for &FlowGraphPane<'_> {
                 }
             }
         }
-        // Arrow heads into children.
+        // Arrow heads into children, where a row is free for them.
         for v in 0..flow.steps().len() {
             let b = node(v);
-            if layer[v] > 0 && b.area.y > inner.y {
-                let has_adjacent = flow.dag.upstream[v].iter().any(|&u| layer[u] + 1 == layer[v]);
-                if has_adjacent {
-                    buf[(center(b), b.area.y - 1)].set_symbol("▼").set_style(theme.dim);
-                }
+            let has_adjacent = flow.dag.upstream[v].iter().any(|&u| layer[u] + 1 == layer[v]);
+            if has_adjacent && g.gap >= 2 && b.area.y > inner.y {
+                buf[(center(b), b.area.y - 1)].set_symbol("▼").set_style(theme.dim);
             }
-            for &(_, cv, _) in g.channels.iter().filter(|(_, cv, _)| *cv == v) {
-                let _ = cv;
-                let x = b.area.right();
-                if x < inner.right() {
-                    buf[(x, b.area.y + b.area.height / 2)]
-                        .set_symbol("◀")
-                        .set_style(theme.dim);
-                }
+            if g.channels.iter().any(|(_, cv, _)| *cv == v) && b.area.right() < inner.right() {
+                buf[(b.area.right(), b.area.y + b.area.height / 2)]
+                    .set_symbol("◀")
+                    .set_style(theme.dim);
             }
         }
 

@@ -1,0 +1,216 @@
+//! The real binary in a pseudo-terminal: its screen read through a VT100 parser, keys typed
+//! as a person would, and the terminal checked after it exits.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::num::NonZeroU16;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+struct Session {
+    parser: vt100::Parser,
+    raw: Vec<u8>,
+    output: mpsc::Receiver<Vec<u8>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    _home: tempfile::TempDir,
+}
+
+impl Session {
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Session {
+        let home = tempfile::tempdir().unwrap();
+        let pty = native_pty_system();
+        let pair = pty
+            .openpty(PtySize {
+                rows: 40,
+                cols: 140,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_mrflow-tui"));
+        cmd.args(args);
+        cmd.cwd(common::repo());
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("MRFLOW_CONFIG_DIR", home.path().join("config"));
+        cmd.env("MRFLOW_CACHE_DIR", home.path().join("cache"));
+        cmd.env("MRFLOW_DATA_DIR", home.path().join("data"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let writer = pair.master.take_writer().unwrap();
+        let (tx, output) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _master = pair.master;
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Session {
+            parser: vt100::Parser::new(NonZeroU16::new(40).unwrap(), NonZeroU16::new(140).unwrap(), 0),
+            raw: Vec::new(),
+            output,
+            writer,
+            child,
+            _home: home,
+        }
+    }
+
+    fn pump(&mut self, wait: Duration) {
+        if let Ok(bytes) = self.output.recv_timeout(wait) {
+            self.feed(&bytes);
+        }
+        while let Ok(bytes) = self.output.try_recv() {
+            self.feed(&bytes);
+        }
+    }
+
+    /// Feeds output to the screen, answering cursor-position queries as a terminal does.
+    fn feed(&mut self, bytes: &[u8]) {
+        self.parser.process(bytes);
+        self.raw.extend_from_slice(bytes);
+        let queries = bytes.windows(4).filter(|w| w == b"\x1b[6n").count();
+        for _ in 0..queries {
+            let (row, col) = self.parser.screen().cursor_position();
+            let answer = format!("\x1b[{};{}R", row + 1, col + 1);
+            self.writer.write_all(answer.as_bytes()).unwrap();
+            self.writer.flush().unwrap();
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.screen().contents()
+    }
+
+    fn wait_for(&mut self, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.screen().contains(what) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what:?}; screen:\n{}",
+                self.screen()
+            );
+            self.pump(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the screen has stopped changing, as a person waits to see it.
+    fn settle(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let before = self.raw.len();
+            self.pump(Duration::from_millis(150));
+            if self.raw.len() == before || Instant::now() > deadline {
+                return;
+            }
+        }
+    }
+
+    fn press(&mut self, keys: &str) {
+        self.settle();
+        self.writer.write_all(keys.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// Waits for the process to end, collecting what it printed last.
+    fn exit_code(&mut self) -> u32 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.pump(Duration::from_millis(50));
+            if let Some(status) = self.child.try_wait().unwrap() {
+                self.pump(Duration::from_millis(200));
+                return status.exit_code();
+            }
+            assert!(Instant::now() < deadline, "did not exit; screen:\n{}", self.screen());
+        }
+    }
+
+    fn raw_text(&self) -> String {
+        String::from_utf8_lossy(&self.raw).into_owned()
+    }
+}
+
+/// What a restored terminal has been sent, in this order at the end: mouse capture off,
+/// the alternate screen left, the cursor shown.
+fn assert_restored(raw: &str) {
+    let last_enter = raw.rfind("\x1b[?1049h").expect("entered the alternate screen");
+    let leave = raw.rfind("\x1b[?1049l").expect("left the alternate screen");
+    assert!(leave > last_enter);
+    assert!(
+        raw[leave..].contains("\x1b[?25h") || raw[..leave].rfind("\x1b[?25h").is_some_and(|p| p > last_enter),
+        "cursor shown"
+    );
+    assert!(
+        raw.rfind("\x1b[?1000l").is_some_and(|p| p > last_enter),
+        "mouse capture off"
+    );
+}
+
+#[test]
+fn runs_tunes_reruns_and_quits_cleanly() {
+    let mut s = Session::start(&[], &[]);
+    // The run starts by itself and the ledger arrives when it completes.
+    s.wait_for("completed");
+    // The ledger arrives once the run is measured against the baseline.
+    s.wait_for("tokens (−");
+    assert!(s.screen().contains("roi_analysis"));
+    assert!(s.screen().contains("generate_report"));
+
+    // Raise load_data's budget: the what-if shows before any rerun.
+    s.press("+");
+    s.wait_for("what-if");
+    assert!(s.screen().contains("budget 350"), "{}", s.screen());
+
+    // Rerun it: tools come from the memo and the run completes again.
+    s.press("r");
+    s.wait_for("run 2 completed");
+    assert!(!s.screen().contains("what-if"), "{}", s.screen());
+
+    s.press("?");
+    s.wait_for("Help");
+    s.press("\x1b");
+    s.settle();
+    assert!(!s.screen().contains("Help · Esc closes"), "{}", s.screen());
+    s.press("q");
+    assert_eq!(s.exit_code(), 0);
+    assert_restored(&s.raw_text());
+}
+
+#[test]
+fn a_panic_restores_the_terminal_and_prints_a_readable_message() {
+    let mut s = Session::start(&["--no-autorun"], &[("MRFLOW_TUI_TEST_PANIC", "1")]);
+    let code = s.exit_code();
+    assert_ne!(code, 0);
+    let raw = s.raw_text();
+    assert_restored(&raw);
+    let message = raw
+        .find("internal error: test panic requested by MRFLOW_TUI_TEST_PANIC")
+        .expect("message printed");
+    let entered = raw.rfind("\x1b[?1049h").unwrap();
+    let left = entered + raw[entered..].find("\x1b[?1049l").unwrap();
+    assert!(message > left, "the message comes after leaving the alternate screen");
+    // Back on the main screen, the message is what a person sees.
+    assert!(
+        s.screen().contains("internal error: test panic requested"),
+        "{}",
+        s.screen()
+    );
+}
+
+#[test]
+fn bad_data_shows_an_error_panel_not_a_crash() {
+    let mut s = Session::start(&["--data", "Cargo.toml"], &[]);
+    s.wait_for("Cannot load the data");
+    assert!(s.screen().contains("Cargo.toml"), "{}", s.screen());
+    s.press("q");
+    assert_eq!(s.exit_code(), 0);
+}

@@ -1,0 +1,176 @@
+//! The TUI rendered on ratatui's TestBackend after a real run on the sample, at the sizes
+//! people use, with timings and ages fixed so the snapshots are stable.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mrflow::cache::ResultStore;
+use mrflow::context::Tokenizer;
+use mrflow::data::load_csv;
+use mrflow::engine::{Engine, EngineCommand, EngineEvent, Flow, Measure, RunReport};
+use mrflow::tui::app::{Action, AppState, update};
+use mrflow::tui::event_loop::{ledger_view, step_views};
+use mrflow::tui::keymap::Keymap;
+use mrflow::tui::theme::Theme;
+use mrflow::tui::{inspect, ui};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const DATA: &str = "beverage_sales.csv · 15,000 rows · cache://dc8314bd25c0";
+
+/// A finished run of `flow` on the sample, as the event loop would hand it to the state.
+fn after_run(flow: &str) -> (AppState, Arc<ResultStore>) {
+    let flow = Arc::new(Flow::builtin(flow).unwrap());
+    let dataset = Arc::new(load_csv(&common::sample(), &flow.required_columns()).unwrap());
+    let store = Arc::new(ResultStore::new());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut snapshot = rt.block_on(async {
+        let (handle, mut events) = Engine::spawn(flow.clone(), dataset.clone(), store.clone());
+        handle.send(EngineCommand::RunAll);
+        while let Some(e) = events.recv().await {
+            if matches!(e, EngineEvent::RunFinished { .. }) {
+                break;
+            }
+        }
+        handle.snapshot()
+    });
+    let tokenizer = Tokenizer::for_model("gpt-4o-mini");
+    let measure = Measure {
+        model: "gpt-4o-mini",
+        tokenizer,
+        price: mrflow::config::Config::default_only().price("gpt-4o-mini"),
+    };
+    let report = RunReport::build(&flow, &dataset, &snapshot, &store, &measure);
+
+    snapshot.duration_ms = Some(123);
+    for s in &mut snapshot.steps {
+        s.duration_ms = s.duration_ms.map(|_| 42);
+    }
+    let views = step_views(&snapshot, &store);
+    let mut entries = store.entries();
+    entries.sort_by_key(|e| e.reference);
+    for e in &mut entries {
+        e.age = Duration::from_secs(5);
+        e.hits = e.hits.min(1);
+    }
+    let ledger = ledger_view(&report);
+    let mut state = AppState::new(flow, DATA.into());
+    for action in [
+        Action::Loaded { data: DATA.into() },
+        Action::Snapshot(snapshot, views),
+        Action::CacheEntries(entries),
+        Action::Ledger(ledger),
+        Action::Notice("run 1 completed in 123 ms".into()),
+    ] {
+        update(&mut state, action);
+    }
+    (state, store)
+}
+
+fn render(state: &mut AppState, width: u16, height: u16) -> String {
+    let keymap = Keymap::new(&Default::default()).unwrap();
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| ui::draw(f, state, &keymap, &Theme::mono())).unwrap();
+    terminal.backend().to_string()
+}
+
+#[test]
+fn main_screen_wide_200x50() {
+    let (mut s, _) = after_run("roi_analysis");
+    insta::assert_snapshot!(render(&mut s, 200, 50));
+}
+
+#[test]
+fn main_screen_grid_120x40() {
+    let (mut s, _) = after_run("brand_performance");
+    insta::assert_snapshot!(render(&mut s, 120, 40));
+}
+
+#[test]
+fn main_screen_minimum_80x24() {
+    let (mut s, _) = after_run("sales_forecast");
+    insta::assert_snapshot!(render(&mut s, 80, 24));
+}
+
+#[test]
+fn too_small_says_what_it_needs() {
+    let (mut s, _) = after_run("roi_analysis");
+    let screen = render(&mut s, 60, 20);
+    assert!(screen.contains("terminal too small: need 80 x 24, have 60 x 20"));
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn help_popup_lists_the_live_keymap() {
+    let (mut s, _) = after_run("roi_analysis");
+    update(&mut s, Action::Help);
+    insta::assert_snapshot!(render(&mut s, 120, 40));
+}
+
+#[test]
+fn inspector_shows_a_result_as_json() {
+    let (mut s, store) = after_run("roi_analysis");
+    let entry = store
+        .entries()
+        .into_iter()
+        .find(|e| e.producer == "profitability(by=brand)")
+        .unwrap();
+    update(&mut s, inspect::inspect(&store, &entry.reference));
+    insta::assert_snapshot!(render(&mut s, 120, 40));
+}
+
+#[test]
+fn inspector_shows_a_dataset_as_a_table() {
+    let (mut s, store) = after_run("roi_analysis");
+    let entry = store
+        .entries()
+        .into_iter()
+        .find(|e| e.producer == "beverage_sales.csv")
+        .unwrap();
+    update(&mut s, inspect::inspect(&store, &entry.reference));
+    let screen = render(&mut s, 120, 40);
+    assert!(screen.contains("15,000 rows (first 200 shown)"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn tuning_shows_the_what_if_before_any_rerun() {
+    let (mut s, store) = after_run("roi_analysis");
+    update(&mut s, Action::Down);
+    update(&mut s, Action::FocusContext);
+    let effects = update(&mut s, Action::BudgetDown);
+    // Perform the what-if as the event loop does.
+    let [
+        mrflow::tui::app::Effect::WhatIf {
+            step,
+            budget,
+            strategy,
+            overrides,
+        },
+    ] = effects.as_slice()
+    else {
+        panic!("{effects:?}")
+    };
+    let out = store
+        .peek_step_output(&s.snapshot.as_ref().unwrap().steps[*step].output_ref.unwrap())
+        .unwrap();
+    let result = out
+        .what_if(s.flow.step(*step), *budget, *strategy, overrides)
+        .map_err(|e| e.to_string());
+    update(&mut s, Action::WhatIf { step: *step, result });
+    let screen = render(&mut s, 200, 50);
+    assert!(screen.contains("what-if"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn prompt_view_shows_the_exact_prompt() {
+    let (mut s, _) = after_run("roi_analysis");
+    update(&mut s, Action::FocusContext);
+    update(&mut s, Action::TogglePrompt);
+    let screen = render(&mut s, 200, 50);
+    assert!(screen.contains("[system]"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
