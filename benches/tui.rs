@@ -38,12 +38,18 @@ fn state_after_run() -> AppState {
         }
         handle.snapshot()
     });
-    let measure = Measure { model: "gpt-4o-mini", tokenizer: Tokenizer::for_model("gpt-4o-mini"), price: None };
+    let measure = Measure {
+        model: "gpt-4o-mini",
+        tokenizer: Tokenizer::for_model("gpt-4o-mini"),
+        price: None,
+    };
     let report = RunReport::build(&flow, &dataset, &snapshot, &store, &measure);
     let mut state = AppState::new(flow, "beverage_sales.csv".into());
     let views = step_views(&snapshot, &store);
     for action in [
-        Action::Loaded { data: "beverage_sales.csv".into() },
+        Action::Loaded {
+            data: "beverage_sales.csv".into(),
+        },
         Action::Snapshot(snapshot, views),
         Action::CacheEntries(store.entries()),
         Action::Ledger(ledger_view(&report)),
@@ -76,7 +82,14 @@ fn launch(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let home = tempfile::tempdir().unwrap();
-                let pair = native_pty_system().openpty(PtySize { rows: 50, cols: 200, pixel_width: 0, pixel_height: 0 }).unwrap();
+                let pair = native_pty_system()
+                    .openpty(PtySize {
+                        rows: 50,
+                        cols: 200,
+                        pixel_width: 0,
+                        pixel_height: 0,
+                    })
+                    .unwrap();
                 let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_mrflow-tui"));
                 cmd.arg("--no-autorun");
                 cmd.cwd(env!("CARGO_MANIFEST_DIR"));

@@ -175,6 +175,19 @@ fn runs_tunes_reruns_and_quits_cleanly() {
     s.wait_for("run 2 completed");
     assert!(!s.screen().contains("what-if"), "{}", s.screen());
 
+    // Save the tuned flow and export the run.
+    s.press("w");
+    s.wait_for("saved the tuned flow");
+    let saved = s._home.path().join("config/flows/roi_analysis.toml");
+    let flow = mrflow::engine::Flow::resolve(saved.to_str().unwrap()).unwrap();
+    assert_eq!(flow.steps()[0].budget, 350);
+    s.press("e");
+    s.wait_for("exported");
+    let exports: Vec<_> = std::fs::read_dir(s._home.path().join("data/exports"))
+        .unwrap()
+        .collect();
+    assert_eq!(exports.len(), 2);
+
     s.press("?");
     s.wait_for("Help");
     s.press("\x1b");

@@ -437,6 +437,17 @@ mod tests {
     }
 
     #[test]
+    fn flows_round_trip_through_toml() {
+        // The TUI saves tuned flows by serializing the definition.
+        for (name, _) in BUILTIN_FLOWS {
+            let flow = Flow::builtin(name).unwrap();
+            let text = toml::to_string(&flow.def).unwrap();
+            let again = Flow::parse(&text, "saved.toml").unwrap();
+            assert_eq!(again.def, flow.def, "{name}");
+        }
+    }
+
+    #[test]
     fn toml_syntax_errors_have_line_and_column() {
         let err = Flow::parse("name = \"x\"\nsteps = [\n  { id = 1 ", "f.toml").unwrap_err();
         assert_eq!(err.origin, "f.toml");
