@@ -65,6 +65,32 @@ pub enum Command {
     },
     /// Generate synthetic beverage sales (deterministic for a seed).
     GenData(GenDataArgs),
+    /// Inspect or clear the persistent result cache.
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheAction {
+    /// List cached entries: reference, kind, size, age, time to live, producer.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one entry: a result as pretty JSON, a dataset as a table preview.
+    Show {
+        /// `cache://<hex>`, the hex alone, or a unique prefix of it.
+        reference: String,
+    },
+    /// Entries, bytes, and hits, misses, evictions and expirations over all runs.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove everything in the cache directory.
+    Clear,
 }
 
 #[derive(Debug, clap::Args)]
@@ -91,6 +117,9 @@ pub struct RunArgs {
     /// Write each step's final prompt, exactly as counted, to DIR/<step_id>.txt.
     #[arg(long, value_name = "DIR")]
     pub dump_prompts: Option<PathBuf>,
+    /// Keep results in memory only: neither read nor write the cache directory.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -24,6 +24,29 @@ pub struct Config {
     pub keys: BTreeMap<String, String>,
     /// `default` or `mono`.
     pub theme: String,
+    pub cache: CacheSettings,
+}
+
+/// The `[cache]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    pub memory_mb: u64,
+    pub disk_mb: u64,
+    pub ttl_seconds: u64,
+    /// Seconds by tool name.
+    #[serde(default)]
+    pub ttl: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CacheLayer {
+    memory_mb: Option<u64>,
+    disk_mb: Option<u64>,
+    ttl_seconds: Option<u64>,
+    #[serde(default)]
+    ttl: BTreeMap<String, u64>,
 }
 
 /// One layer as written in a file: every key optional.
@@ -36,6 +59,7 @@ struct Layer {
     pricing: BTreeMap<String, Price>,
     #[serde(default)]
     keys: BTreeMap<String, String>,
+    cache: Option<CacheLayer>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +89,15 @@ impl Config {
             pricing: layer.pricing,
             keys: layer.keys,
             theme: layer.theme.unwrap_or_else(|| "default".into()),
+            cache: {
+                let c = layer.cache.expect("default has [cache]");
+                CacheSettings {
+                    memory_mb: c.memory_mb.expect("default sets memory_mb"),
+                    disk_mb: c.disk_mb.expect("default sets disk_mb"),
+                    ttl_seconds: c.ttl_seconds.expect("default sets ttl_seconds"),
+                    ttl: c.ttl,
+                }
+            },
         }
     }
 
@@ -98,6 +131,29 @@ impl Config {
         }
         self.pricing.extend(layer.pricing);
         self.keys.extend(layer.keys);
+        if let Some(c) = layer.cache {
+            self.cache.memory_mb = c.memory_mb.unwrap_or(self.cache.memory_mb);
+            self.cache.disk_mb = c.disk_mb.unwrap_or(self.cache.disk_mb);
+            self.cache.ttl_seconds = c.ttl_seconds.unwrap_or(self.cache.ttl_seconds);
+            self.cache.ttl.extend(c.ttl);
+        }
+    }
+
+    /// The cache's bounds and lifetimes, with its disk tier in `dir`.
+    pub fn cache_config(&self, dir: Option<PathBuf>) -> crate::cache::CacheConfig {
+        use std::time::Duration;
+        let c = &self.cache;
+        crate::cache::CacheConfig {
+            memory_bytes: (c.memory_mb as usize).saturating_mul(1 << 20),
+            disk_bytes: c.disk_mb.saturating_mul(1 << 20),
+            ttl: Duration::from_secs(c.ttl_seconds),
+            tool_ttl: c
+                .ttl
+                .iter()
+                .map(|(k, v)| (k.clone(), Duration::from_secs(*v)))
+                .collect(),
+            dir,
+        }
     }
 
     /// The price of `model`, if the pricing table knows it.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use mrflow::cache::ResultStore;
 use mrflow::config::Config;
 use mrflow::context::Tokenizer;
-use mrflow::data::load_csv;
+use mrflow::data::{FrameStore, load_csv_with};
 use mrflow::dirs::Dirs;
 use mrflow::engine::{
     Engine, EngineCommand, EngineConfig, EngineEvent, Flow, FlowSnapshot, Measure, RunReport, StepStatus,
@@ -21,9 +21,10 @@ use crate::cli::{Failure, Format, RunArgs};
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     mrflow::context::warm_up();
-    let config = match Dirs::resolve() {
-        Ok(dirs) => Config::load(&dirs.config).map_err(Failure::input)?,
-        Err(_) => Config::default_only(),
+    let dirs = Dirs::resolve().ok();
+    let config = match &dirs {
+        Some(dirs) => Config::load(&dirs.config).map_err(Failure::input)?,
+        None => Config::default_only(),
     };
     let model = args.model.clone().unwrap_or_else(|| config.model.clone());
     let tokenizer = Tokenizer::for_model(&model);
@@ -35,7 +36,11 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         Some(p) => p.clone(),
         None => sample_path().map_err(|m| Failure { message: m, status: 1 })?,
     };
-    let dataset = Arc::new(load_csv(&path, &flow.required_columns()).map_err(Failure::input)?);
+    // Results and parsed data persist under the cache directory unless --no-cache.
+    let cache_dir = dirs.as_ref().filter(|_| !args.no_cache).map(|d| d.cache.clone());
+    let store = Arc::new(ResultStore::with_config(config.cache_config(cache_dir)));
+    let frames = store.disk().map(|d| d as &dyn FrameStore);
+    let dataset = Arc::new(load_csv_with(&path, &flow.required_columns(), frames).map_err(Failure::input)?);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -45,7 +50,6 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             status: 1,
         })?;
     let report = runtime.block_on(async {
-        let store = Arc::new(ResultStore::new());
         let engine = EngineConfig {
             analyst: Arc::new(OfflineAnalyst),
             tokenizer,
@@ -85,6 +89,21 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         Ok::<_, Failure>(RunReport::build(&flow, &dataset, &snapshot, &store, &measure))
     })?;
 
+    if let Some(disk) = store.disk() {
+        let c = &report.cache;
+        disk.record(&mrflow::cache::Totals {
+            runs: 1,
+            hits: c.hits,
+            misses: c.misses,
+            disk_hits: c.disk_hits,
+            evictions: c.evictions,
+            expirations: c.expirations,
+            tokens_saved_by_references: c.tokens_saved_by_references as u64,
+        });
+    }
+    for warning in store.take_warnings() {
+        eprintln!("mrflow-tui: warning: {warning}");
+    }
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&report).expect("reports serialize") + "\n",
         Format::Table => render_table(&report),

@@ -36,9 +36,11 @@ pub fn tui(args: &TuiArgs) -> Result<(), Failure> {
             message: format!("cannot start the runtime: {e}"),
             status: 1,
         })?;
+    let cache = config.cache_config(dirs.as_ref().map(|d| d.cache.clone()));
     let options = TuiOptions {
         flow,
         data,
+        cache,
         model,
         autorun: !args.no_autorun,
         config,

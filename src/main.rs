@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod cache_cli;
 mod cli;
 mod headless;
 mod interactive;
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => headless::run(args),
         Some(Command::Flows { json }) => cli::flows(*json),
         Some(Command::GenData(args)) => cli::gen_data(args),
+        Some(Command::Cache { action }) => cache_cli::run(action),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

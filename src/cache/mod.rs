@@ -1,7 +1,10 @@
-//! References and the store that resolves them.
+//! References, and the smart cache that resolves them: an LRU memory tier with byte bound
+//! and TTL over an optional disk tier.
 
+mod disk;
 mod reference;
 mod store;
 
+pub use disk::{DiskEntry, DiskTier, Envelope, Totals};
 pub use reference::{ParseReferenceError, Reference};
-pub use store::{EntryInfo, EntryKind, ResultStore, StoredValue};
+pub use store::{CacheConfig, CacheStats, EntryInfo, EntryKind, ResultStore, StoredValue, Summary};

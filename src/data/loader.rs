@@ -98,13 +98,48 @@ fn describe_missing(missing: &[MissingColumn]) -> String {
 /// Bytes inspected for the header and for binary content.
 const SNIFF_BYTES: usize = 1 << 20;
 
+/// Somewhere loaded frames can be kept between launches, keyed by the file's bytes and the
+/// columns read, so a large CSV is parsed once.
+pub trait FrameStore {
+    fn get_frame(&self, key: &Reference) -> Option<(DataFrame, Vec<String>)>;
+    fn put_frame(&self, key: &Reference, frame: &DataFrame, notes: &[String], source: &Path);
+}
+
 /// Loads `path`, reading the `required` columns (deriving those that are missing but
 /// derivable). Unknown names in `required` are read as text.
 pub fn load_csv(path: &Path, required: &[&str]) -> Result<Dataset, DataError> {
+    load_csv_with(path, required, None)
+}
+
+/// As [`load_csv`], taking the parsed frame from `frames` when this exact file was loaded
+/// for the same columns before. The file is still hashed and validated every time.
+pub fn load_csv_with(path: &Path, required: &[&str], frames: Option<&dyn FrameStore>) -> Result<Dataset, DataError> {
     let scan = scan_file(path)?;
     let header = parse_header(path, &scan.head)?;
     let plan = plan_columns(path, &header, required)?;
+    let key = Reference::of_parts([
+        b"frame/v1".as_slice(),
+        scan.reference.to_string().as_bytes(),
+        required.join(",").as_bytes(),
+    ]);
+    if let Some((frame, notes)) = frames.and_then(|f| f.get_frame(&key)) {
+        return Ok(Dataset {
+            path: path.to_path_buf(),
+            frame,
+            reference: scan.reference,
+            file_bytes: scan.bytes,
+            file_columns: header,
+            notes,
+        });
+    }
+    let dataset = parse(path, scan, header, &plan)?;
+    if let Some(f) = frames {
+        f.put_frame(&key, &dataset.frame, &dataset.notes, path);
+    }
+    Ok(dataset)
+}
 
+fn parse(path: &Path, scan: Scan, header: Vec<String>, plan: &ColumnPlan) -> Result<Dataset, DataError> {
     let schema: Schema = plan
         .read
         .iter()

@@ -2,6 +2,7 @@
 
 pub mod generate;
 mod loader;
+pub mod preview;
 pub mod schema;
 
-pub use loader::{DataError, Dataset, MissingColumn, load_csv};
+pub use loader::{DataError, Dataset, FrameStore, MissingColumn, load_csv, load_csv_with};

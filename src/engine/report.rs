@@ -10,7 +10,7 @@ use super::events::{RunState, StepStatus};
 use super::flow::Flow;
 use super::runner::FlowSnapshot;
 use super::step::{StepOutput, ToolRecord};
-use crate::cache::{Reference, ResultStore};
+use crate::cache::{CacheStats, Reference, ResultStore, Summary};
 use crate::config::Price;
 use crate::context::baseline::{self, BaselineStep};
 use crate::context::ledger::{FactRetention, StepTokens, Totals};
@@ -33,6 +33,39 @@ pub struct RunReport {
     pub report: Option<String>,
     pub totals: Totals,
     pub facts: FactRetention,
+    pub cache: CacheSummary,
+}
+
+/// What the cache did for this run.
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheSummary {
+    pub hits: u64,
+    pub misses: u64,
+    pub entries: usize,
+    /// Bytes held in memory.
+    pub bytes: usize,
+    pub disk_hits: u64,
+    pub disk_bytes: u64,
+    pub evictions: u64,
+    pub expirations: u64,
+    /// Tokens the prompts would have carried had referenced items been sent in full.
+    pub tokens_saved_by_references: usize,
+}
+
+impl CacheSummary {
+    fn of(stats: CacheStats, tokens_saved_by_references: usize) -> Self {
+        CacheSummary {
+            hits: stats.hits,
+            misses: stats.misses,
+            entries: stats.entries,
+            bytes: stats.memory_bytes,
+            disk_hits: stats.disk_hits,
+            disk_bytes: stats.disk_bytes,
+            evictions: stats.evictions,
+            expirations: stats.expirations,
+            tokens_saved_by_references,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -115,7 +148,18 @@ impl RunReport {
                 answer: &outputs[i].as_ref().expect("ran").answer,
             })
             .collect();
-        let data_text = baseline::data_preview(&dataset.path).unwrap_or_default();
+        // The preview costs a full read of the file; it is the same for the same bytes.
+        let preview_key = Reference::of_parts([
+            b"baseline-preview/v1".as_slice(),
+            dataset.reference.to_string().as_bytes(),
+        ]);
+        let data_text = store
+            .summary(&preview_key, || Summary {
+                producer: "baseline data preview".into(),
+                text: baseline::data_preview(&dataset.path).unwrap_or_default(),
+            })
+            .text
+            .clone();
         let baseline_tokens: Vec<usize> = baseline::prompts(&baseline_steps, &data_text)
             .iter()
             .map(|p| measure.tokenizer.count(p))
@@ -185,7 +229,14 @@ impl RunReport {
         };
         let facts = FactRetention::check(&critical, report.as_deref().unwrap_or_default(), &baseline_report);
 
+        let referenced: usize = steps
+            .iter()
+            .flat_map(|s| s.context.iter())
+            .filter(|d| d.decision == crate::context::Decision::Referenced)
+            .map(|d| d.tokens_before - d.tokens_after)
+            .sum();
         RunReport {
+            cache: CacheSummary::of(store.stats(), referenced),
             flow: flow.name().to_string(),
             status: snapshot.state,
             duration_ms: snapshot.duration_ms,

@@ -177,6 +177,7 @@ impl Engine {
             tasks: JoinSet::new(),
             events: event_tx,
             outbox: Vec::new(),
+            ready: Vec::new(),
             snapshot: watch::channel(FlowSnapshot {
                 flow: String::new(),
                 dataset: Reference::of_bytes(b""),
@@ -238,6 +239,8 @@ struct Actor {
     tasks: JoinSet<Completion>,
     events: mpsc::UnboundedSender<EngineEvent>,
     outbox: Vec<EngineEvent>,
+    /// Steps started this round, spawned once its events are out.
+    ready: Vec<(usize, u64, StepJob)>,
     snapshot: watch::Sender<FlowSnapshot>,
 }
 
@@ -273,6 +276,7 @@ impl Actor {
             self.advance();
             self.publish();
             self.flush();
+            self.spawn_ready();
         }
         self.run_token.cancel();
         self.tasks.abort_all();
@@ -574,24 +578,31 @@ impl Actor {
             events: self.events.clone(),
             token: self.step_tokens[i].clone(),
         };
-        let generation = self.generations[i];
-        self.tasks.spawn_blocking(move || {
-            let started = Instant::now();
-            let outcome = catch_unwind(AssertUnwindSafe(|| job.execute())).unwrap_or_else(|panic| {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
-                Outcome::Failed(format!("internal error: {message}"))
+        // Spawned after this round's events are sent, so a step's own events (progress,
+        // cache hits) never arrive before the run's and the step's start.
+        self.ready.push((i, self.generations[i], job));
+    }
+
+    fn spawn_ready(&mut self) {
+        for (i, generation, job) in self.ready.drain(..) {
+            self.tasks.spawn_blocking(move || {
+                let started = Instant::now();
+                let outcome = catch_unwind(AssertUnwindSafe(|| job.execute())).unwrap_or_else(|panic| {
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    Outcome::Failed(format!("internal error: {message}"))
+                });
+                Completion {
+                    step: i,
+                    generation,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                    outcome,
+                }
             });
-            Completion {
-                step: i,
-                generation,
-                duration_ms: started.elapsed().as_millis() as u64,
-                outcome,
-            }
-        });
+        }
     }
 
     fn publish(&self) {

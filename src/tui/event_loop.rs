@@ -15,10 +15,10 @@ use super::keymap::Keymap;
 use super::terminal;
 use super::theme::Theme;
 use super::ui;
-use crate::cache::ResultStore;
+use crate::cache::{CacheConfig, ResultStore};
 use crate::config::Config;
 use crate::context::Tokenizer;
-use crate::data::{Dataset, load_csv};
+use crate::data::{Dataset, FrameStore, load_csv_with};
 use crate::dirs::Dirs;
 use crate::engine::{
     Engine, EngineCommand, EngineConfig, EngineEvent, EngineHandle, Flow, FlowSnapshot, Measure, RunReport,
@@ -29,6 +29,8 @@ use crate::tools::format::grouped;
 pub struct TuiOptions {
     pub flow: Arc<Flow>,
     pub data: PathBuf,
+    /// The result cache, with its disk tier when a cache directory is known.
+    pub cache: CacheConfig,
     pub model: String,
     pub autorun: bool,
     pub config: Config,
@@ -116,10 +118,12 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
 
     // Data and tokenizer load in the background: the first frame does not wait for them.
     crate::context::warm_up();
+    let store = Arc::new(ResultStore::with_config(opts.cache.clone()));
     {
-        let (tx, flow, path) = (tx.clone(), opts.flow.clone(), opts.data.clone());
+        let (tx, flow, path, store) = (tx.clone(), opts.flow.clone(), opts.data.clone(), store.clone());
         tokio::task::spawn_blocking(move || {
-            let result = load_csv(&path, &flow.required_columns())
+            let frames = store.disk().map(|d| d as &dyn FrameStore);
+            let result = load_csv_with(&path, &flow.required_columns(), frames)
                 .map(Arc::new)
                 .map_err(|e| e.to_string());
             let _ = tx.send(Msg::Data(result));
@@ -155,14 +159,13 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
             Some(msg) = internal.recv() => match msg {
                 Msg::Action(a) => Some(a),
                 Msg::Data(Ok(dataset)) => {
-                    let store = Arc::new(ResultStore::new());
                     let config = EngineConfig { analyst: Arc::new(OfflineAnalyst), tokenizer };
                     let (handle, rx) = Engine::spawn_with(opts.flow.clone(), dataset.clone(), store.clone(), config);
                     if opts.autorun {
                         handle.send(EngineCommand::RunAll);
                     }
                     let label = data_label(&dataset);
-                    engine = Some(Running { handle, events: rx, dataset, store });
+                    engine = Some(Running { handle, events: rx, dataset, store: store.clone() });
                     Some(Action::Loaded { data: label })
                 }
                 Msg::Data(Err(e)) => Some(Action::LoadFailed(e)),

@@ -60,6 +60,7 @@ impl Widget for &CachePane<'_> {
                         EntryKind::Dataset => "dataset",
                         EntryKind::ToolOutput => "tool",
                         EntryKind::StepOutput => "step",
+                        EntryKind::Summary => "summary",
                     }
                     .to_string(),
                     size(e.bytes),

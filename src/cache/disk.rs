@@ -1,0 +1,381 @@
+//! The persistent tier: results as JSON envelopes, loaded datasets as Parquet, under the
+//! cache directory. Writes are atomic (temp file + rename); a file that does not parse is
+//! reported, removed and recomputed; the directory is kept under its byte bound by removing
+//! the least recently written files.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::Reference;
+
+/// What a result file holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope {
+    pub kind: String,
+    pub producer: String,
+    /// Seconds since the epoch.
+    pub created: u64,
+    pub ttl_seconds: u64,
+    pub value: serde_json::Value,
+}
+
+impl Envelope {
+    pub fn expired(&self, now: SystemTime) -> bool {
+        let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        now >= self.created.saturating_add(self.ttl_seconds)
+    }
+
+    pub fn age(&self) -> Duration {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        Duration::from_secs(now.saturating_sub(self.created))
+    }
+}
+
+/// A dataset's loaded frame and what the loader noted, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FrameMeta {
+    pub source: PathBuf,
+    pub notes: Vec<String>,
+    pub created: u64,
+}
+
+/// One file of the disk tier, for listings.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiskEntry {
+    pub reference: Reference,
+    pub kind: String,
+    pub producer: String,
+    pub bytes: u64,
+    pub age_seconds: u64,
+    pub ttl_left_seconds: Option<u64>,
+}
+
+pub struct DiskTier {
+    root: PathBuf,
+    limit: u64,
+    /// Problems met (corrupt files, failed writes), reported once each.
+    warnings: Mutex<Vec<String>>,
+}
+
+pub fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl DiskTier {
+    pub fn open(dir: &Path, limit: u64) -> DiskTier {
+        DiskTier {
+            root: dir.join("v1"),
+            limit,
+            warnings: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn warn(&self, message: String) {
+        self.warnings.lock().unwrap_or_else(|e| e.into_inner()).push(message);
+    }
+
+    /// Warnings since the last call.
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn result_path(&self, r: &Reference) -> PathBuf {
+        self.root.join("results").join(format!("{}.json", r.hex()))
+    }
+
+    fn frame_path(&self, r: &Reference) -> PathBuf {
+        self.root.join("frames").join(format!("{}.parquet", r.hex()))
+    }
+
+    /// Writes `bytes` to `path` atomically: a reader sees the old file or the new one.
+    fn write_atomic(&self, path: &Path, write: impl FnOnce(&mut fs::File) -> std::io::Result<()>) -> bool {
+        let result = (|| {
+            let dir = path.parent().expect("cache paths have a parent");
+            fs::create_dir_all(dir)?;
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let name = path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            let tmp = dir.join(format!(
+                ".{name}.{}.{}.tmp",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            let mut file = create_private(&tmp)?;
+            write(&mut file)?;
+            file.sync_all()?;
+            fs::rename(&tmp, path)
+        })();
+        match result {
+            Ok(()) => {
+                self.enforce_limit();
+                true
+            }
+            Err(e) => {
+                self.warn(format!(
+                    "cache: cannot write {}: {e}; continuing without it",
+                    path.display()
+                ));
+                false
+            }
+        }
+    }
+
+    pub fn put_result(&self, r: &Reference, envelope: &Envelope) {
+        let path = self.result_path(r);
+        let Ok(bytes) = serde_json::to_vec(envelope) else {
+            return;
+        };
+        self.write_atomic(&path, |f| std::io::Write::write_all(f, &bytes));
+    }
+
+    /// The envelope at `r`, if present, readable and not expired. Corrupt files are removed
+    /// with a warning; expired ones silently (the caller counts them).
+    pub fn get_result(&self, r: &Reference) -> Result<Option<Envelope>, Expired> {
+        let path = self.result_path(r);
+        let Ok(bytes) = fs::read(&path) else { return Ok(None) };
+        match serde_json::from_slice::<Envelope>(&bytes) {
+            Ok(e) if e.expired(SystemTime::now()) => {
+                let _ = fs::remove_file(&path);
+                Err(Expired)
+            }
+            Ok(e) => Ok(Some(e)),
+            Err(err) => {
+                self.warn(format!(
+                    "cache: {} is corrupt ({err}); removed, recomputing",
+                    path.display()
+                ));
+                let _ = fs::remove_file(&path);
+                Ok(None)
+            }
+        }
+    }
+
+    pub fn write_frame(&self, key: &Reference, frame: &DataFrame, meta: &FrameMeta) {
+        let path = self.frame_path(key);
+        let mut frame = frame.clone();
+        let written = self.write_atomic(&path, |f| {
+            ParquetWriter::new(f)
+                .finish(&mut frame)
+                .map(|_| ())
+                .map_err(std::io::Error::other)
+        });
+        if written {
+            let meta_path = path.with_extension("json");
+            let Ok(bytes) = serde_json::to_vec(meta) else { return };
+            self.write_atomic(&meta_path, |f| std::io::Write::write_all(f, &bytes));
+        }
+    }
+
+    pub fn read_frame(&self, key: &Reference) -> Option<(DataFrame, FrameMeta)> {
+        let path = self.frame_path(key);
+        let meta_path = path.with_extension("json");
+        if !path.exists() {
+            return None;
+        }
+        let meta = fs::read(&meta_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<FrameMeta>(&b).ok());
+        let frame = fs::File::open(&path)
+            .map_err(PolarsError::from)
+            .and_then(|f| ParquetReader::new(f).finish());
+        match (frame, meta) {
+            (Ok(frame), Some(meta)) => Some((frame, meta)),
+            (frame, _) => {
+                let why = frame
+                    .err()
+                    .map_or("its description is missing".to_string(), |e| e.to_string());
+                self.warn(format!(
+                    "cache: {} is corrupt ({why}); removed, reloading the CSV",
+                    path.display()
+                ));
+                let _ = fs::remove_file(&path);
+                let _ = fs::remove_file(&meta_path);
+                None
+            }
+        }
+    }
+
+    pub fn remove(&self, r: &Reference) -> bool {
+        let a = fs::remove_file(self.result_path(r)).is_ok();
+        let b = fs::remove_file(self.frame_path(r)).is_ok();
+        let _ = fs::remove_file(self.frame_path(r).with_extension("json"));
+        a || b
+    }
+
+    /// Every file with its size and modification time.
+    fn files(&self) -> Vec<(PathBuf, u64, SystemTime)> {
+        let mut out = Vec::new();
+        for sub in ["results", "frames"] {
+            let Ok(dir) = fs::read_dir(self.root.join(sub)) else {
+                continue;
+            };
+            for entry in dir.flatten() {
+                if let Ok(meta) = entry.metadata() {
+                    if meta.is_file() && !entry.file_name().to_string_lossy().starts_with('.') {
+                        out.push((entry.path(), meta.len(), meta.modified().unwrap_or(UNIX_EPOCH)));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.files().iter().map(|f| f.1).sum()
+    }
+
+    /// Past the bound, removes the oldest files down to 80% of it.
+    fn enforce_limit(&self) {
+        let mut files = self.files();
+        let mut total: u64 = files.iter().map(|f| f.1).sum();
+        if total <= self.limit {
+            return;
+        }
+        files.sort_by_key(|f| f.2);
+        let target = self.limit / 10 * 8;
+        for (path, size, _) in files {
+            if total <= target {
+                break;
+            }
+            if fs::remove_file(&path).is_ok() {
+                total -= size;
+            }
+        }
+    }
+
+    /// Result and frame entries, newest first.
+    pub fn list(&self) -> Vec<DiskEntry> {
+        let mut out = Vec::new();
+        for (path, bytes, _) in self.files() {
+            let Some(stem) = path.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+                continue;
+            };
+            let Ok(reference) = stem.parse::<Reference>() else {
+                continue;
+            };
+            match path.extension().and_then(|e| e.to_str()) {
+                Some("json") if path.parent().is_some_and(|p| p.ends_with("results")) => {
+                    let Ok(Some(e)) = self.get_result(&reference) else {
+                        continue;
+                    };
+                    let left = (e.created + e.ttl_seconds).saturating_sub(now_secs());
+                    out.push(DiskEntry {
+                        reference,
+                        kind: e.kind.clone(),
+                        producer: e.producer.clone(),
+                        bytes,
+                        age_seconds: e.age().as_secs(),
+                        ttl_left_seconds: Some(left),
+                    });
+                }
+                Some("parquet") => {
+                    let meta = fs::read(path.with_extension("json"))
+                        .ok()
+                        .and_then(|b| serde_json::from_slice::<FrameMeta>(&b).ok());
+                    out.push(DiskEntry {
+                        reference,
+                        kind: "dataset".into(),
+                        producer: meta
+                            .as_ref()
+                            .map_or_else(String::new, |m| m.source.display().to_string()),
+                        bytes,
+                        age_seconds: meta.map_or(0, |m| now_secs().saturating_sub(m.created)),
+                        ttl_left_seconds: None,
+                    });
+                }
+                _ => {}
+            }
+        }
+        out.sort_by_key(|e| e.age_seconds);
+        out
+    }
+
+    /// Adds a run's counters to the totals kept in `stats.json`.
+    pub fn record(&self, run: &Totals) {
+        let path = self.root.join("stats.json");
+        let mut totals: Totals = fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        totals.runs += run.runs;
+        totals.hits += run.hits;
+        totals.misses += run.misses;
+        totals.disk_hits += run.disk_hits;
+        totals.evictions += run.evictions;
+        totals.expirations += run.expirations;
+        totals.tokens_saved_by_references += run.tokens_saved_by_references;
+        let Ok(bytes) = serde_json::to_vec_pretty(&totals) else {
+            return;
+        };
+        self.write_atomic(&path, |f| std::io::Write::write_all(f, &bytes));
+    }
+
+    /// Totals over every recorded run.
+    pub fn totals(&self) -> Totals {
+        fs::read(self.root.join("stats.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn clear(&self) -> std::io::Result<()> {
+        match fs::remove_dir_all(&self.root) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl crate::data::FrameStore for DiskTier {
+    fn get_frame(&self, key: &Reference) -> Option<(DataFrame, Vec<String>)> {
+        self.read_frame(key).map(|(frame, meta)| (frame, meta.notes))
+    }
+
+    fn put_frame(&self, key: &Reference, frame: &DataFrame, notes: &[String], source: &Path) {
+        let meta = FrameMeta {
+            source: source.to_path_buf(),
+            notes: notes.to_vec(),
+            created: now_secs(),
+        };
+        self.write_frame(key, frame, &meta);
+    }
+}
+
+/// Counters summed over runs, kept with the disk tier.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    pub runs: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub disk_hits: u64,
+    pub evictions: u64,
+    pub expirations: u64,
+    pub tokens_saved_by_references: u64,
+}
+
+/// Marker: the entry was there but expired (and is now gone).
+#[derive(Debug)]
+pub struct Expired;
+
+/// Creates a file only the user can read (the cache may hold business data).
+fn create_private(path: &Path) -> std::io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}

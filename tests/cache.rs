@@ -1,0 +1,166 @@
+//! The persistent cache across processes: warm reruns, invalidation by content, damaged
+//! files, and the `cache` commands.
+
+mod common;
+
+use common::*;
+
+fn run_json(home: &std::path::Path, args: &[&str]) -> (serde_json::Value, String) {
+    let mut full = vec!["run", "--format", "json"];
+    full.extend_from_slice(args);
+    let out = run(home, &full);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    (json(&out), stderr(&out))
+}
+
+fn cached(r: &serde_json::Value) -> Vec<bool> {
+    r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["cached"].as_bool().unwrap())
+        .collect()
+}
+
+fn refs(r: &serde_json::Value) -> Vec<serde_json::Value> {
+    r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["output_ref"].clone())
+        .collect()
+}
+
+#[test]
+fn a_second_run_on_unchanged_data_is_served_from_the_cache() {
+    let home = tempfile::tempdir().unwrap();
+    let (cold, _) = run_json(home.path(), &[]);
+    assert_eq!(cached(&cold), [false; 4]);
+    assert_eq!(cold["cache"]["disk_hits"], 0);
+    let (warm, _) = run_json(home.path(), &[]);
+    assert_eq!(cached(&warm), [true; 4]);
+    assert!(
+        warm["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "cached")
+    );
+    assert_eq!(warm["cache"]["misses"], 0);
+    assert!(warm["cache"]["disk_hits"].as_u64().unwrap() >= 4);
+    // Same results, same references, same report and ledger.
+    assert_eq!(refs(&warm), refs(&cold));
+    assert_eq!(warm["report"], cold["report"]);
+    assert_eq!(warm["totals"], cold["totals"]);
+    // --no-cache neither reads nor writes the directory.
+    let (fresh, _) = run_json(home.path(), &["--no-cache"]);
+    assert_eq!(cached(&fresh), [false; 4]);
+}
+
+#[test]
+fn editing_one_byte_of_the_data_misses_every_step() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("sales.csv");
+    std::fs::copy(sample(), &data).unwrap();
+    let path = data.to_str().unwrap();
+    let (first, _) = run_json(home.path(), &["--data", path]);
+    // One digit of the last line's margin: still valid, different bytes.
+    let mut bytes = std::fs::read(&data).unwrap();
+    let at = bytes.len() - 2;
+    bytes[at] = if bytes[at] == b'1' { b'2' } else { b'1' };
+    std::fs::write(&data, &bytes).unwrap();
+    let (second, _) = run_json(home.path(), &["--data", path]);
+    assert_ne!(first["data"]["ref"], second["data"]["ref"]);
+    assert_eq!(cached(&second), [false; 4]);
+    assert_eq!(second["cache"]["disk_hits"], 0);
+}
+
+#[test]
+fn damaged_cache_files_are_reported_removed_and_recomputed() {
+    let home = tempfile::tempdir().unwrap();
+    let (cold, _) = run_json(home.path(), &[]);
+    let results = home.path().join("cache/v1/results");
+    let mut files: Vec<_> = std::fs::read_dir(&results)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    // Truncate every result, and delete the cached dataset.
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        std::fs::write(f, &bytes[..bytes.len() / 3]).unwrap();
+    }
+    for f in std::fs::read_dir(home.path().join("cache/v1/frames")).unwrap() {
+        std::fs::remove_file(f.unwrap().path()).unwrap();
+    }
+    let (again, err) = run_json(home.path(), &[]);
+    assert!(err.contains("mrflow-tui: warning: cache: "), "{err}");
+    assert!(err.contains("is corrupt"), "{err}");
+    assert_eq!(again["report"], cold["report"]);
+    assert_eq!(refs(&again), refs(&cold));
+    // Reported once: the damaged files were replaced, so the next run is clean and cached.
+    let (third, err) = run_json(home.path(), &[]);
+    assert!(!err.contains("warning"), "{err}");
+    assert_eq!(cached(&third), [true; 4]);
+}
+
+#[test]
+fn cache_commands_list_show_count_and_clear() {
+    let home = tempfile::tempdir().unwrap();
+    run_json(home.path(), &[]);
+    run_json(home.path(), &[]);
+    let list = json(&run(home.path(), &["cache", "ls", "--json"]));
+    let entries = list.as_array().unwrap();
+    assert!(entries.iter().any(|e| e["kind"] == "dataset"));
+    let tool = entries
+        .iter()
+        .find(|e| e["producer"] == "profitability(by=brand)")
+        .unwrap();
+
+    let out = run(home.path(), &["cache", "show", tool["reference"].as_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("\"top_by_profit\": \"Coca-Cola\""),
+        "{}",
+        stdout(&out)
+    );
+    let dataset = entries.iter().find(|e| e["kind"] == "dataset").unwrap();
+    let hex = &dataset["reference"].as_str().unwrap()[8..20];
+    let out = run(home.path(), &["cache", "show", hex]);
+    assert!(stdout(&out).contains("15,000 rows x 7 columns"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("brand"));
+
+    let out = run(home.path(), &["cache", "show", "zz"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is not a reference"));
+
+    let stats = json(&run(home.path(), &["cache", "stats", "--json"]));
+    assert_eq!(stats["totals"]["runs"], 2);
+    assert!(stats["totals"]["disk_hits"].as_u64().unwrap() >= 4);
+    assert_eq!(stats["entries"].as_u64().unwrap() as usize, entries.len());
+
+    let out = run(home.path(), &["cache", "clear"]);
+    assert!(
+        stdout(&out).starts_with(&format!("cleared {} entries", entries.len())),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        json(&run(home.path(), &["cache", "ls", "--json"])),
+        serde_json::json!([])
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn cache_files_are_private_to_the_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    run_json(home.path(), &[]);
+    for sub in ["results", "frames"] {
+        for f in std::fs::read_dir(home.path().join("cache/v1").join(sub)).unwrap() {
+            let mode = f.unwrap().metadata().unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{mode:o}");
+        }
+    }
+}
