@@ -27,7 +27,11 @@ fn flow(c: &mut Criterion) {
     let mut group = c.benchmark_group("roi_analysis_process");
     group.sample_size(20).measurement_time(Duration::from_secs(15));
     group.bench_function("cold", |b| {
-        b.iter_batched(|| tempfile::tempdir().unwrap(), |cache| run(cache.path(), home.path()), BatchSize::PerIteration)
+        b.iter_batched(
+            || tempfile::tempdir().unwrap(),
+            |cache| run(cache.path(), home.path()),
+            BatchSize::PerIteration,
+        )
     });
     let warm = tempfile::tempdir().unwrap();
     run(warm.path(), home.path());

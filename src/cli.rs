@@ -7,7 +7,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use mrflow::context::Strategy;
 use mrflow::data::generate::generate;
+use std::sync::Arc;
+
+use mrflow::config::Config;
+use mrflow::dirs::Dirs;
 use mrflow::engine::{BUILTIN_FLOWS, Flow};
+use mrflow::sample::sample_path;
 use mrflow::sample::{SAMPLE_ROWS, SAMPLE_SEED};
 use mrflow::tools::format::grouped;
 
@@ -160,6 +165,50 @@ impl Failure {
             status: 2,
         }
     }
+}
+
+/// What both front ends resolve before they start: directories, layered config, the flow,
+/// the data file and the model.
+pub struct Setup {
+    pub dirs: Option<Dirs>,
+    pub config: Config,
+    pub flow: Arc<Flow>,
+    pub data: PathBuf,
+    pub model: String,
+}
+
+impl Setup {
+    pub fn resolve(flow: &str, data: Option<&PathBuf>, model: Option<&String>) -> Result<Setup, Failure> {
+        let dirs = Dirs::resolve().ok();
+        let config = match &dirs {
+            Some(d) => Config::load(&d.config).map_err(Failure::input)?,
+            None => Config::default_only(),
+        };
+        let flow = Arc::new(Flow::resolve(flow).map_err(Failure::input)?);
+        let data = match data {
+            Some(p) => p.clone(),
+            None => sample_path().map_err(|m| Failure { message: m, status: 1 })?,
+        };
+        let model = model.cloned().unwrap_or_else(|| config.model.clone());
+        Ok(Setup {
+            dirs,
+            config,
+            flow,
+            data,
+            model,
+        })
+    }
+}
+
+/// The multi-threaded runtime the engine runs on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure {
+            message: format!("cannot start the runtime: {e}"),
+            status: 1,
+        })
 }
 
 pub fn flows(json: bool) -> Result<(), Failure> {

@@ -5,50 +5,36 @@ use std::path::Path;
 use std::sync::Arc;
 
 use mrflow::cache::ResultStore;
-use mrflow::config::Config;
 use mrflow::context::Tokenizer;
 use mrflow::data::{FrameStore, load_csv_with};
-use mrflow::dirs::Dirs;
 use mrflow::engine::{
-    Engine, EngineCommand, EngineConfig, EngineEvent, Flow, FlowSnapshot, Measure, RunReport, StepStatus,
-    budget_problem,
+    Engine, EngineCommand, EngineConfig, EngineEvent, FlowSnapshot, Measure, RunReport, StepStatus, budget_problem,
 };
 use mrflow::llm::OfflineAnalyst;
-use mrflow::sample::sample_path;
-use mrflow::tools::format::{grouped, pct};
+use mrflow::tools::format::{grouped, pct, usd};
 
-use crate::cli::{Failure, Format, RunArgs};
+use crate::cli::{Failure, Format, RunArgs, Setup, runtime};
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
-    mrflow::context::warm_up();
-    let dirs = Dirs::resolve().ok();
-    let config = match &dirs {
-        Some(dirs) => Config::load(&dirs.config).map_err(Failure::input)?,
-        None => Config::default_only(),
-    };
-    let model = args.model.clone().unwrap_or_else(|| config.model.clone());
-    let tokenizer = Tokenizer::for_model(&model);
     if let Some(problem) = args.budget.and_then(budget_problem) {
         return Err(Failure::input(format!("--budget: {problem}")));
     }
-    let flow = Arc::new(Flow::resolve(&args.flow).map_err(Failure::input)?);
-    let path = match &args.data {
-        Some(p) => p.clone(),
-        None => sample_path().map_err(|m| Failure { message: m, status: 1 })?,
-    };
+    let Setup {
+        dirs,
+        config,
+        flow,
+        data: path,
+        model,
+    } = Setup::resolve(&args.flow, args.data.as_ref(), args.model.as_ref())?;
+    let tokenizer = Tokenizer::for_model(&model);
+    mrflow::context::warm_up(tokenizer.encoding);
     // Results and parsed data persist under the cache directory unless --no-cache.
     let cache_dir = dirs.as_ref().filter(|_| !args.no_cache).map(|d| d.cache.clone());
     let store = Arc::new(ResultStore::with_config(config.cache_config(cache_dir)));
     let frames = store.disk().map(|d| d as &dyn FrameStore);
     let dataset = Arc::new(load_csv_with(&path, &flow.required_columns(), frames).map_err(Failure::input)?);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure {
-            message: format!("cannot start the runtime: {e}"),
-            status: 1,
-        })?;
+    let runtime = runtime()?;
     let report = runtime.block_on(async {
         let engine = EngineConfig {
             analyst: Arc::new(OfflineAnalyst),
@@ -144,7 +130,6 @@ fn ms(d: Option<u64>) -> String {
 /// Tokens, cost and facts in one line.
 fn ledger_line(r: &RunReport) -> String {
     let t = &r.totals;
-    let usd = |c: Option<f64>| c.map_or("n/a".into(), |c| format!("${c:.4}"));
     format!(
         "Tokens  {} prompt + {} completion vs {} baseline prompt ({} fewer) · cost {} vs {} ({}, {}) · \
          critical facts retained {}/{} (baseline {}/{})",

@@ -56,11 +56,10 @@ impl fmt::Display for Encoding {
     }
 }
 
-/// Loads both encodings on a background thread, so the first count does not wait.
-pub fn warm_up() {
-    std::thread::spawn(|| {
-        Encoding::O200kBase.bpe();
-        Encoding::Cl100kBase.bpe();
+/// Loads an encoding on a background thread, so the first count does not wait for it.
+pub fn warm_up(encoding: Encoding) {
+    std::thread::spawn(move || {
+        encoding.bpe();
     });
 }
 

@@ -160,9 +160,19 @@ impl RunReport {
             })
             .text
             .clone();
+        // Counts are kept by the prompt's hash, so a rerun served from the cache never needs
+        // to load the encoding at all.
+        let encoding = measure.tokenizer.encoding.as_str();
         let baseline_tokens: Vec<usize> = baseline::prompts(&baseline_steps, &data_text)
             .iter()
-            .map(|p| measure.tokenizer.count(p))
+            .map(|p| {
+                let key = Reference::of_parts([b"token-count/v1".as_slice(), encoding.as_bytes(), p.as_bytes()]);
+                let count = store.summary(&key, || Summary {
+                    producer: format!("baseline token count ({encoding})"),
+                    text: measure.tokenizer.count(p).to_string(),
+                });
+                count.text.parse().unwrap_or_else(|_| measure.tokenizer.count(p))
+            })
             .collect();
         let baseline_of = |i: usize| ran.iter().position(|&r| r == i).map_or(0, |k| baseline_tokens[k]);
 

@@ -26,6 +26,11 @@ pub fn money(x: f64) -> String {
     }
 }
 
+/// A cost in US dollars to four decimals, or `n/a` when the model has no price.
+pub fn usd(cost: Option<f64>) -> String {
+    cost.map_or("n/a".into(), |c| format!("${c:.4}"))
+}
+
 /// A percentage with one decimal.
 pub fn pct(x: f64) -> String {
     format!("{}%", decimal(x, 1))

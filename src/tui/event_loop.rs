@@ -117,7 +117,7 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
     let (tx, mut internal) = mpsc::unbounded_channel::<Msg>();
 
     // Data and tokenizer load in the background: the first frame does not wait for them.
-    crate::context::warm_up();
+    crate::context::warm_up(tokenizer.encoding);
     let store = Arc::new(ResultStore::with_config(opts.cache.clone()));
     {
         let (tx, flow, path, store) = (tx.clone(), opts.flow.clone(), opts.data.clone(), store.clone());

@@ -14,7 +14,7 @@ use super::panes::context::{self, ContextPane};
 use super::panes::flow_graph::{self, FlowGraphPane};
 use super::theme::{Theme, status_icon};
 use crate::engine::RunState;
-use crate::tools::format::{grouped, pct};
+use crate::tools::format::{grouped, pct, usd};
 
 fn rect(r: Rect) -> app::Rect {
     app::Rect {
@@ -180,7 +180,6 @@ fn header<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
         Span::raw(format!(" │ {} │ {phase}", state.data)),
     ];
     if let Some(l) = &state.ledger {
-        let usd = |c: Option<f64>| c.map_or("n/a".into(), |c| format!("${c:.4}"));
         spans.push(Span::raw(format!(
             " │ {} vs {} tokens (−{}) │ {} vs {} │ facts {}/{}",
             grouped(l.prompt_tokens as f64),
