@@ -53,6 +53,7 @@ fn after_run(flow: &str) -> (AppState, Arc<ResultStore>) {
     entries.sort_by_key(|e| e.reference);
     for e in &mut entries {
         e.age = Duration::from_secs(5);
+        e.ttl_left = Duration::from_secs(3595);
         e.hits = e.hits.min(1);
     }
     let ledger = ledger_view(&report);

@@ -1,4 +1,5 @@
-//! Cache: every stored value (reference prefix, kind, size, age, hits, producer), sortable;
+//! Cache: every stored value (reference prefix, kind, size, age and time to live left, hits,
+//! producer), sortable;
 //! Enter inspects, `d` evicts.
 
 use ratatui::buffer::Buffer;
@@ -64,7 +65,7 @@ impl Widget for &CachePane<'_> {
                     }
                     .to_string(),
                     size(e.bytes),
-                    age(e.age.as_secs()),
+                    format!("{}/{}", age(e.age.as_secs()), age(e.ttl_left.as_secs())),
                     e.hits.to_string(),
                     e.producer.clone(),
                 ])
@@ -76,12 +77,12 @@ impl Widget for &CachePane<'_> {
                 Constraint::Length(8),
                 Constraint::Length(7),
                 Constraint::Length(6),
-                Constraint::Length(4),
+                Constraint::Length(7),
                 Constraint::Length(4),
                 Constraint::Min(8),
             ],
         )
-        .header(Row::new(vec!["REF", "KIND", "SIZE", "AGE", "HITS", "PRODUCER"]).style(theme.dim))
+        .header(Row::new(vec!["REF", "KIND", "SIZE", "AGE/TTL", "HITS", "PRODUCER"]).style(theme.dim))
         .block(block)
         .row_highlight_style(if self.focused { theme.selected } else { Style::new() });
         let mut table_state = TableState::default().with_selected(if state.cache.is_empty() {
