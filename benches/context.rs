@@ -12,7 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use mrflow::cache::ResultStore;
 use mrflow::context::{Encoding, Strategy, Tokenizer};
 use mrflow::data::load_csv;
-use mrflow::engine::{BUILTIN_FLOWS, Engine, EngineCommand, EngineEvent, Flow, StepOutput};
+use mrflow::engine::{BUILTIN_FLOWS, Engine, Flow, StepOutput};
 
 fn sample() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/beverage_sales.csv")
@@ -26,13 +26,7 @@ fn completed_steps(name: &str) -> Vec<(mrflow::engine::StepDef, Arc<StepOutput>)
     rt.block_on(async {
         let store = Arc::new(ResultStore::new());
         let (handle, mut events) = Engine::spawn(flow.clone(), data, store.clone());
-        handle.send(EngineCommand::RunAll);
-        while let Some(e) = events.recv().await {
-            if matches!(e, EngineEvent::RunFinished { .. }) {
-                break;
-            }
-        }
-        let snapshot = handle.snapshot();
+        let snapshot = handle.run_to_end(&mut events).await;
         flow.steps()
             .iter()
             .filter_map(|def| {

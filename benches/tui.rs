@@ -12,7 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use mrflow::cache::ResultStore;
 use mrflow::context::Tokenizer;
 use mrflow::data::load_csv;
-use mrflow::engine::{Engine, EngineCommand, EngineEvent, Flow, Measure, RunReport};
+use mrflow::engine::{Engine, Flow, Measure, RunReport};
 use mrflow::tui::app::{Action, AppState, update};
 use mrflow::tui::event_loop::{ledger_view, step_views};
 use mrflow::tui::keymap::Keymap;
@@ -30,13 +30,7 @@ fn state_after_run() -> AppState {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let snapshot = rt.block_on(async {
         let (handle, mut events) = Engine::spawn(flow.clone(), dataset.clone(), store.clone());
-        handle.send(EngineCommand::RunAll);
-        while let Some(e) = events.recv().await {
-            if matches!(e, EngineEvent::RunFinished { .. }) {
-                break;
-            }
-        }
-        handle.snapshot()
+        handle.run_to_end(&mut events).await
     });
     let measure = Measure {
         model: "gpt-4o-mini",

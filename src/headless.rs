@@ -8,7 +8,7 @@ use mrflow::cache::ResultStore;
 use mrflow::context::Tokenizer;
 use mrflow::data::{FrameStore, load_csv_with};
 use mrflow::engine::{
-    Engine, EngineCommand, EngineConfig, EngineEvent, FlowSnapshot, Measure, RunReport, StepStatus, budget_problem,
+    Engine, EngineCommand, EngineConfig, FlowSnapshot, Measure, RunReport, StepStatus, budget_problem,
 };
 use mrflow::llm::OfflineAnalyst;
 use mrflow::tools::format::{grouped, pct, usd};
@@ -56,13 +56,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
                 });
             }
         }
-        handle.send(EngineCommand::RunAll);
-        while let Some(event) = events.recv().await {
-            if matches!(event, EngineEvent::RunFinished { .. }) {
-                break;
-            }
-        }
-        let snapshot = handle.snapshot();
+        let snapshot = handle.run_to_end(&mut events).await;
         handle.send(EngineCommand::Shutdown);
         if let Some(dir) = &args.dump_prompts {
             dump_prompts(dir, &snapshot, &store)?;

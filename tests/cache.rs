@@ -14,21 +14,11 @@ fn run_json(home: &std::path::Path, args: &[&str]) -> (serde_json::Value, String
 }
 
 fn cached(r: &serde_json::Value) -> Vec<bool> {
-    r["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["cached"].as_bool().unwrap())
-        .collect()
+    step_values(r, "cached").iter().map(|v| v.as_bool().unwrap()).collect()
 }
 
 fn refs(r: &serde_json::Value) -> Vec<serde_json::Value> {
-    r["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["output_ref"].clone())
-        .collect()
+    step_values(r, "output_ref")
 }
 
 #[test]

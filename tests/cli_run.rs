@@ -224,13 +224,10 @@ fn the_same_data_gives_the_same_references_in_every_process() {
     // cents so results, and the references derived from them, are bit-identical.
     let home = tempfile::tempdir().unwrap();
     let refs = |flow: &str| -> Vec<serde_json::Value> {
-        let r = json(&run(home.path(), &["run", "--flow", flow, "--format", "json"]));
-        r["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["output_ref"].clone())
-            .collect()
+        step_values(
+            &json(&run(home.path(), &["run", "--flow", flow, "--format", "json"])),
+            "output_ref",
+        )
     };
     for flow in ["roi_analysis", "brand_performance", "sales_forecast"] {
         let first = refs(flow);

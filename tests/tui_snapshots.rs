@@ -9,7 +9,7 @@ use std::time::Duration;
 use mrflow::cache::ResultStore;
 use mrflow::context::Tokenizer;
 use mrflow::data::load_csv;
-use mrflow::engine::{Engine, EngineCommand, EngineEvent, Flow, Measure, RunReport};
+use mrflow::engine::{Engine, Flow, Measure, RunReport};
 use mrflow::tui::app::{Action, AppState, update};
 use mrflow::tui::event_loop::{ledger_view, step_views};
 use mrflow::tui::keymap::Keymap;
@@ -28,13 +28,7 @@ fn after_run(flow: &str) -> (AppState, Arc<ResultStore>) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut snapshot = rt.block_on(async {
         let (handle, mut events) = Engine::spawn(flow.clone(), dataset.clone(), store.clone());
-        handle.send(EngineCommand::RunAll);
-        while let Some(e) = events.recv().await {
-            if matches!(e, EngineEvent::RunFinished { .. }) {
-                break;
-            }
-        }
-        handle.snapshot()
+        handle.run_to_end(&mut events).await
     });
     let tokenizer = Tokenizer::for_model("gpt-4o-mini");
     let measure = Measure {

@@ -123,14 +123,7 @@ pub fn load_csv_with(path: &Path, required: &[&str], frames: Option<&dyn FrameSt
         required.join(",").as_bytes(),
     ]);
     if let Some((frame, notes)) = frames.and_then(|f| f.get_frame(&key)) {
-        return Ok(Dataset {
-            path: path.to_path_buf(),
-            frame,
-            reference: scan.reference,
-            file_bytes: scan.bytes,
-            file_columns: header,
-            notes,
-        });
+        return Ok(scan.into_dataset(path, header, frame, notes));
     }
     let dataset = parse(path, scan, header, &plan)?;
     if let Some(f) = frames {
@@ -163,21 +156,26 @@ fn parse(path: &Path, scan: Scan, header: Vec<String>, plan: &ColumnPlan) -> Res
         });
     }
     let frame = derive_columns(frame, &plan.derive, &mut notes).map_err(|e| parse_error(path, e))?;
-
-    Ok(Dataset {
-        path: path.to_path_buf(),
-        frame,
-        reference: scan.reference,
-        file_bytes: scan.bytes,
-        file_columns: header,
-        notes,
-    })
+    Ok(scan.into_dataset(path, header, frame, notes))
 }
 
 struct Scan {
     reference: Reference,
     bytes: u64,
     head: Vec<u8>,
+}
+
+impl Scan {
+    fn into_dataset(self, path: &Path, header: Vec<String>, frame: DataFrame, notes: Vec<String>) -> Dataset {
+        Dataset {
+            path: path.to_path_buf(),
+            frame,
+            reference: self.reference,
+            file_bytes: self.bytes,
+            file_columns: header,
+            notes,
+        }
+    }
 }
 
 /// One pass over the file: blake3 hash, UTF-8 validation with line numbers, and the first

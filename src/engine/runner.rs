@@ -103,6 +103,18 @@ impl EngineHandle {
         &self.store
     }
 
+    /// Runs every step and waits for the run to finish; the snapshot as it ended. For front
+    /// ends that want one run and its result (headless, benchmarks, tests).
+    pub async fn run_to_end(&self, events: &mut mpsc::UnboundedReceiver<EngineEvent>) -> FlowSnapshot {
+        self.send(EngineCommand::RunAll);
+        while let Some(event) = events.recv().await {
+            if matches!(event, EngineEvent::RunFinished { .. }) {
+                break;
+            }
+        }
+        self.snapshot()
+    }
+
     /// The step's last output, if it has run.
     pub fn output(&self, step: &str) -> Option<Arc<StepOutput>> {
         let reference = self.snapshot.borrow().step(step)?.output_ref?;

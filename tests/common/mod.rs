@@ -65,3 +65,13 @@ pub fn fact<'a>(report: &'a serde_json::Value, step: &str, key: &str) -> &'a ser
         .unwrap_or_else(|| panic!("no fact {key} in {step}"));
     &f["value"]
 }
+
+/// Each step's value of `field` in a run report.
+pub fn step_values(report: &serde_json::Value, field: &str) -> Vec<serde_json::Value> {
+    report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s[field].clone())
+        .collect()
+}
