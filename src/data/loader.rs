@@ -70,6 +70,13 @@ pub enum DataError {
         kind: ColumnKind,
         value: String,
     },
+    #[error("{path}: line {line}: {found} fields, but the header has {expected}")]
+    Ragged {
+        path: PathBuf,
+        line: usize,
+        found: usize,
+        expected: usize,
+    },
     #[error("{path}: has a header but no data rows")]
     NoRows { path: PathBuf },
     #[error("{path}: cannot parse as CSV: {reason}")]
@@ -116,6 +123,14 @@ pub fn load_csv(path: &Path, required: &[&str]) -> Result<Dataset, DataError> {
 pub fn load_csv_with(path: &Path, required: &[&str], frames: Option<&dyn FrameStore>) -> Result<Dataset, DataError> {
     let scan = scan_file(path)?;
     let header = parse_header(path, &scan.head)?;
+    if let Some((line, found, expected)) = scan.ragged {
+        return Err(DataError::Ragged {
+            path: path.to_path_buf(),
+            line,
+            found,
+            expected,
+        });
+    }
     let plan = plan_columns(path, &header, required)?;
     let key = Reference::of_parts([
         b"frame/v1".as_slice(),
@@ -150,6 +165,7 @@ fn parse(path: &Path, scan: Scan, header: Vec<String>, plan: &ColumnPlan) -> Res
 
     let mut notes = Vec::new();
     let frame = drop_incomplete_rows(frame, &mut notes).map_err(|e| parse_error(path, e))?;
+    let frame = drop_non_finite_rows(frame, &mut notes).map_err(|e| parse_error(path, e))?;
     if frame.height() == 0 {
         return Err(DataError::NoRows {
             path: path.to_path_buf(),
@@ -163,6 +179,8 @@ struct Scan {
     reference: Reference,
     bytes: u64,
     head: Vec<u8>,
+    /// The first record whose field count differs from the header's: line, found, expected.
+    ragged: Option<(usize, usize, usize)>,
 }
 
 impl Scan {
@@ -197,6 +215,7 @@ fn scan_file(path: &Path) -> Result<Scan, DataError> {
         });
     }
     let mut file = File::open(path).map_err(unreadable)?;
+    let mut fields = FieldCounter::default();
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut head = Vec::new();
@@ -210,6 +229,7 @@ fn scan_file(path: &Path) -> Result<Scan, DataError> {
         }
         let chunk = &buf[..n];
         hasher.update(chunk);
+        fields.feed(chunk);
         if head.len() < SNIFF_BYTES {
             let take = (SNIFF_BYTES - head.len()).min(n);
             head.extend_from_slice(&chunk[..take]);
@@ -256,7 +276,71 @@ fn scan_file(path: &Path) -> Result<Scan, DataError> {
         reference: Reference::from_hash(hasher.finalize()),
         bytes: total,
         head,
+        ragged: fields.finish(),
     })
+}
+
+/// Counts the fields of each record as the bytes stream past (quotes respected, so quoted
+/// commas and newlines belong to their field) and remembers the first record whose count
+/// differs from the header's.
+#[derive(Debug, Default)]
+struct FieldCounter {
+    in_quotes: bool,
+    commas: usize,
+    /// Bytes other than `\r` seen in the current record.
+    content: bool,
+    line: usize,
+    record_line: usize,
+    header: Option<usize>,
+    first_bad: Option<(usize, usize)>,
+}
+
+impl FieldCounter {
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            match b {
+                b'"' => {
+                    self.in_quotes = !self.in_quotes;
+                    self.content = true;
+                }
+                b',' if !self.in_quotes => {
+                    self.commas += 1;
+                    self.content = true;
+                }
+                b'\n' => {
+                    self.line += 1;
+                    if !self.in_quotes {
+                        self.end_record();
+                    }
+                }
+                b'\r' => {}
+                _ => self.content = true,
+            }
+        }
+    }
+
+    fn end_record(&mut self) {
+        if self.content {
+            let fields = self.commas + 1;
+            match self.header {
+                None => self.header = Some(fields),
+                Some(h) if h != fields && self.first_bad.is_none() => {
+                    self.first_bad = Some((self.record_line + 1, fields))
+                }
+                _ => {}
+            }
+        }
+        self.commas = 0;
+        self.content = false;
+        self.record_line = self.line;
+    }
+
+    /// The first ragged record: its line, its field count and the header's.
+    fn finish(mut self) -> Option<(usize, usize, usize)> {
+        self.end_record();
+        let (line, found) = self.first_bad?;
+        Some((line, found, self.header?))
+    }
 }
 
 fn count_newlines(bytes: &[u8]) -> usize {
@@ -433,6 +517,37 @@ fn drop_incomplete_rows(frame: DataFrame, notes: &mut Vec<String>) -> PolarsResu
     Ok(frame)
 }
 
+/// NaN and infinite numbers would poison every sum they reach; drop their rows and say so.
+fn drop_non_finite_rows(frame: DataFrame, notes: &mut Vec<String>) -> PolarsResult<DataFrame> {
+    let mut keep = vec![true; frame.height()];
+    let mut columns = Vec::new();
+    for column in frame.columns() {
+        let Ok(values) = column.f64() else { continue };
+        let mut found = false;
+        for (i, v) in values.iter().enumerate() {
+            if v.is_some_and(|x| !x.is_finite()) {
+                keep[i] = false;
+                found = true;
+            }
+        }
+        if found {
+            columns.push(column.name().to_string());
+        }
+    }
+    if columns.is_empty() {
+        return Ok(frame);
+    }
+    let before = frame.height();
+    let mask: BooleanChunked = keep.into_iter().collect();
+    let frame = frame.filter(&mask)?;
+    notes.push(format!(
+        "skipped {} of {before} rows with NaN or infinite numbers in {}",
+        before - frame.height(),
+        columns.join(", ")
+    ));
+    Ok(frame)
+}
+
 fn derive_columns(
     frame: DataFrame,
     derive: &[(String, Derivation)],
@@ -571,6 +686,27 @@ mod tests {
         let d = load_csv(f.path(), &["brand", "units_sold"]).unwrap();
         assert_eq!(d.rows(), 2);
         assert_eq!(d.notes, vec!["skipped 1 of 3 rows with empty values in units_sold"]);
+    }
+
+    #[test]
+    fn ragged_rows_are_errors_but_quoted_commas_and_newlines_are_fine() {
+        let f = write(b"brand,units_sold\nA,1\nB,2,3\n");
+        let err = load_csv(f.path(), &["brand"]).unwrap_err().to_string();
+        assert!(err.ends_with("line 3: 3 fields, but the header has 2"), "{err}");
+        let f = write(b"brand,units_sold\n\"A, \"\"big\"\"\nline\",1\nB,2\n");
+        let d = load_csv(f.path(), &["brand", "units_sold"]).unwrap();
+        assert_eq!(d.rows(), 2);
+    }
+
+    #[test]
+    fn nan_and_infinite_numbers_skip_their_rows_with_a_note() {
+        let f = write(b"brand,units_sold\nA,1\nB,NaN\nC,inf\nD,4\n");
+        let d = load_csv(f.path(), &["brand", "units_sold"]).unwrap();
+        assert_eq!(d.rows(), 2);
+        assert_eq!(
+            d.notes,
+            vec!["skipped 2 of 4 rows with NaN or infinite numbers in units_sold"]
+        );
     }
 
     #[test]
