@@ -226,6 +226,9 @@ fn topological_order(
             .expect("stuck steps wait on stuck steps");
         if let Some(pos) = path.iter().position(|&p| p == next) {
             let mut cycle: Vec<&str> = path[pos..].iter().rev().map(|&i| def.steps[i].id.as_str()).collect();
+            // Start the loop at the step the error is reported for.
+            let start = cycle.iter().position(|id| *id == def.steps[next].id).unwrap_or(0);
+            cycle.rotate_left(start);
             cycle.push(cycle[0]);
             return Err(at(&def.steps[next].id, format!("cycle: {}", cycle.join(" → "))));
         }

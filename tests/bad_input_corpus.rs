@@ -1,0 +1,371 @@
+//! The bad-input corpus: each case is a file or a command line a person might really give,
+//! with the exact one-line error it must produce (exit status 2), or the warning it must
+//! carry when the data is still usable. Never a panic, never a stack trace.
+
+mod common;
+
+use common::*;
+
+const HEADER: &str = "sale_date,year,month,quarter,region,country,store_id,brand,category,units_sold,price_per_unit,total_revenue,cost_per_unit,total_cost";
+const ROW: &str = "2023-01-05,2023,1,1,North,Norland,N-001,A,Soda,10,10.00,100.00,6.00,60.00";
+
+enum Input {
+    Data(Vec<u8>),
+    Flow(String),
+    Config(String),
+    Args(Vec<&'static str>),
+}
+
+/// Runs a case; `{path}` in `expected` stands for the file the case wrote.
+fn check(name: &str, input: Input, expected: &str) {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join(name);
+    let args: Vec<String> = match input {
+        Input::Data(bytes) => {
+            std::fs::write(&path, bytes).unwrap();
+            vec![
+                "run".into(),
+                "--no-cache".into(),
+                "--data".into(),
+                path.display().to_string(),
+            ]
+        }
+        Input::Flow(text) => {
+            std::fs::write(&path, text).unwrap();
+            vec![
+                "run".into(),
+                "--no-cache".into(),
+                "--flow".into(),
+                path.display().to_string(),
+            ]
+        }
+        Input::Config(text) => {
+            std::fs::create_dir_all(home.path().join("config")).unwrap();
+            std::fs::write(home.path().join("config/config.toml"), text).unwrap();
+            vec!["run".into(), "--no-cache".into()]
+        }
+        Input::Args(a) => a.into_iter().map(String::from).collect(),
+    };
+    let out = mrflow(home.path()).args(&args).output().unwrap();
+    let err = stderr(&out);
+    let config_path = home.path().join("config/config.toml");
+    let expected = expected
+        .replace("{path}", &path.display().to_string())
+        .replace("{config}", &config_path.display().to_string());
+    let wanted = format!("mrflow-tui: error: {expected}");
+    let ok = out.status.code() == Some(2) && err.lines().count() == 1 && err.trim_end() == wanted;
+    if !ok {
+        FAILURES.with(|f| {
+            f.borrow_mut().push(format!(
+                "{name} (exit {:?}):\n  got:  {}\n  want: {wanted}",
+                out.status.code(),
+                err.trim_end()
+            ))
+        });
+    }
+}
+
+thread_local! {
+    /// Every case of a test runs; the mismatches are reported together.
+    static FAILURES: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn report() {
+    let failures = FAILURES.with(|f| f.borrow_mut().split_off(0));
+    assert!(
+        failures.is_empty(),
+        "{} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+fn csv(lines: &[&str]) -> Vec<u8> {
+    (lines.join("\n") + "\n").into_bytes()
+}
+
+fn step(id: &str, extra: &str) -> String {
+    format!(
+        "[[steps]]\nid = \"{id}\"\ntask = \"t\"\nagent = {{ role = \"r\", goal = \"g\", backstory = \"b\" }}\n{extra}\n"
+    )
+}
+
+fn flow(steps: &[String]) -> String {
+    format!("name = \"f\"\n{}", steps.concat())
+}
+
+#[test]
+fn bad_data_files() {
+    check(
+        "empty.csv",
+        Input::Data(vec![]),
+        "{path}: file is empty, expected a CSV header line",
+    );
+    check(
+        "header_only.csv",
+        Input::Data(csv(&[HEADER])),
+        "{path}: has a header but no data rows",
+    );
+    check(
+        "latin1.csv",
+        Input::Data(
+            [
+                csv(&[HEADER]),
+                b"2023-01-05,2023,1,1,North,Nor\xe9land,N-001,A,Soda,10,10.00,100.00,6.00,60.00\n".to_vec(),
+            ]
+            .concat(),
+        ),
+        "{path}: line 2: not valid UTF-8 (byte 0xE9); save the file as UTF-8",
+    );
+    check(
+        "binary.csv",
+        Input::Data(b"PK\x03\x04\x00\x00binary zip".to_vec()),
+        "{path}: not a CSV file (binary content at byte 4)",
+    );
+    check(
+        "object.json",
+        Input::Data(br#"{"brand": "A", "revenue": 1}"#.to_vec()),
+        "{path}: looks like JSON, expected a CSV file with a header line",
+    );
+    check(
+        "array.json",
+        Input::Data(b"[\n {\"brand\": \"A\"}\n]\n".to_vec()),
+        "{path}: looks like JSON, expected a CSV file with a header line",
+    );
+    check(
+        "ragged.csv",
+        Input::Data(csv(&[HEADER, ROW, &format!("{ROW},extra")])),
+        "{path}: line 3: 15 fields, but the header has 14",
+    );
+    check(
+        "short_row.csv",
+        Input::Data(csv(&[HEADER, "2023-01-05,2023,1"])),
+        "{path}: line 2: 3 fields, but the header has 14",
+    );
+    check(
+        "duplicate_header.csv",
+        Input::Data(csv(&[&format!("{HEADER},brand"), &format!("{ROW},B")])),
+        "{path}: line 1: duplicate column `brand`",
+    );
+    check(
+        "no_brand.csv",
+        Input::Data(csv(&[
+            "region,category,total_revenue,total_cost,profit,units_sold",
+            "N,S,1,1,0,1",
+        ])),
+        "{path}: missing column `brand` (expected text); found columns: region, category, total_revenue, total_cost, profit, units_sold",
+    );
+    check(
+        "text_in_number.csv",
+        Input::Data(csv(&[HEADER, ROW, &ROW.replace(",10,10.00,", ",ten,10.00,")])),
+        "{path}: line 3, column `units_sold`: expected numbers, found `ten`",
+    );
+    check(
+        "text_in_revenue.csv",
+        Input::Data(csv(&[HEADER, &ROW.replace(",100.00,", ",$100,")])),
+        "{path}: line 2, column `total_revenue`: expected numbers, found `$100`",
+    );
+    check(
+        "one_huge_line.csv",
+        Input::Data(vec![b'a'; 10 * 1024 * 1024]),
+        "{path}: line 1 is longer than 1048576 bytes, expected a CSV header line",
+    );
+    check(
+        "directory",
+        Input::Args(vec!["run", "--data", "/"]),
+        "/: is a directory, expected a CSV file",
+    );
+    check(
+        "missing.csv",
+        Input::Args(vec!["run", "--data", "/no/such.csv"]),
+        "/no/such.csv: file not found",
+    );
+    report();
+}
+
+#[test]
+fn usable_data_with_warnings_says_what_was_skipped() {
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("nan.csv");
+    let lines = [
+        HEADER.to_string(),
+        ROW.into(),
+        ROW.replace(",100.00,", ",NaN,"),
+        ROW.replace(",100.00,", ",inf,"),
+        ROW.replace(",60.00", ","),
+    ];
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let out = run(
+        home.path(),
+        &[
+            "run",
+            "--no-cache",
+            "--data",
+            path.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    let r = json(&out);
+    assert_eq!(r["data"]["rows"], 1);
+    assert_eq!(
+        r["data"]["notes"],
+        serde_json::json!([
+            "skipped 1 of 4 rows with empty values in total_cost",
+            "skipped 2 of 3 rows with NaN or infinite numbers in total_revenue",
+            "derived `profit` as total_revenue − total_cost",
+        ])
+    );
+    // A UTF-8 byte order mark is not a problem at all.
+    let bom = home.path().join("bom.csv");
+    std::fs::write(&bom, [b"\xef\xbb\xbf".to_vec(), csv(&[HEADER, ROW])].concat()).unwrap();
+    let out = run(
+        home.path(),
+        &[
+            "run",
+            "--no-cache",
+            "--flow",
+            "sales_forecast",
+            "--data",
+            bom.to_str().unwrap(),
+        ],
+    );
+    assert!(!stderr(&out).contains("panicked"));
+}
+
+#[test]
+fn bad_flow_files() {
+    check(
+        "syntax.toml",
+        Input::Flow("name = \"f\"\n[[steps]\nid = \"a\"\n".into()),
+        "{path}:2:9: unclosed array table, expected `]`",
+    );
+    check(
+        "cycle.toml",
+        Input::Flow(flow(&[
+            step("a", ""),
+            step("b", "listen = [\"a\", \"c\"]"),
+            step("c", "listen = [\"b\"]"),
+        ])),
+        "{path}:8: step `b`: cycle: b → c → b",
+    );
+    check(
+        "unknown_tool.toml",
+        Input::Flow(flow(&[step("a", "tools = [{ name = \"teleport\" }]")])),
+        "{path}:6:19: unknown variant `teleport`, expected one of `load_data`, `profitability`, `roi`, `budget_optimization`, `time_series`, `forecast`, `market_share`",
+    );
+    check(
+        "unknown_step.toml",
+        Input::Flow(flow(&[step("a", ""), step("b", "listen = [\"nope\"]")])),
+        "{path}:8: step `b`: listens to unknown step `nope`",
+    );
+    check(
+        "no_start.toml",
+        Input::Flow(flow(&[step("a", "listen = [\"b\"]"), step("b", "listen = [\"a\"]")])),
+        "{path}: flow has no start step: every step listens to another; give at least one step no `listen`",
+    );
+    check(
+        "duplicate_id.toml",
+        Input::Flow(flow(&[step("a", ""), step("a", "")])),
+        "{path}:8: step `a`: duplicate step id (steps[1] repeats steps[0])",
+    );
+    check(
+        "negative_budget.toml",
+        Input::Flow(flow(&[step("a", "budget = -5")])),
+        "{path}:6:10: budget must be between 50 and 200,000 tokens, got -5",
+    );
+    check(
+        "absurd_budget.toml",
+        Input::Flow(flow(&[step("a", "budget = 10000000")])),
+        "{path}:6:10: budget must be between 50 and 200,000 tokens, got 10000000",
+    );
+    check(
+        "bad_priority.toml",
+        Input::Flow(flow(&[step(
+            "a",
+            "context = [{ key = \"k\", source = \"task\", priority = \"urgent\" }]",
+        )])),
+        "{path}:6:53: unknown variant `urgent`, expected one of `critical`, `important`, `useful`, `optional`",
+    );
+    check(
+        "bad_strategy.toml",
+        Input::Flow(flow(&[step("a", "strategy = \"yolo\"")])),
+        "{path}:6:12: unknown variant `yolo`, expected one of `progressive_pruning`, `abstracted_summaries`, `minimal`, `stateless`",
+    );
+    check(
+        "unknown_field.toml",
+        Input::Flow(flow(&[step("a", "colour = \"red\"")])),
+        "{path}:6:1: unknown field `colour`, expected one of `id`, `listen`, `join`, `router`, `agent`, `task`, `tools`, `budget`, `strategy`, `context`",
+    );
+    check(
+        "bad_router.toml",
+        Input::Flow(flow(&[step(
+            "a",
+            "router = { fact = \"x\", routes = [], default = \"zz\" }",
+        )])),
+        "{path}:3: step `a`: router goes to unknown step `zz`",
+    );
+    check(
+        "bad_condition.toml",
+        Input::Flow(flow(&[
+            step("a", ""),
+            step(
+                "b",
+                "listen = [\"a\"]\nrouter = { fact = \"x\", routes = [{ when = \"> lots\", goto = \"b\" }], default = \"b\" }",
+            ),
+        ])),
+        "{path}:12:43: condition `> lots`: `>` needs a number, got `lots`",
+    );
+    check(
+        "empty.toml",
+        Input::Flow(String::new()),
+        "{path}:1:1: missing field `name`",
+    );
+    check(
+        "nonexistent",
+        Input::Args(vec!["run", "--flow", "roi_analysys"]),
+        "roi_analysys: no such flow: not a built-in (roi_analysis, brand_performance, sales_forecast) and no such file",
+    );
+    report();
+}
+
+#[test]
+fn bad_config_and_command_lines() {
+    check(
+        "unknown_key",
+        Input::Config("colour = \"red\"\n".into()),
+        "{config}:1: unknown field `colour`, expected one of `model`, `theme`, `pricing`, `keys`, `cache`",
+    );
+    check(
+        "wrong_type",
+        Input::Config("model = 5\n".into()),
+        "{config}:1: invalid type: integer `5`, expected a string",
+    );
+    check(
+        "bad_cache",
+        Input::Config("[cache]\nmemory_mb = \"lots\"\n".into()),
+        "{config}:2: invalid type: string \"lots\", expected u64",
+    );
+    check(
+        "budget",
+        Input::Args(vec!["run", "--budget", "10"]),
+        "--budget: budget must be between 50 and 200,000 tokens, got 10",
+    );
+    report();
+}
+
+#[test]
+fn unknown_flags_are_usage_errors() {
+    let home = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["run", "--colour"],
+        vec!["run", "--format", "yaml"],
+        vec!["run", "--strategy", "yolo"],
+        vec!["frobnicate"],
+    ] {
+        let out = run(home.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).starts_with("error: "), "{args:?}: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"));
+    }
+}
