@@ -141,6 +141,27 @@ fn cache_commands_list_show_count_and_clear() {
     );
 }
 
+#[test]
+fn an_unwritable_cache_directory_is_reported_once_and_the_run_completes() {
+    let home = tempfile::tempdir().unwrap();
+    // A cache "directory" under a regular file cannot be created, even by root.
+    std::fs::write(home.path().join("blocker"), b"").unwrap();
+    let out = mrflow(home.path())
+        .env("MRFLOW_CACHE_DIR", home.path().join("blocker/cache"))
+        .args(["run", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("mrflow-tui: warning: cache: cannot write under "),
+        "{err}"
+    );
+    assert!(err.contains("results stay in memory for this run"), "{err}");
+    assert_eq!(json(&out)["status"], "completed");
+}
+
 #[cfg(unix)]
 #[test]
 fn cache_files_are_private_to_the_user() {

@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use polars::prelude::*;
@@ -61,6 +61,9 @@ pub struct DiskTier {
     limit: u64,
     /// Problems met (corrupt files, failed writes), reported once each.
     warnings: Mutex<Vec<String>>,
+    /// Set by the first failed write: a read-only or full directory is reported once, and
+    /// results then stay in memory.
+    unwritable: AtomicBool,
 }
 
 pub fn now_secs() -> u64 {
@@ -73,6 +76,7 @@ impl DiskTier {
             root: dir.join("v1"),
             limit,
             warnings: Mutex::new(Vec::new()),
+            unwritable: AtomicBool::new(false),
         }
     }
 
@@ -99,6 +103,9 @@ impl DiskTier {
 
     /// Writes `bytes` to `path` atomically: a reader sees the old file or the new one.
     fn write_atomic(&self, path: &Path, write: impl FnOnce(&mut fs::File) -> std::io::Result<()>) -> bool {
+        if self.unwritable.load(Ordering::Relaxed) {
+            return false;
+        }
         let result = (|| {
             let dir = path.parent().expect("cache paths have a parent");
             fs::create_dir_all(dir)?;
@@ -122,10 +129,12 @@ impl DiskTier {
                 true
             }
             Err(e) => {
-                self.warn(format!(
-                    "cache: cannot write {}: {e}; continuing without it",
-                    path.display()
-                ));
+                if !self.unwritable.swap(true, Ordering::Relaxed) {
+                    self.warn(format!(
+                        "cache: cannot write under {}: {e}; results stay in memory for this run",
+                        self.root.display()
+                    ));
+                }
                 false
             }
         }
