@@ -331,3 +331,49 @@ async fn what_if_reprunes_without_running_and_matches_a_real_rerun() {
     let item = demoted.decisions.iter().find(|d| d.key == "profitability").unwrap();
     assert_eq!(item.priority, Priority::Optional);
 }
+
+#[tokio::test]
+async fn cancelling_at_every_step_leaves_a_consistent_state_that_reruns_cleanly() {
+    let clean = {
+        let (handle, mut events) = start("roi_analysis", Arc::new(OfflineAnalyst));
+        handle.run_to_end(&mut events).await
+    };
+    let order = [
+        "load_data",
+        "analyze_profitability",
+        "optimize_budget",
+        "generate_report",
+    ];
+    for (k, step) in order.iter().enumerate() {
+        let gate = Arc::new(Gate {
+            step,
+            open: Mutex::new(false),
+            cv: Condvar::new(),
+        });
+        let (handle, mut events) = start("roi_analysis", gate.clone());
+        handle.send(EngineCommand::RunAll);
+        loop {
+            match events.recv().await.unwrap() {
+                EngineEvent::StepStarted { step: s, .. } if s == *step => break,
+                _ => {}
+            }
+        }
+        handle.send(EngineCommand::Cancel);
+        until_finished(&mut events).await;
+        gate.release();
+        let snap = handle.snapshot();
+        assert_eq!(snap.state, RunState::Cancelled, "{step}");
+        for (j, id) in order.iter().enumerate() {
+            let expected = if j < k { StepStatus::Done } else { StepStatus::Cancelled };
+            assert_eq!(status(&handle, id), expected, "cancel at {step}: {id}");
+        }
+        // Rerunning completes with exactly the results of an uninterrupted run.
+        handle.send(EngineCommand::RunAll);
+        until_finished(&mut events).await;
+        let after = handle.snapshot();
+        assert_eq!(after.state, RunState::Completed, "{step}");
+        for (a, b) in after.steps.iter().zip(&clean.steps) {
+            assert_eq!(a.output_ref, b.output_ref, "cancel at {step}: {}", a.id);
+        }
+    }
+}
