@@ -70,11 +70,28 @@ pub enum Command {
     },
     /// Generate synthetic beverage sales (deterministic for a seed).
     GenData(GenDataArgs),
+    /// Time the engine on generated data: load, each step, re-pruning, a warm rerun.
+    Bench(BenchArgs),
     /// Inspect or clear the persistent result cache.
     Cache {
         #[command(subcommand)]
         action: CacheAction,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Rows of generated sales data.
+    #[arg(long, default_value_t = 100_000)]
+    pub rows: usize,
+    #[arg(long, default_value_t = SAMPLE_SEED)]
+    pub seed: u64,
+    /// A built-in flow name or the path of a flow TOML file.
+    #[arg(long, default_value = "roi_analysis", value_name = "NAME|PATH")]
+    pub flow: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod bench_cli;
 mod cache_cli;
 mod cli;
 mod headless;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         Some(Command::Flows { json }) => cli::flows(*json),
         Some(Command::GenData(args)) => cli::gen_data(args),
         Some(Command::Cache { action }) => cache_cli::run(action),
+        Some(Command::Bench(args)) => bench_cli::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -62,3 +62,37 @@ fn flows_lists_the_builtins() {
     let text = stdout(&run(home.path(), &["flows"]));
     assert!(text.contains("sales_forecast") && text.contains("steps: load_data, time_series"));
 }
+
+#[test]
+fn bench_reports_every_figure() {
+    let home = tempfile::tempdir().unwrap();
+    let out = run(home.path(), &["bench", "--rows", "3000", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = json(&out);
+    assert_eq!(r["rows"], 3000);
+    let steps: Vec<&str> = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "load_data",
+            "analyze_profitability",
+            "optimize_budget",
+            "generate_report"
+        ]
+    );
+    for field in [
+        "generate_ms",
+        "load_ms",
+        "cold_run_ms",
+        "warm_run_ms",
+        "what_if_us",
+        "count_tokens_mib_per_s",
+    ] {
+        assert!(r[field].as_f64().unwrap() > 0.0, "{field}: {r}");
+    }
+}
