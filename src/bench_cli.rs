@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use mrflow::cache::ResultStore;
 use mrflow::context::{Encoding, Tokenizer};
 use mrflow::data::{generate::generate, load_csv};
-use mrflow::engine::{Engine, EngineCommand, EngineEvent, Flow};
+use mrflow::engine::{Engine, Flow};
 use serde::Serialize;
 
 use crate::cli::{BenchArgs, Failure, runtime};
@@ -67,12 +67,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
         let snapshot = handle.run_to_end(&mut events).await;
         let cold = t.elapsed();
         let t = Instant::now();
-        handle.send(EngineCommand::RunAll);
-        while let Some(e) = events.recv().await {
-            if matches!(e, EngineEvent::RunFinished { .. }) {
-                break;
-            }
-        }
+        handle.run_to_end(&mut events).await;
         (snapshot, cold, t.elapsed())
     });
 

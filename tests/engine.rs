@@ -43,6 +43,19 @@ async fn until_finished(events: &mut UnboundedReceiver<EngineEvent>) -> Vec<Engi
     }
 }
 
+/// Waits for `step` to start.
+async fn until_started(events: &mut UnboundedReceiver<EngineEvent>, step: &str) {
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), events.recv())
+            .await
+            .expect("engine answers")
+            .unwrap();
+        if matches!(event, EngineEvent::StepStarted { step: s, .. } if s == step) {
+            return;
+        }
+    }
+}
+
 fn status(handle: &EngineHandle, step: &str) -> StepStatus {
     handle.snapshot().step(step).unwrap().status
 }
@@ -224,12 +237,7 @@ async fn cancel_ends_the_run_promptly_and_late_results_are_ignored() {
     });
     let (handle, mut events) = start("roi_analysis", gate.clone());
     handle.send(EngineCommand::RunAll);
-    loop {
-        match events.recv().await.unwrap() {
-            EngineEvent::StepStarted { step, .. } if step == "analyze_profitability" => break,
-            _ => {}
-        }
-    }
+    until_started(&mut events, "analyze_profitability").await;
     handle.send(EngineCommand::Cancel);
     let seen = until_finished(&mut events).await;
     assert!(matches!(
@@ -352,12 +360,7 @@ async fn cancelling_at_every_step_leaves_a_consistent_state_that_reruns_cleanly(
         });
         let (handle, mut events) = start("roi_analysis", gate.clone());
         handle.send(EngineCommand::RunAll);
-        loop {
-            match events.recv().await.unwrap() {
-                EngineEvent::StepStarted { step: s, .. } if s == *step => break,
-                _ => {}
-            }
-        }
+        until_started(&mut events, step).await;
         handle.send(EngineCommand::Cancel);
         until_finished(&mut events).await;
         gate.release();
