@@ -12,6 +12,7 @@ use std::sync::Arc;
 use mrflow::config::Config;
 use mrflow::dirs::Dirs;
 use mrflow::engine::{BUILTIN_FLOWS, Flow};
+use mrflow::llm::Analyst;
 use mrflow::sample::sample_path;
 use mrflow::sample::{SAMPLE_ROWS, SAMPLE_SEED};
 use mrflow::tools::format::grouped;
@@ -50,6 +51,8 @@ pub struct TuiArgs {
     /// Model whose encoding counts tokens and whose prices cost the run [default: from config].
     #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,
+    #[command(flatten)]
+    pub llm: LlmArgs,
     /// Open without starting a run (press R to run).
     #[arg(long)]
     pub no_autorun: bool,
@@ -136,12 +139,32 @@ pub struct RunArgs {
     /// Model whose encoding counts tokens and whose prices cost the run [default: from config].
     #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,
+    #[command(flatten)]
+    pub llm: LlmArgs,
     /// Write each step's final prompt, exactly as counted, to DIR/<step_id>.txt.
     #[arg(long, value_name = "DIR")]
     pub dump_prompts: Option<PathBuf>,
     /// Keep results in memory only: neither read nor write the cache directory.
     #[arg(long)]
     pub no_cache: bool,
+}
+
+/// Who writes the steps' answers.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LlmArgs {
+    /// `offline` (deterministic, no network) or `openai` (any OpenAI-compatible server)
+    /// [default: from config, `offline`].
+    #[arg(long, value_name = "BACKEND")]
+    pub llm: Option<LlmBackend>,
+    /// The OpenAI-compatible server, up to `/v1`, e.g. http://127.0.0.1:11434/v1 for Ollama.
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LlmBackend {
+    Offline,
+    Openai,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -192,12 +215,19 @@ pub struct Setup {
     pub flow: Arc<Flow>,
     pub data: PathBuf,
     pub model: String,
+    /// The configured answer writer.
+    pub analyst: Arc<dyn Analyst>,
 }
 
 impl Setup {
-    pub fn resolve(flow: &str, data: Option<&PathBuf>, model: Option<&String>) -> Result<Setup, Failure> {
+    pub fn resolve(
+        flow: &str,
+        data: Option<&PathBuf>,
+        model: Option<&String>,
+        llm: &LlmArgs,
+    ) -> Result<Setup, Failure> {
         let dirs = Dirs::resolve().ok();
-        let config = match &dirs {
+        let mut config = match &dirs {
             Some(d) => Config::load(&d.config).map_err(Failure::input)?,
             None => Config::default_only(),
         };
@@ -207,12 +237,23 @@ impl Setup {
             None => sample_path().map_err(|m| Failure { message: m, status: 1 })?,
         };
         let model = model.cloned().unwrap_or_else(|| config.model.clone());
+        if let Some(backend) = llm.llm {
+            config.llm.backend = match backend {
+                LlmBackend::Offline => mrflow::config::LlmBackend::Offline,
+                LlmBackend::Openai => mrflow::config::LlmBackend::Openai,
+            };
+        }
+        if let Some(url) = &llm.base_url {
+            config.llm.base_url = url.clone();
+        }
+        let analyst = mrflow::llm::from_settings(&config.llm, &model).map_err(Failure::input)?;
         Ok(Setup {
             dirs,
             config,
             flow,
             data,
             model,
+            analyst,
         })
     }
 }

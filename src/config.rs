@@ -25,6 +25,77 @@ pub struct Config {
     /// `default` or `mono`.
     pub theme: String,
     pub cache: CacheSettings,
+    pub llm: LlmSettings,
+    pub memory: MemorySettings,
+}
+
+/// The `[llm]` table: which backend writes step answers, and how to reach it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LlmSettings {
+    pub backend: LlmBackend,
+    pub base_url: String,
+    /// The environment variable that holds the API key; the key itself is never in a file.
+    pub api_key_env: String,
+    pub timeout_seconds: u64,
+    pub max_retries: u32,
+    pub stream: bool,
+}
+
+/// Who writes step answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LlmBackend {
+    /// The deterministic offline analyst: no network, no key.
+    Offline,
+    /// Any OpenAI-compatible chat-completions server.
+    Openai,
+}
+
+/// Where insights persist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemoryBackend {
+    /// SQLite with full-text search in the data directory.
+    Local,
+    /// A Mem0 server.
+    Mem0,
+    /// No long-term memory.
+    Off,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LlmLayer {
+    backend: Option<LlmBackend>,
+    base_url: Option<String>,
+    api_key_env: Option<String>,
+    timeout_seconds: Option<u64>,
+    max_retries: Option<u32>,
+    stream: Option<bool>,
+}
+
+/// The `[memory]` table: where insights persist and how many a step may be given.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemorySettings {
+    pub backend: MemoryBackend,
+    pub limit: usize,
+    pub max_tokens: usize,
+    pub mem0_base_url: String,
+    pub mem0_api_key_env: String,
+    pub mem0_user_id: String,
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemoryLayer {
+    backend: Option<MemoryBackend>,
+    limit: Option<usize>,
+    max_tokens: Option<usize>,
+    mem0_base_url: Option<String>,
+    mem0_api_key_env: Option<String>,
+    mem0_user_id: Option<String>,
+    timeout_seconds: Option<u64>,
 }
 
 /// The `[cache]` table.
@@ -60,6 +131,8 @@ struct Layer {
     #[serde(default)]
     keys: BTreeMap<String, String>,
     cache: Option<CacheLayer>,
+    llm: Option<LlmLayer>,
+    memory: Option<MemoryLayer>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +169,29 @@ impl Config {
                     disk_mb: c.disk_mb.expect("default sets disk_mb"),
                     ttl_seconds: c.ttl_seconds.expect("default sets ttl_seconds"),
                     ttl: c.ttl,
+                }
+            },
+            llm: {
+                let l = layer.llm.expect("default has [llm]");
+                LlmSettings {
+                    backend: l.backend.expect("default sets backend"),
+                    base_url: l.base_url.expect("default sets base_url"),
+                    api_key_env: l.api_key_env.expect("default sets api_key_env"),
+                    timeout_seconds: l.timeout_seconds.expect("default sets timeout_seconds"),
+                    max_retries: l.max_retries.expect("default sets max_retries"),
+                    stream: l.stream.expect("default sets stream"),
+                }
+            },
+            memory: {
+                let m = layer.memory.expect("default has [memory]");
+                MemorySettings {
+                    backend: m.backend.expect("default sets backend"),
+                    limit: m.limit.expect("default sets limit"),
+                    max_tokens: m.max_tokens.expect("default sets max_tokens"),
+                    mem0_base_url: m.mem0_base_url.expect("default sets mem0_base_url"),
+                    mem0_api_key_env: m.mem0_api_key_env.expect("default sets mem0_api_key_env"),
+                    mem0_user_id: m.mem0_user_id.expect("default sets mem0_user_id"),
+                    timeout_seconds: m.timeout_seconds.expect("default sets timeout_seconds"),
                 }
             },
         }
@@ -136,6 +232,25 @@ impl Config {
             self.cache.disk_mb = c.disk_mb.unwrap_or(self.cache.disk_mb);
             self.cache.ttl_seconds = c.ttl_seconds.unwrap_or(self.cache.ttl_seconds);
             self.cache.ttl.extend(c.ttl);
+        }
+        if let Some(l) = layer.llm {
+            let s = &mut self.llm;
+            s.backend = l.backend.unwrap_or(s.backend);
+            s.base_url = l.base_url.unwrap_or(std::mem::take(&mut s.base_url));
+            s.api_key_env = l.api_key_env.unwrap_or(std::mem::take(&mut s.api_key_env));
+            s.timeout_seconds = l.timeout_seconds.unwrap_or(s.timeout_seconds);
+            s.max_retries = l.max_retries.unwrap_or(s.max_retries);
+            s.stream = l.stream.unwrap_or(s.stream);
+        }
+        if let Some(m) = layer.memory {
+            let s = &mut self.memory;
+            s.backend = m.backend.unwrap_or(s.backend);
+            s.limit = m.limit.unwrap_or(s.limit);
+            s.max_tokens = m.max_tokens.unwrap_or(s.max_tokens);
+            s.mem0_base_url = m.mem0_base_url.unwrap_or(std::mem::take(&mut s.mem0_base_url));
+            s.mem0_api_key_env = m.mem0_api_key_env.unwrap_or(std::mem::take(&mut s.mem0_api_key_env));
+            s.mem0_user_id = m.mem0_user_id.unwrap_or(std::mem::take(&mut s.mem0_user_id));
+            s.timeout_seconds = m.timeout_seconds.unwrap_or(s.timeout_seconds);
         }
     }
 

@@ -10,7 +10,6 @@ use mrflow::data::{FrameStore, load_csv_with};
 use mrflow::engine::{
     Engine, EngineCommand, EngineConfig, FlowSnapshot, Measure, RunReport, StepStatus, budget_problem,
 };
-use mrflow::llm::OfflineAnalyst;
 use mrflow::tools::format::{grouped, pct, usd};
 
 use crate::cli::{Failure, Format, RunArgs, Setup, runtime};
@@ -25,7 +24,8 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         flow,
         data: path,
         model,
-    } = Setup::resolve(&args.flow, args.data.as_ref(), args.model.as_ref())?;
+        analyst,
+    } = Setup::resolve(&args.flow, args.data.as_ref(), args.model.as_ref(), &args.llm)?;
     let tokenizer = Tokenizer::for_model(&model);
     mrflow::context::warm_up(tokenizer.encoding);
     // Results and parsed data persist under the cache directory unless --no-cache.
@@ -36,10 +36,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
 
     let runtime = runtime()?;
     let report = runtime.block_on(async {
-        let engine = EngineConfig {
-            analyst: Arc::new(OfflineAnalyst),
-            tokenizer,
-        };
+        let engine = EngineConfig { analyst, tokenizer };
         let (handle, mut events) = Engine::spawn_with(flow.clone(), dataset.clone(), store.clone(), engine);
         // The same commands the TUI sends when the analyst changes a setting.
         for step in flow.steps() {
@@ -124,7 +121,7 @@ fn ms(d: Option<u64>) -> String {
 /// Tokens, cost and facts in one line.
 fn ledger_line(r: &RunReport) -> String {
     let t = &r.totals;
-    format!(
+    let mut line = format!(
         "Tokens  {} prompt + {} completion vs {} baseline prompt ({} fewer) · cost {} vs {} ({}, {}) · \
          critical facts retained {}/{} (baseline {}/{})",
         grouped(t.prompt_tokens as f64),
@@ -139,7 +136,16 @@ fn ledger_line(r: &RunReport) -> String {
         r.facts.critical,
         r.facts.baseline_retained,
         r.facts.critical,
-    )
+    );
+    if let (Some(p), Some(c)) = (t.prompt_tokens_reported, t.completion_tokens_reported) {
+        line.push_str(&format!(
+            "\n        the server reported {} prompt + {} completion ({:+} prompt tokens against our count)",
+            grouped(p as f64),
+            grouped(c as f64),
+            p as i64 - t.prompt_tokens as i64
+        ));
+    }
+    line
 }
 
 fn render_table(r: &RunReport) -> String {

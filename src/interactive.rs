@@ -15,7 +15,8 @@ pub fn tui(args: &TuiArgs) -> Result<(), Failure> {
         flow,
         data,
         model,
-    } = Setup::resolve(&args.flow, args.data.as_ref(), args.model.as_ref())?;
+        analyst,
+    } = Setup::resolve(&args.flow, args.data.as_ref(), args.model.as_ref(), &args.llm)?;
     if !data.is_file() {
         return Err(Failure::input(format!("{}: file not found", data.display())));
     }
@@ -26,6 +27,7 @@ pub fn tui(args: &TuiArgs) -> Result<(), Failure> {
         data,
         cache,
         model,
+        analyst,
         autorun: !args.no_autorun,
         config,
         dirs,

@@ -334,7 +334,12 @@ fn bad_config_and_command_lines() {
     check(
         "unknown_key",
         Input::Config("colour = \"red\"\n".into()),
-        "{config}:1: unknown field `colour`, expected one of `model`, `theme`, `pricing`, `keys`, `cache`",
+        "{config}:1: unknown field `colour`, expected one of `model`, `theme`, `pricing`, `keys`, `cache`, `llm`, `memory`",
+    );
+    check(
+        "unknown_llm_backend",
+        Input::Config("[llm]\nbackend = \"gpt\"\n".into()),
+        "{config}:2: unknown variant `gpt`, expected `offline` or `openai`",
     );
     check(
         "wrong_type",
@@ -351,6 +356,11 @@ fn bad_config_and_command_lines() {
         Input::Args(vec!["run", "--budget", "10"]),
         "--budget: budget must be between 50 and 200,000 tokens, got 10",
     );
+    check(
+        "base_url",
+        Input::Args(vec!["run", "--llm", "openai", "--base-url", "localhost:8080"]),
+        "[llm] base_url: `localhost:8080` must start with http:// or https://",
+    );
     report();
 }
 
@@ -361,6 +371,7 @@ fn unknown_flags_are_usage_errors() {
         vec!["run", "--colour"],
         vec!["run", "--format", "yaml"],
         vec!["run", "--strategy", "yolo"],
+        vec!["run", "--llm", "claude"],
         vec!["frobnicate"],
     ] {
         let out = run(home.path(), &args);

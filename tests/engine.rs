@@ -10,8 +10,9 @@ use mrflow::cache::ResultStore;
 use mrflow::context::{Decision, Priority, Strategy};
 use mrflow::data::{Dataset, load_csv};
 use mrflow::engine::{Engine, EngineCommand, EngineConfig, EngineEvent, EngineHandle, Flow, RunState, StepStatus};
-use mrflow::llm::{Analyst, AnswerRequest, OfflineAnalyst};
+use mrflow::llm::{Analyst, Answer, AnswerRequest, LlmError, OfflineAnalyst};
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::sync::CancellationToken;
 
 fn load(flow: &Flow) -> Arc<Dataset> {
     Arc::new(load_csv(&common::sample(), &flow.required_columns()).unwrap())
@@ -217,14 +218,24 @@ impl Gate {
 }
 
 impl Analyst for Gate {
-    fn answer(&self, request: &AnswerRequest<'_>) -> String {
+    fn identity(&self) -> String {
+        // It writes exactly what the offline analyst writes, only later.
+        OfflineAnalyst.identity()
+    }
+
+    fn answer(
+        &self,
+        request: &AnswerRequest<'_>,
+        on_text: &mut dyn FnMut(&str),
+        cancel: &CancellationToken,
+    ) -> Result<Answer, LlmError> {
         if request.step.id == self.step {
             let mut open = self.open.lock().unwrap();
             while !*open {
                 open = self.cv.wait(open).unwrap();
             }
         }
-        OfflineAnalyst.answer(request)
+        OfflineAnalyst.answer(request, on_text, cancel)
     }
 }
 
@@ -269,11 +280,20 @@ async fn cancel_ends_the_run_promptly_and_late_results_are_ignored() {
 struct Panicky;
 
 impl Analyst for Panicky {
-    fn answer(&self, request: &AnswerRequest<'_>) -> String {
+    fn identity(&self) -> String {
+        "panicky".into()
+    }
+
+    fn answer(
+        &self,
+        request: &AnswerRequest<'_>,
+        on_text: &mut dyn FnMut(&str),
+        cancel: &CancellationToken,
+    ) -> Result<Answer, LlmError> {
         if request.step.id == "optimize_budget" {
             panic!("analyst exploded");
         }
-        OfflineAnalyst.answer(request)
+        OfflineAnalyst.answer(request, on_text, cancel)
     }
 }
 

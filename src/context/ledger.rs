@@ -11,6 +11,10 @@ pub struct StepTokens {
     pub prompt: usize,
     pub completion: usize,
     pub baseline_prompt: usize,
+    /// What the model's server reported for the same call (null offline). It counts the
+    /// chat format's own tokens too, so it runs a few tokens above `prompt`.
+    pub prompt_reported: Option<usize>,
+    pub completion_reported: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -18,6 +22,9 @@ pub struct Totals {
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
     pub baseline_prompt_tokens: usize,
+    /// The server-reported sums, when every step that ran has them.
+    pub prompt_tokens_reported: Option<usize>,
+    pub completion_tokens_reported: Option<usize>,
     /// How much smaller the optimized prompts are than the baseline's, in percent.
     pub reduction_pct: f64,
     /// Null when the model has no price in the pricing table.
@@ -31,11 +38,19 @@ impl Totals {
         let prompt: usize = steps.iter().map(|s| s.prompt).sum();
         let completion: usize = steps.iter().map(|s| s.completion).sum();
         let baseline: usize = steps.iter().map(|s| s.baseline_prompt).sum();
+        let ran = || steps.iter().filter(|s| s.prompt > 0);
+        let reported = |f: fn(&StepTokens) -> Option<usize>| -> Option<usize> {
+            (ran().next().is_some())
+                .then(|| ran().map(f).sum::<Option<usize>>())
+                .flatten()
+        };
         let cost = |input: usize| price.map(|p| (input as f64 * p.input + completion as f64 * p.output) / 1e6);
         Totals {
             prompt_tokens: prompt,
             completion_tokens: completion,
             baseline_prompt_tokens: baseline,
+            prompt_tokens_reported: reported(|s| s.prompt_reported),
+            completion_tokens_reported: reported(|s| s.completion_reported),
             reduction_pct: if baseline == 0 {
                 0.0
             } else {
@@ -89,11 +104,15 @@ mod tests {
                 prompt: 100,
                 completion: 50,
                 baseline_prompt: 1000,
+                prompt_reported: Some(107),
+                completion_reported: Some(50),
             },
             StepTokens {
                 prompt: 300,
                 completion: 50,
                 baseline_prompt: 3000,
+                prompt_reported: None,
+                completion_reported: None,
             },
         ];
         let t = Totals::of(
@@ -108,6 +127,9 @@ mod tests {
             (400, 100, 4000)
         );
         assert!((t.reduction_pct - 90.0).abs() < 1e-9);
+        assert_eq!(t.prompt_tokens_reported, None, "one step has no reported usage");
+        let both = [steps[0], steps[0]];
+        assert_eq!(Totals::of(&both, None).prompt_tokens_reported, Some(214));
         assert!((t.cost_usd.unwrap() - (400.0 * 2.0 + 100.0 * 10.0) / 1e6).abs() < 1e-12);
         assert!((t.baseline_cost_usd.unwrap() - (4000.0 * 2.0 + 100.0 * 10.0) / 1e6).abs() < 1e-12);
         assert_eq!(Totals::of(&steps, None).cost_usd, None);

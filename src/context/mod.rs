@@ -13,6 +13,6 @@ mod tokenizer;
 
 pub use item::{ContextBundle, ContextInputs, ContextItem, Rendition, build};
 pub use priority::Priority;
-pub use prune::{Decision, ItemDecision, OverBudget, PruneSettings, PrunedContext, assemble, prune};
+pub use prune::{Decision, ItemDecision, Messages, OverBudget, PruneSettings, PrunedContext, assemble, prune};
 pub use strategy::Strategy;
 pub use tokenizer::{Encoding, Tokenizer, warm_up};

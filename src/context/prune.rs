@@ -79,6 +79,34 @@ pub struct PrunedContext {
     pub facts: Vec<String>,
 }
 
+/// A prompt as chat messages: the `[system]` part (the agent) and the `[user]` part.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Messages<'a> {
+    pub system: &'a str,
+    pub user: &'a str,
+}
+
+const SYSTEM_MARK: &str = "[system]\n";
+const USER_MARK: &str = "[user]\n";
+
+impl PrunedContext {
+    /// The prompt split into its system and user messages (see the module docs for the
+    /// layout [`assemble`] writes).
+    pub fn messages(&self) -> Messages<'_> {
+        let p = self.prompt.as_str();
+        match p
+            .strip_prefix(SYSTEM_MARK)
+            .and_then(|rest| rest.split_once(&format!("\n\n{USER_MARK}")))
+        {
+            Some((system, user)) => Messages { system, user },
+            None => Messages {
+                system: "",
+                user: p.strip_prefix(USER_MARK).unwrap_or(p),
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "the critical context needs {needed} tokens even summarized, over the budget of {budget}; raise the budget or demote items"
@@ -159,11 +187,11 @@ pub fn assemble(bundle: &ContextBundle, decisions: &[Decision]) -> String {
     }
     let mut out = String::new();
     if !system.is_empty() {
-        out.push_str("[system]\n");
+        out.push_str(SYSTEM_MARK);
         out.push_str(&system.join("\n"));
         out.push_str("\n\n");
     }
-    out.push_str("[user]\n");
+    out.push_str(USER_MARK);
     out.push_str(&user.join("\n\n"));
     out
 }
@@ -422,6 +450,29 @@ mod tests {
         assert_eq!(decisions(&p), ["kept"; 6]);
         assert!(p.prompt.starts_with("[system]\nYou are an analyst."));
         assert!(p.prompt.contains("\n\n[user]\n## task\nSummarise"));
+        let m = p.messages();
+        assert_eq!(m.system, "You are an analyst. Your goal: find profit.");
+        assert!(m.user.starts_with("## task\nSummarise"));
+        assert_eq!(format!("[system]\n{}\n\n[user]\n{}", m.system, m.user), p.prompt);
+    }
+
+    #[test]
+    fn a_prompt_without_agent_is_one_user_message() {
+        let p = PrunedContext {
+            budget: 10,
+            strategy: Strategy::Stateless,
+            decisions: vec![],
+            prompt: "[user]\n## task\nDo it".into(),
+            tokens: 5,
+            facts: vec![],
+        };
+        assert_eq!(
+            p.messages(),
+            Messages {
+                system: "",
+                user: "## task\nDo it"
+            }
+        );
     }
 
     #[test]

@@ -84,6 +84,12 @@ pub enum EngineEvent {
         step: String,
         message: String,
     },
+    /// Text of a step's answer as the model writes it (streamed backends send many).
+    AnswerDelta {
+        run: u64,
+        step: String,
+        text: String,
+    },
     CacheHit {
         run: u64,
         step: String,

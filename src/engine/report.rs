@@ -16,7 +16,7 @@ use crate::context::baseline::{self, BaselineStep};
 use crate::context::ledger::{FactRetention, StepTokens, Totals};
 use crate::context::{Encoding, ItemDecision, Priority, Strategy, Tokenizer};
 use crate::data::Dataset;
-use crate::llm::{Analyst, AnswerRequest, OfflineAnalyst};
+use crate::llm::{AnswerRequest, OfflineAnalyst};
 use crate::tools::Fact;
 
 #[derive(Debug, Clone, Serialize)]
@@ -92,6 +92,8 @@ pub struct StepReport {
     pub route: Option<String>,
     pub budget: u32,
     pub strategy: Strategy,
+    /// Who wrote the step's answer: `offline/v1`, or `openai/v1 <base url> <model>`.
+    pub analyst: Option<String>,
     pub tokens: StepTokens,
     pub context: Vec<ItemDecision>,
     pub tools: Vec<ToolRecord>,
@@ -193,10 +195,13 @@ impl RunReport {
                     route: s.route.clone(),
                     budget: s.budget,
                     strategy: s.strategy,
+                    analyst: output.map(|o| o.analyst.clone()),
                     tokens: StepTokens {
                         prompt: ctx.map_or(0, |c| c.pruned.tokens),
                         completion: ctx.map_or(0, |c| c.completion_tokens),
                         baseline_prompt: baseline_of(i),
+                        prompt_reported: output.and_then(|o| o.reported).map(|u| u.prompt_tokens),
+                        completion_reported: output.and_then(|o| o.reported).map(|u| u.completion_tokens),
                     },
                     context: ctx.map(|c| c.pruned.decisions.clone()).unwrap_or_default(),
                     tools: output.map(|o| o.tools.clone()).unwrap_or_default(),
@@ -228,10 +233,11 @@ impl RunReport {
             .collect();
         let all_owned: Vec<Fact> = all.iter().map(|f| (*f).clone()).collect();
         let baseline_report = match sinks.first() {
-            Some(&i) if report.is_some() => OfflineAnalyst.answer(&AnswerRequest {
+            Some(&i) if report.is_some() => OfflineAnalyst.write(&AnswerRequest {
                 flow: flow.name(),
                 step: flow.step(i),
                 is_final: true,
+                messages: Default::default(),
                 own_facts: &[],
                 upstream: vec![("baseline", all_owned.as_slice())],
             }),

@@ -19,7 +19,7 @@ use crate::context::{
     self, ContextInputs, OverBudget, Priority, PruneSettings, PrunedContext, Strategy, Tokenizer, ledger,
 };
 use crate::data::Dataset;
-use crate::llm::{Analyst, AnswerRequest, OfflineAnalyst};
+use crate::llm::{Analyst, AnswerRequest, LlmError, OfflineAnalyst};
 use crate::tools::{Fact, ToolOutput};
 
 /// How the engine writes answers and counts tokens.
@@ -671,11 +671,12 @@ impl StepJob {
             self.settings.strategy,
             &self.settings.priority_overrides,
             self.config.tokenizer.encoding,
+            self.config.analyst.identity(),
         ))
         .expect("settings serialize");
         let inputs = serde_json::to_vec(&self.inputs).expect("references serialize");
         let data = self.dataset.reference.to_string();
-        Reference::of_parts([b"step/v1".as_slice(), &def, &settings, &inputs, data.as_bytes()])
+        Reference::of_parts([b"step/v2".as_slice(), &def, &settings, &inputs, data.as_bytes()])
     }
 
     fn execute(&self) -> Outcome {
@@ -790,16 +791,30 @@ impl StepJob {
         let own_visible = visible(&facts);
         let upstream_visible: Vec<(String, Vec<Fact>)> =
             upstream.iter().map(|(id, o)| (id.clone(), visible(&o.facts))).collect();
-        let answer = self.config.analyst.answer(&AnswerRequest {
+        let request = AnswerRequest {
             flow: self.flow.name(),
             step: def,
             is_final: self.is_final,
+            messages: pruned.messages(),
             own_facts: &own_visible,
             upstream: upstream_visible
                 .iter()
                 .map(|(id, f)| (id.as_str(), f.as_slice()))
                 .collect(),
-        });
+        };
+        let mut on_text = |text: &str| {
+            self.emit(EngineEvent::AnswerDelta {
+                run: self.run,
+                step: step.clone(),
+                text: text.to_string(),
+            })
+        };
+        let answer = match self.config.analyst.answer(&request, &mut on_text, &self.token) {
+            Ok(a) => a,
+            Err(LlmError::Cancelled) => return Outcome::Cancelled,
+            Err(e) => return Outcome::Failed(format!("llm: {e}")),
+        };
+        let (answer, reported) = (answer.text, answer.reported);
         let answer_facts: Vec<String> = own_visible
             .iter()
             .chain(upstream_visible.iter().flat_map(|(_, f)| f.iter()))
@@ -816,6 +831,8 @@ impl StepJob {
             answer,
             answer_facts,
             route,
+            analyst: self.config.analyst.identity(),
+            reported,
             context: StepContext {
                 encoding: tokenizer.encoding,
                 bundle,

@@ -9,6 +9,7 @@ use crate::context::{
     self, ContextBundle, Encoding, OverBudget, Priority, PruneSettings, PrunedContext, Strategy, Tokenizer,
 };
 use crate::engine::StepDef;
+use crate::llm::Usage;
 use crate::tools::Fact;
 
 /// One tool call a step made, by reference to its memoized output.
@@ -32,6 +33,12 @@ pub struct StepOutput {
     pub answer_facts: Vec<String>,
     /// The downstream step a router chose.
     pub route: Option<String>,
+    /// Who wrote the answer (see [`crate::llm::Analyst::identity`]).
+    #[serde(default)]
+    pub analyst: String,
+    /// Token usage as the model's server reported it; none for the offline analyst.
+    #[serde(default)]
+    pub reported: Option<Usage>,
     /// The context the step was given.
     pub context: StepContext,
 }

@@ -1,26 +1,107 @@
-//! Writers of step answers. The engine asks an [`Analyst`] for each step's answer; the
-//! offline analyst is the default and needs no network or key.
+//! Writers of step answers. The engine hands an [`Analyst`] each step's pruned prompt and
+//! facts; the offline analyst is the default and needs no network or key, the OpenAI
+//! backend speaks to any OpenAI-compatible chat-completions server.
 
 mod offline;
+mod openai;
+mod secret;
+mod sse;
 
-pub use offline::OfflineAnalyst;
+pub use offline::{OFFLINE_LABEL, OfflineAnalyst};
+pub use openai::{OpenAiAnalyst, OpenAiSettings};
+pub use secret::ApiKey;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{LlmBackend, LlmSettings};
+use crate::context::Messages;
 use crate::engine::StepDef;
 use crate::tools::Fact;
 
-/// What an analyst may use to answer: the step and the facts in its context.
+/// What an analyst may use to answer: the step, the exact prompt pruning produced, and the
+/// facts that prompt carries.
 #[derive(Debug, Clone)]
 pub struct AnswerRequest<'a> {
     pub flow: &'a str,
     pub step: &'a StepDef,
     /// The flow's last step writes the final report.
     pub is_final: bool,
-    /// Facts of this step's own tools.
+    /// The pruned prompt as chat messages, exactly the text whose tokens were counted.
+    pub messages: Messages<'a>,
+    /// Facts of this step's own tools that the prompt carries.
     pub own_facts: &'a [Fact],
-    /// Earlier steps' facts, by step id, in flow order.
+    /// Earlier steps' facts that the prompt carries, by step id, in flow order.
     pub upstream: Vec<(&'a str, &'a [Fact])>,
 }
 
+/// Token usage as a server reports it, kept beside our own exact count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+}
+
+/// An answer and, when a server wrote it, the usage the server reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub text: String,
+    pub reported: Option<Usage>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LlmError {
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{url}: no response within {} s (raise [llm] timeout_seconds)", .after.as_secs_f64())]
+    Timeout { url: String, after: Duration },
+    #[error("{url}: cannot connect: {message}")]
+    Connect { url: String, message: String },
+    #[error("{url}: HTTP {status}: {message}{}", retries_note(*.attempts))]
+    Status {
+        url: String,
+        status: u16,
+        message: String,
+        attempts: u32,
+    },
+    #[error("{url}: {message}")]
+    Malformed { url: String, message: String },
+    #[error("{0}")]
+    Config(String),
+}
+
+fn retries_note(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" (gave up after {attempts} attempts)")
+    } else {
+        String::new()
+    }
+}
+
 pub trait Analyst: Send + Sync {
-    fn answer(&self, request: &AnswerRequest<'_>) -> String;
+    /// Who writes the answers, for cache keys and reports: answers of different backends or
+    /// models are not interchangeable. Never contains a secret.
+    fn identity(&self) -> String;
+
+    /// Answers from the request, passing partial text to `on_text` as it arrives. Called on
+    /// a blocking thread; returns [`LlmError::Cancelled`] soon after `cancel` fires.
+    fn answer(
+        &self,
+        request: &AnswerRequest<'_>,
+        on_text: &mut dyn FnMut(&str),
+        cancel: &CancellationToken,
+    ) -> Result<Answer, LlmError>;
+}
+
+/// The analyst the configuration asks for, writing as `model`.
+pub fn from_settings(settings: &LlmSettings, model: &str) -> Result<Arc<dyn Analyst>, LlmError> {
+    match settings.backend {
+        LlmBackend::Offline => Ok(Arc::new(OfflineAnalyst)),
+        LlmBackend::Openai => Ok(Arc::new(OpenAiAnalyst::new(OpenAiSettings::from_config(
+            settings, model,
+        )?)?)),
+    }
 }

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use super::{Analyst, AnswerRequest};
+use tokio_util::sync::CancellationToken;
+
+use super::{Analyst, Answer, AnswerRequest, LlmError};
 use crate::context::Priority;
 use crate::tools::{Fact, FactValue, fact_list};
 
@@ -13,13 +15,34 @@ pub struct OfflineAnalyst;
 pub const OFFLINE_LABEL: &str =
     "_Written offline by mrflow's deterministic analyst from this step's context; no language model was called._";
 
-impl Analyst for OfflineAnalyst {
-    fn answer(&self, request: &AnswerRequest<'_>) -> String {
+impl OfflineAnalyst {
+    /// The answer text, from the request's facts alone.
+    pub fn write(&self, request: &AnswerRequest<'_>) -> String {
         if request.is_final {
             report(request)
         } else {
             step_answer(request)
         }
+    }
+}
+
+impl Analyst for OfflineAnalyst {
+    fn identity(&self) -> String {
+        "offline/v1".into()
+    }
+
+    fn answer(
+        &self,
+        request: &AnswerRequest<'_>,
+        on_text: &mut dyn FnMut(&str),
+        cancel: &CancellationToken,
+    ) -> Result<Answer, LlmError> {
+        if cancel.is_cancelled() {
+            return Err(LlmError::Cancelled);
+        }
+        let text = self.write(request);
+        on_text(&text);
+        Ok(Answer { text, reported: None })
     }
 }
 
@@ -198,10 +221,11 @@ mod tests {
             ),
         ];
         let s = step("report");
-        let r = OfflineAnalyst.answer(&AnswerRequest {
+        let r = OfflineAnalyst.write(&AnswerRequest {
             flow: "roi_analysis",
             step: &s,
             is_final: true,
+            messages: Default::default(),
             own_facts: &[],
             upstream: vec![("profit", &facts)],
         });
@@ -211,10 +235,11 @@ mod tests {
         assert!(r.contains("1. Grow Red Bull: it earns the highest margin (61.2%)"));
         assert!(r.ends_with(&format!("{OFFLINE_LABEL}\n")));
 
-        let empty = OfflineAnalyst.answer(&AnswerRequest {
+        let empty = OfflineAnalyst.write(&AnswerRequest {
             flow: "f",
             step: &s,
             is_final: true,
+            messages: Default::default(),
             own_facts: &[],
             upstream: vec![],
         });
@@ -229,10 +254,11 @@ mod tests {
             Fact::text("b", Priority::Useful, "y", "Useful thing".into()),
         ];
         let s = step("s");
-        let r = OfflineAnalyst.answer(&AnswerRequest {
+        let r = OfflineAnalyst.write(&AnswerRequest {
             flow: "f",
             step: &s,
             is_final: false,
+            messages: Default::default(),
             own_facts: &facts,
             upstream: vec![],
         });

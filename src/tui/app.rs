@@ -710,6 +710,12 @@ fn engine_event(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
         EngineEvent::RunStarted { run, steps } => format!("run {run} started: {}", steps.join(", ")),
         EngineEvent::StepStarted { step, .. } => format!("{step} started"),
         EngineEvent::StepProgress { step, message, .. } => format!("{step}: {message}"),
+        EngineEvent::AnswerDelta { step, text, .. } => {
+            // Many arrive while a model streams; show the newest words, skip the cache refresh.
+            let line = text.lines().last().unwrap_or_default().trim();
+            state.status = format!("{step} answering: {line}");
+            return vec![];
+        }
         EngineEvent::CacheHit { step, tool, .. } => format!("{step}: cache hit for {tool}"),
         EngineEvent::StepFinished {
             step,

@@ -23,7 +23,7 @@ use crate::dirs::Dirs;
 use crate::engine::{
     Engine, EngineCommand, EngineConfig, EngineEvent, EngineHandle, Flow, FlowSnapshot, Measure, RunReport,
 };
-use crate::llm::OfflineAnalyst;
+use crate::llm::Analyst;
 use crate::tools::format::grouped;
 
 pub struct TuiOptions {
@@ -32,6 +32,8 @@ pub struct TuiOptions {
     /// The result cache, with its disk tier when a cache directory is known.
     pub cache: CacheConfig,
     pub model: String,
+    /// Writes the steps' answers.
+    pub analyst: Arc<dyn Analyst>,
     pub autorun: bool,
     pub config: Config,
     pub dirs: Option<Dirs>,
@@ -159,7 +161,7 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
             Some(msg) = internal.recv() => match msg {
                 Msg::Action(a) => Some(a),
                 Msg::Data(Ok(dataset)) => {
-                    let config = EngineConfig { analyst: Arc::new(OfflineAnalyst), tokenizer };
+                    let config = EngineConfig { analyst: opts.analyst.clone(), tokenizer };
                     let (handle, rx) = Engine::spawn_with(opts.flow.clone(), dataset.clone(), store.clone(), config);
                     if opts.autorun {
                         handle.send(EngineCommand::RunAll);

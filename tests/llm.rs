@@ -1,0 +1,322 @@
+//! The OpenAI-compatible backend against a local server: the messages sent are exactly the
+//! pruned prompts, streamed and whole answers, usage beside our count, retries, garbage,
+//! timeouts, cancellation, and a key that is never written anywhere.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::http::{Reply, Server, completion, streamed};
+use common::{json, mrflow, stderr, stdout};
+
+const KEY: &str = "sk-test-0123456789abcdefSECRET";
+
+fn config(home: &Path, llm: &str) {
+    std::fs::create_dir_all(home.join("config")).unwrap();
+    std::fs::write(home.join("config/config.toml"), format!("[llm]\n{llm}\n")).unwrap();
+}
+
+fn run_openai(home: &Path, server: &Server, extra: &[&str]) -> std::process::Output {
+    mrflow(home)
+        .env("OPENAI_API_KEY", KEY)
+        .args([
+            "run",
+            "--llm",
+            "openai",
+            "--base-url",
+            &server.base_url(),
+            "--format",
+            "json",
+        ])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// Answers each step with a short text naming the step, streamed in three pieces.
+fn streaming_server() -> Server {
+    Server::start(|i, _| Reply::Sse(streamed(&["Answer ", &format!("number {i}"), ".\n"], 1000 + i, 5)))
+}
+
+#[test]
+fn a_streamed_run_sends_exactly_the_pruned_prompts_and_reports_server_usage() {
+    let home = tempfile::tempdir().unwrap();
+    let server = streaming_server();
+    let prompts = home.path().join("prompts");
+    let out = run_openai(home.path(), &server, &["--dump-prompts", prompts.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["status"], "completed");
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 4, "one request per step");
+    let steps = report["steps"].as_array().unwrap();
+    for (i, (req, step)) in requests.iter().zip(steps).enumerate() {
+        assert_eq!(req.method, "POST");
+        assert_eq!(req.path, "/v1/chat/completions");
+        assert_eq!(req.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+        let body = req.json();
+        assert_eq!(body["model"], "gpt-4o-mini");
+        assert_eq!(body["stream"], true);
+        let messages = body["messages"].as_array().unwrap();
+        let (system, user) = (&messages[0], &messages[1]);
+        assert_eq!(
+            (system["role"].as_str(), user["role"].as_str()),
+            (Some("system"), Some("user"))
+        );
+        // The dumped prompt is the counted text; the messages are exactly its two parts.
+        let id = step["id"].as_str().unwrap();
+        let dumped = std::fs::read_to_string(prompts.join(format!("{id}.txt"))).unwrap();
+        assert_eq!(
+            format!(
+                "[system]\n{}\n\n[user]\n{}",
+                system["content"].as_str().unwrap(),
+                user["content"].as_str().unwrap()
+            ),
+            dumped
+        );
+        assert_eq!(step["tokens"]["prompt_reported"], 1000 + i);
+        assert_eq!(step["tokens"]["completion_reported"], 5);
+        assert!(step["tokens"]["prompt"].as_u64().unwrap() > 0);
+        assert_eq!(
+            step["analyst"],
+            format!("openai/v1 {} gpt-4o-mini", server.base_url()).as_str()
+        );
+    }
+    assert_eq!(report["report"], "Answer number 3.\n");
+    assert_eq!(report["totals"]["prompt_tokens_reported"], 1000 + 1001 + 1002 + 1003);
+    // The report was written by the model, so the fact check sees what it lost.
+    assert_eq!(report["facts"]["retained"], 0);
+}
+
+#[test]
+fn whole_answers_without_streaming_and_the_table_shows_both_counts() {
+    let home = tempfile::tempdir().unwrap();
+    config(home.path(), "stream = false");
+    let server = Server::start(|i, _| Reply::Json(200, vec![], completion(&format!("Whole answer {i}."), 700, 4)));
+    let out = mrflow(home.path())
+        .args(["run", "--llm", "openai", "--base-url", &server.base_url()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("the server reported 2,800 prompt + 16 completion"),
+        "{}",
+        stdout(&out)
+    );
+    let body = server.requests()[0].json();
+    assert_eq!(body.get("stream"), None);
+    assert_eq!(server.requests()[0].header("authorization"), None, "no key, none sent");
+}
+
+#[test]
+fn a_429_is_retried_after_the_time_the_server_asks() {
+    let home = tempfile::tempdir().unwrap();
+    let server = Server::start(|i, _| {
+        if i == 0 {
+            Reply::Json(
+                429,
+                vec![("retry-after", "1".into())],
+                r#"{"error":{"message":"Rate limit reached"}}"#.into(),
+            )
+        } else {
+            Reply::Sse(streamed(&["ok"], 10, 1))
+        }
+    });
+    let started = Instant::now();
+    let out = run_openai(home.path(), &server, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(server.requests().len(), 5, "the rate-limited request was sent again");
+    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After was honoured");
+    assert_eq!(server.requests()[0].body, server.requests()[1].body);
+}
+
+#[test]
+fn server_errors_fail_the_step_after_the_last_retry_and_never_echo_the_key() {
+    let home = tempfile::tempdir().unwrap();
+    config(home.path(), "max_retries = 2");
+    let server = Server::start(|_, _| {
+        Reply::Json(
+            503,
+            vec![("retry-after", "0".into())],
+            format!(r#"{{"error":{{"message":"overloaded; key {KEY} is fine"}}}}"#),
+        )
+    });
+    let out = run_openai(home.path(), &server, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(server.requests().len(), 3, "one attempt and two retries");
+    let report = json(&out);
+    let load = common::step_of(&report, "load_data");
+    assert_eq!(load["status"], "failed");
+    assert_eq!(
+        load["error"],
+        format!(
+            "llm: {}/chat/completions: HTTP 503: overloaded; key *** is fine (gave up after 3 attempts)",
+            server.base_url()
+        )
+        .as_str()
+    );
+    assert_eq!(common::step_of(&report, "analyze_profitability")["status"], "skipped");
+    assert!(!stdout(&out).contains(KEY) && !stderr(&out).contains(KEY));
+}
+
+#[test]
+fn garbage_from_the_server_is_a_clear_step_error() {
+    let home = tempfile::tempdir().unwrap();
+    config(home.path(), "stream = false");
+    let server = Server::start(|_, _| Reply::Raw(200, "text/plain", "<html>proxy login</html>".into()));
+    let out = run_openai(home.path(), &server, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&out);
+    let error = common::step_of(&report, "load_data")["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.ends_with(
+            "the answer is not a chat completion (expected JSON with choices[0].message.content); it begins \
+             \"<html>proxy login</html>\""
+        ),
+        "{error}"
+    );
+
+    let home = tempfile::tempdir().unwrap();
+    let server = Server::start(|_, _| Reply::Sse(vec!["{\"choices\":[{\"delta\":{\"content\":\"half\"}}]}".into()]));
+    let out = run_openai(home.path(), &server, &[]);
+    let report = json(&out);
+    assert!(
+        common::step_of(&report, "load_data")["error"]
+            .as_str()
+            .unwrap()
+            .ends_with("the stream ended before the answer was finished")
+    );
+}
+
+#[test]
+fn a_hanging_server_times_out_with_the_setting_to_raise() {
+    let home = tempfile::tempdir().unwrap();
+    config(home.path(), "timeout_seconds = 1");
+    let server = Server::start(|_, _| Reply::Hang(Duration::from_secs(20)));
+    let started = Instant::now();
+    let out = run_openai(home.path(), &server, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let report = json(&out);
+    assert_eq!(
+        common::step_of(&report, "load_data")["error"],
+        format!(
+            "llm: {}/chat/completions: no response within 1 s (raise [llm] timeout_seconds)",
+            server.base_url()
+        )
+        .as_str()
+    );
+}
+
+#[test]
+fn the_key_is_absent_from_every_file_the_run_writes() {
+    let home = tempfile::tempdir().unwrap();
+    let server = streaming_server();
+    let prompts = home.path().join("prompts");
+    let out = run_openai(home.path(), &server, &["--dump-prompts", prompts.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // And a second, cached run, and the cache listing.
+    let again = run_openai(home.path(), &server, &[]);
+    let listing = mrflow(home.path()).args(["cache", "ls", "--json"]).output().unwrap();
+    let mut files = 0;
+    for entry in walk(home.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
+            "{} holds the key",
+            entry.display()
+        );
+        files += 1;
+    }
+    assert!(files > 5, "the run wrote its cache and prompts ({files} files)");
+    for o in [&out, &again, &listing] {
+        assert!(!stdout(o).contains(KEY) && !stderr(o).contains(KEY));
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_offline_analyst_needs_no_key_and_openai_itself_does() {
+    let home = tempfile::tempdir().unwrap();
+    let out = mrflow(home.path())
+        .env_remove("OPENAI_API_KEY")
+        .args(["run", "--llm", "openai"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim(),
+        "mrflow-tui: error: the openai backend needs an API key for https://api.openai.com/v1: set OPENAI_API_KEY \
+         (or point --base-url at a local server, or use --llm offline)"
+    );
+    let out = mrflow(home.path())
+        .env_remove("OPENAI_API_KEY")
+        .args(["run", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(common::step_of(&json(&out), "generate_report")["analyst"], "offline/v1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_step_closes_its_request() {
+    use mrflow::engine::{Engine, EngineCommand, EngineConfig, EngineEvent, Flow, RunState};
+    use mrflow::llm::{OpenAiAnalyst, OpenAiSettings};
+
+    let server = Server::start(|_, _| Reply::Hang(Duration::from_secs(30)));
+    let analyst = OpenAiAnalyst::new(OpenAiSettings {
+        base_url: server.base_url(),
+        model: "gpt-4o-mini".into(),
+        api_key: None,
+        timeout: Duration::from_secs(30),
+        max_retries: 0,
+        stream: true,
+        backoff: Duration::from_millis(10),
+    })
+    .unwrap();
+    let flow = Arc::new(Flow::builtin("roi_analysis").unwrap());
+    let dataset =
+        Arc::new(mrflow::data::load_csv(&common::fixture("tiny_sales.csv"), &flow.required_columns()).unwrap());
+    let config = EngineConfig {
+        analyst: Arc::new(analyst),
+        ..EngineConfig::default()
+    };
+    let store = Arc::new(mrflow::cache::ResultStore::new());
+    let (handle, mut events) = Engine::spawn_with(flow, dataset, store, config);
+    handle.send(EngineCommand::RunAll);
+    while server.requests().is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let asked = Instant::now();
+    handle.send(EngineCommand::Cancel);
+    loop {
+        if let Some(EngineEvent::RunFinished { state, .. }) = events.recv().await {
+            assert_eq!(state, RunState::Cancelled);
+            break;
+        }
+    }
+    assert!(asked.elapsed() < Duration::from_secs(2), "cancel was prompt");
+    let closed = Instant::now();
+    while !server.hung_up.load(std::sync::atomic::Ordering::SeqCst) {
+        assert!(closed.elapsed() < Duration::from_secs(5), "the request was not closed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
