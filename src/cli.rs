@@ -13,6 +13,7 @@ use mrflow::config::Config;
 use mrflow::dirs::Dirs;
 use mrflow::engine::{BUILTIN_FLOWS, Flow};
 use mrflow::llm::Analyst;
+use mrflow::memory::{Memory, MemoryError};
 use mrflow::sample::sample_path;
 use mrflow::sample::{SAMPLE_ROWS, SAMPLE_SEED};
 use mrflow::tools::format::grouped;
@@ -80,6 +81,36 @@ pub enum Command {
         #[command(subcommand)]
         action: CacheAction,
     },
+    /// Long-term memory of insights across runs: list, search, forget, clear.
+    Memory {
+        #[command(subcommand)]
+        action: MemoryAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemoryAction {
+    /// List the current insights, newest first.
+    Ls {
+        /// Include insights newer values have superseded.
+        #[arg(long)]
+        history: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The insights most relevant to QUERY (relevance, then recency), within the token cap.
+    Search {
+        query: String,
+        /// At most this many hits [default: [memory] limit, 3].
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove one insight by its id (as `memory ls` shows it).
+    Forget { id: String },
+    /// Remove every insight (and reset a damaged local store).
+    Clear,
 }
 
 #[derive(Debug, clap::Args)]
@@ -217,6 +248,10 @@ pub struct Setup {
     pub model: String,
     /// The configured answer writer.
     pub analyst: Arc<dyn Analyst>,
+    /// Long-term memory; none when off, or when it cannot be opened (see `warnings`).
+    pub memory: Option<Arc<Memory>>,
+    /// What the run should say before it starts, e.g. that memory is unavailable.
+    pub warnings: Vec<String>,
 }
 
 impl Setup {
@@ -247,6 +282,15 @@ impl Setup {
             config.llm.base_url = url.clone();
         }
         let analyst = mrflow::llm::from_settings(&config.llm, &model).map_err(Failure::input)?;
+        let mut warnings = Vec::new();
+        let memory = match open_memory(&config, dirs.as_ref()) {
+            Ok(m) => m.map(Arc::new),
+            Err(e) => {
+                // Memory is an aid, never a reason not to run.
+                warnings.push(format!("{e}; running without long-term memory"));
+                None
+            }
+        };
         Ok(Setup {
             dirs,
             config,
@@ -254,7 +298,20 @@ impl Setup {
             data,
             model,
             analyst,
+            memory,
+            warnings,
         })
+    }
+}
+
+/// The configured memory store, under the data directory.
+pub fn open_memory(config: &Config, dirs: Option<&Dirs>) -> Result<Option<Memory>, MemoryError> {
+    match dirs {
+        Some(d) => Memory::open(&config.memory, &d.data),
+        None if config.memory.backend == mrflow::config::MemoryBackend::Local => Err(MemoryError::Config(
+            "no data directory for the memory store; set MRFLOW_DATA_DIR".into(),
+        )),
+        None => Memory::open(&config.memory, std::path::Path::new(".")),
     }
 }
 

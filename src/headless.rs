@@ -25,7 +25,12 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         data: path,
         model,
         analyst,
+        memory,
+        warnings,
     } = Setup::resolve(&args.flow, args.data.as_ref(), args.model.as_ref(), &args.llm)?;
+    for warning in &warnings {
+        eprintln!("mrflow-tui: warning: {warning}");
+    }
     let tokenizer = Tokenizer::for_model(&model);
     mrflow::context::warm_up(tokenizer.encoding);
     // Results and parsed data persist under the cache directory unless --no-cache.
@@ -36,7 +41,11 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
 
     let runtime = runtime()?;
     let report = runtime.block_on(async {
-        let engine = EngineConfig { analyst, tokenizer };
+        let engine = EngineConfig {
+            analyst,
+            memory: memory.clone(),
+            tokenizer,
+        };
         let (handle, mut events) = Engine::spawn_with(flow.clone(), dataset.clone(), store.clone(), engine);
         // The same commands the TUI sends when the analyst changes a setting.
         for step in flow.steps() {
@@ -78,7 +87,8 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             tokens_saved_by_references: c.tokens_saved_by_references as u64,
         });
     }
-    for warning in store.take_warnings() {
+    let memory_warnings = memory.as_ref().map(|m| m.take_warnings()).unwrap_or_default();
+    for warning in store.take_warnings().into_iter().chain(memory_warnings) {
         eprintln!("mrflow-tui: warning: {warning}");
     }
     let text = match args.format {

@@ -16,6 +16,8 @@ pub fn tui(args: &TuiArgs) -> Result<(), Failure> {
         data,
         model,
         analyst,
+        memory,
+        warnings,
     } = Setup::resolve(&args.flow, args.data.as_ref(), args.model.as_ref(), &args.llm)?;
     if !data.is_file() {
         return Err(Failure::input(format!("{}: file not found", data.display())));
@@ -28,6 +30,8 @@ pub fn tui(args: &TuiArgs) -> Result<(), Failure> {
         cache,
         model,
         analyst,
+        memory,
+        notices: warnings,
         autorun: !args.no_autorun,
         config,
         dirs,

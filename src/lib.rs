@@ -2,7 +2,8 @@
 //!
 //! The engine is a library with no terminal code: [`engine`] runs flows of steps declared in
 //! TOML over a dataset loaded once ([`data`]) and passed by reference ([`cache`]); [`tools`]
-//! compute exact analytics with polars; [`llm`] writes the steps' answers. The `mrflow-tui`
+//! compute exact analytics with polars; [`llm`] writes the steps' answers; [`memory`]
+//! keeps key insights across runs. The `mrflow-tui`
 //! binary's headless and terminal front ends both drive this API.
 
 pub mod cache;
@@ -12,6 +13,8 @@ pub mod data;
 pub mod dirs;
 pub mod engine;
 pub mod llm;
+pub mod memory;
+mod net;
 pub mod sample;
 pub mod tools;
 pub mod tui;

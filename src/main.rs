@@ -7,6 +7,7 @@ mod cache_cli;
 mod cli;
 mod headless;
 mod interactive;
+mod memory_cli;
 
 use cli::{Cli, Command};
 
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
         Some(Command::GenData(args)) => cli::gen_data(args),
         Some(Command::Cache { action }) => cache_cli::run(action),
         Some(Command::Bench(args)) => bench_cli::run(args),
+        Some(Command::Memory { action }) => memory_cli::run(action),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -60,6 +60,8 @@ pub struct ContextInputs<'a> {
     pub own: &'a [(Reference, Arc<ToolOutput>)],
     /// Earlier steps' outputs by id (absent when the step did not run).
     pub upstream: &'a [(String, Arc<StepOutput>)],
+    /// Long-term memory's hits for this step, one line each, best first.
+    pub memory: &'a [String],
 }
 
 fn keys<'a>(facts: impl IntoIterator<Item = &'a Fact>) -> Vec<String> {
@@ -195,7 +197,16 @@ pub fn build(inputs: &ContextInputs<'_>, tokenizer: &Tokenizer) -> ContextBundle
                     )
                 }
             },
-            ContextSource::Memory => (None, None, None),
+            ContextSource::Memory if inputs.memory.is_empty() => (None, None, None),
+            ContextSource::Memory => {
+                let all = format!("Insights from earlier analyses:\n{}", inputs.memory.join("\n"));
+                let best = format!("Insight from an earlier analysis:\n{}", inputs.memory[0]);
+                (
+                    r(all, vec![]),
+                    (inputs.memory.len() > 1).then(|| r(best, vec![])).flatten(),
+                    None,
+                )
+            }
         };
         items.push(ContextItem {
             key: def.key.clone(),

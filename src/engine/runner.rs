@@ -20,12 +20,16 @@ use crate::context::{
 };
 use crate::data::Dataset;
 use crate::llm::{Analyst, AnswerRequest, LlmError, OfflineAnalyst};
+use crate::memory::{Memory, Scope};
 use crate::tools::{Fact, ToolOutput};
 
 /// How the engine writes answers and counts tokens.
 #[derive(Clone)]
 pub struct EngineConfig {
     pub analyst: Arc<dyn Analyst>,
+    /// Long-term memory: steps' findings are stored, and steps with a `memory` context item
+    /// are given the relevant ones.
+    pub memory: Option<Arc<Memory>>,
     /// Counts tokens in the configured model's encoding.
     pub tokenizer: Tokenizer,
 }
@@ -35,6 +39,7 @@ impl EngineConfig {
     pub fn for_model(model: &str) -> Self {
         EngineConfig {
             analyst: Arc::new(OfflineAnalyst),
+            memory: None,
             tokenizer: Tokenizer::for_model(model),
         }
     }
@@ -663,8 +668,41 @@ impl StepJob {
         let _ = self.events.send(event);
     }
 
+    /// Long-term memory's hits for this step, when it has a `memory` context item. Insights
+    /// about this same dataset are left out: the step's context has them already, exactly.
+    fn recall(&self) -> Vec<String> {
+        let def = self.flow.step(self.index);
+        let wants = def.context.iter().any(|c| c.source == ContextSource::Memory);
+        match &self.config.memory {
+            Some(memory) if wants => {
+                let scope = Scope {
+                    exclude_dataset: Some(self.dataset.reference.to_string()),
+                    ..Scope::default()
+                };
+                memory
+                    .recall(&def.task, &scope, &self.config.tokenizer)
+                    .iter()
+                    .map(|h| h.line())
+                    .collect()
+            }
+            _ => vec![],
+        }
+    }
+
+    /// Stores the step's key findings in long-term memory.
+    fn remember(&self, output: &StepOutput) {
+        if let Some(memory) = &self.config.memory {
+            memory.remember_step(
+                self.flow.name(),
+                &self.dataset.reference.to_string(),
+                &output.step,
+                &output.facts,
+            );
+        }
+    }
+
     /// Everything that determines this step's output.
-    fn memo_reference(&self) -> Reference {
+    fn memo_reference(&self, memory: &[String]) -> Reference {
         let def = serde_json::to_vec(self.flow.step(self.index)).expect("steps serialize");
         let settings = serde_json::to_vec(&(
             self.settings.budget,
@@ -676,14 +714,24 @@ impl StepJob {
         .expect("settings serialize");
         let inputs = serde_json::to_vec(&self.inputs).expect("references serialize");
         let data = self.dataset.reference.to_string();
-        Reference::of_parts([b"step/v2".as_slice(), &def, &settings, &inputs, data.as_bytes()])
+        let memory = memory.join("\n");
+        Reference::of_parts([
+            b"step/v2".as_slice(),
+            &def,
+            &settings,
+            &inputs,
+            data.as_bytes(),
+            memory.as_bytes(),
+        ])
     }
 
     fn execute(&self) -> Outcome {
         let def = self.flow.step(self.index);
         let step = def.id.clone();
-        let memo = self.memo_reference();
+        let memory = self.recall();
+        let memo = self.memo_reference(&memory);
         if let Some(output) = self.store.step_output(&memo) {
+            self.remember(&output);
             self.emit(EngineEvent::CacheHit {
                 run: self.run,
                 step: step.clone(),
@@ -774,6 +822,7 @@ impl StepJob {
             dataset: &self.dataset,
             own: &own,
             upstream: &upstream,
+            memory: &memory,
         };
         let bundle = context::build(&inputs, tokenizer);
         let settings = PruneSettings {
@@ -843,6 +892,7 @@ impl StepJob {
         let reference = output.reference();
         self.store.put(reference, StoredValue::StepOutput(output.clone()));
         self.store.put_alias(memo, reference);
+        self.remember(&output);
         Outcome::Finished {
             output,
             reference,

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::sse::SseParser;
 use super::{Analyst, Answer, AnswerRequest, ApiKey, LlmError, Usage};
 use crate::config::LlmSettings;
+use crate::net::root_cause;
 
 /// The longest wait between attempts, whatever `Retry-After` says.
 const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -308,16 +309,7 @@ impl Analyst for OpenAiAnalyst {
                 answer = self.complete(request, on_text) => answer,
             }
         };
-        // Steps run on the blocking pool of the engine's runtime; outside one (a library
-        // caller on a plain thread) a small runtime of our own does.
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => handle.block_on(work),
-            Err(_) => tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| LlmError::Config(format!("cannot start a runtime: {e}")))?
-                .block_on(work),
-        }
+        crate::net::block_on(work).map_err(LlmError::Config)?
     }
 }
 
@@ -359,15 +351,6 @@ fn preview(text: &str) -> String {
         Some((i, _)) => format!("{}…", &t[..i]),
         None => t.to_string(),
     }
-}
-
-/// The innermost cause, which says what actually went wrong (refused, reset, DNS).
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 #[cfg(test)]

@@ -24,6 +24,11 @@ impl ApiKey {
         format!("Bearer {}", self.0)
     }
 
+    /// The value for Mem0's `Authorization` header.
+    pub(crate) fn token(&self) -> String {
+        format!("Token {}", self.0)
+    }
+
     /// `text` with every occurrence of the key replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
         if self.0.is_empty() {

@@ -72,6 +72,7 @@ pub enum Action {
     SaveOverrides,
     Evict,
     SortCache,
+    Memory,
     #[serde(skip)]
     Char(char),
     #[serde(skip)]
@@ -151,6 +152,7 @@ impl Action {
             Action::SaveOverrides => "save tuned budgets and priorities as a flow file",
             Action::Evict => "evict the cache entry",
             Action::SortCache => "cycle the cache sort",
+            Action::Memory => "long-term memory: what the step recalls, what is stored",
             _ => "",
         }
     }
@@ -167,6 +169,8 @@ pub enum Effect {
         overrides: BTreeMap<String, Priority>,
     },
     Inspect(Reference),
+    /// Show long-term memory as the step sees it.
+    Memory(usize),
     Evict(Reference),
     RefreshCache,
     Export,
@@ -653,6 +657,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             state.cache_sort = state.cache_sort.next();
             state.cache_row = 0;
         }
+        Action::Memory => return vec![Effect::Memory(state.step)],
         Action::Char(_) | Action::Backspace => {}
         Action::Click { column, row } => return click(state, column, row),
         Action::Scroll { column, row, down } => {
@@ -899,6 +904,13 @@ mod tests {
             update(&mut s, Action::RerunAll).last(),
             Some(&Effect::Engine(EngineCommand::RunAll))
         );
+    }
+
+    #[test]
+    fn memory_opens_for_the_selected_step() {
+        let mut s = ran();
+        s.step = 2;
+        assert_eq!(update(&mut s, Action::Memory), [Effect::Memory(2)]);
     }
 
     #[test]

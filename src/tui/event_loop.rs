@@ -24,6 +24,7 @@ use crate::engine::{
     Engine, EngineCommand, EngineConfig, EngineEvent, EngineHandle, Flow, FlowSnapshot, Measure, RunReport,
 };
 use crate::llm::Analyst;
+use crate::memory::Memory;
 use crate::tools::format::grouped;
 
 pub struct TuiOptions {
@@ -34,6 +35,9 @@ pub struct TuiOptions {
     pub model: String,
     /// Writes the steps' answers.
     pub analyst: Arc<dyn Analyst>,
+    pub memory: Option<Arc<Memory>>,
+    /// Shown in the status line at start, e.g. that memory is unavailable.
+    pub notices: Vec<String>,
     pub autorun: bool,
     pub config: Config,
     pub dirs: Option<Dirs>,
@@ -116,6 +120,9 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into());
     let mut state = AppState::new(opts.flow.clone(), format!("{name} · loading…"));
+    if !opts.notices.is_empty() {
+        state.status = opts.notices.join("; ");
+    }
     let (tx, mut internal) = mpsc::unbounded_channel::<Msg>();
 
     // Data and tokenizer load in the background: the first frame does not wait for them.
@@ -161,7 +168,7 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
             Some(msg) = internal.recv() => match msg {
                 Msg::Action(a) => Some(a),
                 Msg::Data(Ok(dataset)) => {
-                    let config = EngineConfig { analyst: opts.analyst.clone(), tokenizer };
+                    let config = EngineConfig { analyst: opts.analyst.clone(), memory: opts.memory.clone(), tokenizer };
                     let (handle, rx) = Engine::spawn_with(opts.flow.clone(), dataset.clone(), store.clone(), config);
                     if opts.autorun {
                         handle.send(EngineCommand::RunAll);
@@ -268,6 +275,64 @@ fn spawn_ledger(e: &Running, opts: &TuiOptions, tokenizer: Tokenizer, tx: mpsc::
 }
 
 /// Does what `update` asked; may answer with a follow-up action.
+/// What the step would recall from long-term memory, and the newest stored insights. A Mem0
+/// backend answers over HTTP, so this blocks a worker thread, not the runtime.
+fn memory_view(e: &Running, state: &AppState, opts: &TuiOptions, step: usize) -> Action {
+    let def = state.flow.step(step);
+    let title = format!("Memory · {}", def.id);
+    let Some(memory) = &opts.memory else {
+        return Action::Inspect {
+            title,
+            lines: vec![
+                "Long-term memory is off or could not be opened.".into(),
+                "Set [memory] backend in config.toml; `mrflow-tui memory ls` shows why it fails.".into(),
+            ],
+        };
+    };
+    let tokenizer = Tokenizer::for_model(&opts.model);
+    let scope = crate::memory::Scope {
+        exclude_dataset: Some(e.dataset.reference.to_string()),
+        ..Default::default()
+    };
+    let (recalled, stored) = tokio::task::block_in_place(|| {
+        (
+            memory.search(&def.task, &scope, memory.limit, memory.max_tokens, &tokenizer),
+            memory.list(false),
+        )
+    });
+    let mut lines = vec![format!("Store: {}", memory.describe()), String::new()];
+    let wants = def
+        .context
+        .iter()
+        .any(|c| c.source == crate::engine::ContextSource::Memory);
+    lines.push(if wants {
+        format!(
+            "Recalled for this step (its task as the query; at most {} hits, {} tokens; other data only):",
+            memory.limit, memory.max_tokens
+        )
+    } else {
+        "This step declares no memory item; it would recall:".into()
+    });
+    match recalled {
+        Ok(hits) if hits.is_empty() => lines.push("  (nothing: no earlier analysis of other data matches)".into()),
+        Ok(hits) => lines.extend(hits.iter().map(|h| format!("  {} [{} tokens]", h.line(), h.tokens))),
+        Err(err) => lines.push(format!("  search failed: {err}")),
+    }
+    lines.push(String::new());
+    match stored {
+        Ok(all) => {
+            lines.push(format!("Stored insights: {} (newest first)", all.len()));
+            lines.extend(
+                all.iter()
+                    .take(50)
+                    .map(|i| format!("  #{} {} ({})", i.id, i.text, i.flow)),
+            );
+        }
+        Err(err) => lines.push(format!("Listing failed: {err}")),
+    }
+    Action::Inspect { title, lines }
+}
+
 fn perform(effect: Effect, engine: &Option<Running>, state: &AppState, opts: &TuiOptions) -> Option<Action> {
     let Some(e) = engine else {
         return Some(Action::Notice("the data is not loaded yet".into()));
@@ -292,6 +357,7 @@ fn perform(effect: Effect, engine: &Option<Running>, state: &AppState, opts: &Tu
         }
         Effect::RefreshCache => Some(Action::CacheEntries(e.store.entries())),
         Effect::Inspect(reference) => Some(super::inspect::inspect(&e.store, &reference)),
+        Effect::Memory(step) => Some(memory_view(e, state, opts, step)),
         Effect::Evict(reference) => {
             let gone = e.store.remove(&reference);
             Some(Action::Notice(if gone {

@@ -46,6 +46,7 @@ pub const DEFAULT_KEYS: &[(&str, &str)] = &[
     ("w", "save_overrides"),
     ("d", "evict"),
     ("o", "sort_cache"),
+    ("m", "memory"),
 ];
 
 #[derive(Debug, Clone)]

@@ -217,6 +217,7 @@ fn footer<'a>(state: &AppState, keymap: &Keymap, theme: &Theme) -> Line<'a> {
             Action::PriorityNext,
             Action::PriorityPrev,
             Action::TogglePrompt,
+            Action::Memory,
             Action::RerunStep,
         ],
     };
@@ -237,6 +238,7 @@ fn footer<'a>(state: &AppState, keymap: &Keymap, theme: &Theme) -> Line<'a> {
             Action::Open => "inspect",
             Action::Evict => "evict",
             Action::SortCache => "sort",
+            Action::Memory => "memory",
             Action::PriorityNext => "demote",
             Action::PriorityPrev => "promote",
             Action::TogglePrompt => "prompt",

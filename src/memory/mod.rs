@@ -1,0 +1,371 @@
+//! Long-term memory of insights (the role Mem0 plays in the original design): after a step
+//! finishes, its key findings are stored; a later step that declares a `memory` context item
+//! gets the few most relevant ones (at most `limit` hits and `max_tokens` tokens) instead of
+//! whole earlier results.
+//!
+//! The default backend is a local SQLite store with full-text search ([`LocalMemory`]);
+//! [`Mem0Memory`] talks to a Mem0 server. Memory never stops a run: a failing store is
+//! reported as a warning and the run goes on without it.
+
+mod insight;
+mod local;
+mod mem0;
+
+pub use insight::{Insight, NewInsight, from_facts, terms};
+pub use local::LocalMemory;
+pub use mem0::Mem0Memory;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::{MemoryBackend as Backend, MemorySettings};
+use crate::context::Tokenizer;
+use crate::llm::ApiKey;
+use crate::tools::Fact;
+
+/// The store's file under the data directory.
+pub const DATABASE_FILE: &str = "memory.sqlite3";
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MemoryError {
+    #[error(
+        "{}: not a usable memory database ({message}); run `mrflow-tui memory clear` to reset it (this deletes the file)",
+        .path.display()
+    )]
+    Corrupt { path: PathBuf, message: String },
+    #[error("{}: {message}", .path.display())]
+    Io { path: PathBuf, message: String },
+    #[error("{url}: {message}")]
+    Remote { url: String, message: String },
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Which insights a search may return.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scope {
+    pub flow: Option<String>,
+    pub dataset: Option<String>,
+    /// Leave out insights about this dataset (a step already has its own data's findings).
+    pub exclude_dataset: Option<String>,
+}
+
+impl Scope {
+    pub fn admits(&self, i: &Insight) -> bool {
+        self.flow.as_ref().is_none_or(|f| *f == i.flow)
+            && self.dataset.as_ref().is_none_or(|d| *d == i.dataset)
+            && self.exclude_dataset.as_ref().is_none_or(|d| *d != i.dataset)
+    }
+}
+
+/// A match before the token cap: the insight and how well it matches (higher is better).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub insight: Insight,
+    pub relevance: f64,
+}
+
+/// A search result: the insight, its final score, and the tokens its line costs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    #[serde(flatten)]
+    pub insight: Insight,
+    pub score: f64,
+    pub tokens: usize,
+}
+
+impl Hit {
+    /// The line a prompt gets: the insight and where it came from.
+    pub fn line(&self) -> String {
+        line(&self.insight)
+    }
+}
+
+fn line(i: &Insight) -> String {
+    let data = i.dataset.trim_start_matches("cache://");
+    format!("- {} ({}, data {})", i.text, i.flow, &data[..data.len().min(12)])
+}
+
+/// A store of insights.
+pub trait MemoryBackend: Send + Sync {
+    fn describe(&self) -> String;
+    /// Stores insights; returns how many were new. The same insight twice is stored once; a
+    /// newer value of a metric for a dataset supersedes the older (kept as history).
+    fn remember(&self, insights: &[NewInsight], now: i64) -> Result<usize, MemoryError>;
+    /// Current insights matching `query` in `scope`, best first, up to `limit`.
+    fn candidates(&self, query: &str, scope: &Scope, limit: usize) -> Result<Vec<Candidate>, MemoryError>;
+    /// Newest first; with `history`, superseded insights too.
+    fn list(&self, history: bool) -> Result<Vec<Insight>, MemoryError>;
+    fn forget(&self, id: &str) -> Result<bool, MemoryError>;
+    fn clear(&self) -> Result<usize, MemoryError>;
+}
+
+/// The memory as the engine and the CLI use it: a backend, the search limits, and the
+/// warnings a run reports at its end.
+pub struct Memory {
+    backend: Box<dyn MemoryBackend>,
+    pub limit: usize,
+    pub max_tokens: usize,
+    warnings: Mutex<Vec<String>>,
+}
+
+/// How much a brand-new insight's score is raised over an old one's: mild, so relevance
+/// decides and recency only breaks near-ties.
+const RECENCY_BOOST: f64 = 0.15;
+const RECENCY_HALF_LIFE_DAYS: f64 = 30.0;
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Memory {
+    pub fn new(backend: Box<dyn MemoryBackend>, limit: usize, max_tokens: usize) -> Memory {
+        Memory {
+            backend,
+            limit,
+            max_tokens,
+            warnings: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The configured memory, or none when `[memory] backend = "off"`.
+    pub fn open(settings: &MemorySettings, data_dir: &Path) -> Result<Option<Memory>, MemoryError> {
+        let backend: Box<dyn MemoryBackend> = match settings.backend {
+            Backend::Off => return Ok(None),
+            Backend::Local => Box::new(LocalMemory::open(&data_dir.join(DATABASE_FILE))?),
+            Backend::Mem0 => {
+                let key = ApiKey::from_env(&settings.mem0_api_key_env);
+                let url = &settings.mem0_base_url;
+                if key.is_none() && url.contains("api.mem0.ai") {
+                    return Err(MemoryError::Config(format!(
+                        "the mem0 memory backend needs an API key for {url}: set {}",
+                        settings.mem0_api_key_env
+                    )));
+                }
+                Box::new(Mem0Memory::new(
+                    url,
+                    &settings.mem0_user_id,
+                    key,
+                    Duration::from_secs(settings.timeout_seconds.max(1)),
+                )?)
+            }
+        };
+        Ok(Some(Memory::new(backend, settings.limit, settings.max_tokens)))
+    }
+
+    pub fn describe(&self) -> String {
+        self.backend.describe()
+    }
+
+    /// Ranked hits: relevance with a mild recency preference, at most `limit` of them and at
+    /// most `max_tokens` tokens in all (a hit that would pass the cap is left out and a
+    /// smaller one after it may still fit).
+    pub fn search(
+        &self,
+        query: &str,
+        scope: &Scope,
+        limit: usize,
+        max_tokens: usize,
+        tokenizer: &Tokenizer,
+    ) -> Result<Vec<Hit>, MemoryError> {
+        let now = now();
+        let mut ranked: Vec<(f64, Insight)> = self
+            .backend
+            .candidates(query, scope, (limit * 10).max(30))?
+            .into_iter()
+            .map(|c| {
+                let age_days = (now - c.insight.created).max(0) as f64 / 86_400.0;
+                let recency = 0.5f64.powf(age_days / RECENCY_HALF_LIFE_DAYS);
+                (c.relevance * (1.0 + RECENCY_BOOST * recency), c.insight)
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| b.1.created.cmp(&a.1.created)));
+        let mut hits = Vec::new();
+        let mut used = 0;
+        for (score, insight) in ranked {
+            if hits.len() == limit {
+                break;
+            }
+            let tokens = tokenizer.count(&line(&insight));
+            if used + tokens > max_tokens {
+                continue;
+            }
+            used += tokens;
+            hits.push(Hit { insight, score, tokens });
+        }
+        Ok(hits)
+    }
+
+    /// Hits for a step with the configured limits; a failure becomes a warning.
+    pub fn recall(&self, query: &str, scope: &Scope, tokenizer: &Tokenizer) -> Vec<Hit> {
+        self.search(query, scope, self.limit, self.max_tokens, tokenizer)
+            .unwrap_or_else(|e| {
+                self.warn(format!("memory search: {e}"));
+                vec![]
+            })
+    }
+
+    /// Stores a finished step's key findings; a failure becomes a warning.
+    pub fn remember_step(&self, flow: &str, dataset: &str, step: &str, facts: &[Fact]) {
+        let insights = from_facts(flow, dataset, step, facts);
+        if insights.is_empty() {
+            return;
+        }
+        if let Err(e) = self.backend.remember(&insights, now()) {
+            self.warn(format!("memory: {e}"));
+        }
+    }
+
+    pub fn remember(&self, insights: &[NewInsight]) -> Result<usize, MemoryError> {
+        self.backend.remember(insights, now())
+    }
+
+    pub fn list(&self, history: bool) -> Result<Vec<Insight>, MemoryError> {
+        self.backend.list(history)
+    }
+
+    pub fn forget(&self, id: &str) -> Result<bool, MemoryError> {
+        self.backend.forget(id)
+    }
+
+    pub fn clear(&self) -> Result<usize, MemoryError> {
+        self.backend.clear()
+    }
+
+    fn warn(&self, message: String) {
+        let mut w = self.warnings.lock().unwrap_or_else(|e| e.into_inner());
+        // Once per message: a broken store would otherwise say the same for every step.
+        if !w.contains(&message) {
+            w.push(message);
+        }
+    }
+
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Removes the local store's files (the database and its journal), for `memory clear` on a
+/// file that cannot be opened.
+pub fn reset_local(data_dir: &Path) -> std::io::Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let path = data_dir.join(format!("{DATABASE_FILE}{suffix}"));
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::{Encoding, Priority};
+
+    fn store() -> (tempfile::TempDir, Memory) {
+        let dir = tempfile::tempdir().unwrap();
+        let local = LocalMemory::open(&dir.path().join(DATABASE_FILE)).unwrap();
+        (dir, Memory::new(Box::new(local), 3, 500))
+    }
+
+    fn fact(key: &str, statement: &str) -> Fact {
+        Fact::text(key, Priority::Critical, "v", statement.into())
+    }
+
+    fn tok() -> Tokenizer {
+        Tokenizer::new(Encoding::O200kBase)
+    }
+
+    #[test]
+    fn the_same_insight_twice_is_stored_once_and_newer_values_supersede() {
+        let (_d, m) = store();
+        let facts = [fact("totals.revenue", "Total revenue: $100")];
+        m.remember_step("f", "cache://a", "s", &facts);
+        m.remember_step("f", "cache://a", "s", &facts);
+        assert_eq!(m.list(false).unwrap().len(), 1);
+
+        m.remember_step("f", "cache://a", "s", &[fact("totals.revenue", "Total revenue: $120")]);
+        let current = m.list(false).unwrap();
+        assert_eq!(current.len(), 1);
+        assert_eq!(current[0].text, "Total revenue: $120");
+        let all = m.list(true).unwrap();
+        assert_eq!(all.len(), 2, "the old value is kept as history");
+        assert_eq!(all[1].superseded_by.as_deref(), Some(current[0].id.as_str()));
+        let hits = m.search("revenue", &Scope::default(), 3, 500, &tok()).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].insight.text, "Total revenue: $120");
+
+        // The same metric on other data is another insight, not a newer value.
+        m.remember_step("f", "cache://b", "s", &[fact("totals.revenue", "Total revenue: $7")]);
+        assert_eq!(m.list(false).unwrap().len(), 2);
+        // And the old value coming back is current again, not a duplicate.
+        m.remember_step("f", "cache://a", "s", &[fact("totals.revenue", "Total revenue: $100")]);
+        assert_eq!(m.list(true).unwrap().len(), 3);
+        assert!(m.list(false).unwrap().iter().any(|i| i.text == "Total revenue: $100"));
+        assert!(m.take_warnings().is_empty());
+    }
+
+    #[test]
+    fn search_keeps_to_the_limit_the_token_cap_and_the_scope() {
+        let (_d, m) = store();
+        let facts: Vec<Fact> = (0..10)
+            .map(|i| {
+                fact(
+                    &format!("k.brand{i}"),
+                    &format!("Brand number {i} grew {}", "a lot ".repeat(i)),
+                )
+            })
+            .collect();
+        m.remember_step("f", "cache://a", "s", &facts);
+        let hits = m.search("brand grew", &Scope::default(), 3, 500, &tok()).unwrap();
+        assert_eq!(hits.len(), 3);
+        let hits = m.search("brand grew", &Scope::default(), 10, 40, &tok()).unwrap();
+        assert!(hits.iter().map(|h| h.tokens).sum::<usize>() <= 40);
+        assert!(!hits.is_empty());
+        let other = Scope {
+            exclude_dataset: Some("cache://a".into()),
+            ..Scope::default()
+        };
+        assert!(m.search("brand", &other, 3, 500, &tok()).unwrap().is_empty());
+        assert!(m.search("\"", &Scope::default(), 3, 500, &tok()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn forget_and_clear() {
+        let (_d, m) = store();
+        m.remember_step("f", "cache://a", "s", &[fact("a.x", "A"), fact("b.y", "B")]);
+        let id = m.list(false).unwrap()[0].id.clone();
+        assert!(m.forget(&id).unwrap());
+        assert!(!m.forget(&id).unwrap());
+        assert!(!m.forget("not-a-number").unwrap());
+        assert_eq!(m.clear().unwrap(), 1);
+        assert!(m.list(true).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_damaged_file_names_itself_and_the_reset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DATABASE_FILE);
+        std::fs::write(
+            &path,
+            b"this is not a database, just some bytes that look nothing like one",
+        )
+        .unwrap();
+        let e = LocalMemory::open(&path).err().unwrap();
+        assert!(matches!(e, MemoryError::Corrupt { .. }), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!("{}: not a usable memory database", path.display())),
+            "{text}"
+        );
+        assert!(text.ends_with("run `mrflow-tui memory clear` to reset it (this deletes the file)"));
+        reset_local(dir.path()).unwrap();
+        assert!(LocalMemory::open(&path).is_ok());
+    }
+}
