@@ -81,11 +81,27 @@ pub enum Command {
         #[command(subcommand)]
         action: CacheAction,
     },
+    /// Count a file's tokens exactly, as a prompt would be counted.
+    Tokens(TokensArgs),
     /// Long-term memory of insights across runs: list, search, forget, clear.
     Memory {
         #[command(subcommand)]
         action: MemoryAction,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TokensArgs {
+    /// A text file.
+    pub file: PathBuf,
+    /// Model whose encoding counts [default: from config].
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Also measure throughput: count again and again for this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub seconds: Option<f64>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -355,6 +371,55 @@ pub fn flows(json: bool) -> Result<(), Failure> {
             f.def.description,
             "",
             steps.join(", ")
+        )
+        .ok();
+    }
+    Ok(())
+}
+
+pub fn tokens(args: &TokensArgs) -> Result<(), Failure> {
+    let dirs = Dirs::resolve().ok();
+    let config = match &dirs {
+        Some(d) => Config::load(&d.config).map_err(Failure::input)?,
+        None => Config::default_only(),
+    };
+    let model = args.model.clone().unwrap_or(config.model);
+    let path = &args.file;
+    let bytes = std::fs::read(path).map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Failure::input(format!(
+            "{}: not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    let tokenizer = mrflow::context::Tokenizer::for_model(&model);
+    let tokens = tokenizer.count_uncached(&text);
+    let throughput = args.seconds.map(|seconds| {
+        let started = std::time::Instant::now();
+        let mut runs = 0u64;
+        while runs == 0 || started.elapsed().as_secs_f64() < seconds {
+            std::hint::black_box(tokenizer.count_uncached(&text));
+            runs += 1;
+        }
+        text.len() as f64 * runs as f64 / started.elapsed().as_secs_f64() / (1 << 20) as f64
+    });
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let value = serde_json::json!({
+            "file": path, "model": model, "encoding": tokenizer.encoding.as_str(), "bytes": text.len(),
+            "tokens": tokens, "mib_per_s": throughput,
+        });
+        writeln!(out, "{value}").ok();
+    } else {
+        let speed = throughput.map(|t| format!(" · {t:.1} MiB/s")).unwrap_or_default();
+        writeln!(
+            out,
+            "{} tokens ({}, {}) in {} bytes{speed}",
+            grouped(tokens as f64),
+            tokenizer.encoding.as_str(),
+            model,
+            grouped(text.len() as f64)
         )
         .ok();
     }

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Some(Command::Cache { action }) => cache_cli::run(action),
         Some(Command::Bench(args)) => bench_cli::run(args),
         Some(Command::Memory { action }) => memory_cli::run(action),
+        Some(Command::Tokens(args)) => cli::tokens(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

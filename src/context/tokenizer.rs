@@ -1,4 +1,9 @@
-//! Exact token counts with the encodings OpenAI models use (tiktoken-rs).
+//! Exact token counts with the encodings OpenAI models use.
+//!
+//! Counting uses `bpe-openai` (GitHub's linear-time BPE): the same tokens as tiktoken, but
+//! its tables are deserialized rather than built at start-up (about 40 ms against 130 ms for
+//! o200k) and number-heavy text counts about twice as fast. `tests/tokenizer_parity.rs`
+//! checks the counts against tiktoken-rs on real prompts and random text.
 //!
 //! Each encoding is loaded once per process, on first use or by [`warm_up`] on a background
 //! thread so start-up never waits for it. Counts are memoized by the blake3 hash of the
@@ -7,8 +12,8 @@
 use std::fmt;
 use std::sync::LazyLock;
 
+use bpe_openai::Tokenizer as Bpe;
 use serde::{Deserialize, Serialize};
-use tiktoken_rs::CoreBPE;
 
 use super::memo::Memo;
 
@@ -42,10 +47,10 @@ impl Encoding {
         }
     }
 
-    fn bpe(&self) -> &'static CoreBPE {
+    fn bpe(&self) -> &'static Bpe {
         match self {
-            Encoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
-            Encoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+            Encoding::O200kBase => bpe_openai::o200k_base(),
+            Encoding::Cl100kBase => bpe_openai::cl100k_base(),
         }
     }
 }
@@ -92,23 +97,20 @@ impl Tokenizer {
 
     /// Counts without the memo, for benchmarks and for checking the memo.
     pub fn count_uncached(&self, text: &str) -> usize {
-        self.encoding.bpe().encode_ordinary(text).len()
+        self.encoding.bpe().count(text)
     }
 
     /// The longest prefix of `text` that is at most `max_tokens` tokens and ends on a token
     /// boundary (and a character boundary).
     pub fn truncate<'a>(&self, text: &'a str, max_tokens: usize) -> &'a str {
         let bpe = self.encoding.bpe();
-        let tokens = bpe.encode_ordinary(text);
+        let tokens = bpe.encode(text);
         if tokens.len() <= max_tokens {
             return text;
         }
         // Byte length of the first `n` tokens; a multi-byte character split across tokens is
         // left out whole.
-        let mut bytes = 0;
-        for t in &tokens[..max_tokens] {
-            bytes += bpe.decode_bytes(&[*t]).map_or(0, |b| b.len());
-        }
+        let bytes: usize = tokens[..max_tokens].iter().map(|&t| bpe.bpe.token_len(t)).sum();
         let mut end = bytes.min(text.len());
         while !text.is_char_boundary(end) {
             end -= 1;
