@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use mrflow::cache::ResultStore;
 use mrflow::context::Tokenizer;
-use mrflow::data::{FrameStore, load_csv_with};
+use mrflow::data::{FrameStore, load_csv_observing};
 use mrflow::engine::{
-    Engine, EngineCommand, EngineConfig, FlowSnapshot, Measure, RunReport, StepStatus, budget_problem,
+    Engine, EngineCommand, EngineConfig, FlowSnapshot, Measure, RunReport, StepStatus, budget_problem, keep_preview,
 };
 use mrflow::tools::format::{grouped, pct, usd};
 
@@ -37,7 +37,10 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let cache_dir = dirs.as_ref().filter(|_| !args.no_cache).map(|d| d.cache.clone());
     let store = Arc::new(ResultStore::with_config(config.cache_config(cache_dir)));
     let frames = store.disk().map(|d| d as &dyn FrameStore);
-    let dataset = Arc::new(load_csv_with(&path, &flow.required_columns(), frames).map_err(Failure::input)?);
+    let mut preview = keep_preview(&store);
+    let dataset = Arc::new(
+        load_csv_observing(&path, &flow.required_columns(), frames, Some(&mut preview)).map_err(Failure::input)?,
+    );
 
     let runtime = runtime()?;
     let report = runtime.block_on(async {

@@ -20,6 +20,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+use crate::cache::Reference;
 use crate::engine::StepDef;
 use crate::tools::ToolCall;
 
@@ -75,6 +76,11 @@ pub fn prompts(steps: &[BaselineStep<'_>], data_text: &str) -> Vec<String> {
     prompts
 }
 
+/// Where a dataset's preview is kept: it is the same for the same bytes.
+pub fn preview_key(dataset: &Reference) -> Reference {
+    Reference::of_parts([b"baseline-preview/v1".as_slice(), dataset.to_string().as_bytes()])
+}
+
 /// `df.describe(include='all')` and `df.head(20)` of the whole file, printed as pandas does.
 pub fn data_preview(path: &Path) -> PolarsResult<String> {
     let frame = CsvReadOptions::default()
@@ -82,6 +88,11 @@ pub fn data_preview(path: &Path) -> PolarsResult<String> {
         .with_infer_schema_length(Some(10_000))
         .try_into_reader_with_file_path(Some(path.to_path_buf()))?
         .finish()?;
+    describe(&frame)
+}
+
+/// The preview of a frame holding every column of the file.
+pub fn describe(frame: &DataFrame) -> PolarsResult<String> {
     let names: Vec<String> = frame.get_column_names().iter().map(|c| c.to_string()).collect();
 
     // describe(include='all'): rows count, unique, top, freq, mean, std, min, 25%, 50%, 75%, max.
@@ -94,16 +105,25 @@ pub fn data_preview(path: &Path) -> PolarsResult<String> {
         let mut cells = vec!["NaN".to_string(); stat_rows.len()];
         if s.dtype().is_primitive_numeric() {
             let mut v: Vec<f64> = s.cast(&DataType::Float64)?.f64()?.iter().flatten().collect();
-            v.sort_by(f64::total_cmp);
+            if v.is_empty() {
+                describe.push(cells);
+                continue;
+            }
             let n = v.len() as f64;
             let mean = v.iter().sum::<f64>() / n;
             let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-            let q = |p: f64| {
-                let pos = p * (v.len() - 1) as f64;
+            // Order statistics by selection, O(n) each, instead of sorting every column.
+            let last = v.len() - 1;
+            let mut kth = |k: usize| *v.select_nth_unstable_by(k, f64::total_cmp).1;
+            let mut q = |p: f64| {
+                let pos = p * last as f64;
                 let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-                v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+                let (a, b) = (kth(lo), kth(hi));
+                a + (b - a) * (pos - lo as f64)
             };
-            let stats = [n, mean, std, v[0], q(0.25), q(0.5), q(0.75), v[v.len() - 1]];
+            let (q1, q2, q3) = (q(0.25), q(0.5), q(0.75));
+            let (min, max) = (kth(0), kth(last));
+            let stats = [n, mean, std, min, q1, q2, q3, max];
             for (i, x) in stats.iter().enumerate() {
                 cells[if i == 0 { 0 } else { i + 3 }] = format!("{x:.6}");
             }

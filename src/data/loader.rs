@@ -121,6 +121,23 @@ pub fn load_csv(path: &Path, required: &[&str]) -> Result<Dataset, DataError> {
 /// As [`load_csv`], taking the parsed frame from `frames` when this exact file was loaded
 /// for the same columns before. The file is still hashed and validated every time.
 pub fn load_csv_with(path: &Path, required: &[&str], frames: Option<&dyn FrameStore>) -> Result<Dataset, DataError> {
+    load_csv_observing(path, required, frames, None)
+}
+
+/// Sees every column of a file as it is parsed, before the frame is narrowed to the columns
+/// a flow needs; given the file's reference.
+pub type WholeFrameObserver<'a> = &'a mut dyn FnMut(&Reference, &DataFrame);
+
+/// As [`load_csv_with`], parsing every column once and showing the whole frame to `observe`
+/// (the baseline's `describe()` of the file comes from it, so the file is parsed once, not
+/// twice). If a column the flow does not need fails to parse, the file is read again for
+/// the needed columns alone and `observe` is not called.
+pub fn load_csv_observing(
+    path: &Path,
+    required: &[&str],
+    frames: Option<&dyn FrameStore>,
+    observe: Option<WholeFrameObserver<'_>>,
+) -> Result<Dataset, DataError> {
     let scan = scan_file(path)?;
     let header = parse_header(path, &scan.head)?;
     if let Some((line, found, expected)) = scan.ragged {
@@ -140,14 +157,57 @@ pub fn load_csv_with(path: &Path, required: &[&str], frames: Option<&dyn FrameSt
     if let Some((frame, notes)) = frames.and_then(|f| f.get_frame(&key)) {
         return Ok(scan.into_dataset(path, header, frame, notes));
     }
-    let dataset = parse(path, scan, header, &plan)?;
+    let dataset = parse(path, scan, header, &plan, observe)?;
     if let Some(f) = frames {
         f.put_frame(&key, &dataset.frame, &dataset.notes, path);
     }
     Ok(dataset)
 }
 
-fn parse(path: &Path, scan: Scan, header: Vec<String>, plan: &ColumnPlan) -> Result<Dataset, DataError> {
+/// Every column, typed as pandas would infer them (the baseline's preview shows them so).
+fn read_whole(path: &Path) -> PolarsResult<DataFrame> {
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(10_000))
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))?
+        .finish()
+}
+
+/// The needed columns of the whole frame, cast strictly to their types (a value that does
+/// not convert is an error, and the caller reads the file again to say where).
+fn narrow(whole: &DataFrame, plan: &ColumnPlan) -> PolarsResult<DataFrame> {
+    let columns = plan
+        .read
+        .iter()
+        .map(|name| {
+            let column = whole.column(name)?;
+            let dtype = dtype_of(name);
+            if column.dtype() == &dtype {
+                Ok(column.clone())
+            } else {
+                column.strict_cast(&dtype)
+            }
+        })
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    DataFrame::new(whole.height(), columns)
+}
+
+fn parse(
+    path: &Path,
+    scan: Scan,
+    header: Vec<String>,
+    plan: &ColumnPlan,
+    observe: Option<WholeFrameObserver<'_>>,
+) -> Result<Dataset, DataError> {
+    if let Some(observe) = observe {
+        let narrowed = read_whole(path).and_then(|whole| {
+            observe(&scan.reference, &whole);
+            narrow(&whole, plan)
+        });
+        if let Ok(frame) = narrowed {
+            return finish(path, scan, header, plan, frame);
+        }
+    }
     let schema: Schema = plan
         .read
         .iter()
@@ -162,7 +222,17 @@ fn parse(path: &Path, scan: Scan, header: Vec<String>, plan: &ColumnPlan) -> Res
         .try_into_reader_with_file_path(Some(path.to_path_buf()))
         .and_then(|r| r.finish())
         .map_err(|e| diagnose(path, &plan.read, e))?;
+    finish(path, scan, header, plan, frame)
+}
 
+/// Drops unusable rows and derives missing columns.
+fn finish(
+    path: &Path,
+    scan: Scan,
+    header: Vec<String>,
+    plan: &ColumnPlan,
+    frame: DataFrame,
+) -> Result<Dataset, DataError> {
     let mut notes = Vec::new();
     let frame = drop_incomplete_rows(frame, &mut notes).map_err(|e| parse_error(path, e))?;
     let frame = drop_non_finite_rows(frame, &mut notes).map_err(|e| parse_error(path, e))?;

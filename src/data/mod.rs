@@ -5,4 +5,6 @@ mod loader;
 pub mod preview;
 pub mod schema;
 
-pub use loader::{DataError, Dataset, FrameStore, MissingColumn, load_csv, load_csv_with};
+pub use loader::{
+    DataError, Dataset, FrameStore, MissingColumn, WholeFrameObserver, load_csv, load_csv_observing, load_csv_with,
+};

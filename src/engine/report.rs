@@ -100,6 +100,17 @@ pub struct StepReport {
     pub facts: Vec<Fact>,
 }
 
+/// Keeps the baseline's preview of a file from the loader's single parse of it (see
+/// [`crate::data::load_csv_observing`]), so the report does not read the file again.
+pub fn keep_preview(store: &ResultStore) -> impl FnMut(&Reference, &polars::prelude::DataFrame) + '_ {
+    move |reference, whole| {
+        store.summary(&baseline::preview_key(reference), || Summary {
+            producer: "baseline data preview".into(),
+            text: baseline::describe(whole).unwrap_or_default(),
+        });
+    }
+}
+
 /// How the run is measured: the model (encoding and prices).
 pub struct Measure<'a> {
     pub model: &'a str,
@@ -151,10 +162,7 @@ impl RunReport {
             })
             .collect();
         // The preview costs a full read of the file; it is the same for the same bytes.
-        let preview_key = Reference::of_parts([
-            b"baseline-preview/v1".as_slice(),
-            dataset.reference.to_string().as_bytes(),
-        ]);
+        let preview_key = baseline::preview_key(&dataset.reference);
         let data_text = store
             .summary(&preview_key, || Summary {
                 producer: "baseline data preview".into(),

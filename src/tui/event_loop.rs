@@ -18,7 +18,7 @@ use super::ui;
 use crate::cache::{CacheConfig, ResultStore};
 use crate::config::Config;
 use crate::context::Tokenizer;
-use crate::data::{Dataset, FrameStore, load_csv_with};
+use crate::data::{Dataset, FrameStore, load_csv_observing};
 use crate::dirs::Dirs;
 use crate::engine::{
     Engine, EngineCommand, EngineConfig, EngineEvent, EngineHandle, Flow, FlowSnapshot, Measure, RunReport,
@@ -132,7 +132,8 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
         let (tx, flow, path, store) = (tx.clone(), opts.flow.clone(), opts.data.clone(), store.clone());
         tokio::task::spawn_blocking(move || {
             let frames = store.disk().map(|d| d as &dyn FrameStore);
-            let result = load_csv_with(&path, &flow.required_columns(), frames)
+            let mut preview = crate::engine::keep_preview(&store);
+            let result = load_csv_observing(&path, &flow.required_columns(), frames, Some(&mut preview))
                 .map(Arc::new)
                 .map_err(|e| e.to_string());
             let _ = tx.send(Msg::Data(result));
