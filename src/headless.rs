@@ -8,7 +8,7 @@ use mrflow::cache::ResultStore;
 use mrflow::context::Tokenizer;
 use mrflow::data::{FrameStore, load_csv_observing};
 use mrflow::engine::{
-    Engine, EngineCommand, EngineConfig, FlowSnapshot, Measure, RunReport, StepStatus, budget_problem, keep_preview,
+    Engine, EngineCommand, EngineConfig, FlowSnapshot, Measure, PreviewJob, RunReport, StepStatus, budget_problem,
 };
 use mrflow::tools::format::{grouped, pct, usd};
 
@@ -37,10 +37,13 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let cache_dir = dirs.as_ref().filter(|_| !args.no_cache).map(|d| d.cache.clone());
     let store = Arc::new(ResultStore::with_config(config.cache_config(cache_dir)));
     let frames = store.disk().map(|d| d as &dyn FrameStore);
-    let mut preview = keep_preview(&store);
+    // The baseline's preview is described from the same parse, alongside the run.
+    let mut preview = PreviewJob::default();
     let dataset = Arc::new(
-        load_csv_observing(&path, &flow.required_columns(), frames, Some(&mut preview)).map_err(Failure::input)?,
+        load_csv_observing(&path, &flow.required_columns(), frames, Some(&mut preview.observer()))
+            .map_err(Failure::input)?,
     );
+    preview.start();
 
     let runtime = runtime()?;
     let report = runtime.block_on(async {
@@ -67,6 +70,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         }
         let snapshot = handle.run_to_end(&mut events).await;
         handle.send(EngineCommand::Shutdown);
+        preview.finish(&store);
         if let Some(dir) = &args.dump_prompts {
             dump_prompts(dir, &snapshot, &store)?;
         }

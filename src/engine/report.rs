@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use polars::prelude::DataFrame;
 use serde::Serialize;
 
 use super::events::{RunState, StepStatus};
@@ -100,14 +101,49 @@ pub struct StepReport {
     pub facts: Vec<Fact>,
 }
 
+const PREVIEW_PRODUCER: &str = "baseline data preview";
+
 /// Keeps the baseline's preview of a file from the loader's single parse of it (see
 /// [`crate::data::load_csv_observing`]), so the report does not read the file again.
-pub fn keep_preview(store: &ResultStore) -> impl FnMut(&Reference, &polars::prelude::DataFrame) + '_ {
+pub fn keep_preview(store: &ResultStore) -> impl FnMut(&Reference, &DataFrame) + '_ {
     move |reference, whole| {
         store.summary(&baseline::preview_key(reference), || Summary {
-            producer: "baseline data preview".into(),
+            producer: PREVIEW_PRODUCER.into(),
             text: baseline::describe(whole).unwrap_or_default(),
         });
+    }
+}
+
+/// The same, computed on a thread of its own while the flow runs: take the loader's whole
+/// frame with [`observer`](Self::observer), [`start`](Self::start) after loading, and
+/// [`finish`](Self::finish) before building the report.
+#[derive(Default)]
+pub struct PreviewJob {
+    whole: Option<(Reference, DataFrame)>,
+    running: Option<std::thread::JoinHandle<(Reference, String)>>,
+}
+
+impl PreviewJob {
+    pub fn observer(&mut self) -> impl FnMut(&Reference, &DataFrame) + '_ {
+        |reference, whole| self.whole = Some((*reference, whole.clone()))
+    }
+
+    pub fn start(&mut self) {
+        if let Some((reference, whole)) = self.whole.take() {
+            self.running = Some(std::thread::spawn(move || {
+                (reference, baseline::describe(&whole).unwrap_or_default())
+            }));
+        }
+    }
+
+    /// Waits for the preview and keeps it in `store`.
+    pub fn finish(self, store: &ResultStore) {
+        if let Some(Ok((reference, text))) = self.running.map(|h| h.join()) {
+            store.summary(&baseline::preview_key(&reference), || Summary {
+                producer: PREVIEW_PRODUCER.into(),
+                text,
+            });
+        }
     }
 }
 
@@ -165,7 +201,7 @@ impl RunReport {
         let preview_key = baseline::preview_key(&dataset.reference);
         let data_text = store
             .summary(&preview_key, || Summary {
-                producer: "baseline data preview".into(),
+                producer: PREVIEW_PRODUCER.into(),
                 text: baseline::data_preview(&dataset.path).unwrap_or_default(),
             })
             .text
