@@ -380,3 +380,74 @@ fn unknown_flags_are_usage_errors() {
         assert!(!stderr(&out).contains("panicked"));
     }
 }
+
+/// A date-only export: year and month come from `sale_date` when every date is
+/// `YYYY-MM-DD`; mixed formats are an error naming the line, the value and the first date.
+#[test]
+fn dates_derive_year_and_month_and_mixed_formats_are_named() {
+    let home = tempfile::tempdir().unwrap();
+    let rows: Vec<String> = (0..36)
+        .map(|i| {
+            let (y, m) = (2022 + i / 12, i % 12 + 1);
+            format!("{y}-{m:02}-15,{},{},{}", 1000 + i * 10, 400 + i * 3, 50 + i)
+        })
+        .collect();
+    let good = home.path().join("dates.csv");
+    std::fs::write(
+        &good,
+        format!("sale_date,total_revenue,profit,units_sold\n{}\n", rows.join("\n")),
+    )
+    .unwrap();
+    let out = run(
+        home.path(),
+        &[
+            "run",
+            "--no-cache",
+            "--flow",
+            "sales_forecast",
+            "--data",
+            good.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let notes = json(&out)["data"]["notes"].clone();
+    assert!(
+        notes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "derived `year` as year of sale_date"),
+        "{notes}"
+    );
+
+    let mut mixed = rows.clone();
+    mixed[4] = mixed[4].replace("2022-05-15", "15/05/2022");
+    let bad = home.path().join("mixed.csv");
+    std::fs::write(
+        &bad,
+        format!("sale_date,total_revenue,profit,units_sold\n{}\n", mixed.join("\n")),
+    )
+    .unwrap();
+    let out = run(
+        home.path(),
+        &[
+            "run",
+            "--no-cache",
+            "--flow",
+            "sales_forecast",
+            "--data",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim(),
+        format!(
+            "mrflow-tui: error: {}: line 6, column `sale_date`: `15/05/2022` is not a YYYY-MM-DD date like line 2's \
+             `2022-01-15`; the dates are in mixed formats, use one",
+            bad.display()
+        )
+    );
+}

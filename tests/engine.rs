@@ -400,3 +400,41 @@ async fn cancelling_at_every_step_leaves_a_consistent_state_that_reruns_cleanly(
         }
     }
 }
+
+/// The file is parsed once: a run and its report (baseline preview included) never read it
+/// again, so the file changing or disappearing after loading changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_file_disappearing_after_loading_changes_nothing() {
+    use mrflow::context::Tokenizer;
+    use mrflow::engine::{Measure, RunReport, keep_preview};
+
+    async fn report(path: &std::path::Path, remove: bool) -> RunReport {
+        let flow = Arc::new(Flow::builtin("roi_analysis").unwrap());
+        let store = Arc::new(ResultStore::new());
+        let mut preview = keep_preview(&store);
+        let data = mrflow::data::load_csv_observing(path, &flow.required_columns(), None, Some(&mut preview));
+        let data = Arc::new(data.unwrap());
+        if remove {
+            std::fs::remove_file(path).unwrap();
+        }
+        let (handle, mut events) = Engine::spawn(flow.clone(), data.clone(), store.clone());
+        let snapshot = handle.run_to_end(&mut events).await;
+        let measure = Measure {
+            model: "gpt-4o-mini",
+            tokenizer: Tokenizer::for_model("gpt-4o-mini"),
+            price: None,
+        };
+        RunReport::build(&flow, &data, &snapshot, &store, &measure)
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sales.csv");
+    std::fs::copy(common::sample(), &path).unwrap();
+    let kept = report(&path, false).await;
+    let gone = report(&path, true).await;
+    assert!(!path.exists());
+    assert_eq!(gone.status, RunState::Completed);
+    assert_eq!(gone.totals, kept.totals, "the baseline did not need the file again");
+    assert_eq!(gone.report, kept.report);
+    assert!(gone.totals.baseline_prompt_tokens > 10_000);
+}

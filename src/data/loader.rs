@@ -70,6 +70,18 @@ pub enum DataError {
         kind: ColumnKind,
         value: String,
     },
+    #[error(
+        "{path}: line {line}, column `{column}`: `{value}` is not a YYYY-MM-DD date like line {first_line}'s \
+         `{first_value}`; the dates are in mixed formats, use one"
+    )]
+    MixedDates {
+        path: PathBuf,
+        line: usize,
+        column: String,
+        value: String,
+        first_line: usize,
+        first_value: String,
+    },
     #[error("{path}: line {line}: {found} fields, but the header has {expected}")]
     Ragged {
         path: PathBuf,
@@ -234,6 +246,7 @@ fn finish(
     frame: DataFrame,
 ) -> Result<Dataset, DataError> {
     let mut notes = Vec::new();
+    let frame = derive_dates(path, frame, &plan.derive)?;
     let frame = drop_incomplete_rows(frame, &mut notes).map_err(|e| parse_error(path, e))?;
     let frame = drop_non_finite_rows(frame, &mut notes).map_err(|e| parse_error(path, e))?;
     if frame.height() == 0 {
@@ -513,7 +526,7 @@ fn dtype_of(name: &str) -> DataType {
     match column_spec(name).map(|s| s.kind) {
         Some(ColumnKind::Integer) => DataType::Int64,
         Some(ColumnKind::Number) => DataType::Float64,
-        Some(ColumnKind::Text) | None => DataType::String,
+        Some(ColumnKind::Text | ColumnKind::Date) | None => DataType::String,
     }
 }
 
@@ -618,6 +631,75 @@ fn drop_non_finite_rows(frame: DataFrame, notes: &mut Vec<String>) -> PolarsResu
     Ok(frame)
 }
 
+/// `(year, month)` of `YYYY-MM-DD`, optionally followed by a time.
+fn year_month(date: &str) -> Option<(i64, i64)> {
+    let b = date.trim().as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b.get(r)
+            .filter(|d| d.iter().all(u8::is_ascii_digit))
+            .map(|d| d.iter().fold(0i64, |n, c| n * 10 + i64::from(c - b'0')))
+    };
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let separators = b.get(4) == Some(&b'-') && b.get(7) == Some(&b'-');
+    let rest_ok = b.len() == 10 || matches!(b.get(10), Some(b'T' | b' '));
+    (separators && rest_ok && (1..=12).contains(&month) && (1..=31).contains(&day)).then_some((year, month))
+}
+
+/// Derives year and month from a date column, before rows with empty values are dropped
+/// so a bad date's line number is the file's (one line per record).
+fn derive_dates(path: &Path, mut frame: DataFrame, derive: &[(String, Derivation)]) -> Result<DataFrame, DataError> {
+    for (name, derivation) in derive {
+        let (column, want_year) = match *derivation {
+            Derivation::YearOfDate(c) => (c, true),
+            Derivation::MonthOfDate(c) => (c, false),
+            _ => continue,
+        };
+        let dates = frame
+            .column(column)
+            .and_then(|c| c.str().cloned())
+            .map_err(|e| parse_error(path, e))?;
+        let mut first: Option<(usize, String)> = None;
+        let mut values: Vec<Option<i64>> = Vec::with_capacity(dates.len());
+        for (row, date) in dates.iter().enumerate() {
+            let Some(date) = date.filter(|d| !d.trim().is_empty()) else {
+                values.push(None);
+                continue;
+            };
+            match year_month(date) {
+                Some((y, m)) => {
+                    first.get_or_insert_with(|| (row + 2, date.to_string()));
+                    values.push(Some(if want_year { y } else { m }));
+                }
+                None => {
+                    let line = row + 2;
+                    return Err(match first {
+                        Some((first_line, first_value)) => DataError::MixedDates {
+                            path: path.to_path_buf(),
+                            line,
+                            column: column.to_string(),
+                            value: date.to_string(),
+                            first_line,
+                            first_value,
+                        },
+                        None => DataError::BadValue {
+                            path: path.to_path_buf(),
+                            line,
+                            column: column.to_string(),
+                            kind: ColumnKind::Date,
+                            value: date.to_string(),
+                        },
+                    });
+                }
+            }
+        }
+        let series = Series::new(PlSmallStr::from(name.as_str()), values);
+        frame
+            .with_column(series.into_column())
+            .map_err(|e| parse_error(path, e))?;
+    }
+    Ok(frame)
+}
+
 fn derive_columns(
     frame: DataFrame,
     derive: &[(String, Derivation)],
@@ -633,6 +715,11 @@ fn derive_columns(
             Derivation::Difference(a, b) => col(a) - col(b),
             Derivation::Percent(a, b) => col(a) / col(b) * lit(100.0),
             Derivation::QuarterOfMonth(m) => (col(m) - lit(1i64)) / lit(3i64) + lit(1i64),
+            // Already derived (and checked) by `derive_dates`.
+            Derivation::YearOfDate(_) | Derivation::MonthOfDate(_) => {
+                notes.push(format!("derived `{name}` as {derivation}"));
+                continue;
+            }
         };
         lazy = lazy.with_column(expr.alias(name.as_str()));
         notes.push(format!("derived `{name}` as {derivation}"));
@@ -654,6 +741,24 @@ mod tests {
     const FULL: &str = "brand,units_sold,price_per_unit,cost_per_unit,total_revenue,total_cost,profit\n\
                         A,10,2.0,1.0,20.0,10.0,10.0\n\
                         B,5,4.0,3.0,20.0,15.0,5.0\n";
+
+    #[test]
+    fn dates_are_iso_with_an_optional_time() {
+        assert_eq!(year_month("2024-02-29"), Some((2024, 2)));
+        assert_eq!(year_month(" 2024-12-01T10:00:00Z"), Some((2024, 12)));
+        assert_eq!(year_month("2024-12-01 10:00"), Some((2024, 12)));
+        for bad in [
+            "01/12/2024",
+            "2024/12/01",
+            "2024-13-01",
+            "2024-1-01",
+            "2024-12-011",
+            "24-12-01",
+            "",
+        ] {
+            assert_eq!(year_month(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn reads_required_columns_and_hashes_bytes() {

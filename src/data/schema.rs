@@ -8,6 +8,8 @@ pub enum ColumnKind {
     Text,
     Integer,
     Number,
+    /// `YYYY-MM-DD` text.
+    Date,
 }
 
 impl fmt::Display for ColumnKind {
@@ -16,6 +18,7 @@ impl fmt::Display for ColumnKind {
             ColumnKind::Text => "text",
             ColumnKind::Integer => "whole numbers",
             ColumnKind::Number => "numbers",
+            ColumnKind::Date => "a YYYY-MM-DD date",
         })
     }
 }
@@ -29,6 +32,10 @@ pub enum Derivation {
     Percent(&'static str, &'static str),
     /// Calendar quarter (1-4) of a month column (1-12).
     QuarterOfMonth(&'static str),
+    /// Year of a `YYYY-MM-DD` date column.
+    YearOfDate(&'static str),
+    /// Month (1-12) of a `YYYY-MM-DD` date column.
+    MonthOfDate(&'static str),
 }
 
 impl Derivation {
@@ -37,7 +44,7 @@ impl Derivation {
             Derivation::Product(a, b) | Derivation::Difference(a, b) | Derivation::Percent(a, b) => {
                 vec![a, b]
             }
-            Derivation::QuarterOfMonth(m) => vec![m],
+            Derivation::QuarterOfMonth(m) | Derivation::YearOfDate(m) | Derivation::MonthOfDate(m) => vec![m],
         }
     }
 }
@@ -49,6 +56,8 @@ impl fmt::Display for Derivation {
             Derivation::Difference(a, b) => write!(f, "{a} − {b}"),
             Derivation::Percent(a, b) => write!(f, "{a} / {b} × 100"),
             Derivation::QuarterOfMonth(m) => write!(f, "quarter of {m}"),
+            Derivation::YearOfDate(d) => write!(f, "year of {d}"),
+            Derivation::MonthOfDate(d) => write!(f, "month of {d}"),
         }
     }
 }
@@ -67,8 +76,8 @@ const fn spec(name: &'static str, kind: ColumnKind, derivation: Option<Derivatio
 /// Every column a tool may ask for.
 pub const KNOWN_COLUMNS: &[ColumnSpec] = &[
     spec("sale_date", ColumnKind::Text, None),
-    spec("year", ColumnKind::Integer, None),
-    spec("month", ColumnKind::Integer, None),
+    spec("year", ColumnKind::Integer, Some(Derivation::YearOfDate("sale_date"))),
+    spec("month", ColumnKind::Integer, Some(Derivation::MonthOfDate("sale_date"))),
     spec(
         "quarter",
         ColumnKind::Integer,
