@@ -162,6 +162,51 @@ fn an_unwritable_cache_directory_is_reported_once_and_the_run_completes() {
     assert_eq!(json(&out)["status"], "completed");
 }
 
+/// A full disk, as a file-size limit: every write past 64 KB fails with EFBIG (the signal
+/// that would kill the process is ignored, as a full disk would not send one). The run
+/// completes from memory, says so once, and leaves nothing that breaks the next run.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_is_reported_and_the_run_completes() {
+    use std::os::unix::process::CommandExt;
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = mrflow(home.path());
+    cmd.args(["run", "--format", "json"]);
+    // SAFETY: only async-signal-safe libc calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 64 * 1024,
+                rlim_max: 64 * 1024,
+            };
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("mrflow-tui: warning: cache: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let full = json(&out);
+    assert_eq!(full["status"], "completed");
+    let leftovers: Vec<_> = common::walk(&home.path().join("cache"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "partial files were removed: {leftovers:?}");
+
+    // With room again, the next run works and finds nothing corrupt.
+    let (again, warnings) = run_json(home.path(), &[]);
+    assert_eq!(warnings, "", "no corrupt leftovers");
+    assert_eq!(again["status"], "completed");
+    assert_eq!(again["report"], full["report"]);
+    assert_eq!(again["totals"], full["totals"]);
+}
+
 #[cfg(unix)]
 #[test]
 fn cache_files_are_private_to_the_user() {

@@ -225,7 +225,7 @@ fn the_key_is_absent_from_every_file_the_run_writes() {
     let again = run_openai(home.path(), &server, &[]);
     let listing = mrflow(home.path()).args(["cache", "ls", "--json"]).output().unwrap();
     let mut files = 0;
-    for entry in walk(home.path()) {
+    for entry in common::walk(home.path()) {
         let bytes = std::fs::read(&entry).unwrap();
         assert!(
             !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
@@ -238,19 +238,6 @@ fn the_key_is_absent_from_every_file_the_run_writes() {
     for o in [&out, &again, &listing] {
         assert!(!stdout(o).contains(KEY) && !stderr(o).contains(KEY));
     }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[test]

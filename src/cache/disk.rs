@@ -119,9 +119,14 @@ impl DiskTier {
                 NEXT.fetch_add(1, Ordering::Relaxed)
             ));
             let mut file = create_private(&tmp)?;
-            write(&mut file)?;
-            file.sync_all()?;
-            fs::rename(&tmp, path)
+            let written = write(&mut file)
+                .and_then(|()| file.sync_all())
+                .and_then(|()| fs::rename(&tmp, path));
+            if written.is_err() {
+                // A full disk leaves a partial file; it must not stay taking the space.
+                let _ = fs::remove_file(&tmp);
+            }
+            written
         })();
         match result {
             Ok(()) => {

@@ -77,3 +77,17 @@ pub fn step_values(report: &serde_json::Value, field: &str) -> Vec<serde_json::V
         .map(|s| s[field].clone())
         .collect()
 }
+
+/// Every file under `dir`, recursively (none if it does not exist).
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
