@@ -91,6 +91,8 @@ pub enum DataError {
     },
     #[error("{path}: has a header but no data rows")]
     NoRows { path: PathBuf },
+    #[error("{path}: the file changed while it was being read; run again once it is complete")]
+    ChangedWhileReading { path: PathBuf },
     #[error("{path}: cannot parse as CSV: {reason}")]
     Parse { path: PathBuf, reason: String },
 }
@@ -169,7 +171,15 @@ pub fn load_csv_observing(
     if let Some((frame, notes)) = frames.and_then(|f| f.get_frame(&key)) {
         return Ok(scan.into_dataset(path, header, frame, notes));
     }
+    let stamp = scan.stamp;
     let dataset = parse(path, scan, header, &plan, observe)?;
+    // The hash and the parse are two reads; a file being written meanwhile would leave a
+    // frame that is not what the reference names (and would be cached under it).
+    if stamp != file_stamp(path) {
+        return Err(DataError::ChangedWhileReading {
+            path: path.to_path_buf(),
+        });
+    }
     if let Some(f) = frames {
         f.put_frame(&key, &dataset.frame, &dataset.notes, path);
     }
@@ -258,8 +268,18 @@ fn finish(
     Ok(scan.into_dataset(path, header, frame, notes))
 }
 
+/// Size and modification time: what changes when a file is rewritten.
+type Stamp = Option<(u64, std::time::SystemTime)>;
+
+fn file_stamp(path: &Path) -> Stamp {
+    std::fs::metadata(path)
+        .ok()
+        .and_then(|m| Some((m.len(), m.modified().ok()?)))
+}
+
 struct Scan {
     reference: Reference,
+    stamp: Stamp,
     bytes: u64,
     head: Vec<u8>,
     /// The first record whose field count differs from the header's: line, found, expected.
@@ -357,6 +377,7 @@ fn scan_file(path: &Path) -> Result<Scan, DataError> {
     }
     Ok(Scan {
         reference: Reference::from_hash(hasher.finalize()),
+        stamp: meta.modified().ok().map(|t| (meta.len(), t)),
         bytes: total,
         head,
         ragged: fields.finish(),
@@ -784,6 +805,21 @@ mod tests {
             fast.feed(&bytes[cut..]);
             proptest::prop_assert_eq!(fast.finish(), slow.finish());
         }
+    }
+
+    #[test]
+    fn a_rewritten_file_has_another_stamp() {
+        let f = write(FULL.as_bytes());
+        let before = file_stamp(f.path());
+        assert!(before.is_some());
+        assert_eq!(file_stamp(f.path()), before);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(f.path())
+            .unwrap()
+            .write_all(b"C,1,1.0,1.0,1.0,1.0,0.0\n")
+            .unwrap();
+        assert_ne!(file_stamp(f.path()), before);
     }
 
     #[test]
