@@ -190,7 +190,14 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
         };
         let Some(action) = action else { continue };
         let is_engine_event = matches!(action, Action::Engine(_));
+        let run_finished = matches!(action, Action::Engine(EngineEvent::RunFinished { .. }));
         let mut queue = vec![action];
+        // What long-term memory could not do during the run, said after the run's own line
+        // (the queue runs last in, first out).
+        let memory_warnings = opts.memory.as_ref().filter(|_| run_finished).map(|m| m.take_warnings());
+        if let Some(w) = memory_warnings.filter(|w| !w.is_empty()) {
+            queue.insert(0, Action::Notice(w.join("; ")));
+        }
         if is_engine_event {
             if let Some(e) = &engine {
                 queue.push(snapshot_action(e));
