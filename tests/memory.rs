@@ -178,11 +178,9 @@ fn concurrent_runs_lose_no_insight() {
         .collect();
     for child in children {
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(
-            !String::from_utf8_lossy(&out.stderr).contains("memory"),
-            "no memory warning"
-        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(!err.contains("memory"), "no memory warning: {err}");
     }
     for f in &files {
         assert!(

@@ -54,10 +54,7 @@ pub struct LocalMemory {
 impl LocalMemory {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<LocalMemory, MemoryError> {
-        let corrupt = |e: rusqlite::Error| MemoryError::Corrupt {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        };
+        let fail = |e: rusqlite::Error| classify(path, e);
         if let Some(dir) = path.parent() {
             create_private_dir(dir).map_err(|e| MemoryError::Io {
                 path: dir.to_path_buf(),
@@ -72,26 +69,38 @@ impl LocalMemory {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(corrupt)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(fail)?;
         // The first statement that reads the file is where a damaged file shows.
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(corrupt)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(corrupt)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(corrupt)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(fail)?;
         if version > SCHEMA_VERSION {
             return Err(MemoryError::Corrupt {
                 path: path.to_path_buf(),
                 message: format!("written by a newer mrflow-tui (schema {version}, this one knows {SCHEMA_VERSION})"),
             });
         }
-        conn.execute_batch(SCHEMA).map_err(corrupt)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(corrupt)?;
+        // Several processes may open a new store at once. Switching to WAL and creating the
+        // schema take the write lock; a snapshot that went stale meanwhile is refused at once
+        // (no busy wait), so those are retried for a while.
+        let setup = |conn: &Connection| -> rusqlite::Result<()> {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+        };
+        let mut attempts = 0;
+        while let Err(e) = setup(&conn) {
+            let _ = conn.execute_batch("ROLLBACK");
+            attempts += 1;
+            if !is_busy(&e) || attempts > 200 {
+                return Err(fail(e));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
         // A file that opens but whose pages are damaged.
         let check: String = conn
             .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
-            .map_err(corrupt)?;
+            .map_err(fail)?;
         if check != "ok" {
             return Err(MemoryError::Corrupt {
                 path: path.to_path_buf(),
@@ -114,6 +123,27 @@ impl LocalMemory {
             message: e.to_string(),
         }
     }
+}
+
+/// A damaged or foreign file is `Corrupt` (the user is told to reset it); anything else,
+/// a lock held too long, a full disk, is an I/O error that leaves the file alone.
+fn classify(path: &Path, e: rusqlite::Error) -> MemoryError {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match e.sqlite_error_code() {
+        Some(NotADatabase | DatabaseCorrupt) => MemoryError::Corrupt {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        },
+        _ => MemoryError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        },
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::{DatabaseBusy, DatabaseLocked};
+    matches!(e.sqlite_error_code(), Some(DatabaseBusy | DatabaseLocked))
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {

@@ -337,6 +337,26 @@ mod tests {
     }
 
     #[test]
+    fn many_connections_creating_one_store_at_once_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DATABASE_FILE);
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let path = path.clone();
+                s.spawn(move || {
+                    let m = Memory::new(Box::new(LocalMemory::open(&path).unwrap()), 3, 500);
+                    for k in 0..5 {
+                        m.remember_step("f", &format!("cache://{t}"), "s", &[fact(&format!("k.m{k}"), "X")]);
+                    }
+                    assert!(m.take_warnings().is_empty());
+                });
+            }
+        });
+        let m = Memory::new(Box::new(LocalMemory::open(&path).unwrap()), 3, 500);
+        assert_eq!(m.list(true).unwrap().len(), 40);
+    }
+
+    #[test]
     fn forget_and_clear() {
         let (_d, m) = store();
         m.remember_step("f", "cache://a", "s", &[fact("a.x", "A"), fact("b.y", "B")]);
