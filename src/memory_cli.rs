@@ -46,13 +46,12 @@ fn json(value: &impl serde::Serialize) -> String {
     serde_json::to_string_pretty(value).expect("serializes") + "\n"
 }
 
+fn off() -> Failure {
+    Failure::input("long-term memory is off ([memory] backend = \"off\" in config)")
+}
+
 fn open(config: &Config, dirs: &Dirs) -> Result<Memory, Failure> {
-    match open_memory(config, Some(dirs)).map_err(Failure::input)? {
-        Some(m) => Ok(m),
-        None => Err(Failure::input(
-            "long-term memory is off ([memory] backend = \"off\" in config)",
-        )),
-    }
+    open_memory(config, Some(dirs)).map_err(Failure::input)?.ok_or_else(off)
 }
 
 pub fn run(action: &MemoryAction) -> Result<(), Failure> {
@@ -74,9 +73,7 @@ pub fn run(action: &MemoryAction) -> Result<(), Failure> {
                 }
                 other => other.map_err(Failure::input)?,
             };
-            let Some(memory) = memory else {
-                return Err(open(&config, &dirs).err().expect("memory is off"));
-            };
+            let memory = memory.ok_or_else(off)?;
             let n = memory.clear().map_err(failed)?;
             eprintln!("removed {n} insights from {}", memory.describe());
         }

@@ -25,3 +25,51 @@ pub fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     }
     cause.to_string()
 }
+
+/// A server's own words for an error: `{"error": {"message": …}}` (OpenAI), `{"detail": …}`
+/// (Mem0), a plain `error` or `message` string, or else the start of the body.
+pub fn server_message(body: &str) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let message = parsed.as_ref().and_then(|v| {
+        v.pointer("/error/message")
+            .or_else(|| v.get("detail"))
+            .or_else(|| v.get("error"))
+            .or_else(|| v.get("message"))
+            .and_then(serde_json::Value::as_str)
+    });
+    match message {
+        Some(m) => m.to_string(),
+        None if body.trim().is_empty() => "no message".into(),
+        None => preview(body),
+    }
+}
+
+/// The first 120 characters of a text, marked when cut.
+pub fn preview(text: &str) -> String {
+    let t = text.trim();
+    match t.char_indices().nth(120) {
+        Some((i, _)) => format!("{}…", &t[..i]),
+        None => t.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages_come_from_the_body() {
+        assert_eq!(
+            server_message(r#"{"error":{"message":"Rate limit reached","type":"x"}}"#),
+            "Rate limit reached"
+        );
+        assert_eq!(server_message(r#"{"error":"model not found"}"#), "model not found");
+        assert_eq!(
+            server_message(r#"{"detail":"database unavailable"}"#),
+            "database unavailable"
+        );
+        assert_eq!(server_message("<html>Bad Gateway</html>"), "<html>Bad Gateway</html>");
+        assert_eq!(server_message(""), "no message");
+        assert_eq!(server_message(&"x".repeat(200)), format!("{}…", "x".repeat(120)));
+    }
+}

@@ -101,16 +101,19 @@ pub struct StepReport {
     pub facts: Vec<Fact>,
 }
 
-const PREVIEW_PRODUCER: &str = "baseline data preview";
+/// The baseline's preview of a dataset, kept by its reference; `text` runs only if absent.
+fn preview(store: &ResultStore, dataset: &Reference, text: impl FnOnce() -> String) -> Arc<Summary> {
+    store.summary(&baseline::preview_key(dataset), || Summary {
+        producer: "baseline data preview".into(),
+        text: text(),
+    })
+}
 
 /// Keeps the baseline's preview of a file from the loader's single parse of it (see
 /// [`crate::data::load_csv_observing`]), so the report does not read the file again.
 pub fn keep_preview(store: &ResultStore) -> impl FnMut(&Reference, &DataFrame) + '_ {
     move |reference, whole| {
-        store.summary(&baseline::preview_key(reference), || Summary {
-            producer: PREVIEW_PRODUCER.into(),
-            text: baseline::describe(whole).unwrap_or_default(),
-        });
+        preview(store, reference, || baseline::describe(whole).unwrap_or_default());
     }
 }
 
@@ -139,10 +142,7 @@ impl PreviewJob {
     /// Waits for the preview and keeps it in `store`.
     pub fn finish(self, store: &ResultStore) {
         if let Some(Ok((reference, text))) = self.running.map(|h| h.join()) {
-            store.summary(&baseline::preview_key(&reference), || Summary {
-                producer: PREVIEW_PRODUCER.into(),
-                text,
-            });
+            preview(store, &reference, || text);
         }
     }
 }
@@ -198,14 +198,11 @@ impl RunReport {
             })
             .collect();
         // The preview costs a full read of the file; it is the same for the same bytes.
-        let preview_key = baseline::preview_key(&dataset.reference);
-        let data_text = store
-            .summary(&preview_key, || Summary {
-                producer: PREVIEW_PRODUCER.into(),
-                text: baseline::data_preview(&dataset.path).unwrap_or_default(),
-            })
-            .text
-            .clone();
+        let data_text = preview(store, &dataset.reference, || {
+            baseline::data_preview(&dataset.path).unwrap_or_default()
+        })
+        .text
+        .clone();
         // Counts are kept by the prompt's hash, so a rerun served from the cache never needs
         // to load the encoding at all.
         let encoding = measure.tokenizer.encoding.as_str();

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::sse::SseParser;
 use super::{Analyst, Answer, AnswerRequest, ApiKey, LlmError, Usage};
 use crate::config::LlmSettings;
-use crate::net::root_cause;
+use crate::net::{preview, root_cause, server_message as error_message};
 
 /// The longest wait between attempts, whatever `Retry-After` says.
 const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -328,45 +328,9 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     (v.is_finite() && v >= 0.0).then(|| Duration::from_secs_f64(v))
 }
 
-/// The server's own words for an error: OpenAI's `{"error": {"message": …}}`, or the start
-/// of the body.
-fn error_message(body: &str) -> String {
-    let parsed: Option<Value> = serde_json::from_str(body).ok();
-    let message = parsed.as_ref().and_then(|v| {
-        v.pointer("/error/message")
-            .or_else(|| v.get("error"))
-            .or_else(|| v.get("message"))
-            .and_then(Value::as_str)
-    });
-    match message {
-        Some(m) => m.to_string(),
-        None if body.trim().is_empty() => "no message".into(),
-        None => preview(body),
-    }
-}
-
-fn preview(text: &str) -> String {
-    let t = text.trim();
-    match t.char_indices().nth(120) {
-        Some((i, _)) => format!("{}…", &t[..i]),
-        None => t.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn error_messages_come_from_the_body() {
-        assert_eq!(
-            error_message(r#"{"error":{"message":"Rate limit reached","type":"x"}}"#),
-            "Rate limit reached"
-        );
-        assert_eq!(error_message(r#"{"error":"model not found"}"#), "model not found");
-        assert_eq!(error_message("<html>Bad Gateway</html>"), "<html>Bad Gateway</html>");
-        assert_eq!(error_message(""), "no message");
-    }
 
     #[test]
     fn retry_after_in_seconds() {

@@ -56,19 +56,10 @@ impl LocalMemory {
     pub fn open(path: &Path) -> Result<LocalMemory, MemoryError> {
         let fail = |e: rusqlite::Error| classify(path, e);
         if let Some(dir) = path.parent() {
-            create_private_dir(dir).map_err(|e| MemoryError::Io {
-                path: dir.to_path_buf(),
-                message: e.to_string(),
-            })?;
+            create_private_dir(dir).map_err(|e| io_error(dir, e))?;
         }
-        create_private_file(path).map_err(|e| MemoryError::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        let conn = Connection::open(path).map_err(|e| MemoryError::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        create_private_file(path).map_err(|e| io_error(path, e))?;
+        let conn = Connection::open(path).map_err(|e| io_error(path, e))?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(fail)?;
         // The first statement that reads the file is where a damaged file shows.
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(fail)?;
@@ -118,10 +109,7 @@ impl LocalMemory {
     }
 
     fn error(&self, e: rusqlite::Error) -> MemoryError {
-        MemoryError::Io {
-            path: self.path.clone(),
-            message: e.to_string(),
-        }
+        io_error(&self.path, e)
     }
 }
 
@@ -134,10 +122,14 @@ fn classify(path: &Path, e: rusqlite::Error) -> MemoryError {
             path: path.to_path_buf(),
             message: e.to_string(),
         },
-        _ => MemoryError::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        },
+        _ => io_error(path, e),
+    }
+}
+
+fn io_error(path: &Path, e: impl std::fmt::Display) -> MemoryError {
+    MemoryError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
     }
 }
 

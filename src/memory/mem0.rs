@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::insight::{Insight, NewInsight};
 use super::{Candidate, MemoryBackend, MemoryError, Scope};
 use crate::llm::ApiKey;
-use crate::net::{block_on, root_cause};
+use crate::net::{block_on, preview, root_cause, server_message};
 
 pub struct Mem0Memory {
     base_url: String,
@@ -102,24 +102,12 @@ impl Mem0Memory {
             }
         })?;
         if !status.is_success() {
-            let detail: Option<Value> = serde_json::from_str(&text).ok();
-            let message = detail
-                .as_ref()
-                .and_then(|v| v.get("detail").or_else(|| v.get("error")).or_else(|| v.get("message")))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .unwrap_or_else(|| text.chars().take(120).collect());
-            return Err(fail(format!("HTTP {}: {message}", status.as_u16())));
+            return Err(fail(format!("HTTP {}: {}", status.as_u16(), server_message(&text))));
         }
         if text.trim().is_empty() {
             return Ok(Value::Null);
         }
-        serde_json::from_str(&text).map_err(|_| {
-            fail(format!(
-                "the answer is not JSON; it begins {:?}",
-                text.chars().take(80).collect::<String>()
-            ))
-        })
+        serde_json::from_str(&text).map_err(|_| fail(format!("the answer is not JSON; it begins {:?}", preview(&text))))
     }
 }
 
