@@ -438,3 +438,21 @@ async fn the_data_file_disappearing_after_loading_changes_nothing() {
     assert_eq!(gone.report, kept.report);
     assert!(gone.totals.baseline_prompt_tokens > 10_000);
 }
+
+/// An output's reference names its content, not whether this run found its tools cached:
+/// so a rerun that finds them in the cache (after a cancel, say) has the same references.
+#[tokio::test]
+async fn an_outputs_reference_does_not_depend_on_tool_cache_hits() {
+    let (handle, mut events) = start("roi_analysis", Arc::new(OfflineAnalyst));
+    handle.run_to_end(&mut events).await;
+    let output = handle.output("analyze_profitability").unwrap();
+    let mut from_cache = (*output).clone();
+    for t in &mut from_cache.tools {
+        t.cached = !t.cached;
+    }
+    assert_ne!(from_cache, *output);
+    assert_eq!(from_cache.reference(), output.reference());
+    let mut other = (*output).clone();
+    other.answer.push('!');
+    assert_ne!(other.reference(), output.reference());
+}

@@ -73,10 +73,17 @@ impl StepOutput {
     }
 
     /// Content address of the output.
+    /// Whether a tool's result came from the cache is how this run got it, not what the
+    /// output is: the same output has the same reference either way (a rerun after a
+    /// cancelled run finds the tools it had already run in the cache).
     pub fn reference(&self) -> Reference {
+        let mut content = self.clone();
+        for t in &mut content.tools {
+            t.cached = false;
+        }
         Reference::of_parts([
             b"step-output/v1".as_slice(),
-            &serde_json::to_vec(self).expect("outputs serialize"),
+            &serde_json::to_vec(&content).expect("outputs serialize"),
         ])
     }
 }
