@@ -43,6 +43,7 @@ fn state_after_run() -> AppState {
     for action in [
         Action::Loaded {
             data: "beverage_sales.csv".into(),
+            mapping: Vec::new(),
         },
         Action::Snapshot(snapshot, views),
         Action::CacheEntries(store.entries()),

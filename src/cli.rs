@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use mrflow::context::Strategy;
+use mrflow::data::LoadOptions;
+use mrflow::data::dates::DateFormat;
 use mrflow::data::generate::generate;
+use mrflow::data::roles::ExplicitColumn;
 use std::sync::Arc;
 
 use mrflow::config::Config;
@@ -46,7 +49,7 @@ pub struct TuiArgs {
     /// A built-in flow name or the path of a flow TOML file.
     #[arg(long, short, default_value = "roi_analysis", value_name = "NAME|PATH")]
     pub flow: String,
-    /// Sales CSV to analyse [default: the bundled sample].
+    /// Sales data to analyse: CSV, Parquet, .xlsx or .xls [default: the bundled sample].
     #[arg(long, short, value_name = "FILE")]
     pub data: Option<PathBuf>,
     /// Model whose encoding counts tokens and whose prices cost the run [default: from config].
@@ -54,6 +57,8 @@ pub struct TuiArgs {
     pub model: Option<String>,
     #[command(flatten)]
     pub llm: LlmArgs,
+    #[command(flatten)]
+    pub mapping: DataArgs,
     /// Open without starting a run (press R to run).
     #[arg(long)]
     pub no_autorun: bool,
@@ -88,6 +93,49 @@ pub enum Command {
         #[command(subcommand)]
         action: MemoryAction,
     },
+    /// Show what a data file is and how its columns map to roles.
+    Data(DataCmdArgs),
+}
+
+/// How a data file maps to roles, beyond what is detected.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DataArgs {
+    /// Read ROLE from COLUMN, e.g. `--column brand=Sub-Category` (repeatable; wins over
+    /// config and flow). Roles: sale_date, year, month, quarter, units_sold, price_per_unit,
+    /// total_revenue, cost_per_unit, total_cost, profit, profit_margin, brand, category,
+    /// region, country, store_id.
+    #[arg(long = "column", value_name = "ROLE=COLUMN", value_parser = parse_column)]
+    pub columns: Vec<(String, String)>,
+    /// How dates are written when the values do not tell: dmy, mdy, ymd, or a pattern such
+    /// as `%d.%m.%Y`.
+    #[arg(long, value_name = "FORMAT")]
+    pub date_format: Option<String>,
+    /// The sheet of an .xlsx or .xls workbook [default: the first].
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+}
+
+fn parse_column(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((role, column)) if !role.trim().is_empty() && !column.trim().is_empty() => {
+            Ok((role.trim().to_string(), column.trim().to_string()))
+        }
+        _ => Err(format!("expected ROLE=COLUMN, e.g. brand=Sub-Category, got `{text}`")),
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DataCmdArgs {
+    /// A CSV, Parquet, .xlsx or .xls file [default: the bundled sample].
+    pub file: Option<PathBuf>,
+    /// The flow whose needs are checked: a built-in name or a flow TOML file.
+    #[arg(long, short, default_value = "roi_analysis", value_name = "NAME|PATH")]
+    pub flow: String,
+    #[command(flatten)]
+    pub mapping: DataArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -170,7 +218,7 @@ pub struct RunArgs {
     /// A built-in flow name or the path of a flow TOML file.
     #[arg(long, short, default_value = "roi_analysis", value_name = "NAME|PATH")]
     pub flow: String,
-    /// Sales CSV to analyse [default: the bundled sample].
+    /// Sales data to analyse: CSV, Parquet, .xlsx or .xls [default: the bundled sample].
     #[arg(long, short, value_name = "FILE")]
     pub data: Option<PathBuf>,
     /// Output format.
@@ -188,6 +236,8 @@ pub struct RunArgs {
     pub model: Option<String>,
     #[command(flatten)]
     pub llm: LlmArgs,
+    #[command(flatten)]
+    pub mapping: DataArgs,
     /// Write each step's final prompt, exactly as counted, to DIR/<step_id>.txt.
     #[arg(long, value_name = "DIR")]
     pub dump_prompts: Option<PathBuf>,
@@ -268,6 +318,44 @@ pub struct Setup {
     pub memory: Option<Arc<Memory>>,
     /// What the run should say before it starts, e.g. that memory is unavailable.
     pub warnings: Vec<String>,
+    /// How the data file maps to roles: config, then the flow, then the command line.
+    pub load: LoadOptions,
+}
+
+/// The data mapping from its three layers: `[data]` in config.toml, the flow's `[data]`
+/// table, then `--column`/`--date-format`/`--sheet` (each later one wins).
+pub fn load_options(config: &Config, flow: &Flow, args: &DataArgs) -> Result<LoadOptions, Failure> {
+    let mut columns = Vec::new();
+    let layers = [
+        ("config.toml [data.columns]", &config.data.columns),
+        ("the flow's [data.columns]", &flow.def.data.columns),
+    ];
+    for (origin, table) in layers {
+        columns.extend(table.iter().map(|(role, column)| ExplicitColumn {
+            role: role.clone(),
+            column: column.clone(),
+            origin: origin.to_string(),
+        }));
+    }
+    columns.extend(args.columns.iter().map(|(role, column)| ExplicitColumn {
+        role: role.clone(),
+        column: column.clone(),
+        origin: "--column".to_string(),
+    }));
+    let date_format = [
+        ("--date-format", args.date_format.as_ref()),
+        ("the flow's [data] date_format", flow.def.data.date_format.as_ref()),
+        ("config.toml [data] date_format", config.data.date_format.as_ref()),
+    ]
+    .into_iter()
+    .find_map(|(origin, f)| f.map(|f| (origin, f)))
+    .map(|(origin, f)| DateFormat::parse_setting(f).map_err(|e| Failure::input(format!("{origin}: {e}"))))
+    .transpose()?;
+    Ok(LoadOptions {
+        columns,
+        date_format,
+        sheet: args.sheet.clone().or_else(|| config.data.sheet.clone()),
+    })
 }
 
 impl Setup {
@@ -276,6 +364,7 @@ impl Setup {
         data: Option<&PathBuf>,
         model: Option<&String>,
         llm: &LlmArgs,
+        mapping: &DataArgs,
     ) -> Result<Setup, Failure> {
         let dirs = Dirs::resolve().ok();
         let mut config = match &dirs {
@@ -298,6 +387,7 @@ impl Setup {
             config.llm.base_url = url.clone();
         }
         let analyst = mrflow::llm::from_settings(&config.llm, &model).map_err(Failure::input)?;
+        let load = load_options(&config, &flow, mapping)?;
         let mut warnings = Vec::new();
         let memory = match open_memory(&config, dirs.as_ref()) {
             Ok(m) => m.map(Arc::new),
@@ -316,6 +406,7 @@ impl Setup {
             analyst,
             memory,
             warnings,
+            load,
         })
     }
 }

@@ -27,6 +27,22 @@ pub struct Config {
     pub cache: CacheSettings,
     pub llm: LlmSettings,
     pub memory: MemorySettings,
+    pub data: DataSettings,
+}
+
+/// The `[data]` table: how data files map to roles when detection is not enough.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSettings {
+    /// role → column, e.g. `brand = "Sub-Category"`.
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
+    /// `dmy`, `mdy`, `ymd` or a chrono pattern such as `%d.%m.%Y`.
+    #[serde(default)]
+    pub date_format: Option<String>,
+    /// The sheet of a workbook to read (default: the first).
+    #[serde(default)]
+    pub sheet: Option<String>,
 }
 
 /// The `[llm]` table: which backend writes step answers, and how to reach it.
@@ -133,6 +149,7 @@ struct Layer {
     cache: Option<CacheLayer>,
     llm: Option<LlmLayer>,
     memory: Option<MemoryLayer>,
+    data: Option<DataSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -194,6 +211,7 @@ impl Config {
                     timeout_seconds: m.timeout_seconds.expect("default sets timeout_seconds"),
                 }
             },
+            data: layer.data.unwrap_or_default(),
         }
     }
 
@@ -241,6 +259,11 @@ impl Config {
             s.timeout_seconds = l.timeout_seconds.unwrap_or(s.timeout_seconds);
             s.max_retries = l.max_retries.unwrap_or(s.max_retries);
             s.stream = l.stream.unwrap_or(s.stream);
+        }
+        if let Some(d) = layer.data {
+            self.data.columns.extend(d.columns);
+            self.data.date_format = d.date_format.or(self.data.date_format.take());
+            self.data.sheet = d.sheet.or(self.data.sheet.take());
         }
         if let Some(m) = layer.memory {
             let s = &mut self.memory;

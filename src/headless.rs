@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use mrflow::cache::ResultStore;
 use mrflow::context::Tokenizer;
-use mrflow::data::{FrameStore, load_csv_observing};
+use mrflow::data::{FrameStore, load};
 use mrflow::engine::{
     Engine, EngineCommand, EngineConfig, FlowSnapshot, Measure, PreviewJob, RunReport, StepStatus, budget_problem,
 };
@@ -27,7 +27,14 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         analyst,
         memory,
         warnings,
-    } = Setup::resolve(&args.flow, args.data.as_ref(), args.model.as_ref(), &args.llm)?;
+        load: load_options,
+    } = Setup::resolve(
+        &args.flow,
+        args.data.as_ref(),
+        args.model.as_ref(),
+        &args.llm,
+        &args.mapping,
+    )?;
     for warning in &warnings {
         eprintln!("mrflow-tui: warning: {warning}");
     }
@@ -40,8 +47,14 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     // The baseline's preview is described from the same parse, alongside the run.
     let mut preview = PreviewJob::default();
     let dataset = Arc::new(
-        load_csv_observing(&path, &flow.required_columns(), frames, Some(&mut preview.observer()))
-            .map_err(Failure::input)?,
+        load(
+            &path,
+            &flow.required_columns(),
+            &load_options,
+            frames,
+            Some(&mut preview.observer()),
+        )
+        .map_err(Failure::input)?,
     );
     preview.start();
 

@@ -18,7 +18,14 @@ pub fn tui(args: &TuiArgs) -> Result<(), Failure> {
         analyst,
         memory,
         warnings,
-    } = Setup::resolve(&args.flow, args.data.as_ref(), args.model.as_ref(), &args.llm)?;
+        load,
+    } = Setup::resolve(
+        &args.flow,
+        args.data.as_ref(),
+        args.model.as_ref(),
+        &args.llm,
+        &args.mapping,
+    )?;
     if !data.is_file() {
         return Err(Failure::input(format!("{}: file not found", data.display())));
     }
@@ -32,6 +39,7 @@ pub fn tui(args: &TuiArgs) -> Result<(), Failure> {
         analyst,
         memory,
         notices: warnings,
+        load,
         autorun: !args.no_autorun,
         config,
         dirs,

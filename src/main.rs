@@ -5,6 +5,7 @@ use clap::Parser;
 mod bench_cli;
 mod cache_cli;
 mod cli;
+mod data_cli;
 mod headless;
 mod interactive;
 mod memory_cli;
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         Some(Command::Bench(args)) => bench_cli::run(args),
         Some(Command::Memory { action }) => memory_cli::run(action),
         Some(Command::Tokens(args)) => cli::tokens(args),
+        Some(Command::Data(args)) => data_cli::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -99,48 +99,55 @@ fn bad_data_files() {
     check(
         "empty.csv",
         Input::Data(vec![]),
-        "{path}: file is empty, expected a CSV header line",
+        "{path}: file is empty, expected a header line",
     );
     check(
         "header_only.csv",
         Input::Data(csv(&[HEADER])),
         "{path}: has a header but no data rows",
     );
+    // UTF-8 text (`Zürich`) with a stray Latin-1 byte: damaged, not another encoding (a
+    // file that is Latin-1 throughout is transcoded: tests/byod.rs).
     check(
-        "latin1.csv",
+        "broken_utf8.csv",
         Input::Data(
             [
                 csv(&[HEADER]),
+                "2023-01-05,2023,1,1,North,Zürich,N-001,A,Soda,10,10.00,100.00,6.00,60.00\n"
+                    .as_bytes()
+                    .to_vec(),
                 b"2023-01-05,2023,1,1,North,Nor\xe9land,N-001,A,Soda,10,10.00,100.00,6.00,60.00\n".to_vec(),
             ]
             .concat(),
         ),
-        "{path}: line 2: not valid UTF-8 (byte 0xE9); save the file as UTF-8",
+        "{path}: line 3: not valid UTF-8 (byte 0xE9) in a file that is otherwise UTF-8; the file is damaged, or \
+         mixes encodings: save it as UTF-8",
     );
     check(
         "binary.csv",
         Input::Data(b"PK\x03\x04\x00\x00binary zip".to_vec()),
-        "{path}: not a CSV file (binary content at byte 4)",
+        "{path}: looks like an .xlsx workbook (a zip archive) but cannot be opened: Zip error: invalid Zip \
+         archive: Could not find EOCD",
     );
     check(
         "object.json",
         Input::Data(br#"{"brand": "A", "revenue": 1}"#.to_vec()),
-        "{path}: looks like JSON, expected a CSV file with a header line",
+        "{path}: looks like JSON, expected a CSV file with a header line (or Parquet, .xlsx, .xls)",
     );
     check(
         "array.json",
         Input::Data(b"[\n {\"brand\": \"A\"}\n]\n".to_vec()),
-        "{path}: looks like JSON, expected a CSV file with a header line",
+        "{path}: looks like JSON, expected a CSV file with a header line (or Parquet, .xlsx, .xls)",
     );
     check(
         "ragged.csv",
         Input::Data(csv(&[HEADER, ROW, &format!("{ROW},extra")])),
-        "{path}: line 3: 15 fields, but the header has 14",
+        "{path}: line 3: 15 fields, but the header has 14 (delimiter `,`)",
     );
     check(
         "short_row.csv",
         Input::Data(csv(&[HEADER, "2023-01-05,2023,1"])),
-        "{path}: line 2: 3 fields, but the header has 14",
+        "{path}: line 2: 3 fields, but the header has 14 (delimiter `,`)",
     );
     check(
         "duplicate_header.csv",
@@ -153,7 +160,7 @@ fn bad_data_files() {
             "region,category,total_revenue,total_cost,profit,units_sold",
             "N,S,1,1,0,1",
         ])),
-        "{path}: missing column `brand` (expected text); found columns: region, category, total_revenue, total_cost, profit, units_sold",
+        "{path}: missing role `brand` (text); found columns: region, category, total_revenue, total_cost, profit, units_sold",
     );
     check(
         "text_in_number.csv",
@@ -162,8 +169,8 @@ fn bad_data_files() {
     );
     check(
         "text_in_revenue.csv",
-        Input::Data(csv(&[HEADER, &ROW.replace(",100.00,", ",$100,")])),
-        "{path}: line 2, column `total_revenue`: expected numbers, found `$100`",
+        Input::Data(csv(&[HEADER, &ROW.replace(",100.00,", ",about 100,")])),
+        "{path}: line 2, column `total_revenue`: expected numbers, found `about 100`",
     );
     check(
         "one_huge_line.csv",
@@ -173,7 +180,7 @@ fn bad_data_files() {
     check(
         "directory",
         Input::Args(vec!["run", "--data", "/"]),
-        "/: is a directory, expected a CSV file",
+        "/: is a directory, expected a data file (CSV, Parquet, .xlsx or .xls)",
     );
     check(
         "missing.csv",
@@ -334,7 +341,7 @@ fn bad_config_and_command_lines() {
     check(
         "unknown_key",
         Input::Config("colour = \"red\"\n".into()),
-        "{config}:1: unknown field `colour`, expected one of `model`, `theme`, `pricing`, `keys`, `cache`, `llm`, `memory`",
+        "{config}:1: unknown field `colour`, expected one of `model`, `theme`, `pricing`, `keys`, `cache`, `llm`, `memory`, `data`",
     );
     check(
         "unknown_llm_backend",
@@ -445,8 +452,8 @@ fn dates_derive_year_and_month_and_mixed_formats_are_named() {
     assert_eq!(
         stderr(&out).trim(),
         format!(
-            "mrflow-tui: error: {}: line 6, column `sale_date`: `15/05/2022` is not a YYYY-MM-DD date like line 2's \
-             `2022-01-15`; the dates are in mixed formats, use one",
+            "mrflow-tui: error: {}: line 6, column `sale_date`: `15/05/2022` is not a date in the column's \
+             format (YYYY-MM-DD (year first)), like line 2's `2022-01-15`; the dates are in mixed formats, use one",
             bad.display()
         )
     );

@@ -36,7 +36,7 @@ fn data_that_is_not_csv() {
     let f = temp_file(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", ".csv");
     expect_input_error(
         &["run", "--data", f.path().to_str().unwrap()],
-        "not a CSV file (binary content at byte 8)",
+        "not a CSV, Parquet or Excel file (binary content at byte 8)",
     );
     let f = temp_file(br#"[{"brand": "A"}]"#, ".csv");
     expect_input_error(
@@ -52,11 +52,11 @@ fn data_missing_a_needed_column() {
     expect_input_error(
         &["run", "--data", path],
         &format!(
-            "{path}: missing columns \
-             `total_revenue` (expected numbers, or the columns to derive it as units_sold × price_per_unit), \
-             `total_cost` (expected numbers, or the columns to derive it as units_sold × cost_per_unit), \
-             `profit` (expected numbers, or the columns to derive it as total_revenue − total_cost), \
-             `category` (expected text), `region` (expected text); found columns: brand, units_sold"
+            "{path}: missing \
+             role `total_revenue` (numbers, or the columns to derive it as units_sold × price_per_unit); \
+             role `total_cost` (numbers, or the columns to derive it as units_sold × cost_per_unit); \
+             role `profit` (numbers, or the columns to derive it as total_revenue − total_cost); \
+             role `category` (text); role `region` (text); found columns: brand, units_sold"
         ),
     );
 }

@@ -412,7 +412,13 @@ async fn the_data_file_disappearing_after_loading_changes_nothing() {
         let flow = Arc::new(Flow::builtin("roi_analysis").unwrap());
         let store = Arc::new(ResultStore::new());
         let mut preview = keep_preview(&store);
-        let data = mrflow::data::load_csv_observing(path, &flow.required_columns(), None, Some(&mut preview));
+        let data = mrflow::data::load(
+            path,
+            &flow.required_columns(),
+            &Default::default(),
+            None,
+            Some(&mut preview),
+        );
         let data = Arc::new(data.unwrap());
         if remove {
             std::fs::remove_file(path).unwrap();

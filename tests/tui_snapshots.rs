@@ -53,7 +53,10 @@ fn after_run(flow: &str) -> (AppState, Arc<ResultStore>) {
     let ledger = ledger_view(&report);
     let mut state = AppState::new(flow, DATA.into());
     for action in [
-        Action::Loaded { data: DATA.into() },
+        Action::Loaded {
+            data: DATA.into(),
+            mapping: Vec::new(),
+        },
         Action::Snapshot(snapshot, views),
         Action::CacheEntries(entries),
         Action::Ledger(ledger),

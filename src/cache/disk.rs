@@ -41,7 +41,8 @@ impl Envelope {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FrameMeta {
     pub source: PathBuf,
-    pub notes: Vec<String>,
+    /// The file's format, dialect, mapping and the loader's notes.
+    pub profile: crate::data::DataProfile,
     pub created: u64,
 }
 
@@ -352,14 +353,14 @@ impl DiskTier {
 }
 
 impl crate::data::FrameStore for DiskTier {
-    fn get_frame(&self, key: &Reference) -> Option<(DataFrame, Vec<String>)> {
-        self.read_frame(key).map(|(frame, meta)| (frame, meta.notes))
+    fn get_frame(&self, key: &Reference) -> Option<(DataFrame, crate::data::DataProfile)> {
+        self.read_frame(key).map(|(frame, meta)| (frame, meta.profile))
     }
 
-    fn put_frame(&self, key: &Reference, frame: &DataFrame, notes: &[String], source: &Path) {
+    fn put_frame(&self, key: &Reference, frame: &DataFrame, profile: &crate::data::DataProfile, source: &Path) {
         let meta = FrameMeta {
             source: source.to_path_buf(),
-            notes: notes.to_vec(),
+            profile: profile.clone(),
             created: now_secs(),
         };
         self.write_frame(key, frame, &meta);

@@ -1,28 +1,39 @@
-//! Loads a sales CSV once: hashes its bytes, checks it is text and CSV, reads only the
-//! columns the flow needs with polars, derives what can be derived, and says what it did.
+//! Loads a sales file once: hashes its bytes, reads it whatever its format (CSV in any
+//! common dialect, Parquet, Excel), maps its columns to roles, converts the values the flow
+//! needs (decimal commas, currency, quarters as `Q3`, dates in any common order), derives
+//! what can be derived, and says what it did.
 
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use polars::prelude::*;
 
+use super::dates::{self, DateFormat, DateProblem};
+use super::numbers::{Decimal, detect_decimal, parse_number};
+use super::profile::{ColumnProfile, DataProfile, MissingColumn, describe_missing};
+use super::roles::{self, ExplicitColumn, Mapping, MappingError, candidates_for, dimension_role, find_column};
 use super::schema::{ColumnKind, Derivation, column_spec};
+use super::source::{self, CsvRead, FileFormat, Scan, file_stamp, first_line};
 use crate::cache::Reference;
 
 /// A loaded dataset. Flow state refers to it by `reference`, never by content.
 #[derive(Debug, Clone)]
 pub struct Dataset {
     pub path: PathBuf,
+    /// Columns named by role (`total_revenue`, `brand`, …) or, for a dimension the flow
+    /// names by a column of the file, by that name.
     pub frame: DataFrame,
-    /// blake3 of the file's bytes.
+    /// What every downstream result is keyed by: the file's bytes, and the column mapping
+    /// when it is not every role read from the column of its own name.
     pub reference: Reference,
+    /// blake3 of the file's bytes.
+    pub file_reference: Reference,
     pub file_bytes: u64,
     /// Every column in the file's header, read or not.
     pub file_columns: Vec<String>,
-    /// What the loader did beyond reading: derived columns, skipped rows.
+    /// What the loader did beyond reading: mapping, derived columns, skipped rows.
     pub notes: Vec<String>,
+    /// Format, dialect, columns and roles.
+    pub profile: DataProfile,
 }
 
 impl Dataset {
@@ -35,32 +46,69 @@ impl Dataset {
     }
 }
 
+/// How to read a file beyond what can be detected: explicit roles, the date format, the
+/// sheet of a workbook.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadOptions {
+    /// `ROLE=COLUMN` pairs; a later pair for the same role wins.
+    pub columns: Vec<ExplicitColumn>,
+    pub date_format: Option<DateFormat>,
+    pub sheet: Option<String>,
+}
+
+impl LoadOptions {
+    /// What these options change about results, for the dataset's reference.
+    fn signature(&self) -> String {
+        let date = self.date_format.as_ref().map(DateFormat::describe).unwrap_or_default();
+        format!("{date}\u{1f}{}", self.sheet.as_deref().unwrap_or_default())
+    }
+}
+
 /// Why a data file could not be used. Every message names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error("{path}: file not found")]
     NotFound { path: PathBuf },
-    #[error("{path}: is a directory, expected a CSV file")]
+    #[error("{path}: is a directory, expected a data file (CSV, Parquet, .xlsx or .xls)")]
     IsDirectory { path: PathBuf },
     #[error("{path}: cannot read: {reason}")]
     Unreadable { path: PathBuf, reason: String },
-    #[error("{path}: file is empty, expected a CSV header line")]
+    #[error("{path}: file is empty, expected a header line")]
     Empty { path: PathBuf },
-    #[error("{path}: not a CSV file (binary content at byte {offset})")]
+    #[error("{path}: not a CSV, Parquet or Excel file (binary content at byte {offset})")]
     Binary { path: PathBuf, offset: usize },
-    #[error("{path}: looks like JSON, expected a CSV file with a header line")]
+    #[error("{path}: looks like JSON, expected a CSV file with a header line (or Parquet, .xlsx, .xls)")]
     LooksLikeJson { path: PathBuf },
-    #[error("{path}: line {line}: not valid UTF-8 (byte 0x{byte:02X}); save the file as UTF-8")]
+    #[error(
+        "{path}: line {line}: not valid UTF-8 (byte 0x{byte:02X}) in a file that is otherwise UTF-8; \
+         the file is damaged, or mixes encodings: save it as UTF-8"
+    )]
     NotUtf8 { path: PathBuf, line: usize, byte: u8 },
     #[error("{path}: line 1 is longer than {limit} bytes, expected a CSV header line")]
     HeaderTooLong { path: PathBuf, limit: usize },
     #[error("{path}: line 1: duplicate column `{column}`")]
     DuplicateColumn { path: PathBuf, column: String },
-    #[error("{path}: {}; found columns: {found}", describe_missing(.missing))]
+    #[error("{path}: {source}")]
+    Mapping { path: PathBuf, source: MappingError },
+    #[error("{path}: looks like an {kind} but cannot be opened: {reason}")]
+    BadWorkbook {
+        path: PathBuf,
+        kind: &'static str,
+        reason: String,
+    },
+    #[error("{path}: no sheet `{sheet}`; its sheets are: {sheets}")]
+    NoSuchSheet {
+        path: PathBuf,
+        sheet: String,
+        sheets: String,
+    },
+    #[error("{path}: missing {}; found columns: {found}", describe_all(.missing))]
     MissingColumns {
         path: PathBuf,
         missing: Vec<MissingColumn>,
         found: String,
+        /// What the file is and how it mapped, for a front end to show.
+        profile: Option<Box<DataProfile>>,
     },
     #[error("{path}: line {line}, column `{column}`: expected {kind}, found `{value}`")]
     BadValue {
@@ -71,108 +119,143 @@ pub enum DataError {
         value: String,
     },
     #[error(
-        "{path}: line {line}, column `{column}`: `{value}` is not a YYYY-MM-DD date like line {first_line}'s \
-         `{first_value}`; the dates are in mixed formats, use one"
+        "{path}: line {line}, column `{column}`: `{value}` is not a date in the column's format ({format}), \
+         like line {}'s `{}`; the dates are in mixed formats, use one",
+        .first.0,
+        .first.1
     )]
     MixedDates {
         path: PathBuf,
         line: usize,
         column: String,
         value: String,
-        first_line: usize,
-        first_value: String,
+        format: String,
+        /// The first date read in the column's format: its line and value.
+        first: Box<(usize, String)>,
     },
-    #[error("{path}: line {line}: {found} fields, but the header has {expected}")]
+    #[error(
+        "{path}: column `{column}`: every date reads day-first and month-first alike (e.g. `{examples}`); \
+         choose with --date-format dmy or --date-format mdy (or [data] date_format in config.toml)"
+    )]
+    AmbiguousDates {
+        path: PathBuf,
+        column: String,
+        examples: String,
+    },
+    #[error(
+        "{path}: column `{column}`: line {} (`{}`) is day-first but line {} (`{}`) is month-first; use one \
+         order (or choose with --date-format)",
+        .day_first.0,
+        .day_first.1,
+        .month_first.0,
+        .month_first.1
+    )]
+    MixedDayMonth {
+        path: PathBuf,
+        column: String,
+        /// Line and value of a date only day-first reads, and of one only month-first reads.
+        day_first: Box<(usize, String)>,
+        month_first: Box<(usize, String)>,
+    },
+    #[error(
+        "{path}: line {line}: {found} fields, but the header has {expected} (delimiter `{}`){}",
+        show_delimiter(*.delimiter),
+        if *.spans_lines { "; a quote opened in this record may not be closed" } else { "" }
+    )]
     Ragged {
         path: PathBuf,
         line: usize,
         found: usize,
         expected: usize,
+        delimiter: char,
+        spans_lines: bool,
     },
     #[error("{path}: has a header but no data rows")]
     NoRows { path: PathBuf },
     #[error("{path}: the file changed while it was being read; run again once it is complete")]
     ChangedWhileReading { path: PathBuf },
-    #[error("{path}: cannot parse as CSV: {reason}")]
+    #[error("{path}: cannot parse: {reason}")]
     Parse { path: PathBuf, reason: String },
 }
 
-/// A column the flow needs that the file lacks.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MissingColumn {
-    pub name: String,
-    pub kind: ColumnKind,
-    /// How it could have been derived, if it is derivable.
-    pub derivation: Option<Derivation>,
+impl DataError {
+    /// The file's profile, when the file could be read but not used as the flow needs.
+    pub fn profile(&self) -> Option<&DataProfile> {
+        match self {
+            DataError::MissingColumns { profile, .. } => profile.as_deref(),
+            _ => None,
+        }
+    }
 }
 
-fn describe_missing(missing: &[MissingColumn]) -> String {
-    let one = |m: &MissingColumn| match m.derivation {
-        Some(d) => format!("`{}` (expected {}, or the columns to derive it as {d})", m.name, m.kind),
-        None => format!("`{}` (expected {})", m.name, m.kind),
-    };
-    let list: Vec<String> = missing.iter().map(one).collect();
-    let noun = if missing.len() == 1 { "column" } else { "columns" };
-    format!("missing {noun} {}", list.join(", "))
+fn show_delimiter(d: char) -> String {
+    match d {
+        '\t' => "tab".into(),
+        other => other.to_string(),
+    }
 }
 
-/// Bytes inspected for the header and for binary content.
-const SNIFF_BYTES: usize = 1 << 20;
+fn describe_all(missing: &[MissingColumn]) -> String {
+    missing.iter().map(describe_missing).collect::<Vec<_>>().join("; ")
+}
 
-/// Somewhere loaded frames can be kept between launches, keyed by the file's bytes and the
-/// columns read, so a large CSV is parsed once.
+/// Somewhere loaded frames can be kept between launches, keyed by the file's bytes, the
+/// mapping and the columns read, so a large file is parsed once.
 pub trait FrameStore {
-    fn get_frame(&self, key: &Reference) -> Option<(DataFrame, Vec<String>)>;
-    fn put_frame(&self, key: &Reference, frame: &DataFrame, notes: &[String], source: &Path);
+    fn get_frame(&self, key: &Reference) -> Option<(DataFrame, DataProfile)>;
+    fn put_frame(&self, key: &Reference, frame: &DataFrame, profile: &DataProfile, source: &Path);
 }
 
-/// Loads `path`, reading the `required` columns (deriving those that are missing but
-/// derivable). Unknown names in `required` are read as text.
-pub fn load_csv(path: &Path, required: &[&str]) -> Result<Dataset, DataError> {
-    load_csv_with(path, required, None)
-}
-
-/// As [`load_csv`], taking the parsed frame from `frames` when this exact file was loaded
-/// for the same columns before. The file is still hashed and validated every time.
-pub fn load_csv_with(path: &Path, required: &[&str], frames: Option<&dyn FrameStore>) -> Result<Dataset, DataError> {
-    load_csv_observing(path, required, frames, None)
-}
-
-/// Sees every column of a file as it is parsed, before the frame is narrowed to the columns
-/// a flow needs; given the file's reference.
+/// Sees every column of a file as it is read, before the frame is narrowed to the columns
+/// a flow needs; given the dataset's reference.
 pub type WholeFrameObserver<'a> = &'a mut dyn FnMut(&Reference, &DataFrame);
 
-/// As [`load_csv_with`], parsing every column once and showing the whole frame to `observe`
-/// (the baseline's `describe()` of the file comes from it, so the file is parsed once, not
-/// twice). If a column the flow does not need fails to parse, the file is read again for
-/// the needed columns alone and `observe` is not called.
-pub fn load_csv_observing(
+/// Loads `path` with detection alone, reading the `required` roles.
+pub fn load_csv(path: &Path, required: &[&str]) -> Result<Dataset, DataError> {
+    load(path, required, &LoadOptions::default(), None, None)
+}
+
+/// Loads `path`, reading the `required` roles (deriving those that are missing but
+/// derivable) and any other required name as a column of the file. The parsed frame comes
+/// from `frames` when this file was loaded under the same mapping before; the file is still
+/// hashed and checked every time. `observe` sees every column once, before narrowing (the
+/// baseline's `describe()` comes from it, so the file is parsed once).
+pub fn load(
     path: &Path,
     required: &[&str],
+    options: &LoadOptions,
     frames: Option<&dyn FrameStore>,
     observe: Option<WholeFrameObserver<'_>>,
 ) -> Result<Dataset, DataError> {
-    let scan = scan_file(path)?;
-    let header = parse_header(path, &scan.head)?;
-    if let Some((line, found, expected)) = scan.ragged {
-        return Err(DataError::Ragged {
-            path: path.to_path_buf(),
-            line,
-            found,
-            expected,
-        });
-    }
-    let plan = plan_columns(path, &header, required)?;
+    let opened = open(path, options)?;
+    let reference = opened.dataset_reference(options);
     let key = Reference::of_parts([
-        b"frame/v1".as_slice(),
-        scan.reference.to_string().as_bytes(),
+        b"frame/v2".as_slice(),
+        reference.to_string().as_bytes(),
         required.join(",").as_bytes(),
     ]);
-    if let Some((frame, notes)) = frames.and_then(|f| f.get_frame(&key)) {
-        return Ok(scan.into_dataset(path, header, frame, notes));
+    if let Some((frame, profile)) = frames.and_then(|f| f.get_frame(&key)) {
+        return Ok(opened.into_dataset(reference, frame, profile));
     }
-    let stamp = scan.stamp;
-    let dataset = parse(path, scan, header, &plan, observe)?;
+    let stamp = opened.scan.stamp;
+    let whole = opened.read_whole()?;
+    let mut profile = opened.profile(&whole);
+    let plan = match plan_columns(&opened, required, &profile) {
+        Ok(plan) => plan,
+        Err(missing) => {
+            return Err(DataError::MissingColumns {
+                path: path.to_path_buf(),
+                missing,
+                found: opened.header.join(", "),
+                profile: Some(Box::new(profile)),
+            });
+        }
+    };
+    if let Some(observe) = observe {
+        observe(&reference, &whole);
+    }
+    let frame = narrow(&opened, &whole, &plan, options, &mut profile)?;
+    drop(whole);
     // The hash and the parse are two reads; a file being written meanwhile would leave a
     // frame that is not what the reference names (and would be cached under it).
     if stamp != file_stamp(path) {
@@ -181,82 +264,453 @@ pub fn load_csv_observing(
         });
     }
     if let Some(f) = frames {
-        f.put_frame(&key, &dataset.frame, &dataset.notes, path);
+        f.put_frame(&key, &frame, &profile, path);
     }
-    Ok(dataset)
+    Ok(opened.into_dataset(reference, frame, profile))
 }
 
-/// Every column, typed as pandas would infer them (the baseline's preview shows them so).
-fn read_whole(path: &Path) -> PolarsResult<DataFrame> {
-    CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(10_000))
-        .try_into_reader_with_file_path(Some(path.to_path_buf()))?
-        .finish()
+/// What `mrflow-tui data` shows: the file, how it maps, and what keeps a flow from it.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    pub profile: DataProfile,
+    /// Roles or columns the flow needs that the file does not give.
+    pub missing: Vec<MissingColumn>,
+    /// A value or date the flow needs that cannot be read.
+    pub problem: Option<String>,
 }
 
-/// The needed columns of the whole frame, cast strictly to their types (a value that does
-/// not convert is an error, and the caller reads the file again to say where).
-fn narrow(whole: &DataFrame, plan: &ColumnPlan) -> PolarsResult<DataFrame> {
-    let columns = plan
-        .read
-        .iter()
-        .map(|name| {
-            let column = whole.column(name)?;
-            let dtype = dtype_of(name);
-            if column.dtype() == &dtype {
-                Ok(column.clone())
-            } else {
-                column.strict_cast(&dtype)
+impl Inspection {
+    pub fn usable(&self) -> bool {
+        self.missing.is_empty() && self.problem.is_none()
+    }
+}
+
+/// What the file is and how it maps, and what of `required` it cannot give. Fails only
+/// when the file cannot be read at all.
+pub fn inspect(path: &Path, required: &[&str], options: &LoadOptions) -> Result<Inspection, DataError> {
+    let opened = open(path, options)?;
+    let whole = opened.read_whole()?;
+    let mut profile = opened.profile(&whole);
+    let (missing, problem) = match plan_columns(&opened, required, &profile) {
+        Ok(plan) => {
+            // Convert what a run would convert, so a bad value or date is found here too.
+            let mut converted = profile.clone();
+            match narrow(&opened, &whole, &plan, options, &mut converted) {
+                Ok(_) => {
+                    profile = converted;
+                    (Vec::new(), None)
+                }
+                Err(e) => (Vec::new(), Some(e.to_string())),
             }
-        })
-        .collect::<PolarsResult<Vec<Column>>>()?;
-    DataFrame::new(whole.height(), columns)
+        }
+        Err(missing) => (missing, None),
+    };
+    Ok(Inspection {
+        profile,
+        missing,
+        problem,
+    })
 }
 
-fn parse(
-    path: &Path,
+/// A file whose header, mapping and dialect are known, before its body is parsed.
+struct Opened {
     scan: Scan,
     header: Vec<String>,
-    plan: &ColumnPlan,
-    observe: Option<WholeFrameObserver<'_>>,
-) -> Result<Dataset, DataError> {
-    if let Some(observe) = observe {
-        let narrowed = read_whole(path).and_then(|whole| {
-            observe(&scan.reference, &whole);
-            narrow(&whole, plan)
-        });
-        if let Ok(frame) = narrowed {
-            return finish(path, scan, header, plan, frame);
+    mapping: Mapping,
+    /// The decimal separator, decided from the CSV's first records.
+    decimal: Decimal,
+    /// Parquet and workbooks are read whole to learn their columns.
+    frame: Option<DataFrame>,
+    sheet: Option<String>,
+}
+
+fn open(path: &Path, options: &LoadOptions) -> Result<Opened, DataError> {
+    let scan = source::scan(path)?;
+    let (header, frame, sheet) = match scan.format {
+        FileFormat::Csv => {
+            let csv = scan.csv.as_ref().expect("CSV scan");
+            let mut header: Vec<String> = csv.sample.first().cloned().unwrap_or_default();
+            if let Some(first) = header.first_mut() {
+                *first = first.trim_start_matches('\u{feff}').to_string();
+            }
+            let header: Vec<String> = header.into_iter().map(|h| h.trim().to_string()).collect();
+            (header, None, None)
+        }
+        FileFormat::Parquet => {
+            let frame = source::read_parquet(path)?;
+            let header = frame.get_column_names().iter().map(|c| c.to_string()).collect();
+            (header, Some(frame), None)
+        }
+        FileFormat::Xlsx | FileFormat::Xls => {
+            let (frame, sheet) = source::read_workbook(path, scan.format, options.sheet.as_deref())?;
+            let header = frame.get_column_names().iter().map(|c| c.to_string()).collect();
+            (header, Some(frame), Some(sheet))
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    for name in &header {
+        if !seen.insert(name) {
+            return Err(DataError::DuplicateColumn {
+                path: path.to_path_buf(),
+                column: name.clone(),
+            });
         }
     }
-    let schema: Schema = plan
-        .read
-        .iter()
-        .map(|name| (PlSmallStr::from(name.as_str()), dtype_of(name)))
-        .collect();
-    let read_names: Arc<[PlSmallStr]> = plan.read.iter().map(|n| PlSmallStr::from(n.as_str())).collect();
-    let frame = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_columns(Some(read_names.clone()))
-        .with_schema_overwrite(Some(Arc::new(schema)))
-        .with_infer_schema_length(Some(0))
-        .try_into_reader_with_file_path(Some(path.to_path_buf()))
-        .and_then(|r| r.finish())
-        .map_err(|e| diagnose(path, &plan.read, e))?;
-    finish(path, scan, header, plan, frame)
+    let mapping = Mapping::resolve(&header, &options.columns).map_err(|source| DataError::Mapping {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let decimal = match &scan.csv {
+        Some(csv) => {
+            // Values of columns that are not dates or dimensions say how decimals are written.
+            let skip: Vec<usize> = header
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| {
+                    mapping.role_of(h).is_some_and(|r| {
+                        matches!(
+                            column_spec(r).map(|s| s.kind),
+                            Some(ColumnKind::Text | ColumnKind::Date)
+                        )
+                    })
+                })
+                .map(|(i, _)| i)
+                .collect();
+            let values = csv.sample.iter().skip(1).flat_map(|r| {
+                r.iter()
+                    .enumerate()
+                    .filter(|(i, _)| !skip.contains(i))
+                    .map(|(_, v)| v.as_str())
+            });
+            detect_decimal(values).unwrap_or(if csv.delimiter == b';' {
+                Decimal::Comma
+            } else {
+                Decimal::Point
+            })
+        }
+        None => Decimal::Point,
+    };
+    Ok(Opened {
+        scan,
+        header,
+        mapping,
+        decimal,
+        frame,
+        sheet,
+    })
 }
 
-/// Drops unusable rows and derives missing columns.
-fn finish(
-    path: &Path,
-    scan: Scan,
-    header: Vec<String>,
+impl Opened {
+    fn path(&self) -> &Path {
+        &self.scan.path
+    }
+
+    fn dataset_reference(&self, options: &LoadOptions) -> Reference {
+        let mapping = self.mapping.signature();
+        let options = options.signature();
+        if mapping.is_empty() && options == "\u{1f}" {
+            return self.scan.reference;
+        }
+        Reference::of_parts([
+            b"dataset/v1".as_slice(),
+            self.scan.reference.to_string().as_bytes(),
+            mapping.as_bytes(),
+            options.as_bytes(),
+        ])
+    }
+
+    /// Every column of the file, typed as far as the values allow: numbers written with
+    /// grouping, currency or decimal commas become numbers, so the baseline's describe()
+    /// sees what an analyst sees.
+    fn read_whole(&self) -> Result<DataFrame, DataError> {
+        let as_text: Vec<String> = self
+            .mapping
+            .roles
+            .iter()
+            .filter(|(role, _)| {
+                matches!(
+                    column_spec(role).map(|s| s.kind),
+                    Some(ColumnKind::Text | ColumnKind::Date | ColumnKind::Integer)
+                )
+            })
+            .map(|(_, (column, _))| column.clone())
+            .collect();
+        let typed = CsvRead {
+            as_text: &as_text,
+            all_text: self.decimal == Decimal::Comma,
+        };
+        let frame = match &self.frame {
+            Some(frame) => Ok(frame.clone()),
+            None => source::read_csv(&self.scan, &typed).or_else(|_| {
+                // A value past the rows types were inferred from: read text, convert below.
+                source::read_csv(
+                    &self.scan,
+                    &CsvRead {
+                        as_text: &[],
+                        all_text: true,
+                    },
+                )
+            }),
+        }
+        .map_err(|e| DataError::Parse {
+            path: self.path().to_path_buf(),
+            reason: first_line(&e.to_string()),
+        })?;
+        let keep_text: Vec<&str> = as_text.iter().map(String::as_str).collect();
+        let columns: Vec<Column> = frame
+            .columns()
+            .iter()
+            .map(|c| {
+                if c.dtype() == &DataType::String && !keep_text.contains(&c.name().as_str()) {
+                    numbers_if_all(c, self.decimal).unwrap_or_else(|| c.clone())
+                } else {
+                    c.clone()
+                }
+            })
+            .collect();
+        DataFrame::new(frame.height(), columns).map_err(|e| DataError::Parse {
+            path: self.path().to_path_buf(),
+            reason: first_line(&e.to_string()),
+        })
+    }
+
+    fn profile(&self, whole: &DataFrame) -> DataProfile {
+        let columns = whole
+            .columns()
+            .iter()
+            .map(|c| {
+                let name = c.name().to_string();
+                let role = self.mapping.role_of(&name);
+                ColumnProfile {
+                    kind: kind_of(c, self.decimal).to_string(),
+                    matched: role.and_then(|r| self.mapping.roles.get(r)).map(|(_, m)| *m),
+                    role: role.map(str::to_string),
+                    name,
+                }
+            })
+            .collect();
+        let csv = self.scan.csv.as_ref();
+        let mut notes = Vec::new();
+        if let Some(csv) = csv
+            && csv.encoding != source::TextEncoding::Utf8
+        {
+            notes.push(format!("read as {} (not UTF-8) and transcoded", csv.encoding.as_str()));
+        }
+        let renamed: Vec<String> = self
+            .mapping
+            .roles
+            .iter()
+            .filter(|(role, (column, _))| **role != column.as_str())
+            .map(|(role, (column, _))| format!("{role} ← `{column}`"))
+            .collect();
+        if !renamed.is_empty() {
+            notes.push(format!("mapped {}", renamed.join(", ")));
+        }
+        if csv.is_some() && self.decimal == Decimal::Comma {
+            notes.push("numbers read with decimal commas".into());
+        }
+        DataProfile {
+            path: self.path().to_path_buf(),
+            format: self.scan.format,
+            encoding: csv.map(|c| c.encoding.as_str().to_string()),
+            delimiter: csv.map(|c| (c.delimiter as char).to_string()),
+            decimal: csv.map(|_| self.decimal.char().to_string()),
+            sheet: self.sheet.clone(),
+            date_format: None,
+            rows: whole.height(),
+            columns,
+            roles: self
+                .mapping
+                .roles
+                .iter()
+                .map(|(r, (c, _))| (r.to_string(), c.clone()))
+                .collect(),
+            ambiguous: self
+                .mapping
+                .ambiguous
+                .iter()
+                .map(|(r, c)| (r.to_string(), c.clone()))
+                .collect(),
+            notes,
+        }
+    }
+
+    fn into_dataset(self, reference: Reference, frame: DataFrame, profile: DataProfile) -> Dataset {
+        Dataset {
+            path: self.scan.path,
+            frame,
+            reference,
+            file_reference: self.scan.reference,
+            file_bytes: self.scan.bytes,
+            file_columns: self.header,
+            notes: profile.notes.clone(),
+            profile,
+        }
+    }
+}
+
+/// What a column's values are: from its type, or for text from its values.
+fn kind_of(c: &Column, decimal: Decimal) -> &'static str {
+    let dtype = c.dtype();
+    if c.null_count() == c.len() {
+        return "empty";
+    }
+    if dtype.is_integer() {
+        return "integer";
+    }
+    if dtype.is_float() {
+        return "number";
+    }
+    if dtype.is_temporal() {
+        return "date";
+    }
+    if dtype == &DataType::Boolean {
+        return "boolean";
+    }
+    let Ok(values) = c.str() else { return "text" };
+    let sample: Vec<&str> = values
+        .iter()
+        .flatten()
+        .filter(|v| !v.trim().is_empty())
+        .take(1000)
+        .collect();
+    if sample.is_empty() {
+        "empty"
+    } else if sample.iter().all(|v| parse_number(v, decimal).is_some()) {
+        "number"
+    } else if sample.iter().all(|v| dates::looks_like_date(v)) {
+        "date"
+    } else {
+        "text"
+    }
+}
+
+/// A text column as numbers when every value reads as one; `None` otherwise.
+fn numbers_if_all(c: &Column, decimal: Decimal) -> Option<Column> {
+    let values = c.str().ok()?;
+    let first = values.iter().flatten().find(|v| !v.trim().is_empty())?;
+    parse_number(first, decimal)?;
+    let mut out: Vec<Option<f64>> = Vec::with_capacity(values.len());
+    for v in values.iter() {
+        match v.map(str::trim).filter(|v| !v.is_empty()) {
+            None => out.push(None),
+            Some(v) => out.push(Some(parse_number(v, decimal)?)),
+        }
+    }
+    Some(Column::new(c.name().clone(), out))
+}
+
+/// Which columns to read (frame name, file column) and which to derive, in dependency order.
+#[derive(Debug, Default, PartialEq)]
+struct ColumnPlan {
+    read: Vec<(String, String)>,
+    derive: Vec<(String, Derivation)>,
+}
+
+fn plan_columns(opened: &Opened, required: &[&str], profile: &DataProfile) -> Result<ColumnPlan, Vec<MissingColumn>> {
+    let mut plan = ColumnPlan::default();
+    let mut missing = Vec::new();
+    let text_columns: Vec<String> = profile
+        .columns
+        .iter()
+        .filter(|c| c.kind == "text")
+        .map(|c| c.name.clone())
+        .collect();
+    for name in required {
+        let role = roles::roles().find(|r| r == name).or_else(|| dimension_role(name));
+        match role {
+            Some(role) => {
+                if !add_role(opened, role, &mut plan, &mut Vec::new()) {
+                    let spec = column_spec(role);
+                    let ambiguous = opened.mapping.ambiguous.get(role);
+                    let kind = spec.map_or(ColumnKind::Text, |s| s.kind);
+                    missing.push(MissingColumn {
+                        name: role.to_string(),
+                        kind,
+                        derivation: spec.and_then(|s| s.derivation()),
+                        candidates: match ambiguous {
+                            Some(c) => c.clone(),
+                            None if kind == ColumnKind::Text => candidates_for(role, &text_columns, &opened.mapping),
+                            None => Vec::new(),
+                        },
+                        ambiguous: ambiguous.is_some(),
+                    });
+                }
+            }
+            None => match find_column(&opened.header, name) {
+                Some(column) => {
+                    if !plan.read.iter().any(|(n, _)| n == name) {
+                        plan.read.push((name.to_string(), column.to_string()));
+                    }
+                }
+                None => missing.push(MissingColumn {
+                    name: name.to_string(),
+                    kind: ColumnKind::Text,
+                    derivation: None,
+                    candidates: text_columns.clone(),
+                    ambiguous: false,
+                }),
+            },
+        }
+    }
+    if missing.is_empty() { Ok(plan) } else { Err(missing) }
+}
+
+/// Plans to read or derive `role`; false if neither is possible. Derivations are tried in
+/// order, none through a role already being derived (profit from cost from profit). An
+/// ambiguous role is not derived around: the analyst meant one of its candidates.
+fn add_role(opened: &Opened, role: &'static str, plan: &mut ColumnPlan, deriving: &mut Vec<&'static str>) -> bool {
+    if plan.read.iter().any(|(c, _)| c == role) || plan.derive.iter().any(|(c, _)| c == role) {
+        return true;
+    }
+    if let Some(column) = opened.mapping.column(role) {
+        plan.read.push((role.to_string(), column.to_string()));
+        return true;
+    }
+    if opened.mapping.ambiguous.contains_key(role) || deriving.contains(&role) {
+        return false;
+    }
+    let Some(spec) = column_spec(role) else {
+        return false;
+    };
+    deriving.push(role);
+    for derivation in spec.derivations {
+        let (reads, derives) = (plan.read.len(), plan.derive.len());
+        if derivation
+            .inputs()
+            .into_iter()
+            .all(|input| add_role(opened, input, plan, deriving))
+        {
+            plan.derive.push((role.to_string(), *derivation));
+            deriving.pop();
+            return true;
+        }
+        plan.read.truncate(reads);
+        plan.derive.truncate(derives);
+    }
+    deriving.pop();
+    false
+}
+
+/// The planned columns, converted to their roles' types and named by role; then rows that
+/// cannot be analysed dropped and missing roles derived.
+fn narrow(
+    opened: &Opened,
+    whole: &DataFrame,
     plan: &ColumnPlan,
-    frame: DataFrame,
-) -> Result<Dataset, DataError> {
-    let mut notes = Vec::new();
-    let frame = derive_dates(path, frame, &plan.derive)?;
+    options: &LoadOptions,
+    profile: &mut DataProfile,
+) -> Result<DataFrame, DataError> {
+    let path = opened.path();
+    let mut columns = Vec::with_capacity(plan.read.len());
+    for (name, source) in &plan.read {
+        let column = whole.column(source).map_err(|e| parse_error(path, e))?;
+        let kind = column_spec(name).map_or(ColumnKind::Text, |s| s.kind);
+        columns.push(convert(path, column, name, kind, opened.decimal)?);
+    }
+    let frame = DataFrame::new(whole.height(), columns).map_err(|e| parse_error(path, e))?;
+    let mut notes = std::mem::take(&mut profile.notes);
+    let frame = derive_dates(path, frame, plan, options, profile)?;
     let frame = drop_incomplete_rows(frame, &mut notes).map_err(|e| parse_error(path, e))?;
     let frame = drop_non_finite_rows(frame, &mut notes).map_err(|e| parse_error(path, e))?;
     if frame.height() == 0 {
@@ -265,364 +719,80 @@ fn finish(
         });
     }
     let frame = derive_columns(frame, &plan.derive, &mut notes).map_err(|e| parse_error(path, e))?;
-    Ok(scan.into_dataset(path, header, frame, notes))
+    profile.notes = notes;
+    Ok(frame)
 }
 
-/// Size and modification time: what changes when a file is rewritten.
-type Stamp = Option<(u64, std::time::SystemTime)>;
-
-fn file_stamp(path: &Path) -> Stamp {
-    std::fs::metadata(path)
-        .ok()
-        .and_then(|m| Some((m.len(), m.modified().ok()?)))
-}
-
-struct Scan {
-    reference: Reference,
-    stamp: Stamp,
-    bytes: u64,
-    head: Vec<u8>,
-    /// The first record whose field count differs from the header's: line, found, expected.
-    ragged: Option<(usize, usize, usize)>,
-}
-
-impl Scan {
-    fn into_dataset(self, path: &Path, header: Vec<String>, frame: DataFrame, notes: Vec<String>) -> Dataset {
-        Dataset {
-            path: path.to_path_buf(),
-            frame,
-            reference: self.reference,
-            file_bytes: self.bytes,
-            file_columns: header,
-            notes,
-        }
-    }
-}
-
-/// One pass over the file: blake3 hash, UTF-8 validation with line numbers, and the first
-/// bytes for sniffing. Memory stays bounded whatever the file size.
-fn scan_file(path: &Path) -> Result<Scan, DataError> {
-    let unreadable = |e: std::io::Error| DataError::Unreadable {
+/// One column as its role needs it; the first value that does not convert is an error
+/// naming its line.
+fn convert(path: &Path, column: &Column, name: &str, kind: ColumnKind, decimal: Decimal) -> Result<Column, DataError> {
+    let target = PlSmallStr::from(name);
+    let bad = |row: usize, value: &str| DataError::BadValue {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        line: row + 2,
+        column: column.name().to_string(),
+        kind,
+        value: value.chars().take(40).collect(),
     };
-    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => DataError::NotFound {
-            path: path.to_path_buf(),
-        },
-        _ => unreadable(e),
-    })?;
-    if meta.is_dir() {
-        return Err(DataError::IsDirectory {
-            path: path.to_path_buf(),
-        });
-    }
-    let mut file = File::open(path).map_err(unreadable)?;
-    let mut fields = FieldCounter::default();
-    let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut head = Vec::new();
-    let mut carry: Vec<u8> = Vec::new();
-    let mut line = 1usize;
-    let mut total = 0u64;
-    loop {
-        let n = file.read(&mut buf).map_err(unreadable)?;
-        if n == 0 {
-            break;
-        }
-        let chunk = &buf[..n];
-        hasher.update(chunk);
-        fields.feed(chunk);
-        if head.len() < SNIFF_BYTES {
-            let take = (SNIFF_BYTES - head.len()).min(n);
-            head.extend_from_slice(&chunk[..take]);
-            // Text files have no NUL bytes; say "binary" before any UTF-8 complaint.
-            if let Some(offset) = head.iter().position(|&b| b == 0) {
-                return Err(DataError::Binary {
-                    path: path.to_path_buf(),
-                    offset,
-                });
-            }
-        }
-        total += n as u64;
-        // Validate UTF-8 across chunk boundaries by carrying an incomplete trailing sequence.
-        carry.extend_from_slice(chunk);
-        let valid_up_to = match std::str::from_utf8(&carry) {
-            Ok(_) => carry.len(),
-            Err(e) if e.error_len().is_none() => e.valid_up_to(),
-            Err(e) => {
-                let bad = e.valid_up_to();
-                line += count_newlines(&carry[..bad]);
-                return Err(DataError::NotUtf8 {
-                    path: path.to_path_buf(),
-                    line,
-                    byte: carry[bad],
-                });
-            }
-        };
-        line += count_newlines(&carry[..valid_up_to]);
-        carry.drain(..valid_up_to);
-    }
-    if total == 0 {
-        return Err(DataError::Empty {
-            path: path.to_path_buf(),
-        });
-    }
-    if !carry.is_empty() {
-        return Err(DataError::NotUtf8 {
-            path: path.to_path_buf(),
-            line,
-            byte: carry[0],
-        });
-    }
-    Ok(Scan {
-        reference: Reference::from_hash(hasher.finalize()),
-        stamp: meta.modified().ok().map(|t| (meta.len(), t)),
-        bytes: total,
-        head,
-        ragged: fields.finish(),
-    })
-}
-
-/// Counts the fields of each record as the bytes stream past (quotes respected, so quoted
-/// commas and newlines belong to their field) and remembers the first record whose count
-/// differs from the header's.
-#[derive(Debug, Default)]
-struct FieldCounter {
-    in_quotes: bool,
-    commas: usize,
-    /// Bytes other than `\r` seen in the current record.
-    content: bool,
-    line: usize,
-    record_line: usize,
-    header: Option<usize>,
-    first_bad: Option<(usize, usize)>,
-}
-
-impl FieldCounter {
-    /// Record by record: a record without quotes is counted with vectorized scans (most
-    /// exports have none); one with quotes goes byte by byte.
-    fn feed(&mut self, mut bytes: &[u8]) {
-        while !bytes.is_empty() {
-            if self.in_quotes {
-                self.step(bytes[0]);
-                bytes = &bytes[1..];
-                continue;
-            }
-            let end = memchr::memchr(b'\n', bytes).unwrap_or(bytes.len());
-            let (record, rest) = bytes.split_at(end);
-            if memchr::memchr(b'"', record).is_some() {
-                record.iter().for_each(|&b| self.step(b));
+    let dtype = column.dtype();
+    match kind {
+        ColumnKind::Text | ColumnKind::Date => {
+            let text = if dtype == &DataType::String {
+                column.clone()
             } else {
-                self.commas += memchr::memchr_iter(b',', record).count();
-                self.content |= record.iter().any(|&b| b != b'\r');
-            }
-            match rest.split_first() {
-                Some((&newline, tail)) => {
-                    self.step(newline);
-                    bytes = tail;
-                }
-                None => bytes = rest,
-            }
+                column.cast(&DataType::String).map_err(|e| parse_error(path, e))?
+            };
+            Ok(text.with_name(target))
         }
-    }
-
-    fn step(&mut self, b: u8) {
-        match b {
-            b'"' => {
-                self.in_quotes = !self.in_quotes;
-                self.content = true;
+        ColumnKind::Number => {
+            if dtype.is_primitive_numeric() {
+                let c = column.cast(&DataType::Float64).map_err(|e| parse_error(path, e))?;
+                return Ok(c.with_name(target));
             }
-            b',' if !self.in_quotes => {
-                self.commas += 1;
-                self.content = true;
-            }
-            b'\n' => {
-                self.line += 1;
-                if !self.in_quotes {
-                    self.end_record();
+            let values = column.str().map_err(|e| parse_error(path, e))?;
+            let mut out: Vec<Option<f64>> = Vec::with_capacity(values.len());
+            for (row, v) in values.iter().enumerate() {
+                match v.filter(|v| !v.trim().is_empty()) {
+                    None => out.push(None),
+                    Some(v) => out.push(Some(parse_number(v, decimal).ok_or_else(|| bad(row, v))?)),
                 }
             }
-            b'\r' => {}
-            _ => self.content = true,
+            Ok(Column::new(target, out))
         }
-    }
-
-    fn end_record(&mut self) {
-        if self.content {
-            let fields = self.commas + 1;
-            match self.header {
-                None => self.header = Some(fields),
-                Some(h) if h != fields && self.first_bad.is_none() => {
-                    self.first_bad = Some((self.record_line + 1, fields))
-                }
-                _ => {}
+        ColumnKind::Integer => {
+            let parse: fn(&str) -> Option<i64> = match name {
+                "quarter" => dates::parse_quarter,
+                "month" => dates::parse_month,
+                "year" => dates::parse_year,
+                _ => |v| v.trim().parse().ok(),
+            };
+            if dtype.is_integer() {
+                let c = column.cast(&DataType::Int64).map_err(|e| parse_error(path, e))?;
+                return Ok(c.with_name(target));
             }
+            let text = if dtype == &DataType::String {
+                column.clone()
+            } else {
+                column.cast(&DataType::String).map_err(|e| parse_error(path, e))?
+            };
+            let values = text.str().map_err(|e| parse_error(path, e))?;
+            let mut out: Vec<Option<i64>> = Vec::with_capacity(values.len());
+            for (row, v) in values.iter().enumerate() {
+                match v.filter(|v| !v.trim().is_empty()) {
+                    None => out.push(None),
+                    Some(v) => out.push(Some(parse(v).ok_or_else(|| bad(row, v))?)),
+                }
+            }
+            Ok(Column::new(target, out))
         }
-        self.commas = 0;
-        self.content = false;
-        self.record_line = self.line;
-    }
-
-    /// The first ragged record: its line, its field count and the header's.
-    fn finish(mut self) -> Option<(usize, usize, usize)> {
-        self.end_record();
-        let (line, found) = self.first_bad?;
-        Some((line, found, self.header?))
-    }
-}
-
-fn count_newlines(bytes: &[u8]) -> usize {
-    memchr::memchr_iter(b'\n', bytes).count()
-}
-
-fn parse_header(path: &Path, head: &[u8]) -> Result<Vec<String>, DataError> {
-    let text = std::str::from_utf8(head).unwrap_or_else(|e| {
-        // The scan validated the file; only a multi-byte sequence cut at the sniff limit remains.
-        std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
-    });
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        return Err(DataError::LooksLikeJson {
-            path: path.to_path_buf(),
-        });
-    }
-    let Some(end) = text.find('\n') else {
-        if head.len() >= SNIFF_BYTES {
-            return Err(DataError::HeaderTooLong {
-                path: path.to_path_buf(),
-                limit: SNIFF_BYTES,
-            });
-        }
-        return Err(DataError::NoRows {
-            path: path.to_path_buf(),
-        });
-    };
-    let line = text[..end].trim_end_matches('\r');
-    let mut names: Vec<String> = Vec::new();
-    for raw in line.split(',') {
-        let name = raw.trim().trim_matches('"').to_string();
-        if names.contains(&name) {
-            return Err(DataError::DuplicateColumn {
-                path: path.to_path_buf(),
-                column: name,
-            });
-        }
-        names.push(name);
-    }
-    Ok(names)
-}
-
-/// Which columns to read from the file and which to derive, in dependency order.
-#[derive(Debug, Default, PartialEq)]
-struct ColumnPlan {
-    read: Vec<String>,
-    derive: Vec<(String, Derivation)>,
-}
-
-fn plan_columns(path: &Path, header: &[String], required: &[&str]) -> Result<ColumnPlan, DataError> {
-    let mut plan = ColumnPlan::default();
-    let mut missing = Vec::new();
-    for name in required {
-        if !add_column(header, name, &mut plan) {
-            let spec = column_spec(name);
-            missing.push(MissingColumn {
-                name: name.to_string(),
-                kind: spec.map_or(ColumnKind::Text, |s| s.kind),
-                derivation: spec.and_then(|s| s.derivation),
-            });
-        }
-    }
-    if missing.is_empty() {
-        Ok(plan)
-    } else {
-        Err(DataError::MissingColumns {
-            path: path.to_path_buf(),
-            missing,
-            found: header.join(", "),
-        })
-    }
-}
-
-/// Plans to read or derive `name`; false if neither is possible.
-fn add_column(header: &[String], name: &str, plan: &mut ColumnPlan) -> bool {
-    if plan.read.iter().any(|c| c == name) || plan.derive.iter().any(|(c, _)| c == name) {
-        return true;
-    }
-    if header.iter().any(|h| h == name) {
-        plan.read.push(name.to_string());
-        return true;
-    }
-    let Some(derivation) = column_spec(name).and_then(|s| s.derivation) else {
-        return false;
-    };
-    if !derivation
-        .inputs()
-        .into_iter()
-        .all(|input| add_column(header, input, plan))
-    {
-        return false;
-    }
-    plan.derive.push((name.to_string(), derivation));
-    true
-}
-
-fn dtype_of(name: &str) -> DataType {
-    match column_spec(name).map(|s| s.kind) {
-        Some(ColumnKind::Integer) => DataType::Int64,
-        Some(ColumnKind::Number) => DataType::Float64,
-        Some(ColumnKind::Text | ColumnKind::Date) | None => DataType::String,
     }
 }
 
 fn parse_error(path: &Path, e: PolarsError) -> DataError {
-    let reason = e.to_string();
-    let reason = reason.lines().next().unwrap_or_default().to_string();
     DataError::Parse {
         path: path.to_path_buf(),
-        reason,
+        reason: first_line(&e.to_string()),
     }
-}
-
-/// Turns a failed typed read into a message that names the line and column: reread the
-/// columns as text and find the first value that does not parse as its column's type.
-fn diagnose(path: &Path, columns: &[String], original: PolarsError) -> DataError {
-    let names: Arc<[PlSmallStr]> = columns.iter().map(|n| PlSmallStr::from(n.as_str())).collect();
-    let as_text = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_columns(Some(names))
-        .with_infer_schema_length(Some(0))
-        .try_into_reader_with_file_path(Some(path.to_path_buf()))
-        .and_then(|r| r.finish());
-    let Ok(frame) = as_text else {
-        return parse_error(path, original);
-    };
-    for name in columns {
-        let Some(kind) = column_spec(name).map(|s| s.kind).filter(|k| *k != ColumnKind::Text) else {
-            continue;
-        };
-        let Ok(values) = frame.column(name).and_then(|c| c.str().cloned()) else {
-            continue;
-        };
-        for (row, value) in values.iter().enumerate() {
-            let Some(value) = value else { continue };
-            let ok = match kind {
-                ColumnKind::Integer => value.trim().parse::<i64>().is_ok(),
-                _ => value.trim().parse::<f64>().is_ok(),
-            };
-            if !ok {
-                return DataError::BadValue {
-                    path: path.to_path_buf(),
-                    line: row + 2,
-                    column: name.clone(),
-                    kind,
-                    value: value.chars().take(40).collect(),
-                };
-            }
-        }
-    }
-    parse_error(path, original)
 }
 
 /// Rows with an empty value in a column we read cannot be analysed; drop them and say so.
@@ -677,70 +847,93 @@ fn drop_non_finite_rows(frame: DataFrame, notes: &mut Vec<String>) -> PolarsResu
     Ok(frame)
 }
 
-/// `(year, month)` of `YYYY-MM-DD`, optionally followed by a time.
-fn year_month(date: &str) -> Option<(i64, i64)> {
-    let b = date.trim().as_bytes();
-    let digits = |r: std::ops::Range<usize>| {
-        b.get(r)
-            .filter(|d| d.iter().all(u8::is_ascii_digit))
-            .map(|d| d.iter().fold(0i64, |n, c| n * 10 + i64::from(c - b'0')))
+/// Derives year and month from the date column, before rows with empty values are dropped
+/// so a bad date's line number is the file's (one line per record). The format comes from
+/// the options or from the values; the column is rewritten as ISO dates.
+fn derive_dates(
+    path: &Path,
+    mut frame: DataFrame,
+    plan: &ColumnPlan,
+    options: &LoadOptions,
+    profile: &mut DataProfile,
+) -> Result<DataFrame, DataError> {
+    let wanted: Vec<(&str, bool)> = plan
+        .derive
+        .iter()
+        .filter_map(|(name, d)| match d {
+            Derivation::YearOfDate(_) => Some((name.as_str(), true)),
+            Derivation::MonthOfDate(_) => Some((name.as_str(), false)),
+            _ => None,
+        })
+        .collect();
+    if wanted.is_empty() {
+        return Ok(frame);
+    }
+    let file_column = profile
+        .roles
+        .get("sale_date")
+        .cloned()
+        .unwrap_or_else(|| "sale_date".into());
+    let line = |row: usize| row + 2;
+    let values = frame
+        .column("sale_date")
+        .and_then(|c| c.str().cloned())
+        .map_err(|e| parse_error(path, e))?;
+    let format = match &options.date_format {
+        Some(f) => f.clone(),
+        None => dates::detect(values.iter()).map_err(|problem| match problem {
+            DateProblem::Unreadable { row, value } => DataError::BadValue {
+                path: path.to_path_buf(),
+                line: line(row),
+                column: file_column.clone(),
+                kind: ColumnKind::Date,
+                value,
+            },
+            DateProblem::Ambiguous { examples } => DataError::AmbiguousDates {
+                path: path.to_path_buf(),
+                column: file_column.clone(),
+                examples: examples.join("`, `"),
+            },
+            DateProblem::Mixed { day_first, month_first } => DataError::MixedDayMonth {
+                path: path.to_path_buf(),
+                column: file_column.clone(),
+                day_first: Box::new((line(day_first.0), day_first.1)),
+                month_first: Box::new((line(month_first.0), month_first.1)),
+            },
+            DateProblem::DoesNotMatch { .. } => unreachable!("detect does not parse"),
+        })?,
     };
-    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let separators = b.get(4) == Some(&b'-') && b.get(7) == Some(&b'-');
-    let rest_ok = b.len() == 10 || matches!(b.get(10), Some(b'T' | b' '));
-    (separators && rest_ok && (1..=12).contains(&month) && (1..=31).contains(&day)).then_some((year, month))
-}
-
-/// Derives year and month from a date column, before rows with empty values are dropped
-/// so a bad date's line number is the file's (one line per record).
-fn derive_dates(path: &Path, mut frame: DataFrame, derive: &[(String, Derivation)]) -> Result<DataFrame, DataError> {
-    for (name, derivation) in derive {
-        let (column, want_year) = match *derivation {
-            Derivation::YearOfDate(c) => (c, true),
-            Derivation::MonthOfDate(c) => (c, false),
-            _ => continue,
-        };
-        let dates = frame
-            .column(column)
-            .and_then(|c| c.str().cloned())
-            .map_err(|e| parse_error(path, e))?;
-        let mut first: Option<(usize, String)> = None;
-        let mut values: Vec<Option<i64>> = Vec::with_capacity(dates.len());
-        for (row, date) in dates.iter().enumerate() {
-            let Some(date) = date.filter(|d| !d.trim().is_empty()) else {
-                values.push(None);
-                continue;
-            };
-            match year_month(date) {
-                Some((y, m)) => {
-                    first.get_or_insert_with(|| (row + 2, date.to_string()));
-                    values.push(Some(if want_year { y } else { m }));
-                }
-                None => {
-                    let line = row + 2;
-                    return Err(match first {
-                        Some((first_line, first_value)) => DataError::MixedDates {
-                            path: path.to_path_buf(),
-                            line,
-                            column: column.to_string(),
-                            value: date.to_string(),
-                            first_line,
-                            first_value,
-                        },
-                        None => DataError::BadValue {
-                            path: path.to_path_buf(),
-                            line,
-                            column: column.to_string(),
-                            kind: ColumnKind::Date,
-                            value: date.to_string(),
-                        },
-                    });
-                }
-            }
-        }
-        let series = Series::new(PlSmallStr::from(name.as_str()), values);
+    let parsed = dates::year_months(values.iter(), &format).map_err(|problem| match problem {
+        DateProblem::DoesNotMatch {
+            row,
+            value,
+            format,
+            first: Some((first_row, first_value)),
+        } => DataError::MixedDates {
+            path: path.to_path_buf(),
+            line: line(row),
+            column: file_column.clone(),
+            value,
+            format: format.describe(),
+            first: Box::new((line(first_row), first_value)),
+        },
+        DateProblem::DoesNotMatch { row, value, .. } | DateProblem::Unreadable { row, value } => DataError::BadValue {
+            path: path.to_path_buf(),
+            line: line(row),
+            column: file_column.clone(),
+            kind: ColumnKind::Date,
+            value: format!("{value}` (read as {})`", format.describe()),
+        },
+        other => unreachable!("year_months reports only unmatched values: {other:?}"),
+    })?;
+    profile.date_format = Some(format.describe());
+    for (name, want_year) in wanted {
+        let column: Vec<Option<i64>> = parsed
+            .iter()
+            .map(|d| d.map(|(y, m)| if want_year { y } else { m }))
+            .collect();
         frame
-            .with_column(series.into_column())
+            .with_column(Column::new(PlSmallStr::from(name), column))
             .map_err(|e| parse_error(path, e))?;
     }
     Ok(frame)
@@ -759,6 +952,7 @@ fn derive_columns(
         let expr = match *derivation {
             Derivation::Product(a, b) => col(a) * col(b),
             Derivation::Difference(a, b) => col(a) - col(b),
+            Derivation::Ratio(a, b) => col(a) / col(b),
             Derivation::Percent(a, b) => col(a) / col(b) * lit(100.0),
             Derivation::QuarterOfMonth(m) => (col(m) - lit(1i64)) / lit(3i64) + lit(1i64),
             // Already derived (and checked) by `derive_dates`.
@@ -771,203 +965,4 @@ fn derive_columns(
         notes.push(format!("derived `{name}` as {derivation}"));
     }
     lazy.collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-
-    fn write(content: &[u8]) -> tempfile::NamedTempFile {
-        let mut f = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
-        f.write_all(content).unwrap();
-        f
-    }
-
-    const FULL: &str = "brand,units_sold,price_per_unit,cost_per_unit,total_revenue,total_cost,profit\n\
-                        A,10,2.0,1.0,20.0,10.0,10.0\n\
-                        B,5,4.0,3.0,20.0,15.0,5.0\n";
-
-    proptest::proptest! {
-        /// The record-at-a-time fast path agrees with the byte-by-byte state machine, in any
-        /// chunking, quotes and CRLF included.
-        #[test]
-        fn field_counting_fast_path_matches_the_state_machine(
-            text in "([a-c,\"\r\n]{0,12}\n){0,20}",
-            split in 0usize..200,
-        ) {
-            let bytes = text.as_bytes();
-            let mut slow = FieldCounter::default();
-            bytes.iter().for_each(|&b| slow.step(b));
-            let mut fast = FieldCounter::default();
-            let cut = split.min(bytes.len());
-            fast.feed(&bytes[..cut]);
-            fast.feed(&bytes[cut..]);
-            proptest::prop_assert_eq!(fast.finish(), slow.finish());
-        }
-    }
-
-    #[test]
-    fn a_rewritten_file_has_another_stamp() {
-        let f = write(FULL.as_bytes());
-        let before = file_stamp(f.path());
-        assert!(before.is_some());
-        assert_eq!(file_stamp(f.path()), before);
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(f.path())
-            .unwrap()
-            .write_all(b"C,1,1.0,1.0,1.0,1.0,0.0\n")
-            .unwrap();
-        assert_ne!(file_stamp(f.path()), before);
-    }
-
-    #[test]
-    fn dates_are_iso_with_an_optional_time() {
-        assert_eq!(year_month("2024-02-29"), Some((2024, 2)));
-        assert_eq!(year_month(" 2024-12-01T10:00:00Z"), Some((2024, 12)));
-        assert_eq!(year_month("2024-12-01 10:00"), Some((2024, 12)));
-        for bad in [
-            "01/12/2024",
-            "2024/12/01",
-            "2024-13-01",
-            "2024-1-01",
-            "2024-12-011",
-            "24-12-01",
-            "",
-        ] {
-            assert_eq!(year_month(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn reads_required_columns_and_hashes_bytes() {
-        let f = write(FULL.as_bytes());
-        let d = load_csv(f.path(), &["brand", "profit"]).unwrap();
-        assert_eq!(d.rows(), 2);
-        assert_eq!(d.columns(), vec!["brand", "profit"]);
-        assert_eq!(d.reference, Reference::of_bytes(FULL.as_bytes()));
-    }
-
-    #[test]
-    fn derives_margin_and_says_so() {
-        let f = write(FULL.as_bytes());
-        let d = load_csv(f.path(), &["profit_margin"]).unwrap();
-        let margins: Vec<f64> = d
-            .frame
-            .column("profit_margin")
-            .unwrap()
-            .f64()
-            .unwrap()
-            .into_no_null_iter()
-            .collect();
-        assert_eq!(margins, vec![50.0, 25.0]);
-        assert_eq!(d.notes, vec!["derived `profit_margin` as profit / total_revenue × 100"]);
-    }
-
-    #[test]
-    fn derives_chains_of_columns() {
-        let f = write(b"brand,units_sold,price_per_unit,cost_per_unit\nA,10,2.0,1.5\n");
-        let d = load_csv(f.path(), &["profit"]).unwrap();
-        let profit = d.frame.column("profit").unwrap().f64().unwrap().get(0).unwrap();
-        assert_eq!(profit, 5.0);
-        assert_eq!(d.notes.len(), 3);
-    }
-
-    #[test]
-    fn missing_column_names_file_column_and_derivation() {
-        let f = write(b"brand,units_sold\nA,1\n");
-        let err = load_csv(f.path(), &["profit"]).unwrap_err().to_string();
-        assert!(err.starts_with(&f.path().display().to_string()), "{err}");
-        assert!(
-            err.contains(
-                "missing column `profit` (expected numbers, or the columns to derive it as total_revenue − total_cost)"
-            ),
-            "{err}"
-        );
-        assert!(err.ends_with("found columns: brand, units_sold"), "{err}");
-        let err = load_csv(f.path(), &["region", "brand", "category"])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains(": missing columns `region` (expected text), `category` (expected text); found"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn text_in_numeric_column_names_line_and_column() {
-        let f = write(b"brand,units_sold\nA,1\nB,lots\n");
-        let err = load_csv(f.path(), &["brand", "units_sold"]).unwrap_err().to_string();
-        assert!(
-            err.ends_with("line 3, column `units_sold`: expected numbers, found `lots`"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn rejects_empty_binary_json_and_latin1() {
-        let cases: [(&[u8], &str); 4] = [
-            (b"", "file is empty"),
-            (b"\x00\x01\x02PK", "not a CSV file (binary content at byte 0)"),
-            (b"{\"brand\": 1}\n", "looks like JSON"),
-            (b"brand\nCaf\xe9\n", "line 2: not valid UTF-8 (byte 0xE9)"),
-        ];
-        for (bytes, expected) in cases {
-            let f = write(bytes);
-            let err = load_csv(f.path(), &["brand"]).unwrap_err().to_string();
-            assert!(err.contains(expected), "{err} should contain {expected}");
-        }
-    }
-
-    #[test]
-    fn header_only_and_duplicates_are_errors() {
-        let f = write(b"brand,units_sold\n");
-        assert!(matches!(load_csv(f.path(), &["brand"]), Err(DataError::NoRows { .. })));
-        let f = write(b"brand,brand\nA,B\n");
-        let err = load_csv(f.path(), &["brand"]).unwrap_err().to_string();
-        assert!(err.ends_with("line 1: duplicate column `brand`"), "{err}");
-    }
-
-    #[test]
-    fn missing_file_is_named() {
-        let err = load_csv(Path::new("/nonexistent/x.csv"), &["brand"]).unwrap_err();
-        assert_eq!(err.to_string(), "/nonexistent/x.csv: file not found");
-    }
-
-    #[test]
-    fn rows_with_empty_values_are_skipped_with_a_note() {
-        let f = write(b"brand,units_sold\nA,1\nB,\nC,3\n");
-        let d = load_csv(f.path(), &["brand", "units_sold"]).unwrap();
-        assert_eq!(d.rows(), 2);
-        assert_eq!(d.notes, vec!["skipped 1 of 3 rows with empty values in units_sold"]);
-    }
-
-    #[test]
-    fn ragged_rows_are_errors_but_quoted_commas_and_newlines_are_fine() {
-        let f = write(b"brand,units_sold\nA,1\nB,2,3\n");
-        let err = load_csv(f.path(), &["brand"]).unwrap_err().to_string();
-        assert!(err.ends_with("line 3: 3 fields, but the header has 2"), "{err}");
-        let f = write(b"brand,units_sold\n\"A, \"\"big\"\"\nline\",1\nB,2\n");
-        let d = load_csv(f.path(), &["brand", "units_sold"]).unwrap();
-        assert_eq!(d.rows(), 2);
-    }
-
-    #[test]
-    fn nan_and_infinite_numbers_skip_their_rows_with_a_note() {
-        let f = write(b"brand,units_sold\nA,1\nB,NaN\nC,inf\nD,4\n");
-        let d = load_csv(f.path(), &["brand", "units_sold"]).unwrap();
-        assert_eq!(d.rows(), 2);
-        assert_eq!(
-            d.notes,
-            vec!["skipped 2 of 4 rows with NaN or infinite numbers in units_sold"]
-        );
-    }
-
-    #[test]
-    fn utf8_bom_is_accepted() {
-        let f = write(b"\xef\xbb\xbfbrand,units_sold\nA,1\n");
-        let d = load_csv(f.path(), &["brand", "units_sold"]).unwrap();
-        assert_eq!(d.rows(), 1);
-    }
 }

@@ -1,10 +1,18 @@
-//! Sales data: the column schema, the loader, and the synthetic generator.
+//! Sales data from other people's files: format and dialect detection, roles mapped from
+//! column names, values converted as exports write them, and the synthetic generator.
 
+mod csv;
+pub mod dates;
 pub mod generate;
 mod loader;
+pub mod numbers;
 pub mod preview;
+pub mod profile;
+pub mod roles;
 pub mod schema;
+pub mod source;
 
 pub use loader::{
-    DataError, Dataset, FrameStore, MissingColumn, WholeFrameObserver, load_csv, load_csv_observing, load_csv_with,
+    DataError, Dataset, FrameStore, Inspection, LoadOptions, WholeFrameObserver, inspect, load, load_csv,
 };
+pub use profile::{DataProfile, MissingColumn};

@@ -3,12 +3,13 @@
 use std::fmt;
 
 /// How a column's values must parse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ColumnKind {
     Text,
     Integer,
     Number,
-    /// `YYYY-MM-DD` text.
+    /// A date in one of the formats `data::dates` reads.
     Date,
 }
 
@@ -18,7 +19,7 @@ impl fmt::Display for ColumnKind {
             ColumnKind::Text => "text",
             ColumnKind::Integer => "whole numbers",
             ColumnKind::Number => "numbers",
-            ColumnKind::Date => "a YYYY-MM-DD date",
+            ColumnKind::Date => "dates",
         })
     }
 }
@@ -28,20 +29,25 @@ impl fmt::Display for ColumnKind {
 pub enum Derivation {
     Product(&'static str, &'static str),
     Difference(&'static str, &'static str),
+    /// `a / b`, e.g. a price from revenue and units.
+    Ratio(&'static str, &'static str),
     /// `a / b * 100`, a percentage.
     Percent(&'static str, &'static str),
     /// Calendar quarter (1-4) of a month column (1-12).
     QuarterOfMonth(&'static str),
-    /// Year of a `YYYY-MM-DD` date column.
+    /// Year of a date column.
     YearOfDate(&'static str),
-    /// Month (1-12) of a `YYYY-MM-DD` date column.
+    /// Month (1-12) of a date column.
     MonthOfDate(&'static str),
 }
 
 impl Derivation {
     pub fn inputs(&self) -> Vec<&'static str> {
         match *self {
-            Derivation::Product(a, b) | Derivation::Difference(a, b) | Derivation::Percent(a, b) => {
+            Derivation::Product(a, b)
+            | Derivation::Difference(a, b)
+            | Derivation::Ratio(a, b)
+            | Derivation::Percent(a, b) => {
                 vec![a, b]
             }
             Derivation::QuarterOfMonth(m) | Derivation::YearOfDate(m) | Derivation::MonthOfDate(m) => vec![m],
@@ -54,6 +60,7 @@ impl fmt::Display for Derivation {
         match self {
             Derivation::Product(a, b) => write!(f, "{a} × {b}"),
             Derivation::Difference(a, b) => write!(f, "{a} − {b}"),
+            Derivation::Ratio(a, b) => write!(f, "{a} / {b}"),
             Derivation::Percent(a, b) => write!(f, "{a} / {b} × 100"),
             Derivation::QuarterOfMonth(m) => write!(f, "quarter of {m}"),
             Derivation::YearOfDate(d) => write!(f, "year of {d}"),
@@ -66,50 +73,71 @@ impl fmt::Display for Derivation {
 pub struct ColumnSpec {
     pub name: &'static str,
     pub kind: ColumnKind,
-    pub derivation: Option<Derivation>,
+    /// Ways to compute the column when the file lacks it, tried in order.
+    pub derivations: &'static [Derivation],
 }
 
-const fn spec(name: &'static str, kind: ColumnKind, derivation: Option<Derivation>) -> ColumnSpec {
-    ColumnSpec { name, kind, derivation }
+impl ColumnSpec {
+    /// The usual way to derive it, for messages.
+    pub fn derivation(&self) -> Option<Derivation> {
+        self.derivations.first().copied()
+    }
 }
 
-/// Every column a tool may ask for.
+const fn spec(name: &'static str, kind: ColumnKind, derivations: &'static [Derivation]) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        kind,
+        derivations,
+    }
+}
+
+use Derivation::*;
+
+/// Every column a tool may ask for: the roles a file is mapped to.
 pub const KNOWN_COLUMNS: &[ColumnSpec] = &[
-    spec("sale_date", ColumnKind::Text, None),
-    spec("year", ColumnKind::Integer, Some(Derivation::YearOfDate("sale_date"))),
-    spec("month", ColumnKind::Integer, Some(Derivation::MonthOfDate("sale_date"))),
+    spec("sale_date", ColumnKind::Date, &[]),
+    spec("year", ColumnKind::Integer, &[YearOfDate("sale_date")]),
+    spec("month", ColumnKind::Integer, &[MonthOfDate("sale_date")]),
+    spec("quarter", ColumnKind::Integer, &[QuarterOfMonth("month")]),
+    spec("region", ColumnKind::Text, &[]),
+    spec("country", ColumnKind::Text, &[]),
+    spec("store_id", ColumnKind::Text, &[]),
+    spec("brand", ColumnKind::Text, &[]),
+    spec("category", ColumnKind::Text, &[]),
+    spec("units_sold", ColumnKind::Number, &[]),
     spec(
-        "quarter",
-        ColumnKind::Integer,
-        Some(Derivation::QuarterOfMonth("month")),
+        "price_per_unit",
+        ColumnKind::Number,
+        &[Ratio("total_revenue", "units_sold")],
     ),
-    spec("region", ColumnKind::Text, None),
-    spec("country", ColumnKind::Text, None),
-    spec("store_id", ColumnKind::Text, None),
-    spec("brand", ColumnKind::Text, None),
-    spec("category", ColumnKind::Text, None),
-    spec("units_sold", ColumnKind::Number, None),
-    spec("price_per_unit", ColumnKind::Number, None),
     spec(
         "total_revenue",
         ColumnKind::Number,
-        Some(Derivation::Product("units_sold", "price_per_unit")),
+        &[Product("units_sold", "price_per_unit")],
     ),
-    spec("cost_per_unit", ColumnKind::Number, None),
+    spec(
+        "cost_per_unit",
+        ColumnKind::Number,
+        &[Ratio("total_cost", "units_sold")],
+    ),
     spec(
         "total_cost",
         ColumnKind::Number,
-        Some(Derivation::Product("units_sold", "cost_per_unit")),
+        &[
+            Product("units_sold", "cost_per_unit"),
+            Difference("total_revenue", "profit"),
+        ],
     ),
     spec(
         "profit",
         ColumnKind::Number,
-        Some(Derivation::Difference("total_revenue", "total_cost")),
+        &[Difference("total_revenue", "total_cost")],
     ),
     spec(
         "profit_margin",
         ColumnKind::Number,
-        Some(Derivation::Percent("profit", "total_revenue")),
+        &[Percent("profit", "total_revenue")],
     ),
 ];
 

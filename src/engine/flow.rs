@@ -31,7 +31,28 @@ pub struct FlowDef {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    /// How a data file maps to roles for this flow (`[data.columns]`).
+    #[serde(default, skip_serializing_if = "FlowData::is_empty")]
+    pub data: FlowData,
     pub steps: Vec<StepDef>,
+}
+
+/// A flow's `[data]` table: columns mapped to roles and the date format, for the exports
+/// the flow is written for. The command line's `--column` wins over it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowData {
+    /// role → column of the file.
+    #[serde(default)]
+    pub columns: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub date_format: Option<String>,
+}
+
+impl FlowData {
+    pub fn is_empty(&self) -> bool {
+        self.columns.is_empty() && self.date_format.is_none()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -390,8 +411,8 @@ impl Flow {
         self.def.steps.iter().position(|s| s.id == id)
     }
 
-    /// Every dataset column any tool in the flow reads, in a stable order.
-    pub fn required_columns(&self) -> Vec<&'static str> {
+    /// Every role or column any tool in the flow reads, in a stable order.
+    pub fn required_columns(&self) -> Vec<&str> {
         let mut seen = HashSet::new();
         self.def
             .steps

@@ -75,10 +75,18 @@ pub struct DataSummary {
     pub rows: usize,
     /// The columns in the file's header.
     pub columns: Vec<String>,
+    /// blake3 of the file's bytes.
     #[serde(rename = "ref")]
     pub reference: Reference,
+    /// What results are keyed by: the file's reference, combined with the column mapping
+    /// when that is not the identity.
+    pub mapped_ref: Reference,
     pub bytes: u64,
-    /// What the loader did beyond reading: derived columns, skipped rows.
+    /// `csv`, `parquet`, `xlsx` or `xls`.
+    pub format: crate::data::source::FileFormat,
+    /// role → the file column it was read from.
+    pub roles: std::collections::BTreeMap<String, String>,
+    /// What the loader did beyond reading: mapping, transcoding, derived columns, skipped rows.
     pub notes: Vec<String>,
 }
 
@@ -304,8 +312,11 @@ impl RunReport {
                 path: dataset.path.clone(),
                 rows: dataset.rows(),
                 columns: dataset.file_columns.clone(),
-                reference: dataset.reference,
+                reference: dataset.file_reference,
+                mapped_ref: dataset.reference,
                 bytes: dataset.file_bytes,
+                format: dataset.profile.format,
+                roles: dataset.profile.roles.clone(),
                 notes: dataset.notes.clone(),
             },
             steps,

@@ -137,7 +137,7 @@ pub fn allocate(r: &[f64], total: f64, lo: f64, hi: f64) -> Vec<f64> {
 
 pub fn run(
     frame: &DataFrame,
-    by: Dimension,
+    by: &Dimension,
     total: f64,
     min_share: f64,
     max_share: f64,
@@ -185,7 +185,7 @@ pub fn run(
     let projected_profit: f64 = allocations.iter().map(|a| a.projected_profit).sum();
     let even_split_profit: f64 = r.iter().map(|&ri| response(ri, s, s)).sum();
     Ok(BudgetPlan {
-        dimension: by,
+        dimension: by.clone(),
         total_budget: total,
         min_share,
         max_share,
@@ -282,7 +282,7 @@ mod tests {
         // r = (A 2/3, B 3/17, C 3/2, D -1/11), total 1000, s = 250, shares 5%-60%.
         // C hits the 600 cap, B and D sit at the 50 floor, A takes the remaining 300; then
         // marginals r·s/(s+x) are C 0.441 ≥ A 0.303 ≥ B 0.147: no transfer helps.
-        let plan = run(&fixture::sales(), Dimension::Brand, 1000.0, 0.05, 0.6).unwrap();
+        let plan = run(&fixture::sales(), &Dimension::Brand, 1000.0, 0.05, 0.6).unwrap();
         let got: Vec<(&str, f64)> = plan
             .allocations
             .iter()
@@ -297,7 +297,7 @@ mod tests {
 
     #[test]
     fn infeasible_shares_are_a_clear_error() {
-        let err = run(&fixture::sales(), Dimension::Brand, 1000.0, 0.3, 0.6).unwrap_err();
+        let err = run(&fixture::sales(), &Dimension::Brand, 1000.0, 0.3, 0.6).unwrap_err();
         assert!(err.0.contains("cannot split the budget across 4 brands"), "{}", err.0);
         assert!(validate(-1.0, 0.0, 1.0).is_err());
         assert!(validate(1.0, 0.5, 0.2).is_err());

@@ -65,7 +65,7 @@ fn concentration(hhi: f64) -> &'static str {
     }
 }
 
-pub fn run(frame: &DataFrame, within: Option<Dimension>) -> Result<MarketShare, ToolFailure> {
+pub fn run(frame: &DataFrame, within: Option<&Dimension>) -> Result<MarketShare, ToolFailure> {
     let overall_groups = sums_by(frame, &["brand"], &["total_revenue"])?;
     if overall_groups.is_empty() {
         return Err(ToolFailure("no rows to analyse".into()));
@@ -99,7 +99,7 @@ pub fn run(frame: &DataFrame, within: Option<Dimension>) -> Result<MarketShare, 
         hhi,
         concentration: concentration(hhi).to_string(),
         overall,
-        within,
+        within: within.cloned(),
         groups,
     })
 }
@@ -139,7 +139,7 @@ impl Analysis for MarketShare {
                 format!("Concentration: HHI {} ({})", grouped(self.hhi), self.concentration),
             ),
         ];
-        if let Some(d) = self.within {
+        if let Some(d) = &self.within {
             for g in &self.groups {
                 facts.push(Fact::text(
                     format!("market_share.{}.{}.leader", d.label(), g.group),
@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn shares_match_hand_computation() {
-        let m = run(&fixture::sales(), Some(Dimension::Category)).unwrap();
+        let m = run(&fixture::sales(), Some(&Dimension::Category)).unwrap();
         let overall: Vec<(&str, f64)> = m.overall.iter().map(|s| (s.brand.as_str(), s.share_pct)).collect();
         assert_eq!(overall, [("A", 30.0), ("C", 30.0), ("B", 20.0), ("D", 20.0)]);
         assert_eq!(m.leader, "A");

@@ -21,34 +21,60 @@ use serde::{Deserialize, Serialize};
 use crate::cache::Reference;
 use crate::context::Priority;
 
-/// A dimension the sales can be broken down by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// A dimension the sales can be broken down by: a dimension role, or any text column of
+/// the file by its own name (`by = "Segment"`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Dimension {
     Brand,
     Category,
     Region,
     Country,
-    #[serde(alias = "store_id")]
     Store,
+    /// A column of the file named in the flow; the loader finds it by name.
+    Column(String),
 }
 
 impl Dimension {
-    pub fn column(&self) -> &'static str {
+    /// The frame column the tools group by.
+    pub fn column(&self) -> &str {
         match self {
             Dimension::Brand => "brand",
             Dimension::Category => "category",
             Dimension::Region => "region",
             Dimension::Country => "country",
             Dimension::Store => "store_id",
+            Dimension::Column(name) => name,
         }
     }
 
-    pub fn label(&self) -> &'static str {
+    pub fn label(&self) -> &str {
         match self {
             Dimension::Store => "store",
             other => other.column(),
         }
+    }
+}
+
+impl TryFrom<String> for Dimension {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        Ok(match crate::data::roles::dimension_role(&name) {
+            Some("brand") => Dimension::Brand,
+            Some("category") => Dimension::Category,
+            Some("region") => Dimension::Region,
+            Some("country") => Dimension::Country,
+            Some(_) => Dimension::Store,
+            None if name.trim().is_empty() => return Err("a dimension needs a role or a column name".into()),
+            None => Dimension::Column(name),
+        })
+    }
+}
+
+impl From<Dimension> for String {
+    fn from(d: Dimension) -> String {
+        d.label().to_string()
     }
 }
 
@@ -164,9 +190,9 @@ impl ToolCall {
     }
 
     /// The dataset columns the call reads.
-    pub fn required_columns(&self) -> Vec<&'static str> {
+    pub fn required_columns(&self) -> Vec<&str> {
         const MONEY: [&str; 4] = ["total_revenue", "total_cost", "profit", "units_sold"];
-        let mut cols: Vec<&'static str> = match self {
+        let mut cols: Vec<&str> = match self {
             ToolCall::LoadData => vec![],
             ToolCall::Profitability { by } | ToolCall::Roi { by } | ToolCall::BudgetOptimization { by, .. } => {
                 let mut c = vec![by.column()];
@@ -181,7 +207,7 @@ impl ToolCall {
             }
             ToolCall::MarketShare { within } => {
                 let mut c = vec!["brand", "total_revenue"];
-                c.extend(within.map(|d| d.column()));
+                c.extend(within.as_ref().map(|d| d.column()));
                 c
             }
         };
@@ -222,7 +248,7 @@ impl ToolCall {
             tool: self.label(),
             message: e.0,
         };
-        let (result, facts) = match *self {
+        let (result, facts) = match self {
             ToolCall::LoadData => profile::run(frame).map(output).map_err(fail)?,
             ToolCall::Profitability { by } => profitability::run(frame, by).map(output).map_err(fail)?,
             ToolCall::Roi { by } => roi::run(frame, by).map(output).map_err(fail)?,
@@ -231,14 +257,14 @@ impl ToolCall {
                 total,
                 min_share,
                 max_share,
-            } => budget::run(frame, by, total, min_share, max_share)
+            } => budget::run(frame, by, *total, *min_share, *max_share)
                 .map(output)
                 .map_err(fail)?,
-            ToolCall::TimeSeries { period } => timeseries::run(frame, period).map(output).map_err(fail)?,
+            ToolCall::TimeSeries { period } => timeseries::run(frame, *period).map(output).map_err(fail)?,
             ToolCall::Forecast { horizon, method } => {
-                forecast::run(frame, horizon, method).map(output).map_err(fail)?
+                forecast::run(frame, *horizon, *method).map(output).map_err(fail)?
             }
-            ToolCall::MarketShare { within } => market_share::run(frame, within).map(output).map_err(fail)?,
+            ToolCall::MarketShare { within } => market_share::run(frame, within.as_ref()).map(output).map_err(fail)?,
         };
         Ok(ToolOutput {
             call: self.clone(),

@@ -24,7 +24,7 @@ pub struct Profitability {
     pub margin_spread_pp: f64,
 }
 
-pub fn run(frame: &DataFrame, by: Dimension) -> Result<Profitability, ToolFailure> {
+pub fn run(frame: &DataFrame, by: &Dimension) -> Result<Profitability, ToolFailure> {
     let mut members = member_figures(frame, by)?;
     let totals = totals(&members);
 
@@ -39,7 +39,7 @@ pub fn run(frame: &DataFrame, by: Dimension) -> Result<Profitability, ToolFailur
 
     sort_desc_by(&mut members, |m| m.profit, |m| &m.member);
     Ok(Profitability {
-        dimension: by,
+        dimension: by.clone(),
         top_by_profit: members[0].member.clone(),
         bottom_by_profit: members[members.len() - 1].member.clone(),
         highest_margin: highest.member.clone(),
@@ -171,7 +171,7 @@ mod tests {
 
     #[test]
     fn by_brand_matches_hand_computation() {
-        let p = run(&fixture::sales(), Dimension::Brand).unwrap();
+        let p = run(&fixture::sales(), &Dimension::Brand).unwrap();
         let order: Vec<&str> = p.members.iter().map(|m| m.member.as_str()).collect();
         assert_eq!(order, ["C", "A", "B", "D"]);
         let a = p.member("A");
@@ -191,18 +191,18 @@ mod tests {
 
     #[test]
     fn by_region_and_category() {
-        let r = run(&fixture::sales(), Dimension::Region).unwrap();
+        let r = run(&fixture::sales(), &Dimension::Region).unwrap();
         assert_eq!(r.top_by_profit, "North");
         assert_eq!(r.member("North").profit, 230.0);
         assert_eq!(r.member("South").margin_pct, 16.0);
-        let c = run(&fixture::sales(), Dimension::Category).unwrap();
+        let c = run(&fixture::sales(), &Dimension::Category).unwrap();
         assert_eq!(c.top_by_profit, "Water");
         assert_eq!(c.member("Soda").margin_pct, 30.0);
     }
 
     #[test]
     fn facts_carry_rendered_values() {
-        let facts = run(&fixture::sales(), Dimension::Brand).unwrap().facts();
+        let facts = run(&fixture::sales(), &Dimension::Brand).unwrap().facts();
         let top = facts.iter().find(|f| f.key == "profitability.brand.top").unwrap();
         assert_eq!(top.statement, "Top brand by profit: C ($180.00 profit, 60.0% margin)");
         assert_eq!(top.priority, Priority::Critical);

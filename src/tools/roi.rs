@@ -26,7 +26,7 @@ pub struct Roi {
     pub total_profit: f64,
 }
 
-pub fn run(frame: &DataFrame, by: Dimension) -> Result<Roi, ToolFailure> {
+pub fn run(frame: &DataFrame, by: &Dimension) -> Result<Roi, ToolFailure> {
     let figures = member_figures(frame, by)?;
     let t = totals(&figures);
     let mut members: Vec<MemberRoi> = figures
@@ -40,7 +40,7 @@ pub fn run(frame: &DataFrame, by: Dimension) -> Result<Roi, ToolFailure> {
         .collect();
     sort_desc_by(&mut members, |m| m.roi_pct, |m| &m.member);
     Ok(Roi {
-        dimension: by,
+        dimension: by.clone(),
         members,
         overall_roi_pct: t.roi_pct,
         total_cost: t.cost,
@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn roi_matches_hand_computation() {
-        let r = run(&fixture::sales(), Dimension::Brand).unwrap();
+        let r = run(&fixture::sales(), &Dimension::Brand).unwrap();
         let order: Vec<&str> = r.members.iter().map(|m| m.member.as_str()).collect();
         assert_eq!(order, ["C", "A", "B", "D"]);
         assert_eq!(r.members[0].roi_pct, 150.0);

@@ -73,6 +73,8 @@ pub enum Action {
     Evict,
     SortCache,
     Memory,
+    /// The data file: format, dialect, columns and the roles they map to.
+    DataInfo,
     #[serde(skip)]
     Char(char),
     #[serde(skip)]
@@ -93,9 +95,15 @@ pub enum Action {
     #[serde(skip)]
     Loaded {
         data: String,
+        /// The data popup's lines: the file's profile as `mrflow-tui data` prints it.
+        mapping: Vec<String>,
     },
+    /// The data could not be loaded; with the file's profile when it was read but not mapped.
     #[serde(skip)]
-    LoadFailed(String),
+    LoadFailed {
+        message: String,
+        mapping: Option<Vec<String>>,
+    },
     #[serde(skip)]
     Engine(EngineEvent),
     #[serde(skip)]
@@ -153,6 +161,7 @@ impl Action {
             Action::Evict => "evict the cache entry",
             Action::SortCache => "cycle the cache sort",
             Action::Memory => "long-term memory: what the step recalls, what is stored",
+            Action::DataInfo => "the data file: format, columns and their roles",
             _ => "",
         }
     }
@@ -301,6 +310,8 @@ pub struct AppState {
     pub show_prompt: bool,
     pub prompt_scroll: u16,
     pub popup: Option<Popup>,
+    /// The data popup's lines (empty while loading).
+    pub data_lines: Vec<String>,
     pub status: String,
     pub spinner: usize,
     pub hitboxes: Hitboxes,
@@ -337,6 +348,7 @@ impl AppState {
             show_prompt: false,
             prompt_scroll: 0,
             popup: None,
+            data_lines: Vec::new(),
             status: "loading data…".into(),
             spinner: 0,
             hitboxes: Hitboxes::default(),
@@ -492,6 +504,19 @@ impl AppState {
 
 const PAGE: isize = 10;
 
+fn data_popup(state: &AppState) -> Popup {
+    let lines = if state.data_lines.is_empty() {
+        vec!["The data is still loading.".to_string()]
+    } else {
+        state.data_lines.clone()
+    };
+    Popup::Inspector {
+        title: "Data".into(),
+        lines,
+        scroll: 0,
+    }
+}
+
 /// Applies an action; returns what the event loop must do.
 pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
     // A popup takes the keys first.
@@ -547,7 +572,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 | Action::Ledger(_)
                 | Action::WhatIf { .. }
                 | Action::Loaded { .. }
-                | Action::LoadFailed(_)
+                | Action::LoadFailed { .. }
                 | Action::Notice(_)
                 | Action::Inspect { .. },
             ) => {}
@@ -667,15 +692,24 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
         }
         Action::Tick => state.spinner = state.spinner.wrapping_add(1),
-        Action::Loaded { data } => {
+        Action::Loaded { data, mapping } => {
             state.phase = Phase::Ready;
             state.data = data;
-            state.status = "data loaded".into();
+            state.data_lines = mapping;
+            state.status = "data loaded · D shows how its columns map".into();
         }
-        Action::LoadFailed(message) => {
+        Action::LoadFailed { message, mapping } => {
             state.status = message.clone();
+            // A file that was read but cannot be mapped opens the data popup on the problem.
+            if let Some(lines) = mapping {
+                let mut all = vec![message.clone(), String::new()];
+                all.extend(lines);
+                state.data_lines = all;
+                state.popup = Some(data_popup(state));
+            }
             state.phase = Phase::Failed(message);
         }
+        Action::DataInfo => state.popup = Some(data_popup(state)),
         Action::Engine(event) => return engine_event(state, event),
         Action::Snapshot(snapshot, views) => {
             for (i, view) in views.iter().enumerate() {
@@ -827,6 +861,7 @@ mod tests {
             &mut s,
             Action::Loaded {
                 data: "sample.csv".into(),
+                mapping: vec!["File    sample.csv".into()],
             },
         );
         s.views = flow
@@ -990,8 +1025,37 @@ mod tests {
         let mut s = AppState::new(flow, "x".into());
         assert!(update(&mut s, Action::RerunAll).is_empty());
         assert!(update(&mut s, Action::Cancel).is_empty());
-        update(&mut s, Action::LoadFailed("x.csv: file not found".into()));
+        update(
+            &mut s,
+            Action::LoadFailed {
+                message: "x.csv: file not found".into(),
+                mapping: None,
+            },
+        );
         assert_eq!(s.phase, Phase::Failed("x.csv: file not found".into()));
+        assert_eq!(s.popup, None);
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_mapped_opens_the_data_popup_on_the_problem() {
+        let flow = Arc::new(Flow::builtin("roi_analysis").unwrap());
+        let mut s = AppState::new(flow, "x".into());
+        update(&mut s, Action::DataInfo);
+        assert!(matches!(&s.popup, Some(Popup::Inspector { lines, .. }) if lines[0].contains("still loading")));
+        update(&mut s, Action::Close);
+        update(
+            &mut s,
+            Action::LoadFailed {
+                message: "x.csv: missing `brand`".into(),
+                mapping: Some(vec!["COLUMN  TYPE  ROLE".into()]),
+            },
+        );
+        let Some(Popup::Inspector { title, lines, .. }) = &s.popup else {
+            panic!("the data popup opens");
+        };
+        assert_eq!(title, "Data");
+        assert_eq!(lines[0], "x.csv: missing `brand`");
+        assert_eq!(lines[2], "COLUMN  TYPE  ROLE");
     }
 
     #[test]

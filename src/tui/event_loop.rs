@@ -18,7 +18,7 @@ use super::ui;
 use crate::cache::{CacheConfig, ResultStore};
 use crate::config::Config;
 use crate::context::Tokenizer;
-use crate::data::{Dataset, FrameStore, load_csv_observing};
+use crate::data::{DataError, Dataset, FrameStore, LoadOptions, load};
 use crate::dirs::Dirs;
 use crate::engine::{
     Engine, EngineCommand, EngineConfig, EngineEvent, EngineHandle, Flow, FlowSnapshot, Measure, RunReport,
@@ -38,6 +38,8 @@ pub struct TuiOptions {
     pub memory: Option<Arc<Memory>>,
     /// Shown in the status line at start, e.g. that memory is unavailable.
     pub notices: Vec<String>,
+    /// How the data file maps to roles.
+    pub load: LoadOptions,
     pub autorun: bool,
     pub config: Config,
     pub dirs: Option<Dirs>,
@@ -45,7 +47,7 @@ pub struct TuiOptions {
 
 enum Msg {
     Action(Action),
-    Data(Result<Arc<Dataset>, String>),
+    Data(Result<Arc<Dataset>, DataError>),
 }
 
 struct Running {
@@ -130,12 +132,11 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
     let store = Arc::new(ResultStore::with_config(opts.cache.clone()));
     {
         let (tx, flow, path, store) = (tx.clone(), opts.flow.clone(), opts.data.clone(), store.clone());
+        let options = opts.load.clone();
         tokio::task::spawn_blocking(move || {
             let frames = store.disk().map(|d| d as &dyn FrameStore);
             let mut preview = crate::engine::keep_preview(&store);
-            let result = load_csv_observing(&path, &flow.required_columns(), frames, Some(&mut preview))
-                .map(Arc::new)
-                .map_err(|e| e.to_string());
+            let result = load(&path, &flow.required_columns(), &options, frames, Some(&mut preview)).map(Arc::new);
             let _ = tx.send(Msg::Data(result));
         });
     }
@@ -175,10 +176,17 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
                         handle.send(EngineCommand::RunAll);
                     }
                     let label = data_label(&dataset);
+                    let mapping = dataset.profile.render(&[]).lines().map(String::from).collect();
                     engine = Some(Running { handle, events: rx, dataset, store: store.clone() });
-                    Some(Action::Loaded { data: label })
+                    Some(Action::Loaded { data: label, mapping })
                 }
-                Msg::Data(Err(e)) => Some(Action::LoadFailed(e)),
+                Msg::Data(Err(e)) => {
+                    let mapping = e.profile().map(|p| match &e {
+                        DataError::MissingColumns { missing, .. } => p.render(missing).lines().map(String::from).collect(),
+                        _ => p.render(&[]).lines().map(String::from).collect(),
+                    });
+                    Some(Action::LoadFailed { message: e.to_string(), mapping })
+                }
             },
             Some(event) = next_engine_event(&mut engine) => {
                 if let (Some(e), EngineEvent::RunFinished { .. }) = (&engine, &event) {

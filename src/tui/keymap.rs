@@ -47,6 +47,7 @@ pub const DEFAULT_KEYS: &[(&str, &str)] = &[
     ("d", "evict"),
     ("o", "sort_cache"),
     ("m", "memory"),
+    ("D", "data_info"),
 ];
 
 #[derive(Debug, Clone)]

@@ -1,0 +1,558 @@
+//! A data file as it is on disk: its format (CSV, Parquet, Excel), its bytes' blake3, and
+//! for CSV its encoding, delimiter and records; then every column read into a frame as the
+//! file has it, before roles are applied.
+
+use std::fs::File;
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use calamine::{Data, Reader as _};
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::DataError;
+use super::csv::{RecordCheck, records, sniff_delimiter};
+use crate::cache::Reference;
+
+/// Bytes inspected for the format, the dialect and the header.
+pub const SNIFF_BYTES: usize = 1 << 20;
+
+/// What kind of file it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    Csv,
+    Parquet,
+    Xlsx,
+    Xls,
+}
+
+impl FileFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileFormat::Csv => "csv",
+            FileFormat::Parquet => "parquet",
+            FileFormat::Xlsx => "xlsx",
+            FileFormat::Xls => "xls",
+        }
+    }
+}
+
+/// The text encoding a CSV file was read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextEncoding {
+    Utf8,
+    /// Not valid UTF-8 and no UTF-8 sequence in it: Latin-1 as Windows writes it.
+    Windows1252,
+    Utf16Le,
+    Utf16Be,
+}
+
+impl TextEncoding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TextEncoding::Utf8 => "UTF-8",
+            TextEncoding::Windows1252 => "Windows-1252",
+            TextEncoding::Utf16Le => "UTF-16LE",
+            TextEncoding::Utf16Be => "UTF-16BE",
+        }
+    }
+}
+
+/// Size and modification time: what changes when a file is rewritten.
+pub type Stamp = Option<(u64, std::time::SystemTime)>;
+
+pub fn file_stamp(path: &Path) -> Stamp {
+    std::fs::metadata(path)
+        .ok()
+        .and_then(|m| Some((m.len(), m.modified().ok()?)))
+}
+
+/// What one pass over the file found.
+pub struct Scan {
+    pub path: PathBuf,
+    pub reference: Reference,
+    pub stamp: Stamp,
+    pub bytes: u64,
+    pub format: FileFormat,
+    pub csv: Option<CsvScan>,
+}
+
+/// A CSV file's dialect and records.
+pub struct CsvScan {
+    pub encoding: TextEncoding,
+    pub delimiter: u8,
+    /// The header and the first records, as text.
+    pub sample: Vec<Vec<String>>,
+    /// The whole file as UTF-8 when it was in another encoding (read from memory then).
+    pub transcoded: Option<Vec<u8>>,
+    /// Data records (after the header).
+    pub records: usize,
+}
+
+fn unreadable(path: &Path, e: std::io::Error) -> DataError {
+    DataError::Unreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+fn format_of(path: &Path, head: &[u8]) -> Option<FileFormat> {
+    if head.starts_with(b"PAR1") {
+        return Some(FileFormat::Parquet);
+    }
+    if head.starts_with(b"PK\x03\x04") {
+        return Some(FileFormat::Xlsx);
+    }
+    if head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        return Some(FileFormat::Xls);
+    }
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("parquet") | Some("pq") if !head.is_empty() => Some(FileFormat::Parquet),
+        _ => None,
+    }
+}
+
+/// One pass over the file: the blake3 of its bytes, its format, and for CSV the encoding,
+/// delimiter, sample records and a field count of every record. Memory stays bounded unless
+/// the file must be transcoded.
+pub fn scan(path: &Path) -> Result<Scan, DataError> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => DataError::NotFound {
+            path: path.to_path_buf(),
+        },
+        _ => unreadable(path, e),
+    })?;
+    if meta.is_dir() {
+        return Err(DataError::IsDirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    let stamp = meta.modified().ok().map(|t| (meta.len(), t));
+    let mut file = File::open(path).map_err(|e| unreadable(path, e))?;
+    let mut head = Vec::with_capacity(SNIFF_BYTES.min(meta.len() as usize + 1));
+    (&mut file)
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| unreadable(path, e))?;
+    if head.is_empty() {
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let complete = head.len() < SNIFF_BYTES;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&head);
+
+    if let Some(format) = format_of(path, &head) {
+        let bytes = hash_rest(path, &mut file, &mut hasher)? + head.len() as u64;
+        return Ok(Scan {
+            path: path.to_path_buf(),
+            reference: Reference::from_hash(hasher.finalize()),
+            stamp,
+            bytes,
+            format,
+            csv: None,
+        });
+    }
+
+    // UTF-16 (Excel's "Unicode text"): decode the whole file, then read it as UTF-8.
+    let utf16 = if head.starts_with(&[0xFF, 0xFE]) {
+        Some((encoding_rs::UTF_16LE, TextEncoding::Utf16Le))
+    } else if head.starts_with(&[0xFE, 0xFF]) {
+        Some((encoding_rs::UTF_16BE, TextEncoding::Utf16Be))
+    } else {
+        None
+    };
+    if let Some((encoding, label)) = utf16 {
+        let mut raw = head;
+        file.read_to_end(&mut raw).map_err(|e| unreadable(path, e))?;
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&raw);
+        let (text, _, _) = encoding.decode(&raw);
+        let utf8 = text.into_owned().into_bytes();
+        let csv = csv_of(path, &utf8, true, label, Some(utf8.clone()))?;
+        return Ok(Scan {
+            path: path.to_path_buf(),
+            reference: Reference::from_hash(hasher.finalize()),
+            stamp,
+            bytes: raw.len() as u64,
+            format: FileFormat::Csv,
+            csv: Some(csv),
+        });
+    }
+
+    // Text files have no NUL bytes; say "binary" before anything else.
+    if let Some(offset) = head.iter().position(|&b| b == 0) {
+        return Err(DataError::Binary {
+            path: path.to_path_buf(),
+            offset,
+        });
+    }
+    let text_head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+    let trimmed = text_head.trim_ascii_start();
+    if trimmed.starts_with(b"{") || trimmed.starts_with(b"[") {
+        return Err(DataError::LooksLikeJson {
+            path: path.to_path_buf(),
+        });
+    }
+    if !complete && memchr::memchr(b'\n', &head).is_none() {
+        return Err(DataError::HeaderTooLong {
+            path: path.to_path_buf(),
+            limit: SNIFF_BYTES,
+        });
+    }
+    let delimiter = sniff_delimiter(text_head, complete);
+    let mut check = RecordCheck::new(delimiter);
+    let mut utf8 = Utf8Check::default();
+    check.feed(text_head);
+    utf8.feed(&head);
+    let mut total = head.len() as u64;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| unreadable(path, e))?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        hasher.update(chunk);
+        check.feed(chunk);
+        utf8.feed(chunk);
+        total += n as u64;
+    }
+    let (records_count, ragged) = check.finish();
+    if let Some(r) = ragged {
+        return Err(DataError::Ragged {
+            path: path.to_path_buf(),
+            line: r.line,
+            found: r.found,
+            expected: r.expected,
+            delimiter: delimiter as char,
+            spans_lines: r.lines > 1,
+        });
+    }
+    let encoding = match utf8.finish() {
+        Utf8Verdict::Valid => TextEncoding::Utf8,
+        Utf8Verdict::Legacy => TextEncoding::Windows1252,
+        Utf8Verdict::Broken { line, byte } => {
+            return Err(DataError::NotUtf8 {
+                path: path.to_path_buf(),
+                line,
+                byte,
+            });
+        }
+    };
+    let transcoded = match encoding {
+        TextEncoding::Utf8 => None,
+        _ => {
+            let raw = std::fs::read(path).map_err(|e| unreadable(path, e))?;
+            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(&raw);
+            Some(text.into_owned().into_bytes())
+        }
+    };
+    let sample_source: Vec<u8>;
+    let sample_bytes: &[u8] = match &transcoded {
+        Some(t) => {
+            sample_source = t[..t.len().min(SNIFF_BYTES)].to_vec();
+            &sample_source
+        }
+        None => text_head,
+    };
+    let sample = records(sample_bytes, delimiter, 1000, complete);
+    Ok(Scan {
+        path: path.to_path_buf(),
+        reference: Reference::from_hash(hasher.finalize()),
+        stamp,
+        bytes: total,
+        format: FileFormat::Csv,
+        csv: Some(CsvScan {
+            encoding,
+            delimiter,
+            sample,
+            transcoded,
+            records: records_count,
+        }),
+    })
+}
+
+/// The dialect and records of a CSV held in memory (already UTF-8).
+fn csv_of(
+    path: &Path,
+    utf8: &[u8],
+    complete: bool,
+    encoding: TextEncoding,
+    transcoded: Option<Vec<u8>>,
+) -> Result<CsvScan, DataError> {
+    let text = utf8.strip_prefix("\u{feff}".as_bytes()).unwrap_or(utf8);
+    let delimiter = sniff_delimiter(&text[..text.len().min(SNIFF_BYTES)], complete);
+    let mut check = RecordCheck::new(delimiter);
+    check.feed(text);
+    let (records_count, ragged) = check.finish();
+    if let Some(r) = ragged {
+        return Err(DataError::Ragged {
+            path: path.to_path_buf(),
+            line: r.line,
+            found: r.found,
+            expected: r.expected,
+            delimiter: delimiter as char,
+            spans_lines: r.lines > 1,
+        });
+    }
+    Ok(CsvScan {
+        encoding,
+        delimiter,
+        sample: records(&text[..text.len().min(SNIFF_BYTES)], delimiter, 1000, complete),
+        transcoded,
+        records: records_count,
+    })
+}
+
+fn hash_rest(path: &Path, file: &mut File, hasher: &mut blake3::Hasher) -> Result<u64, DataError> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(|e| unreadable(path, e))?;
+        if n == 0 {
+            return Ok(total);
+        }
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+}
+
+enum Utf8Verdict {
+    Valid,
+    /// Invalid UTF-8 and no valid multi-byte sequence before it: a single-byte encoding.
+    Legacy,
+    /// Valid UTF-8 text with a broken byte: a damaged file, not another encoding.
+    Broken {
+        line: usize,
+        byte: u8,
+    },
+}
+
+/// UTF-8 validation across chunk boundaries, remembering whether real UTF-8 text (a
+/// multi-byte sequence) came before the first invalid byte.
+#[derive(Default)]
+struct Utf8Check {
+    carry: Vec<u8>,
+    line: usize,
+    multibyte: bool,
+    invalid: Option<(usize, u8)>,
+}
+
+impl Utf8Check {
+    fn feed(&mut self, chunk: &[u8]) {
+        if self.invalid.is_some() {
+            return;
+        }
+        self.carry.extend_from_slice(chunk);
+        let valid_up_to = match std::str::from_utf8(&self.carry) {
+            Ok(_) => self.carry.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(e) => {
+                let bad = e.valid_up_to();
+                self.note(bad);
+                self.invalid = Some((self.line + 1, self.carry[bad]));
+                return;
+            }
+        };
+        self.note(valid_up_to);
+        self.carry.drain(..valid_up_to);
+    }
+
+    fn note(&mut self, upto: usize) {
+        let valid = &self.carry[..upto];
+        self.line += memchr::memchr_iter(b'\n', valid).count();
+        self.multibyte |= !valid.is_ascii();
+    }
+
+    fn finish(self) -> Utf8Verdict {
+        let invalid = self.invalid.or_else(|| self.carry.first().map(|&b| (self.line + 1, b)));
+        match invalid {
+            None => Utf8Verdict::Valid,
+            Some(_) if !self.multibyte => Utf8Verdict::Legacy,
+            Some((line, byte)) => Utf8Verdict::Broken { line, byte },
+        }
+    }
+}
+
+/// How a CSV's columns are read into the raw frame.
+pub struct CsvRead<'a> {
+    /// Columns read as text whatever they look like (dimensions, dates, periods).
+    pub as_text: &'a [String],
+    /// Every column as text (a file with decimal commas, or a typed read that failed).
+    pub all_text: bool,
+}
+
+/// Every column of a CSV file into a frame.
+pub fn read_csv(scan: &Scan, how: &CsvRead<'_>) -> PolarsResult<DataFrame> {
+    let csv = scan.csv.as_ref().expect("a CSV scan");
+    let mut options = CsvReadOptions::default().with_has_header(true).with_parse_options(
+        CsvParseOptions::default()
+            .with_separator(csv.delimiter)
+            .with_quote_char(Some(b'"')),
+    );
+    if how.all_text {
+        options = options.with_infer_schema_length(Some(0));
+    } else {
+        options = options.with_infer_schema_length(Some(10_000));
+        if !how.as_text.is_empty() {
+            let schema: Schema = how
+                .as_text
+                .iter()
+                .map(|n| (PlSmallStr::from(n.as_str()), DataType::String))
+                .collect();
+            options = options.with_schema_overwrite(Some(Arc::new(schema)));
+        }
+    }
+    let first = match &csv.transcoded {
+        Some(bytes) => options
+            .clone()
+            .into_reader_with_file_handle(Cursor::new(bytes.as_slice()))
+            .finish(),
+        None => options
+            .clone()
+            .try_into_reader_with_file_path(Some(scan.path.clone()))?
+            .finish(),
+    };
+    match first {
+        Ok(frame) => Ok(frame),
+        Err(e) => {
+            // Quoting polars' parser does not take (a bare quote inside an unquoted field):
+            // read the fields as csv-core reads them instead.
+            let raw = match &csv.transcoded {
+                Some(bytes) => bytes.clone(),
+                None => std::fs::read(&scan.path).map_err(|_| e)?,
+            };
+            let text = raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&raw);
+            let requoted = super::csv::requote(text, csv.delimiter);
+            options.into_reader_with_file_handle(Cursor::new(requoted)).finish()
+        }
+    }
+}
+
+/// A Parquet file's columns.
+pub fn read_parquet(path: &Path) -> Result<DataFrame, DataError> {
+    let file = File::open(path).map_err(|e| unreadable(path, e))?;
+    ParquetReader::new(file).finish().map_err(|e| DataError::Parse {
+        path: path.to_path_buf(),
+        reason: first_line(&e.to_string()),
+    })
+}
+
+pub fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+/// The first sheet (or the one named) of a workbook as a frame: the first non-empty row is
+/// the header; a column of numbers becomes numbers, a column of Excel dates ISO dates, and
+/// anything mixed text as Excel shows it.
+pub fn read_workbook(path: &Path, format: FileFormat, sheet: Option<&str>) -> Result<(DataFrame, String), DataError> {
+    let fail = |reason: String| DataError::Parse {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut workbook: calamine::Sheets<_> = match format {
+        FileFormat::Xls => calamine::open_workbook::<calamine::Xls<_>, _>(path)
+            .map(calamine::Sheets::Xls)
+            .map_err(|e| DataError::BadWorkbook {
+                path: path.to_path_buf(),
+                kind: ".xls workbook",
+                reason: first_line(&e.to_string()),
+            })?,
+        _ => calamine::open_workbook::<calamine::Xlsx<_>, _>(path)
+            .map(calamine::Sheets::Xlsx)
+            .map_err(|e| DataError::BadWorkbook {
+                path: path.to_path_buf(),
+                kind: ".xlsx workbook (a zip archive)",
+                reason: first_line(&e.to_string()),
+            })?,
+    };
+    let names = workbook.sheet_names();
+    let name = match sheet {
+        Some(wanted) => names
+            .iter()
+            .find(|n| n.as_str() == wanted)
+            .cloned()
+            .ok_or_else(|| DataError::NoSuchSheet {
+                path: path.to_path_buf(),
+                sheet: wanted.to_string(),
+                sheets: names.join(", "),
+            })?,
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| fail("the workbook has no sheets".into()))?,
+    };
+    let range = workbook
+        .worksheet_range(&name)
+        .map_err(|e| fail(format!("sheet `{name}`: {e}")))?;
+    let mut rows = range.rows().skip_while(|r| r.iter().all(|c| matches!(c, Data::Empty)));
+    let Some(header_row) = rows.next() else {
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
+    };
+    let header: Vec<String> = header_row.iter().map(|c| cell_text(c).unwrap_or_default()).collect();
+    let body: Vec<&[Data]> = rows.filter(|r| r.iter().any(|c| !matches!(c, Data::Empty))).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut columns = Vec::with_capacity(header.len());
+    for (i, name) in header.iter().enumerate() {
+        if name.trim().is_empty() && body.iter().all(|r| r.get(i).is_none_or(|c| matches!(c, Data::Empty))) {
+            continue;
+        }
+        if !seen.insert(name.clone()) {
+            return Err(DataError::DuplicateColumn {
+                path: path.to_path_buf(),
+                column: name.clone(),
+            });
+        }
+        let cells = body.iter().map(|r| r.get(i).unwrap_or(&Data::Empty));
+        columns.push(column_of(name, cells.collect()));
+    }
+    let height = body.len();
+    let frame = DataFrame::new(height, columns).map_err(|e| fail(first_line(&e.to_string())))?;
+    Ok((frame, name))
+}
+
+fn column_of(name: &str, cells: Vec<&Data>) -> Column {
+    let present = || cells.iter().filter(|c| !matches!(c, Data::Empty | Data::Error(_)));
+    let numeric = present().all(|c| matches!(c, Data::Int(_) | Data::Float(_)));
+    if numeric && present().next().is_some() {
+        let values: Vec<Option<f64>> = cells
+            .iter()
+            .map(|c| match c {
+                Data::Int(i) => Some(*i as f64),
+                Data::Float(f) => Some(*f),
+                _ => None,
+            })
+            .collect();
+        return Column::new(PlSmallStr::from(name), values);
+    }
+    let values: Vec<Option<String>> = cells.iter().map(|c| cell_text(c)).collect();
+    Column::new(PlSmallStr::from(name), values)
+}
+
+/// A cell as text: dates as ISO (`2024-03-01`, with the time when it has one), whole
+/// numbers without `.0`.
+fn cell_text(cell: &Data) -> Option<String> {
+    match cell {
+        Data::Empty | Data::Error(_) => None,
+        Data::String(s) => Some(s.clone()),
+        Data::Int(i) => Some(i.to_string()),
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Some(format!("{}", *f as i64)),
+        Data::Float(f) => Some(f.to_string()),
+        Data::Bool(b) => Some(b.to_string()),
+        Data::DateTime(d) => d.as_datetime().map(|t| {
+            if t.time() == chrono::NaiveTime::MIN {
+                t.date().format("%Y-%m-%d").to_string()
+            } else {
+                t.format("%Y-%m-%d %H:%M:%S").to_string()
+            }
+        }),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => Some(s.clone()),
+    }
+}
