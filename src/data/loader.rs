@@ -966,3 +966,102 @@ fn derive_columns(
     }
     lazy.collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(content: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+        f.write_all(content).unwrap();
+        f
+    }
+
+    fn numbers(d: &Dataset, column: &str) -> Vec<f64> {
+        d.frame
+            .column(column)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect()
+    }
+
+    const FULL: &str = "brand,units_sold,price_per_unit,cost_per_unit,total_revenue,total_cost,profit\n\
+                        A,10,2.0,1.0,20.0,10.0,10.0\n\
+                        B,5,4.0,3.0,20.0,15.0,5.0\n";
+
+    #[test]
+    fn reads_required_roles_and_hashes_bytes() {
+        let f = write(FULL.as_bytes());
+        let d = load_csv(f.path(), &["brand", "profit"]).unwrap();
+        assert_eq!(d.rows(), 2);
+        assert_eq!(d.columns(), vec!["brand", "profit"]);
+        assert_eq!(d.reference, Reference::of_bytes(FULL.as_bytes()));
+        assert_eq!(d.file_reference, d.reference);
+    }
+
+    #[test]
+    fn derives_chains_and_alternatives_and_says_so() {
+        let f = write(b"brand,units_sold,price_per_unit,cost_per_unit\nA,10,2.0,1.5\n");
+        let d = load_csv(f.path(), &["profit"]).unwrap();
+        assert_eq!(numbers(&d, "profit"), vec![5.0]);
+        assert_eq!(d.notes.len(), 3);
+        // Sales and profit but no cost: cost is revenue − profit.
+        let f = write(b"Product,Sales,Profit\nA,100,40\nB,50,-5\n");
+        let d = load_csv(f.path(), &["total_cost"]).unwrap();
+        assert_eq!(numbers(&d, "total_cost"), vec![60.0, 55.0]);
+        assert!(
+            d.notes
+                .iter()
+                .any(|n| n == "derived `total_cost` as total_revenue − profit"),
+            "{:?}",
+            d.notes
+        );
+    }
+
+    #[test]
+    fn an_explicit_mapping_is_part_of_the_reference() {
+        let f = write(b"Sub-Category,Segment,Sales,Profit,Quantity\nPhones,Consumer,100,40,1\n");
+        let options = LoadOptions {
+            columns: vec![ExplicitColumn {
+                role: "brand".into(),
+                column: "Sub-Category".into(),
+                origin: "--column".into(),
+            }],
+            ..LoadOptions::default()
+        };
+        let a = load(f.path(), &["brand", "profit"], &options, None, None).unwrap();
+        assert_eq!(a.file_reference, Reference::of_bytes(&std::fs::read(f.path()).unwrap()));
+        assert_ne!(a.reference, a.file_reference);
+        let err = load_csv(f.path(), &["brand"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("role `brand` (text); columns that could serve: Sub-Category, Segment"),
+            "{err}"
+        );
+        assert!(err.profile().is_some());
+    }
+
+    #[test]
+    fn rows_with_empty_values_and_nan_are_skipped_with_notes() {
+        let f = write(b"brand,units_sold\nA,1\nB,\nC,NaN\nD,4\n");
+        let d = load_csv(f.path(), &["brand", "units_sold"]).unwrap();
+        assert_eq!(d.rows(), 2);
+        assert_eq!(
+            d.notes,
+            vec![
+                "skipped 1 of 4 rows with empty values in units_sold",
+                "skipped 1 of 3 rows with NaN or infinite numbers in units_sold"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_utf8_bom_is_accepted() {
+        let f = write(b"\xef\xbb\xbfbrand,units_sold\nA,1\n");
+        let d = load_csv(f.path(), &["brand", "units_sold"]).unwrap();
+        assert_eq!(d.rows(), 1);
+    }
+}
