@@ -590,14 +590,30 @@ fn numbers_if_all(c: &Column, decimal: Decimal) -> Option<Column> {
     let values = c.str().ok()?;
     let first = values.iter().flatten().find(|v| !v.trim().is_empty())?;
     parse_number(first, decimal)?;
-    let mut out: Vec<Option<f64>> = Vec::with_capacity(values.len());
-    for v in values.iter() {
-        match v.map(str::trim).filter(|v| !v.is_empty()) {
+    let out = parse_each(values, |v| parse_number(v, decimal)).ok()?;
+    Some(Column::new(c.name().clone(), out))
+}
+
+/// Every non-empty value through `parse`, empty ones left empty; the first value that does
+/// not parse is the error, with its row.
+fn parse_each<T>(values: &StringChunked, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<Option<T>>, (usize, &str)> {
+    let mut out = Vec::with_capacity(values.len());
+    for (row, v) in values.iter().enumerate() {
+        match v.filter(|v| !v.trim().is_empty()) {
             None => out.push(None),
-            Some(v) => out.push(Some(parse_number(v, decimal)?)),
+            Some(v) => out.push(Some(parse(v).ok_or((row, v))?)),
         }
     }
-    Some(Column::new(c.name().clone(), out))
+    Ok(out)
+}
+
+/// A column as text, whatever its type.
+fn as_text(column: &Column) -> PolarsResult<Column> {
+    if column.dtype() == &DataType::String {
+        Ok(column.clone())
+    } else {
+        column.cast(&DataType::String)
+    }
 }
 
 /// Which columns to read (frame name, file column) and which to derive, in dependency order.
@@ -727,7 +743,7 @@ fn narrow(
 /// naming its line.
 fn convert(path: &Path, column: &Column, name: &str, kind: ColumnKind, decimal: Decimal) -> Result<Column, DataError> {
     let target = PlSmallStr::from(name);
-    let bad = |row: usize, value: &str| DataError::BadValue {
+    let bad = |(row, value): (usize, &str)| DataError::BadValue {
         path: path.to_path_buf(),
         line: row + 2,
         column: column.name().to_string(),
@@ -737,11 +753,7 @@ fn convert(path: &Path, column: &Column, name: &str, kind: ColumnKind, decimal: 
     let dtype = column.dtype();
     match kind {
         ColumnKind::Text | ColumnKind::Date => {
-            let text = if dtype == &DataType::String {
-                column.clone()
-            } else {
-                column.cast(&DataType::String).map_err(|e| parse_error(path, e))?
-            };
+            let text = as_text(column).map_err(|e| parse_error(path, e))?;
             Ok(text.with_name(target))
         }
         ColumnKind::Number => {
@@ -750,13 +762,7 @@ fn convert(path: &Path, column: &Column, name: &str, kind: ColumnKind, decimal: 
                 return Ok(c.with_name(target));
             }
             let values = column.str().map_err(|e| parse_error(path, e))?;
-            let mut out: Vec<Option<f64>> = Vec::with_capacity(values.len());
-            for (row, v) in values.iter().enumerate() {
-                match v.filter(|v| !v.trim().is_empty()) {
-                    None => out.push(None),
-                    Some(v) => out.push(Some(parse_number(v, decimal).ok_or_else(|| bad(row, v))?)),
-                }
-            }
+            let out = parse_each(values, |v| parse_number(v, decimal)).map_err(bad)?;
             Ok(Column::new(target, out))
         }
         ColumnKind::Integer => {
@@ -770,19 +776,9 @@ fn convert(path: &Path, column: &Column, name: &str, kind: ColumnKind, decimal: 
                 let c = column.cast(&DataType::Int64).map_err(|e| parse_error(path, e))?;
                 return Ok(c.with_name(target));
             }
-            let text = if dtype == &DataType::String {
-                column.clone()
-            } else {
-                column.cast(&DataType::String).map_err(|e| parse_error(path, e))?
-            };
+            let text = as_text(column).map_err(|e| parse_error(path, e))?;
             let values = text.str().map_err(|e| parse_error(path, e))?;
-            let mut out: Vec<Option<i64>> = Vec::with_capacity(values.len());
-            for (row, v) in values.iter().enumerate() {
-                match v.filter(|v| !v.trim().is_empty()) {
-                    None => out.push(None),
-                    Some(v) => out.push(Some(parse(v).ok_or_else(|| bad(row, v))?)),
-                }
-            }
+            let out = parse_each(values, parse).map_err(bad)?;
             Ok(Column::new(target, out))
         }
     }

@@ -106,26 +106,21 @@ fn evidence(raw: &str) -> Evidence {
     match (dot, comma) {
         (Some(d), Some(c)) if d > c => Evidence::Point,
         (Some(_), Some(_)) => Evidence::Comma,
-        (Some(d), None) => {
-            // `1.5` is a decimal point; `1.234` or `1.234.567` could be grouping.
-            if s.matches('.').count() > 1 {
-                Evidence::Comma
-            } else if s.len() - d - 1 != 3 {
-                Evidence::Point
-            } else {
-                Evidence::None
-            }
-        }
-        (None, Some(c)) => {
-            if s.matches(',').count() > 1 {
-                Evidence::Point
-            } else if s.len() - c - 1 != 3 {
-                Evidence::Comma
-            } else {
-                Evidence::None
-            }
-        }
+        (Some(d), None) => one_separator(&s, '.', d, Evidence::Point, Evidence::Comma),
+        (None, Some(c)) => one_separator(&s, ',', c, Evidence::Comma, Evidence::Point),
         (None, None) => Evidence::None,
+    }
+}
+
+/// A value with one kind of separator, last at `at`: `1.5` has a decimal `sep`; `1.234.567`
+/// (two of them) groups with it; `1.234` could be either.
+fn one_separator(s: &str, sep: char, at: usize, decimal: Evidence, grouping: Evidence) -> Evidence {
+    if s.matches(sep).count() > 1 {
+        grouping
+    } else if s.len() - at - 1 != 3 {
+        decimal
+    } else {
+        Evidence::None
     }
 }
 

@@ -441,24 +441,7 @@ mod tests {
 
     #[test]
     fn the_sample_maps_to_itself() {
-        let h = header(&[
-            "sale_date",
-            "year",
-            "month",
-            "quarter",
-            "region",
-            "country",
-            "store_id",
-            "brand",
-            "category",
-            "units_sold",
-            "price_per_unit",
-            "total_revenue",
-            "cost_per_unit",
-            "total_cost",
-            "profit",
-            "profit_margin",
-        ]);
+        let h = header(&crate::data::generate::COLUMNS);
         let m = Mapping::resolve(&h, &[]).unwrap();
         assert_eq!(m.roles.len(), 16);
         assert_eq!(m.signature(), "");

@@ -12,7 +12,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::DataError;
-use super::csv::{RecordCheck, records, sniff_delimiter};
+use super::csv::{Ragged, RecordCheck, records, sniff_delimiter};
 use crate::cache::Reference;
 
 /// Bytes inspected for the format, the dialect and the header.
@@ -87,8 +87,6 @@ pub struct CsvScan {
     pub sample: Vec<Vec<String>>,
     /// The whole file as UTF-8 when it was in another encoding (read from memory then).
     pub transcoded: Option<Vec<u8>>,
-    /// Data records (after the header).
-    pub records: usize,
 }
 
 fn unreadable(path: &Path, e: std::io::Error) -> DataError {
@@ -147,7 +145,9 @@ pub fn scan(path: &Path) -> Result<Scan, DataError> {
     hasher.update(&head);
 
     if let Some(format) = format_of(path, &head) {
-        let bytes = hash_rest(path, &mut file, &mut hasher)? + head.len() as u64;
+        let bytes = stream_rest(path, &mut file, |chunk| {
+            hasher.update(chunk);
+        })? + head.len() as u64;
         return Ok(Scan {
             path: path.to_path_buf(),
             reference: Reference::from_hash(hasher.finalize()),
@@ -209,29 +209,14 @@ pub fn scan(path: &Path) -> Result<Scan, DataError> {
     let mut utf8 = Utf8Check::default();
     check.feed(text_head);
     utf8.feed(&head);
-    let mut total = head.len() as u64;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(|e| unreadable(path, e))?;
-        if n == 0 {
-            break;
-        }
-        let chunk = &buf[..n];
-        hasher.update(chunk);
-        check.feed(chunk);
-        utf8.feed(chunk);
-        total += n as u64;
-    }
-    let (records_count, ragged) = check.finish();
-    if let Some(r) = ragged {
-        return Err(DataError::Ragged {
-            path: path.to_path_buf(),
-            line: r.line,
-            found: r.found,
-            expected: r.expected,
-            delimiter: delimiter as char,
-            spans_lines: r.lines > 1,
-        });
+    let total = head.len() as u64
+        + stream_rest(path, &mut file, |chunk| {
+            hasher.update(chunk);
+            check.feed(chunk);
+            utf8.feed(chunk);
+        })?;
+    if let (_, Some(r)) = check.finish() {
+        return Err(ragged(path, r, delimiter));
     }
     let encoding = match utf8.finish() {
         Utf8Verdict::Valid => TextEncoding::Utf8,
@@ -272,9 +257,19 @@ pub fn scan(path: &Path) -> Result<Scan, DataError> {
             delimiter,
             sample,
             transcoded,
-            records: records_count,
         }),
     })
+}
+
+fn ragged(path: &Path, r: Ragged, delimiter: u8) -> DataError {
+    DataError::Ragged {
+        path: path.to_path_buf(),
+        line: r.line,
+        found: r.found,
+        expected: r.expected,
+        delimiter: delimiter as char,
+        spans_lines: r.lines > 1,
+    }
 }
 
 /// The dialect and records of a CSV held in memory (already UTF-8).
@@ -289,27 +284,19 @@ fn csv_of(
     let delimiter = sniff_delimiter(&text[..text.len().min(SNIFF_BYTES)], complete);
     let mut check = RecordCheck::new(delimiter);
     check.feed(text);
-    let (records_count, ragged) = check.finish();
-    if let Some(r) = ragged {
-        return Err(DataError::Ragged {
-            path: path.to_path_buf(),
-            line: r.line,
-            found: r.found,
-            expected: r.expected,
-            delimiter: delimiter as char,
-            spans_lines: r.lines > 1,
-        });
+    if let (_, Some(r)) = check.finish() {
+        return Err(ragged(path, r, delimiter));
     }
     Ok(CsvScan {
         encoding,
         delimiter,
         sample: records(&text[..text.len().min(SNIFF_BYTES)], delimiter, 1000, complete),
         transcoded,
-        records: records_count,
     })
 }
 
-fn hash_rest(path: &Path, file: &mut File, hasher: &mut blake3::Hasher) -> Result<u64, DataError> {
+/// Reads the rest of `file` in 1 MiB chunks, handing each to `each`; the bytes read.
+fn stream_rest(path: &Path, file: &mut File, mut each: impl FnMut(&[u8])) -> Result<u64, DataError> {
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
     loop {
@@ -317,7 +304,7 @@ fn hash_rest(path: &Path, file: &mut File, hasher: &mut blake3::Hasher) -> Resul
         if n == 0 {
             return Ok(total);
         }
-        hasher.update(&buf[..n]);
+        each(&buf[..n]);
         total += n as u64;
     }
 }
