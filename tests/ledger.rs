@@ -163,3 +163,18 @@ fn bad_budget_and_strategy_are_usage_errors() {
         "unknown strategy `yolo`, expected one of: progressive_pruning, abstracted_summaries, minimal, stateless"
     ));
 }
+
+/// The figures README quotes for the sample, exactly: the baseline's describe() of the file
+/// depends on how every column is typed when read, so a change to reading shows here.
+#[test]
+fn the_readme_figures_for_the_sample_hold() {
+    for (flow, prompt, baseline) in [
+        ("roi_analysis", 1503, 19922),
+        ("brand_performance", 1578, 25190),
+        ("sales_forecast", 1092, 19746),
+    ] {
+        let r = run_json(&["--flow", flow, "--no-cache"]);
+        assert_eq!(r["totals"]["prompt_tokens"], prompt, "{flow}");
+        assert_eq!(r["totals"]["baseline_prompt_tokens"], baseline, "{flow}");
+    }
+}

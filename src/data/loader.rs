@@ -12,7 +12,7 @@ use super::numbers::{Decimal, detect_decimal, parse_number};
 use super::profile::{ColumnProfile, DataProfile, MissingColumn, describe_missing};
 use super::roles::{self, ExplicitColumn, Mapping, MappingError, candidates_for, dimension_role, find_column};
 use super::schema::{ColumnKind, Derivation, column_spec};
-use super::source::{self, CsvRead, FileFormat, Scan, file_stamp, first_line};
+use super::source::{self, FileFormat, Scan, file_stamp, first_line};
 use crate::cache::Reference;
 
 /// A loaded dataset. Flow state refers to it by `reference`, never by content.
@@ -423,7 +423,8 @@ impl Opened {
     /// grouping, currency or decimal commas become numbers, so the baseline's describe()
     /// sees what an analyst sees.
     fn read_whole(&self) -> Result<DataFrame, DataError> {
-        let as_text: Vec<String> = self
+        // Dimensions, dates and periods stay as read: a store id `101` is not a number.
+        let keep_text: Vec<&str> = self
             .mapping
             .roles
             .iter()
@@ -433,30 +434,18 @@ impl Opened {
                     Some(ColumnKind::Text | ColumnKind::Date | ColumnKind::Integer)
                 )
             })
-            .map(|(_, (column, _))| column.clone())
+            .map(|(_, (column, _))| column.as_str())
             .collect();
-        let typed = CsvRead {
-            as_text: &as_text,
-            all_text: self.decimal == Decimal::Comma,
-        };
         let frame = match &self.frame {
             Some(frame) => Ok(frame.clone()),
-            None => source::read_csv(&self.scan, &typed).or_else(|_| {
+            None => source::read_csv(&self.scan, self.decimal == Decimal::Comma)
                 // A value past the rows types were inferred from: read text, convert below.
-                source::read_csv(
-                    &self.scan,
-                    &CsvRead {
-                        as_text: &[],
-                        all_text: true,
-                    },
-                )
-            }),
+                .or_else(|_| source::read_csv(&self.scan, true)),
         }
         .map_err(|e| DataError::Parse {
             path: self.path().to_path_buf(),
             reason: first_line(&e.to_string()),
         })?;
-        let keep_text: Vec<&str> = as_text.iter().map(String::as_str).collect();
         let columns: Vec<Column> = frame
             .columns()
             .iter()

@@ -5,7 +5,6 @@
 use std::fs::File;
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use calamine::{Data, Reader as _};
 use polars::prelude::*;
@@ -366,35 +365,17 @@ impl Utf8Check {
     }
 }
 
-/// How a CSV's columns are read into the raw frame.
-pub struct CsvRead<'a> {
-    /// Columns read as text whatever they look like (dimensions, dates, periods).
-    pub as_text: &'a [String],
-    /// Every column as text (a file with decimal commas, or a typed read that failed).
-    pub all_text: bool,
-}
-
-/// Every column of a CSV file into a frame.
-pub fn read_csv(scan: &Scan, how: &CsvRead<'_>) -> PolarsResult<DataFrame> {
+/// Every column of a CSV file into a frame: typed as polars infers them (as pandas would,
+/// which the baseline's describe() imitates), or every column as text when `all_text` (a
+/// file with decimal commas, or a typed read that failed).
+pub fn read_csv(scan: &Scan, all_text: bool) -> PolarsResult<DataFrame> {
     let csv = scan.csv.as_ref().expect("a CSV scan");
     let mut options = CsvReadOptions::default().with_has_header(true).with_parse_options(
         CsvParseOptions::default()
             .with_separator(csv.delimiter)
             .with_quote_char(Some(b'"')),
     );
-    if how.all_text {
-        options = options.with_infer_schema_length(Some(0));
-    } else {
-        options = options.with_infer_schema_length(Some(10_000));
-        if !how.as_text.is_empty() {
-            let schema: Schema = how
-                .as_text
-                .iter()
-                .map(|n| (PlSmallStr::from(n.as_str()), DataType::String))
-                .collect();
-            options = options.with_schema_overwrite(Some(Arc::new(schema)));
-        }
-    }
+    options = options.with_infer_schema_length(Some(if all_text { 0 } else { 10_000 }));
     let first = match &csv.transcoded {
         Some(bytes) => options
             .clone()
