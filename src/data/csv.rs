@@ -18,6 +18,12 @@ fn reader(delimiter: u8) -> Reader {
 /// Up to `max` records of `bytes` as text. A record cut off by the end of `bytes` is left
 /// out unless `complete` says `bytes` is the whole file.
 pub fn records(bytes: &[u8], delimiter: u8, max: usize, complete: bool) -> Vec<Vec<String>> {
+    records_to(bytes, delimiter, max, complete).0
+}
+
+/// As [`records`], with the offset in `bytes` where the last record returned ends.
+pub fn records_to(bytes: &[u8], delimiter: u8, max: usize, complete: bool) -> (Vec<Vec<String>>, usize) {
+    let mut end = 0;
     let mut rdr = reader(delimiter);
     let mut out = vec![0u8; 4096];
     let mut ends = vec![0usize; 64];
@@ -40,6 +46,7 @@ pub fn records(bytes: &[u8], delimiter: u8, max: usize, complete: bool) -> Vec<V
                 endlen += nend;
                 if res == ReadRecordResult::Record {
                     records.push(fields(&out[..outlen], &ends[..endlen]));
+                    end = bytes.len();
                 }
                 break;
             }
@@ -47,13 +54,14 @@ pub fn records(bytes: &[u8], delimiter: u8, max: usize, complete: bool) -> Vec<V
             ReadRecordResult::OutputEndsFull => ends.resize(ends.len() * 2, 0),
             ReadRecordResult::Record => {
                 records.push(fields(&out[..outlen], &ends[..endlen]));
+                end = bytes.len() - input.len();
                 outlen = 0;
                 endlen = 0;
             }
             ReadRecordResult::End => break,
         }
     }
-    records
+    (records, end)
 }
 
 fn fields(out: &[u8], ends: &[usize]) -> Vec<String> {

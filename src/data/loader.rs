@@ -12,7 +12,7 @@ use super::numbers::{Decimal, detect_decimal, parse_number};
 use super::profile::{ColumnProfile, DataProfile, MissingColumn, describe_missing};
 use super::roles::{self, ExplicitColumn, Mapping, MappingError, candidates_for, dimension_role, find_column};
 use super::schema::{ColumnKind, Derivation, column_spec};
-use super::source::{self, FileFormat, Scan, file_stamp, first_line};
+use super::source::{self, CsvScope, FileFormat, Scan, file_stamp, first_line};
 use crate::cache::Reference;
 
 /// A loaded dataset. Flow state refers to it by `reference`, never by content.
@@ -238,11 +238,22 @@ pub fn load(
         return Ok(opened.into_dataset(reference, frame, profile));
     }
     let stamp = opened.scan.stamp;
-    let whole = opened.read_whole()?;
-    let mut profile = opened.profile(&whole);
+    // With nobody to see every column, a CSV's other columns are typed from its sampled
+    // first records and only the columns the flow reads are parsed whole.
+    let projected = observe.is_none() && opened.frame.is_none();
+    let scope = CsvScope {
+        columns: None,
+        head_only: projected,
+    };
+    let first = opened.read(&scope)?;
+    let mut profile = opened.profile(&first);
     let plan = match plan_columns(&opened, required, &profile) {
         Ok(plan) => plan,
         Err(missing) => {
+            if projected {
+                // The profile shown beside the error is of the whole file.
+                profile = opened.profile(&opened.read(&CsvScope::default())?);
+            }
             return Err(DataError::MissingColumns {
                 path: path.to_path_buf(),
                 missing,
@@ -250,6 +261,16 @@ pub fn load(
                 profile: Some(Box::new(profile)),
             });
         }
+    };
+    let whole = if projected {
+        let read = opened.read(&CsvScope {
+            columns: Some(opened.positions(&plan)),
+            head_only: false,
+        })?;
+        opened.complete_profile(&mut profile, &read);
+        read
+    } else {
+        first
     };
     if let Some(observe) = observe {
         observe(&reference, &whole);
@@ -289,7 +310,7 @@ impl Inspection {
 /// when the file cannot be read at all.
 pub fn inspect(path: &Path, required: &[&str], options: &LoadOptions) -> Result<Inspection, DataError> {
     let opened = open(path, options)?;
-    let whole = opened.read_whole()?;
+    let whole = opened.read(&CsvScope::default())?;
     let mut profile = opened.profile(&whole);
     let (missing, problem) = match plan_columns(&opened, required, &profile) {
         Ok(plan) => {
@@ -419,10 +440,10 @@ impl Opened {
         ])
     }
 
-    /// Every column of the file, typed as far as the values allow: numbers written with
-    /// grouping, currency or decimal commas become numbers, so the baseline's describe()
-    /// sees what an analyst sees.
-    fn read_whole(&self) -> Result<DataFrame, DataError> {
+    /// The file's columns in `scope` (a CSV's; a workbook or Parquet file is read whole),
+    /// typed as far as the values allow: numbers written with grouping, currency or decimal
+    /// commas become numbers, so the baseline's describe() sees what an analyst sees.
+    fn read(&self, scope: &CsvScope) -> Result<DataFrame, DataError> {
         // Dimensions, dates and periods stay as read: a store id `101` is not a number.
         let keep_text: Vec<&str> = self
             .mapping
@@ -438,9 +459,9 @@ impl Opened {
             .collect();
         let frame = match &self.frame {
             Some(frame) => Ok(frame.clone()),
-            None => source::read_csv(&self.scan, self.decimal == Decimal::Comma)
+            None => source::read_csv(&self.scan, self.decimal == Decimal::Comma, scope)
                 // A value past the rows types were inferred from: read text, convert below.
-                .or_else(|_| source::read_csv(&self.scan, true)),
+                .or_else(|_| source::read_csv(&self.scan, true, scope)),
         }
         .map_err(|e| DataError::Parse {
             path: self.path().to_path_buf(),
@@ -521,6 +542,29 @@ impl Opened {
                 .map(|(r, c)| (r.to_string(), c.clone()))
                 .collect(),
             notes,
+        }
+    }
+
+    /// Where the planned columns sit in the header, in file order.
+    fn positions(&self, plan: &ColumnPlan) -> Vec<usize> {
+        let mut positions: Vec<usize> = plan
+            .read
+            .iter()
+            .filter_map(|(_, source)| self.header.iter().position(|h| h == source))
+            .collect();
+        positions.sort_unstable();
+        positions.dedup();
+        positions
+    }
+
+    /// A profile made from the first rows, corrected by the columns then read whole: the
+    /// row count, and those columns' kinds.
+    fn complete_profile(&self, profile: &mut DataProfile, read: &DataFrame) {
+        profile.rows = read.height();
+        for column in read.columns() {
+            if let Some(p) = profile.columns.iter_mut().find(|p| p.name == column.name().as_str()) {
+                p.kind = kind_of(column, self.decimal).to_string();
+            }
         }
     }
 
@@ -985,6 +1029,32 @@ mod tests {
         assert_eq!(d.columns(), vec!["brand", "profit"]);
         assert_eq!(d.reference, Reference::of_bytes(FULL.as_bytes()));
         assert_eq!(d.file_reference, d.reference);
+    }
+
+    #[test]
+    fn without_an_observer_only_needed_columns_are_parsed_and_the_profile_still_covers_all() {
+        let mut text = String::from("Notes,brand,profit,Extra\n");
+        for i in 0..5000 {
+            text.push_str(&format!("\"note {i}, long\",B{},{i}.5,{i}\n", i % 7));
+        }
+        let f = write(text.as_bytes());
+        let mut seen = Vec::new();
+        let mut observe = |_: &Reference, whole: &DataFrame| seen.push(whole.width());
+        let observed = load(
+            f.path(),
+            &["brand", "profit"],
+            &LoadOptions::default(),
+            None,
+            Some(&mut observe),
+        )
+        .unwrap();
+        assert_eq!(seen, [4]);
+        let projected = load_csv(f.path(), &["brand", "profit"]).unwrap();
+        assert!(projected.frame.equals(&observed.frame));
+        assert_eq!(projected.profile, observed.profile);
+        assert_eq!(projected.profile.rows, 5000);
+        let kinds: Vec<&str> = projected.profile.columns.iter().map(|c| c.kind.as_str()).collect();
+        assert_eq!(kinds, ["text", "text", "number", "integer"]);
     }
 
     #[test]

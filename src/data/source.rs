@@ -11,11 +11,13 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::DataError;
-use super::csv::{Ragged, RecordCheck, records, sniff_delimiter};
+use super::csv::{Ragged, RecordCheck, records_to, sniff_delimiter};
 use crate::cache::Reference;
 
 /// Bytes inspected for the format, the dialect and the header.
 pub const SNIFF_BYTES: usize = 1 << 20;
+/// Records kept as a CSV's sample: enough to decide decimals and type unread columns.
+const SAMPLE_RECORDS: usize = 2_000;
 
 /// What kind of file it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +86,8 @@ pub struct CsvScan {
     pub delimiter: u8,
     /// The header and the first records, as text.
     pub sample: Vec<Vec<String>>,
+    /// The bytes `sample` was read from (UTF-8), ending where its last record ends.
+    pub head: Vec<u8>,
     /// The whole file as UTF-8 when it was in another encoding (read from memory then).
     pub transcoded: Option<Vec<u8>>,
 }
@@ -244,7 +248,8 @@ pub fn scan(path: &Path) -> Result<Scan, DataError> {
         }
         None => text_head,
     };
-    let sample = records(sample_bytes, delimiter, 1000, complete);
+    let (sample, end) = records_to(sample_bytes, delimiter, SAMPLE_RECORDS, complete);
+    let head = sample_bytes[..end].to_vec();
     Ok(Scan {
         path: path.to_path_buf(),
         reference: Reference::from_hash(hasher.finalize()),
@@ -255,6 +260,7 @@ pub fn scan(path: &Path) -> Result<Scan, DataError> {
             encoding,
             delimiter,
             sample,
+            head,
             transcoded,
         }),
     })
@@ -286,10 +292,13 @@ fn csv_of(
     if let (_, Some(r)) = check.finish() {
         return Err(ragged(path, r, delimiter));
     }
+    let sample_bytes = &text[..text.len().min(SNIFF_BYTES)];
+    let (sample, end) = records_to(sample_bytes, delimiter, SAMPLE_RECORDS, complete);
     Ok(CsvScan {
         encoding,
         delimiter,
-        sample: records(&text[..text.len().min(SNIFF_BYTES)], delimiter, 1000, complete),
+        sample,
+        head: sample_bytes[..end].to_vec(),
         transcoded,
     })
 }
@@ -365,18 +374,34 @@ impl Utf8Check {
     }
 }
 
-/// Every column of a CSV file into a frame: typed as polars infers them (as pandas would,
-/// which the baseline's describe() imitates), or every column as text when `all_text` (a
+/// Which part of a CSV file to read.
+#[derive(Debug, Clone, Default)]
+pub struct CsvScope {
+    /// Only these columns (by position in the header); every column when `None`.
+    pub columns: Option<Vec<usize>>,
+    /// Only the sampled first records ([`CsvScan::head`]), not the whole file.
+    pub head_only: bool,
+}
+
+/// The columns of a CSV file in `scope` into a frame: typed as polars infers them (as
+/// pandas would, which the baseline's describe() imitates), or as text when `all_text` (a
 /// file with decimal commas, or a typed read that failed).
-pub fn read_csv(scan: &Scan, all_text: bool) -> PolarsResult<DataFrame> {
+pub fn read_csv(scan: &Scan, all_text: bool, scope: &CsvScope) -> PolarsResult<DataFrame> {
     let csv = scan.csv.as_ref().expect("a CSV scan");
-    let mut options = CsvReadOptions::default().with_has_header(true).with_parse_options(
-        CsvParseOptions::default()
-            .with_separator(csv.delimiter)
-            .with_quote_char(Some(b'"')),
-    );
+    let mut options = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_parse_options(
+            CsvParseOptions::default()
+                .with_separator(csv.delimiter)
+                .with_quote_char(Some(b'"')),
+        )
+        .with_projection(scope.columns.clone().map(Arc::new));
     options = options.with_infer_schema_length(Some(if all_text { 0 } else { 10_000 }));
     let first = match &csv.transcoded {
+        _ if scope.head_only => options
+            .clone()
+            .into_reader_with_file_handle(Cursor::new(csv.head.as_slice()))
+            .finish(),
         Some(bytes) => options
             .clone()
             .into_reader_with_file_handle(Cursor::new(bytes.as_slice()))
@@ -392,6 +417,7 @@ pub fn read_csv(scan: &Scan, all_text: bool) -> PolarsResult<DataFrame> {
             // Quoting polars' parser does not take (a bare quote inside an unquoted field):
             // read the fields as csv-core reads them instead.
             let raw = match &csv.transcoded {
+                _ if scope.head_only => csv.head.clone(),
                 Some(bytes) => bytes.clone(),
                 None => std::fs::read(&scan.path).map_err(|_| e)?,
             };
