@@ -14,6 +14,16 @@ pub const DEFAULT_CONFIG: &str = include_str!("../assets/config/default.toml");
 pub struct Price {
     pub input: f64,
     pub output: f64,
+    /// Input read from the provider's prompt cache; absent when the model has no discount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input: Option<f64>,
+}
+
+impl Price {
+    /// USD per million cached input tokens (the full input price when there is no discount).
+    pub fn cached_input(&self) -> f64 {
+        self.cached_input.unwrap_or(self.input)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -55,6 +65,8 @@ pub struct LlmSettings {
     pub timeout_seconds: u64,
     pub max_retries: u32,
     pub stream: bool,
+    /// Send OpenAI's `prompt_cache_key` (flow and step) when the server is OpenAI's.
+    pub prompt_cache_key: bool,
 }
 
 /// Who writes step answers.
@@ -88,6 +100,7 @@ struct LlmLayer {
     timeout_seconds: Option<u64>,
     max_retries: Option<u32>,
     stream: Option<bool>,
+    prompt_cache_key: Option<bool>,
 }
 
 /// The `[memory]` table: where insights persist and how many a step may be given.
@@ -197,6 +210,7 @@ impl Config {
                     timeout_seconds: l.timeout_seconds.expect("default sets timeout_seconds"),
                     max_retries: l.max_retries.expect("default sets max_retries"),
                     stream: l.stream.expect("default sets stream"),
+                    prompt_cache_key: l.prompt_cache_key.expect("default sets prompt_cache_key"),
                 }
             },
             memory: {
@@ -259,6 +273,7 @@ impl Config {
             s.timeout_seconds = l.timeout_seconds.unwrap_or(s.timeout_seconds);
             s.max_retries = l.max_retries.unwrap_or(s.max_retries);
             s.stream = l.stream.unwrap_or(s.stream);
+            s.prompt_cache_key = l.prompt_cache_key.unwrap_or(s.prompt_cache_key);
         }
         if let Some(d) = layer.data {
             self.data.columns.extend(d.columns);
@@ -294,10 +309,29 @@ impl Config {
         }
     }
 
-    /// The price of `model`, if the pricing table knows it.
+    /// The price of `model`, if the pricing table knows it; a dated snapshot
+    /// (`gpt-4o-2024-08-06`) or a provider-prefixed name (`openai/gpt-4o`) takes its
+    /// family's price when it has none of its own.
     pub fn price(&self, model: &str) -> Option<Price> {
-        self.pricing.get(model).copied()
+        let bare = model.rsplit('/').next().unwrap_or(model);
+        [model, bare, undated(bare)]
+            .into_iter()
+            .find_map(|name| self.pricing.get(name).copied())
     }
+}
+
+/// A model name without its snapshot date: `gpt-4o-2024-08-06` → `gpt-4o`.
+fn undated(model: &str) -> &str {
+    let bytes = model.as_bytes();
+    let n = bytes.len();
+    let dated = n > 11
+        && bytes[n - 11] == b'-'
+        && bytes[n - 6] == b'-'
+        && bytes[n - 3] == b'-'
+        && [n - 10, n - 9, n - 8, n - 7, n - 5, n - 4, n - 2, n - 1]
+            .iter()
+            .all(|&i| bytes[i].is_ascii_digit());
+    if dated { &model[..n - 11] } else { model }
 }
 
 #[cfg(test)]
@@ -312,9 +346,19 @@ mod tests {
             c.price("gpt-4o"),
             Some(Price {
                 input: 2.5,
-                output: 10.0
+                output: 10.0,
+                cached_input: Some(1.25),
             })
         );
+        for model in ["gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-4.1", "o3", "o4-mini"] {
+            let p = c.price(model).unwrap_or_else(|| panic!("{model} has a price"));
+            assert!(p.cached_input() < p.input, "{model}");
+        }
+        assert_eq!(c.price("gpt-4o-2024-08-06"), c.price("gpt-4o"));
+        assert_eq!(c.price("openai/gpt-4o-mini"), c.price("gpt-4o-mini"));
+        assert_eq!(c.price("llama3.1"), None);
+        assert_eq!(c.price("gpt-4o-2024-08"), None, "not a snapshot date");
+        assert!(c.llm.prompt_cache_key);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use mrflow::cache::ResultStore;
 use mrflow::context::Tokenizer;
+use mrflow::context::ledger::{CachedBasis, StepTokens};
 use mrflow::data::{FrameStore, load};
 use mrflow::engine::{
     Engine, EngineCommand, EngineConfig, FlowSnapshot, Measure, PreviewJob, RunReport, StepStatus, budget_problem,
@@ -167,6 +168,19 @@ fn ledger_line(r: &RunReport) -> String {
         r.facts.baseline_retained,
         r.facts.critical,
     );
+    let basis = match t.cached_basis {
+        CachedBasis::Reported => "as the server reported",
+        CachedBasis::Estimated => "estimated",
+    };
+    line.push_str(&format!(
+        "\n        with prompt caching: cost {} vs {} ({} cheaper) · cached prompt tokens {} ({basis}) vs {} \
+         (estimated)",
+        usd(t.cost_cached_usd),
+        usd(t.baseline_cost_cached_usd),
+        t.cost_reduction_vs_cached_baseline_pct.map_or("n/a".into(), pct),
+        grouped(t.cached_tokens as f64),
+        grouped(t.baseline_cached_tokens as f64),
+    ));
     if let (Some(p), Some(c)) = (t.prompt_tokens_reported, t.completion_tokens_reported) {
         line.push_str(&format!(
             "\n        the server reported {} prompt + {} completion ({:+} prompt tokens against our count)",
@@ -176,6 +190,14 @@ fn ledger_line(r: &RunReport) -> String {
         ));
     }
     line
+}
+
+/// A step's prompt tokens served from the provider's cache: as reported, or `~` estimated.
+fn prompt_cache(t: &StepTokens) -> String {
+    match t.cached_reported {
+        Some(n) => grouped(n as f64),
+        None => format!("~{}", grouped(t.cached_estimated as f64)),
+    }
 }
 
 fn render_table(r: &RunReport) -> String {
@@ -196,8 +218,8 @@ fn render_table(r: &RunReport) -> String {
         out.push_str(&format!("        {note}\n"));
     }
     out.push_str(&format!(
-        "\n{:<22} {:<9} {:<6} {:>7} {:>13} {:>9}  {}\n",
-        "STEP", "STATUS", "CACHED", "TIME", "PROMPT/BUDGET", "BASELINE", "OUTPUT"
+        "\n{:<22} {:<9} {:<6} {:>7} {:>13} {:>6} {:>7} {:>9}  {}\n",
+        "STEP", "STATUS", "CACHED", "TIME", "PROMPT/BUDGET", "PREFIX", "P-CACHE", "BASELINE", "OUTPUT"
     ));
     for s in &r.steps {
         let output = match (&s.output_ref, &s.error) {
@@ -206,12 +228,14 @@ fn render_table(r: &RunReport) -> String {
             _ => "-".into(),
         };
         out.push_str(&format!(
-            "{:<22} {:<9} {:<6} {:>7} {:>13} {:>9}  {}\n",
+            "{:<22} {:<9} {:<6} {:>7} {:>13} {:>6} {:>7} {:>9}  {}\n",
             s.id,
             s.status.as_str(),
             if s.cached { "yes" } else { "no" },
             ms(s.duration_ms),
             format!("{}/{}", grouped(s.tokens.prompt as f64), grouped(s.budget as f64)),
+            grouped(s.tokens.stable_prefix as f64),
+            prompt_cache(&s.tokens),
             grouped(s.tokens.baseline_prompt as f64),
             output
         ));
@@ -238,17 +262,21 @@ fn render_markdown(r: &RunReport) -> String {
         grouped(r.data.rows as f64),
         r.data.reference.short()
     ));
-    out.push_str("| step | status | cached | time | prompt/budget | baseline | output |\n");
-    out.push_str("|---|---|---|---|---|---|---|\n");
+    out.push_str(
+        "| step | status | cached | time | prompt/budget | stable prefix | prompt cache | baseline | output |\n",
+    );
+    out.push_str("|---|---|---|---|---|---|---|---|---|\n");
     for s in &r.steps {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {}/{} | {} | {} |\n",
+            "| {} | {} | {} | {} | {}/{} | {} | {} | {} | {} |\n",
             s.id,
             s.status.as_str(),
             if s.cached { "yes" } else { "no" },
             ms(s.duration_ms),
             s.tokens.prompt,
             s.budget,
+            s.tokens.stable_prefix,
+            prompt_cache(&s.tokens),
             s.tokens.baseline_prompt,
             s.output_ref.map_or("-".into(), |r| format!("`{}`", r.short()))
         ));

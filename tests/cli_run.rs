@@ -175,7 +175,9 @@ fn table_and_markdown_formats_show_steps_and_report() {
     assert!(table.contains("# Report: roi analysis"));
     let md = stdout(&run(home.path(), &["run", "--format", "markdown"]));
     assert!(
-        md.contains("| step | status | cached | time | prompt/budget | baseline | output |"),
+        md.contains(
+            "| step | status | cached | time | prompt/budget | stable prefix | prompt cache | baseline | output |"
+        ),
         "{md}"
     );
     // The second run in the same home is served from the cache.

@@ -169,12 +169,86 @@ fn bad_budget_and_strategy_are_usage_errors() {
 #[test]
 fn the_readme_figures_for_the_sample_hold() {
     for (flow, prompt, baseline) in [
-        ("roi_analysis", 1503, 19922),
+        ("roi_analysis", 1502, 19922),
         ("brand_performance", 1578, 25190),
-        ("sales_forecast", 1092, 19746),
+        ("sales_forecast", 1091, 19746),
     ] {
         let r = run_json(&["--flow", flow, "--no-cache"]);
         assert_eq!(r["totals"]["prompt_tokens"], prompt, "{flow}");
         assert_eq!(r["totals"]["baseline_prompt_tokens"], baseline, "{flow}");
+    }
+}
+
+/// Two prompts sharing a known prefix: the second is billed with the shared part, made
+/// cacheable (from 1,024 tokens, in 128-token steps), at the cached price.
+#[test]
+fn the_cached_baseline_cost_of_a_known_shared_prefix_is_exact() {
+    use mrflow::config::Price;
+    use mrflow::context::ledger::{StepTokens, Totals};
+    use mrflow::context::{Encoding, Tokenizer, layout};
+
+    let t = Tokenizer::new(Encoding::O200kBase);
+    // " x" is one token in o200k_base, so the shared prefix is exactly 1,300 tokens.
+    let shared = " x".repeat(1300);
+    let first = format!("{shared}\nFirst step's own question?");
+    let second = format!("{shared}\nA second, different question about revenue.");
+    let tokens: Vec<Vec<u32>> = [&first, &second].iter().map(|p| t.encode(p)).collect();
+    assert_eq!(t.encode(&shared).len(), 1300);
+    let common = tokens[0].iter().zip(&tokens[1]).take_while(|(a, b)| a == b).count();
+    assert!((1300..1302).contains(&common), "{common}");
+    let cached = layout::cached_prefixes(&tokens);
+    assert_eq!(cached, [0, 1280], "1,024 + 2 × 128 of the shared 1,300");
+
+    let price = Price {
+        input: 1.25,
+        output: 10.0,
+        cached_input: Some(0.125),
+    };
+    let steps: Vec<StepTokens> = tokens
+        .iter()
+        .zip(&cached)
+        .map(|(p, &c)| StepTokens {
+            prompt: 100,
+            completion: 10,
+            baseline_prompt: p.len(),
+            baseline_cached_estimated: c,
+            ..StepTokens::default()
+        })
+        .collect();
+    let totals = Totals::of(&steps, Some(price));
+    let input = (tokens[0].len() + tokens[1].len()) as f64;
+    let expected = ((input - 1280.0) * 1.25 + 1280.0 * 0.125 + 20.0 * 10.0) / 1e6;
+    assert_eq!(totals.baseline_cached_tokens, 1280);
+    assert!(
+        (totals.baseline_cost_cached_usd.unwrap() - expected).abs() < 1e-15,
+        "{:?} vs {expected}",
+        totals.baseline_cost_cached_usd
+    );
+    assert!(totals.baseline_cost_cached_usd < totals.baseline_cost_usd);
+}
+
+/// The run JSON carries the caching figures; offline they are estimates, labelled so.
+#[test]
+fn the_run_json_has_stable_prefixes_and_both_cost_comparisons() {
+    let r = run_json(&["--no-cache"]);
+    let totals = &r["totals"];
+    assert_eq!(totals["cached_basis"], "estimated");
+    assert!(totals["cached_tokens_reported"].is_null());
+    for key in [
+        "cost_cached_usd",
+        "baseline_cost_cached_usd",
+        "cost_reduction_pct",
+        "cost_reduction_vs_cached_baseline_pct",
+    ] {
+        assert!(totals[key].as_f64().is_some(), "{key}: {totals}");
+    }
+    for step in r["steps"].as_array().unwrap() {
+        let tokens = &step["tokens"];
+        let (prefix, prompt) = (
+            tokens["stable_prefix"].as_u64().unwrap(),
+            tokens["prompt"].as_u64().unwrap(),
+        );
+        assert!(prefix > 0 && prefix <= prompt, "{step}");
+        assert!(tokens["cached_reported"].is_null());
     }
 }

@@ -276,6 +276,7 @@ async fn cancelling_a_step_closes_its_request() {
         timeout: Duration::from_secs(30),
         max_retries: 0,
         stream: true,
+        prompt_cache_key: false,
         backoff: Duration::from_millis(10),
     })
     .unwrap();
@@ -306,4 +307,88 @@ async fn cancelling_a_step_closes_its_request() {
         assert!(closed.elapsed() < Duration::from_secs(5), "the request was not closed");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A server that reports cached prompt tokens: they are recorded per step and in totals,
+/// and the cached-price cost uses them instead of the estimate.
+#[test]
+fn cached_tokens_a_server_reports_are_recorded_and_costed() {
+    let home = tempfile::tempdir().unwrap();
+    config(home.path(), "stream = false");
+    let server = Server::start(|i, _| {
+        let mut body: serde_json::Value = serde_json::from_str(&completion(&format!("Answer {i}."), 2000, 10)).unwrap();
+        body["usage"]["prompt_tokens_details"] = serde_json::json!({"cached_tokens": 1024 + 128 * i});
+        Reply::Json(200, vec![], body.to_string())
+    });
+    let out = run_openai(home.path(), &server, &["--model", "gpt-4o"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json(&out);
+    let steps = report["steps"].as_array().unwrap();
+    let reported: Vec<u64> = steps
+        .iter()
+        .map(|s| s["tokens"]["cached_reported"].as_u64().unwrap())
+        .collect();
+    assert_eq!(reported, [1024, 1152, 1280, 1408]);
+    let totals = &report["totals"];
+    assert_eq!(totals["cached_basis"], "reported");
+    assert_eq!(totals["cached_tokens_reported"], 4864);
+    assert_eq!(totals["cached_tokens"], 4864);
+    // gpt-4o: $2.50 input, $1.25 cached input, $10.00 output per million.
+    let prompt = totals["prompt_tokens"].as_f64().unwrap();
+    let completion = totals["completion_tokens"].as_f64().unwrap();
+    let expected = ((prompt - 4864.0).max(0.0) * 2.5 + prompt.min(4864.0) * 1.25 + completion * 10.0) / 1e6;
+    let got = totals["cost_cached_usd"].as_f64().unwrap();
+    assert!((got - expected).abs() < 1e-12, "{got} vs {expected}");
+    // Not OpenAI itself: no prompt_cache_key is sent.
+    assert_eq!(server.requests()[0].json().get("prompt_cache_key"), None);
+}
+
+/// OpenAI's own API gets a prompt_cache_key naming the flow and step, unless turned off.
+#[test]
+fn the_prompt_cache_key_names_the_flow_and_step() {
+    use mrflow::llm::{Analyst, OpenAiAnalyst, OpenAiSettings};
+
+    let server = Server::start(|_, _| Reply::Json(200, vec![], completion("ok", 10, 1)));
+    let settings = OpenAiSettings {
+        base_url: server.base_url(),
+        model: "gpt-5-mini".into(),
+        api_key: None,
+        timeout: Duration::from_secs(10),
+        max_retries: 0,
+        stream: false,
+        prompt_cache_key: true,
+        backoff: Duration::from_millis(10),
+    };
+    let flow = mrflow::engine::Flow::builtin("roi_analysis").unwrap();
+    let step = &flow.steps()[1];
+    let request = mrflow::llm::AnswerRequest {
+        flow: flow.name(),
+        step,
+        is_final: false,
+        messages: mrflow::context::Messages {
+            system: "You are an analyst.",
+            user: "## task\nSay ok.",
+        },
+        own_facts: &[],
+        upstream: vec![],
+    };
+    let cancel = tokio_util::sync::CancellationToken::new();
+    for (on, expected) in [(true, Some("mrflow/roi_analysis/analyze_profitability")), (false, None)] {
+        let analyst = OpenAiAnalyst::new(OpenAiSettings {
+            prompt_cache_key: on,
+            ..settings.clone()
+        })
+        .unwrap();
+        analyst.answer(&request, &mut |_| {}, &cancel).unwrap();
+        let body = server.requests().last().unwrap().json();
+        assert_eq!(body.get("prompt_cache_key").and_then(|v| v.as_str()), expected);
+    }
+    // From config, only OpenAI's own host gets the key.
+    let mut llm = mrflow::config::Config::default_only().llm;
+    llm.base_url = server.base_url();
+    assert!(
+        !OpenAiSettings::from_config(&llm, "gpt-5-mini")
+            .unwrap()
+            .prompt_cache_key
+    );
 }

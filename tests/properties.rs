@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use mrflow::context::layout::Stability;
 use mrflow::context::{
     ContextBundle, ContextItem, Decision, Encoding, Priority, PruneSettings, Rendition, Strategy as ContextStrategy,
-    Tokenizer, prune,
+    Tokenizer, assemble, prune,
 };
 use mrflow::data::load_csv;
 use mrflow::engine::{BUILTIN_FLOWS, ContextSource, Flow};
@@ -82,6 +83,40 @@ proptest! {
                 if d.priority == Priority::Critical && !dropped_by_design {
                     prop_assert!(d.decision != Decision::Dropped, "critical {} dropped: {:?}", d.key, p.decisions);
                 }
+            }
+        }
+    }
+
+    /// Two budgets give prompts that are byte-identical up to the first item (in prompt
+    /// order, most stable first) whose decision differs, so a provider's prefix cache
+    /// still serves that part after a budget change.
+    #[test]
+    fn a_budget_change_keeps_the_prefix_up_to_the_first_changed_item(
+        specs in prop::collection::vec(item_strategy(), 1..10),
+        budgets in (50u32..2000, 50u32..2000),
+        strategy in 0usize..4,
+    ) {
+        let tokenizer = Tokenizer::new(Encoding::O200kBase);
+        let mut bundle = bundle(&specs, &tokenizer);
+        bundle.items.sort_by_key(|i| Stability::of(&i.source));
+        let overrides = BTreeMap::new();
+        let strategy = ContextStrategy::ALL[strategy];
+        let at = |budget| prune(&bundle, PruneSettings { budget, strategy, overrides: &overrides, task: "" }, &tokenizer);
+        if let (Ok(a), Ok(b)) = (at(budgets.0), at(budgets.1)) {
+            let decisions = |p: &mrflow::context::PrunedContext| p.decisions.iter().map(|d| d.decision).collect::<Vec<_>>();
+            let (da, db) = (decisions(&a), decisions(&b));
+            let first_change = da.iter().zip(&db).position(|(x, y)| x != y).unwrap_or(da.len());
+            let mut head = da.clone();
+            head[first_change..].fill(Decision::Dropped);
+            let head = assemble(&bundle, &head);
+            let head = head.strip_suffix("[user]\n").unwrap_or(&head);
+            prop_assert!(a.prompt.starts_with(head) && b.prompt.starts_with(head), "{:?} vs {:?}", da, db);
+            for p in [&a, &b] {
+                prop_assert!(p.stable_prefix <= p.tokens);
+            }
+            if first_change == da.len() {
+                prop_assert_eq!(&a.prompt, &b.prompt);
+                prop_assert_eq!(a.stable_prefix, b.stable_prefix);
             }
         }
     }

@@ -6,6 +6,7 @@ use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Serialize};
 
+use super::layout::layout_order;
 use super::memo::Memo;
 use super::render::{dataset_full, dataset_shape, render_json};
 use super::{Priority, Tokenizer};
@@ -217,6 +218,11 @@ pub fn build(inputs: &ContextInputs<'_>, tokenizer: &Tokenizer) -> ContextBundle
             reference,
         });
     }
+    // Most stable first, so a provider's prompt cache can serve the longest prefix.
+    let sources: Vec<&ContextSource> = items.iter().map(|i| &i.source).collect();
+    let order = layout_order(&sources);
+    let mut slots: Vec<Option<ContextItem>> = items.into_iter().map(Some).collect();
+    let items = order.into_iter().filter_map(|i| slots[i].take()).collect();
     ContextBundle { items, facts }
 }
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::config::Price;
 use crate::tools::Fact;
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct StepTokens {
     pub prompt: usize,
     pub completion: usize,
@@ -15,6 +15,26 @@ pub struct StepTokens {
     /// chat format's own tokens too, so it runs a few tokens above `prompt`.
     pub prompt_reported: Option<usize>,
     pub completion_reported: Option<usize>,
+    /// Prompt tokens the server said it read from its prompt cache (null when it did not
+    /// say, and offline).
+    pub cached_reported: Option<usize>,
+    /// Prompt tokens before the first volatile item: identical on every run of the step.
+    pub stable_prefix: usize,
+    /// Prompt tokens a provider's prefix cache could serve, estimated from the earlier
+    /// prompts of the run (see [`crate::context::layout::cached_prefixes`]).
+    pub cached_estimated: usize,
+    /// The same estimate for the baseline's prompt of the step.
+    pub baseline_cached_estimated: usize,
+}
+
+/// Where the cached-token figures of the optimized run come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CachedBasis {
+    /// The server reported cached tokens for every step that ran.
+    Reported,
+    /// Estimated from the prompts' shared prefixes (offline, or a server that does not say).
+    Estimated,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -25,11 +45,40 @@ pub struct Totals {
     /// The server-reported sums, when every step that ran has them.
     pub prompt_tokens_reported: Option<usize>,
     pub completion_tokens_reported: Option<usize>,
+    pub cached_tokens_reported: Option<usize>,
+    /// Prompt tokens served from a provider's prefix cache: reported, or estimated as
+    /// `cached_basis` says.
+    pub cached_tokens: usize,
+    pub cached_basis: CachedBasis,
+    /// The baseline's prompt tokens a prefix cache could serve (always an estimate).
+    pub baseline_cached_tokens: usize,
     /// How much smaller the optimized prompts are than the baseline's, in percent.
     pub reduction_pct: f64,
-    /// Null when the model has no price in the pricing table.
+    /// At list prices, every input token paid in full. Null when the model has no price
+    /// in the pricing table.
     pub cost_usd: Option<f64>,
     pub baseline_cost_usd: Option<f64>,
+    /// With cached tokens billed at the cached-input price.
+    pub cost_cached_usd: Option<f64>,
+    pub baseline_cost_cached_usd: Option<f64>,
+    /// How much cheaper the optimized run is than the baseline, both at list prices.
+    pub cost_reduction_pct: Option<f64>,
+    /// The same with both sides' prompt caching counted.
+    pub cost_reduction_vs_cached_baseline_pct: Option<f64>,
+}
+
+/// USD for `input` prompt tokens of which `cached` are billed at the cached price, and
+/// `output` completion tokens.
+pub fn cost(price: Price, input: usize, cached: usize, output: usize) -> f64 {
+    let cached = cached.min(input);
+    ((input - cached) as f64 * price.input + cached as f64 * price.cached_input() + output as f64 * price.output) / 1e6
+}
+
+fn reduction(ours: Option<f64>, baseline: Option<f64>) -> Option<f64> {
+    match (ours, baseline) {
+        (Some(o), Some(b)) if b > 0.0 => Some((1.0 - o / b) * 100.0),
+        _ => None,
+    }
 }
 
 impl Totals {
@@ -44,20 +93,36 @@ impl Totals {
                 .then(|| ran().map(f).sum::<Option<usize>>())
                 .flatten()
         };
-        let cost = |input: usize| price.map(|p| (input as f64 * p.input + completion as f64 * p.output) / 1e6);
+        let cached_reported = reported(|s| s.cached_reported);
+        let (cached, cached_basis) = match cached_reported {
+            Some(n) => (n, CachedBasis::Reported),
+            None => (steps.iter().map(|s| s.cached_estimated).sum(), CachedBasis::Estimated),
+        };
+        let baseline_cached: usize = steps.iter().map(|s| s.baseline_cached_estimated).sum();
+        let priced = |input: usize, cached: usize| price.map(|p| cost(p, input, cached, completion));
+        let (cost_usd, baseline_cost_usd) = (priced(prompt, 0), priced(baseline, 0));
+        let (cost_cached_usd, baseline_cost_cached_usd) = (priced(prompt, cached), priced(baseline, baseline_cached));
         Totals {
             prompt_tokens: prompt,
             completion_tokens: completion,
             baseline_prompt_tokens: baseline,
             prompt_tokens_reported: reported(|s| s.prompt_reported),
             completion_tokens_reported: reported(|s| s.completion_reported),
+            cached_tokens_reported: cached_reported,
+            cached_tokens: cached,
+            cached_basis,
+            baseline_cached_tokens: baseline_cached,
             reduction_pct: if baseline == 0 {
                 0.0
             } else {
                 (1.0 - prompt as f64 / baseline as f64) * 100.0
             },
-            cost_usd: cost(prompt),
-            baseline_cost_usd: cost(baseline),
+            cost_usd,
+            baseline_cost_usd,
+            cost_cached_usd,
+            baseline_cost_cached_usd,
+            cost_reduction_pct: reduction(cost_usd, baseline_cost_usd),
+            cost_reduction_vs_cached_baseline_pct: reduction(cost_cached_usd, baseline_cost_cached_usd),
         }
     }
 }
@@ -106,22 +171,21 @@ mod tests {
                 baseline_prompt: 1000,
                 prompt_reported: Some(107),
                 completion_reported: Some(50),
+                ..StepTokens::default()
             },
             StepTokens {
                 prompt: 300,
                 completion: 50,
                 baseline_prompt: 3000,
-                prompt_reported: None,
-                completion_reported: None,
+                ..StepTokens::default()
             },
         ];
-        let t = Totals::of(
-            &steps,
-            Some(Price {
-                input: 2.0,
-                output: 10.0,
-            }),
-        );
+        let price = Price {
+            input: 2.0,
+            output: 10.0,
+            cached_input: Some(0.5),
+        };
+        let t = Totals::of(&steps, Some(price));
         assert_eq!(
             (t.prompt_tokens, t.completion_tokens, t.baseline_prompt_tokens),
             (400, 100, 4000)
@@ -132,7 +196,60 @@ mod tests {
         assert_eq!(Totals::of(&both, None).prompt_tokens_reported, Some(214));
         assert!((t.cost_usd.unwrap() - (400.0 * 2.0 + 100.0 * 10.0) / 1e6).abs() < 1e-12);
         assert!((t.baseline_cost_usd.unwrap() - (4000.0 * 2.0 + 100.0 * 10.0) / 1e6).abs() < 1e-12);
+        assert_eq!(t.cost_cached_usd, t.cost_usd, "nothing cached");
         assert_eq!(Totals::of(&steps, None).cost_usd, None);
+    }
+
+    #[test]
+    fn cached_tokens_are_billed_at_the_cached_price_reported_or_estimated() {
+        let price = Price {
+            input: 2.0,
+            output: 10.0,
+            cached_input: Some(0.5),
+        };
+        let mut steps = [
+            StepTokens {
+                prompt: 2000,
+                completion: 100,
+                baseline_prompt: 5000,
+                baseline_cached_estimated: 0,
+                cached_estimated: 0,
+                ..StepTokens::default()
+            },
+            StepTokens {
+                prompt: 2000,
+                completion: 100,
+                baseline_prompt: 6000,
+                baseline_cached_estimated: 4992,
+                cached_estimated: 1920,
+                ..StepTokens::default()
+            },
+        ];
+        let t = Totals::of(&steps, Some(price));
+        assert_eq!((t.cached_tokens, t.cached_basis), (1920, CachedBasis::Estimated));
+        let ours = (2080.0 * 2.0 + 1920.0 * 0.5 + 200.0 * 10.0) / 1e6;
+        let base = (6008.0 * 2.0 + 4992.0 * 0.5 + 200.0 * 10.0) / 1e6;
+        assert!((t.cost_cached_usd.unwrap() - ours).abs() < 1e-12);
+        assert!((t.baseline_cost_cached_usd.unwrap() - base).abs() < 1e-12);
+        let pct = t.cost_reduction_vs_cached_baseline_pct.unwrap();
+        assert!((pct - (1.0 - ours / base) * 100.0).abs() < 1e-9);
+
+        // A server's own figure wins once every step has one.
+        for s in &mut steps {
+            s.prompt_reported = Some(2010);
+            s.cached_reported = Some(1024);
+        }
+        let t = Totals::of(&steps, Some(price));
+        assert_eq!((t.cached_tokens, t.cached_basis), (2048, CachedBasis::Reported));
+        let ours = (1952.0 * 2.0 + 2048.0 * 0.5 + 200.0 * 10.0) / 1e6;
+        assert!((t.cost_cached_usd.unwrap() - ours).abs() < 1e-12);
+        // No discount: cached tokens cost what input does.
+        let flat = Price {
+            cached_input: None,
+            ..price
+        };
+        let t = Totals::of(&steps, Some(flat));
+        assert_eq!(t.cost_cached_usd, t.cost_usd);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod baseline;
 mod item;
+pub mod layout;
 pub mod ledger;
 mod memo;
 mod priority;

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::item::{ContextBundle, ContextItem, Rendition};
+use super::layout::Stability;
 use super::{Priority, Strategy, Tokenizer};
 use crate::engine::ContextSource;
 
@@ -75,6 +76,10 @@ pub struct PrunedContext {
     /// The whole prompt, exactly as counted.
     pub prompt: String,
     pub tokens: usize,
+    /// Tokens of the prompt before its first volatile item (results, earlier steps,
+    /// memory): the part that stays byte-identical from run to run of the step.
+    #[serde(default)]
+    pub stable_prefix: usize,
     /// Keys of the facts the prompt carries.
     pub facts: Vec<String>,
 }
@@ -242,12 +247,13 @@ pub fn prune(
         .collect();
     let mut used = frame + critical.iter().map(|&i| cost(i, decisions[i])).sum::<usize>();
     while used > budget {
-        // Shrink the largest critical item that can still shrink without being dropped.
+        // Shrink the critical item nearest the prompt's volatile tail that can still shrink
+        // without being dropped, so the stable prefix is the last to change.
         let candidate = critical
             .iter()
             .copied()
             .filter(|&i| available(&bundle.items[i], decisions[i].degrade()) != Decision::Dropped)
-            .max_by_key(|&i| cost(i, decisions[i]));
+            .max_by_key(|&i| (Stability::of(&bundle.items[i].source), i));
         let Some(i) = candidate else {
             return Err(OverBudget {
                 needed: used,
@@ -279,7 +285,9 @@ pub fn prune(
         let prompt = assemble(bundle, &decisions);
         let tokens = tokenizer.count(&prompt);
         if tokens <= budget {
-            return Ok(finish(bundle, settings, &priority, decisions, prompt, tokens));
+            return Ok(finish(
+                bundle, settings, &priority, decisions, prompt, tokens, tokenizer,
+            ));
         }
         let victim = order.iter().rev().copied().find(|&i| {
             decisions[i] != Decision::Dropped
@@ -305,7 +313,25 @@ fn finish(
     decisions: Vec<Decision>,
     prompt: String,
     tokens: usize,
+    tokenizer: &Tokenizer,
 ) -> PrunedContext {
+    // The prompt as it would be with its first volatile item and everything after it left
+    // out: a prefix of the prompt, by the layout `assemble` writes.
+    let first_volatile = bundle
+        .items
+        .iter()
+        .zip(&decisions)
+        .position(|(item, d)| *d != Decision::Dropped && Stability::of(&item.source) == Stability::Volatile);
+    let stable_prefix = match first_volatile {
+        None => tokens,
+        Some(k) => {
+            let mut head = decisions.clone();
+            head[k..].fill(Decision::Dropped);
+            let stable = assemble(bundle, &head);
+            debug_assert!(prompt.starts_with(&stable));
+            tokenizer.prefix_tokens(&prompt, stable.len())
+        }
+    };
     let mut facts: Vec<String> = Vec::new();
     let records = bundle
         .items
@@ -335,6 +361,7 @@ fn finish(
         decisions: records,
         prompt,
         tokens,
+        stable_prefix,
         facts,
     }
 }
@@ -464,6 +491,7 @@ mod tests {
             decisions: vec![],
             prompt: "[user]\n## task\nDo it".into(),
             tokens: 5,
+            stable_prefix: 5,
             facts: vec![],
         };
         assert_eq!(

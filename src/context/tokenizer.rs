@@ -100,6 +100,28 @@ impl Tokenizer {
         self.encoding.bpe().count(text)
     }
 
+    /// Tokens of `text` that lie wholly within its first `bytes` bytes: the part of a
+    /// prompt's token sequence that a byte-identical prefix fixes.
+    pub fn prefix_tokens(&self, text: &str, bytes: usize) -> usize {
+        if bytes >= text.len() {
+            return self.count(text);
+        }
+        let bpe = self.encoding.bpe();
+        let mut end = 0;
+        bpe.encode(text)
+            .into_iter()
+            .take_while(|&t| {
+                end += bpe.bpe.token_len(t);
+                end <= bytes
+            })
+            .count()
+    }
+
+    /// The tokens of `text`.
+    pub fn encode(&self, text: &str) -> Vec<u32> {
+        self.encoding.bpe().encode(text)
+    }
+
     /// The longest prefix of `text` that is at most `max_tokens` tokens and ends on a token
     /// boundary (and a character boundary).
     pub fn truncate<'a>(&self, text: &'a str, max_tokens: usize) -> &'a str {

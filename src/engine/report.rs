@@ -15,7 +15,7 @@ use crate::cache::{CacheStats, Reference, ResultStore, Summary};
 use crate::config::Price;
 use crate::context::baseline::{self, BaselineStep};
 use crate::context::ledger::{FactRetention, StepTokens, Totals};
-use crate::context::{Encoding, ItemDecision, Priority, Strategy, Tokenizer};
+use crate::context::{Encoding, ItemDecision, Priority, Strategy, Tokenizer, layout};
 use crate::data::Dataset;
 use crate::llm::{AnswerRequest, OfflineAnalyst};
 use crate::tools::Fact;
@@ -162,6 +162,34 @@ pub struct Measure<'a> {
     pub price: Option<Price>,
 }
 
+/// For each prompt, in the order sent, the tokens a provider's prefix cache could serve
+/// (see [`layout::cached_prefixes`]); kept by the prompts' hashes, so a rerun served from
+/// the cache does not encode them again.
+fn cached_estimates(store: &ResultStore, tokenizer: &Tokenizer, prompts: &[String]) -> Vec<usize> {
+    let encoding = tokenizer.encoding.as_str();
+    let mut parts: Vec<Vec<u8>> = vec![b"cached-prefix/v1".to_vec(), encoding.as_bytes().to_vec()];
+    parts.extend(prompts.iter().map(|p| blake3::hash(p.as_bytes()).as_bytes().to_vec()));
+    let key = Reference::of_parts(parts.iter().map(Vec::as_slice));
+    let compute = || {
+        let tokens: Vec<Vec<u32>> = prompts.iter().map(|p| tokenizer.encode(p)).collect();
+        layout::cached_prefixes(&tokens)
+    };
+    let kept = store.summary(&key, || Summary {
+        producer: format!("prompt-cache estimate ({encoding})"),
+        text: compute().iter().map(usize::to_string).collect::<Vec<_>>().join(","),
+    });
+    let parsed: Option<Vec<usize>> = kept
+        .text
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .map(|t| t.parse().ok())
+        .collect();
+    match parsed {
+        Some(v) if v.len() == prompts.len() => v,
+        _ => compute(),
+    }
+}
+
 impl RunReport {
     /// Collects the run's state and outputs, and measures them against the baseline (see
     /// [`crate::context::baseline`]).
@@ -214,7 +242,14 @@ impl RunReport {
         // Counts are kept by the prompt's hash, so a rerun served from the cache never needs
         // to load the encoding at all.
         let encoding = measure.tokenizer.encoding.as_str();
-        let baseline_tokens: Vec<usize> = baseline::prompts(&baseline_steps, &data_text)
+        let baseline_prompts = baseline::prompts(&baseline_steps, &data_text);
+        let baseline_cached = cached_estimates(store, &measure.tokenizer, &baseline_prompts);
+        let our_prompts: Vec<String> = ran
+            .iter()
+            .map(|&i| outputs[i].as_ref().expect("ran").context.pruned.prompt.clone())
+            .collect();
+        let our_cached = cached_estimates(store, &measure.tokenizer, &our_prompts);
+        let baseline_tokens: Vec<usize> = baseline_prompts
             .iter()
             .map(|p| {
                 let key = Reference::of_parts([b"token-count/v1".as_slice(), encoding.as_bytes(), p.as_bytes()]);
@@ -225,7 +260,7 @@ impl RunReport {
                 count.text.parse().unwrap_or_else(|_| measure.tokenizer.count(p))
             })
             .collect();
-        let baseline_of = |i: usize| ran.iter().position(|&r| r == i).map_or(0, |k| baseline_tokens[k]);
+        let of_ran = |figures: &[usize], i: usize| ran.iter().position(|&r| r == i).map_or(0, |k| figures[k]);
 
         let steps: Vec<StepReport> = snapshot
             .steps
@@ -248,9 +283,13 @@ impl RunReport {
                     tokens: StepTokens {
                         prompt: ctx.map_or(0, |c| c.pruned.tokens),
                         completion: ctx.map_or(0, |c| c.completion_tokens),
-                        baseline_prompt: baseline_of(i),
+                        baseline_prompt: of_ran(&baseline_tokens, i),
                         prompt_reported: output.and_then(|o| o.reported).map(|u| u.prompt_tokens),
                         completion_reported: output.and_then(|o| o.reported).map(|u| u.completion_tokens),
+                        cached_reported: output.and_then(|o| o.reported).and_then(|u| u.cached_tokens),
+                        stable_prefix: ctx.map_or(0, |c| c.pruned.stable_prefix),
+                        cached_estimated: of_ran(&our_cached, i),
+                        baseline_cached_estimated: of_ran(&baseline_cached, i),
                     },
                     context: ctx.map(|c| c.pruned.decisions.clone()).unwrap_or_default(),
                     tools: output.map(|o| o.tools.clone()).unwrap_or_default(),

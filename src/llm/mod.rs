@@ -43,6 +43,15 @@ pub struct AnswerRequest<'a> {
 pub struct Usage {
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
+    /// Prompt tokens read from the provider's prompt cache (OpenAI's
+    /// `prompt_tokens_details.cached_tokens`, Anthropic's `cache_read_input_tokens`); null
+    /// when the server does not say.
+    #[serde(default)]
+    pub cached_tokens: Option<usize>,
+    /// Prompt tokens written to the provider's cache, where a server reports it
+    /// (`cache_creation_input_tokens`).
+    #[serde(default)]
+    pub cache_write_tokens: Option<usize>,
 }
 
 /// An answer and, when a server wrote it, the usage the server reported.

@@ -27,6 +27,8 @@ pub struct OpenAiSettings {
     pub timeout: Duration,
     pub max_retries: u32,
     pub stream: bool,
+    /// Send `prompt_cache_key`: set only for OpenAI's own API, which documents it.
+    pub prompt_cache_key: bool,
     /// The first wait after a 429/5xx without `Retry-After`; doubles each retry.
     pub backoff: Duration,
 }
@@ -57,6 +59,7 @@ impl OpenAiSettings {
             timeout: Duration::from_secs(settings.timeout_seconds.max(1)),
             max_retries: settings.max_retries,
             stream: settings.stream,
+            prompt_cache_key: settings.prompt_cache_key && url.host_str() == Some("api.openai.com"),
             backoff: Duration::from_millis(500),
         })
     }
@@ -104,6 +107,9 @@ impl OpenAiAnalyst {
         }
         messages.push(json!({"role": "user", "content": request.messages.user}));
         let mut body = json!({"model": self.settings.model, "messages": messages});
+        if self.settings.prompt_cache_key {
+            body["prompt_cache_key"] = json!(format!("mrflow/{}/{}", request.flow, request.step.id));
+        }
         if self.settings.stream {
             body["stream"] = json!(true);
             body["stream_options"] = json!({"include_usage": true});
@@ -315,9 +321,12 @@ impl Analyst for OpenAiAnalyst {
 
 fn usage(value: &Value) -> Option<Usage> {
     let u = value.get("usage")?;
+    let count = |pointer: &str| u.pointer(pointer).and_then(Value::as_u64).map(|n| n as usize);
     Some(Usage {
-        prompt_tokens: u.get("prompt_tokens")?.as_u64()? as usize,
-        completion_tokens: u.get("completion_tokens")?.as_u64()? as usize,
+        prompt_tokens: count("/prompt_tokens")?,
+        completion_tokens: count("/completion_tokens")?,
+        cached_tokens: count("/prompt_tokens_details/cached_tokens").or_else(|| count("/cache_read_input_tokens")),
+        cache_write_tokens: count("/cache_creation_input_tokens"),
     })
 }
 

@@ -204,6 +204,11 @@ pub struct LedgerView {
     pub reduction_pct: f64,
     pub cost_usd: Option<f64>,
     pub baseline_cost_usd: Option<f64>,
+    /// Costs with the provider's prompt cache counted on both sides.
+    pub cost_cached_usd: Option<f64>,
+    pub baseline_cost_cached_usd: Option<f64>,
+    /// Prompt tokens the server said it served from its cache, per step in flow order.
+    pub cached_reported: Vec<Option<usize>>,
     pub facts_retained: usize,
     pub facts_critical: usize,
 }
@@ -849,6 +854,7 @@ mod tests {
             ],
             prompt: "[user]\n## task\nx".into(),
             tokens,
+            stable_prefix: 0,
             facts: vec![],
         }
     }

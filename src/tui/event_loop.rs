@@ -259,6 +259,9 @@ pub fn ledger_view(report: &RunReport) -> LedgerView {
         reduction_pct: t.reduction_pct,
         cost_usd: t.cost_usd,
         baseline_cost_usd: t.baseline_cost_usd,
+        cost_cached_usd: t.cost_cached_usd,
+        baseline_cost_cached_usd: t.baseline_cost_cached_usd,
+        cached_reported: report.steps.iter().map(|s| s.tokens.cached_reported).collect(),
         facts_retained: report.facts.retained,
         facts_critical: report.facts.critical,
     }

@@ -181,14 +181,16 @@ fn header<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
     ];
     if let Some(l) = &state.ledger {
         spans.push(Span::raw(format!(
-            " │ {} vs {} tokens (−{}) │ {} vs {} │ facts {}/{}",
+            " │ {} vs {} tokens (−{}) │ {} vs {} │ facts {}/{} │ prompt-cached {} vs {}",
             grouped(l.prompt_tokens as f64),
             grouped(l.baseline_tokens as f64),
             pct(l.reduction_pct),
             usd(l.cost_usd),
             usd(l.baseline_cost_usd),
             l.facts_retained,
-            l.facts_critical
+            l.facts_critical,
+            usd(l.cost_cached_usd),
+            usd(l.baseline_cost_cached_usd),
         )));
     }
     Line::from(spans)

@@ -7,6 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Widget};
 
+use crate::context::layout::cacheable;
 use crate::tools::format::grouped;
 use crate::tui::app::AppState;
 use crate::tui::theme::Theme;
@@ -54,12 +55,38 @@ impl Widget for &BudgetsPane<'_> {
             title.push(Span::styled("  * what-if, r applies", theme.warn));
         }
         buf.set_line(inner.x, inner.y, &Line::from(title), inner.width);
-        let settings = Line::from(vec![
+        let mut settings = vec![
             Span::raw("budget "),
             Span::styled(grouped(t.budget as f64), theme.accent),
             Span::raw(" · "),
             Span::styled(t.strategy.as_str(), theme.accent),
-        ]);
+        ];
+        // The prefix that stays byte-identical between runs of the step (what-if included),
+        // and what the server said it served from its prompt cache.
+        if let Some(shown) = state.shown_context(i) {
+            settings.push(Span::styled(
+                format!(" · stable prefix {}", grouped(shown.stable_prefix as f64)),
+                theme.dim,
+            ));
+            let cacheable = cacheable(shown.stable_prefix);
+            if cacheable > 0 {
+                settings.push(Span::styled(
+                    format!(" (cacheable {})", grouped(cacheable as f64)),
+                    theme.dim,
+                ));
+            }
+        }
+        let reported = state
+            .ledger
+            .as_ref()
+            .and_then(|l| l.cached_reported.get(i).copied().flatten());
+        if let Some(n) = reported {
+            settings.push(Span::styled(
+                format!(" · server cached {}", grouped(n as f64)),
+                theme.dim,
+            ));
+        }
+        let settings = Line::from(settings);
         buf.set_line(inner.x, inner.y + 1, &settings, inner.width);
         buf.set_line(
             inner.x,
