@@ -389,6 +389,12 @@ impl Setup {
         let analyst = mrflow::llm::from_settings(&config.llm, &model).map_err(Failure::input)?;
         let load = load_options(&config, &flow, mapping)?;
         let mut warnings = Vec::new();
+        if config.price(&model).is_none() {
+            warnings.push(format!(
+                "no price for model `{model}` in the pricing table: costs are shown as n/a (add \
+                 \"{model}\" = {{ input = …, cached_input = …, output = … }} under [pricing] in config.toml)"
+            ));
+        }
         let memory = match open_memory(&config, dirs.as_ref()) {
             Ok(m) => m.map(Arc::new),
             Err(e) => {

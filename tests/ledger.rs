@@ -252,3 +252,22 @@ fn the_run_json_has_stable_prefixes_and_both_cost_comparisons() {
         assert!(tokens["cached_reported"].is_null());
     }
 }
+
+/// A model the pricing table lacks is said once, and its costs are null, not zero.
+#[test]
+fn a_model_without_a_price_is_said_once_and_costs_null() {
+    let home = tempfile::tempdir().unwrap();
+    let out = run(home.path(), &["run", "--format", "json", "--model", "llama3.1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.matches("no price for model `llama3.1`").count(), 1, "{err}");
+    let totals = &json(&out)["totals"];
+    for key in [
+        "cost_usd",
+        "baseline_cost_usd",
+        "cost_cached_usd",
+        "baseline_cost_cached_usd",
+    ] {
+        assert!(totals[key].is_null(), "{key}: {totals}");
+    }
+}

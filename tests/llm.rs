@@ -49,6 +49,7 @@ fn a_streamed_run_sends_exactly_the_pruned_prompts_and_reports_server_usage() {
     assert!(out.status.success(), "{}", stderr(&out));
     let report = json(&out);
     assert_eq!(report["status"], "completed");
+    assert_eq!(report["totals"]["cached_basis"], "estimated");
 
     let requests = server.requests();
     assert_eq!(requests.len(), 4, "one request per step");
@@ -78,6 +79,8 @@ fn a_streamed_run_sends_exactly_the_pruned_prompts_and_reports_server_usage() {
             dumped
         );
         assert_eq!(step["tokens"]["prompt_reported"], 1000 + i);
+        // A server that does not say what it cached: the estimate stands, labelled so.
+        assert!(step["tokens"]["cached_reported"].is_null());
         assert_eq!(step["tokens"]["completion_reported"], 5);
         assert!(step["tokens"]["prompt"].as_u64().unwrap() > 0);
         assert_eq!(
@@ -318,6 +321,7 @@ fn cached_tokens_a_server_reports_are_recorded_and_costed() {
     let server = Server::start(|i, _| {
         let mut body: serde_json::Value = serde_json::from_str(&completion(&format!("Answer {i}."), 2000, 10)).unwrap();
         body["usage"]["prompt_tokens_details"] = serde_json::json!({"cached_tokens": 1024 + 128 * i});
+        body["usage"]["cache_creation_input_tokens"] = serde_json::json!(16);
         Reply::Json(200, vec![], body.to_string())
     });
     let out = run_openai(home.path(), &server, &["--model", "gpt-4o"]);
@@ -333,6 +337,7 @@ fn cached_tokens_a_server_reports_are_recorded_and_costed() {
     assert_eq!(totals["cached_basis"], "reported");
     assert_eq!(totals["cached_tokens_reported"], 4864);
     assert_eq!(totals["cached_tokens"], 4864);
+    assert_eq!(steps[0]["tokens"]["cache_write_reported"], 16);
     // gpt-4o: $2.50 input, $1.25 cached input, $10.00 output per million.
     let prompt = totals["prompt_tokens"].as_f64().unwrap();
     let completion = totals["completion_tokens"].as_f64().unwrap();

@@ -18,6 +18,8 @@ pub struct StepTokens {
     /// Prompt tokens the server said it read from its prompt cache (null when it did not
     /// say, and offline).
     pub cached_reported: Option<usize>,
+    /// Prompt tokens the server said it wrote to its cache, where it reports that.
+    pub cache_write_reported: Option<usize>,
     /// Prompt tokens before the first volatile item: identical on every run of the step.
     pub stable_prefix: usize,
     /// Prompt tokens a provider's prefix cache could serve, estimated from the earlier

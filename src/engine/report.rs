@@ -287,6 +287,7 @@ impl RunReport {
                         prompt_reported: output.and_then(|o| o.reported).map(|u| u.prompt_tokens),
                         completion_reported: output.and_then(|o| o.reported).map(|u| u.completion_tokens),
                         cached_reported: output.and_then(|o| o.reported).and_then(|u| u.cached_tokens),
+                        cache_write_reported: output.and_then(|o| o.reported).and_then(|u| u.cache_write_tokens),
                         stable_prefix: ctx.map_or(0, |c| c.pruned.stable_prefix),
                         cached_estimated: of_ran(&our_cached, i),
                         baseline_cached_estimated: of_ran(&baseline_cached, i),
