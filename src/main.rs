@@ -39,6 +39,8 @@ fn main() -> ExitCode {
         Some(Command::Memory { action }) => memory_cli::run(action),
         Some(Command::Tokens(args)) => cli::tokens(args),
         Some(Command::Data(args)) => data_cli::run(args),
+        Some(Command::Completions { shell }) => cli::completions(*shell),
+        Some(Command::Man) => cli::man_page(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
