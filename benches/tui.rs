@@ -1,4 +1,5 @@
-//! TUI benchmarks: rendering one frame of the full screen at 200x50 (target under 1 ms), and
+//! TUI benchmarks: rendering one frame of the full screen at 200x50, the main panes and the
+//! report view (target under 1 ms), and
 //! the time from launching the binary to its first frame (target under 150 ms).
 //!
 //! Run with `cargo bench --bench tui`.
@@ -62,6 +63,14 @@ fn render(c: &mut Criterion) {
     c.bench_function("frame_200x50", |b| {
         b.iter(|| {
             // Force a full redraw each time, as after a resize.
+            terminal.clear().unwrap();
+            terminal.draw(|f| ui::draw(f, &mut state, &keymap, &theme)).unwrap();
+        })
+    });
+    // The report view parses and lays out the report's Markdown on every frame.
+    update(&mut state, Action::FocusReport);
+    c.bench_function("frame_200x50_report", |b| {
+        b.iter(|| {
             terminal.clear().unwrap();
             terminal.draw(|f| ui::draw(f, &mut state, &keymap, &theme)).unwrap();
         })

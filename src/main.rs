@@ -9,6 +9,7 @@ mod data_cli;
 mod headless;
 mod interactive;
 mod memory_cli;
+mod shell_cli;
 
 use cli::{Cli, Command};
 
@@ -39,8 +40,8 @@ fn main() -> ExitCode {
         Some(Command::Memory { action }) => memory_cli::run(action),
         Some(Command::Tokens(args)) => cli::tokens(args),
         Some(Command::Data(args)) => data_cli::run(args),
-        Some(Command::Completions { shell }) => cli::completions(*shell),
-        Some(Command::Man) => cli::man_page(),
+        Some(Command::Completions { shell }) => shell_cli::completions(*shell),
+        Some(Command::Man) => shell_cli::man_page(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

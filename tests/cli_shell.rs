@@ -50,6 +50,9 @@ fn the_man_page_is_roff_with_every_subcommand() {
     assert!(page.contains(".TH mrflow-tui 1"), "{}", &page[..page.len().min(300)]);
     assert!(page.contains(".SH SUBCOMMANDS"));
     for sub in ["run", "data", "completions", "man"] {
-        assert!(page.contains(&format!("mrflow\\-tui\\-{}", sub.replace('-', "\\-"))), "{sub}");
+        assert!(
+            page.contains(&format!("mrflow\\-tui\\-{}", sub.replace('-', "\\-"))),
+            "{sub}"
+        );
     }
 }

@@ -165,6 +165,17 @@ fn runs_tunes_reruns_and_quits_cleanly() {
     assert!(s.screen().contains("roi_analysis"));
     assert!(s.screen().contains("generate_report"));
 
+    // Enter on a step shows its answer; 5 shows the report; back to the flow with 1.
+    s.press("\r");
+    s.wait_for("Facts (★ critical");
+    assert!(s.screen().contains("load_data · ↑↓ scroll"), "{}", s.screen());
+    s.press("\x1b");
+    s.press("5");
+    s.wait_for("critical facts reached the report");
+    assert!(s.screen().contains("Key findings"), "{}", s.screen());
+    s.press("1");
+    s.wait_for("1 Flow");
+
     // Raise load_data's budget: the what-if shows before any rerun.
     s.press("+");
     s.wait_for("what-if");

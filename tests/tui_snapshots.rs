@@ -172,3 +172,38 @@ fn prompt_view_shows_the_exact_prompt() {
     assert!(screen.contains("[system]"), "{screen}");
     insta::assert_snapshot!(screen);
 }
+
+const SIZES: [(u16, u16); 3] = [(200, 50), (120, 40), (80, 24)];
+
+#[test]
+fn report_view_at_every_size() {
+    let (mut s, _) = after_run("roi_analysis");
+    update(&mut s, Action::FocusReport);
+    for (w, h) in SIZES {
+        let screen = render(&mut s, w, h);
+        assert!(screen.contains("All 13 critical facts reached the report"), "{screen}");
+        insta::assert_snapshot!(format!("report_view_{w}x{h}"), screen);
+    }
+}
+
+#[test]
+fn step_detail_at_every_size() {
+    let (mut s, _) = after_run("roi_analysis");
+    update(&mut s, Action::Down);
+    update(&mut s, Action::Open);
+    for (w, h) in SIZES {
+        let screen = render(&mut s, w, h);
+        assert!(screen.contains("analyze_profitability · ↑↓ scroll"), "{screen}");
+        insta::assert_snapshot!(format!("step_detail_{w}x{h}"), screen);
+    }
+}
+
+#[test]
+fn zoomed_context_at_every_size() {
+    let (mut s, _) = after_run("brand_performance");
+    update(&mut s, Action::FocusContext);
+    update(&mut s, Action::Zoom);
+    for (w, h) in SIZES {
+        insta::assert_snapshot!(format!("zoomed_context_{w}x{h}"), render(&mut s, w, h));
+    }
+}

@@ -26,6 +26,20 @@ pub fn money(x: f64) -> String {
     }
 }
 
+/// The English plural of a dimension's name: brands, categories, regions, countries.
+pub fn plural(noun: &str) -> String {
+    let lower = noun.to_ascii_lowercase();
+    let consonant_y =
+        lower.ends_with('y') && !lower.ends_with("ay") && !lower.ends_with("ey") && !lower.ends_with("oy");
+    if consonant_y {
+        format!("{}ies", &noun[..noun.len() - 1])
+    } else if ["s", "x", "z", "ch", "sh"].iter().any(|e| lower.ends_with(e)) {
+        format!("{noun}es")
+    } else {
+        format!("{noun}s")
+    }
+}
+
 /// A cost in US dollars to four decimals, or `n/a` when the model has no price.
 pub fn usd(cost: Option<f64>) -> String {
     cost.map_or("n/a".into(), |c| format!("${c:.4}"))
@@ -60,6 +74,18 @@ pub fn round(x: f64, places: i32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plurals_of_dimension_names() {
+        let p: Vec<String> = ["brand", "category", "country", "Ship Mode", "day", "class"]
+            .iter()
+            .map(|n| plural(n))
+            .collect();
+        assert_eq!(
+            p,
+            ["brands", "categories", "countries", "Ship Modes", "days", "classes"]
+        );
+    }
 
     #[test]
     fn renders_compactly() {

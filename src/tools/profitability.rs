@@ -3,7 +3,7 @@
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 
-use super::format::{money, pct, pp};
+use super::format::{money, pct, plural, pp};
 use super::members::{MemberFigures, Totals, member_figures, ratio_pct, sort_desc_by, totals};
 use super::{Analysis, Dimension, Fact, ToolFailure};
 use crate::context::Priority;
@@ -151,14 +151,18 @@ impl Analysis for Profitability {
                 Priority::Useful,
                 self.margin_spread_pp,
                 pp(self.margin_spread_pp),
-                format!("Margin spread across {d}s: {}", pp(self.margin_spread_pp)),
+                format!("Margin spread across {}: {}", plural(d), pp(self.margin_spread_pp)),
             ),
             Fact::number(
                 key("top5_share"),
                 Priority::Useful,
                 self.top5_revenue_share_pct,
                 pct(self.top5_revenue_share_pct),
-                format!("Top five {d}s take {} of revenue", pct(self.top5_revenue_share_pct)),
+                format!(
+                    "Top five {} take {} of revenue",
+                    plural(d),
+                    pct(self.top5_revenue_share_pct)
+                ),
             ),
         ]
     }

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::{EntryInfo, Reference};
 use crate::context::{ItemDecision, Priority, PrunedContext, Strategy};
-use crate::engine::{BUDGET_RANGE, EngineCommand, EngineEvent, Flow, FlowSnapshot, RunState, StepStatus};
+use crate::engine::{BUDGET_RANGE, EngineCommand, EngineEvent, Flow, FlowSnapshot, RunState, StepOutput, StepStatus};
 
-/// The four panes, in focus order.
+/// The panes, in focus order. The first four share the screen; the report fills it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Pane {
@@ -18,10 +18,11 @@ pub enum Pane {
     Budgets,
     Cache,
     Context,
+    Report,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 4] = [Pane::Flow, Pane::Budgets, Pane::Cache, Pane::Context];
+    pub const ALL: [Pane; 5] = [Pane::Flow, Pane::Budgets, Pane::Cache, Pane::Context, Pane::Report];
 
     pub fn title(&self) -> &'static str {
         match self {
@@ -29,6 +30,7 @@ impl Pane {
             Pane::Budgets => "Budgets",
             Pane::Cache => "Cache",
             Pane::Context => "Context",
+            Pane::Report => "Report",
         }
     }
 
@@ -49,6 +51,10 @@ pub enum Action {
     FocusBudgets,
     FocusCache,
     FocusContext,
+    /// The final report, full screen.
+    FocusReport,
+    /// The focused pane to full screen and back.
+    Zoom,
     Up,
     Down,
     Top,
@@ -137,6 +143,8 @@ impl Action {
             Action::FocusBudgets => "focus Budgets",
             Action::FocusCache => "focus Cache",
             Action::FocusContext => "focus Context",
+            Action::FocusReport => "the final report (facts that reached it highlighted)",
+            Action::Zoom => "zoom the focused pane to full screen and back",
             Action::Up => "move up",
             Action::Down => "move down",
             Action::Top => "first row",
@@ -152,7 +160,7 @@ impl Action {
             Action::RerunStep => "rerun the step and its downstream steps",
             Action::RerunAll => "rerun the whole flow",
             Action::Cancel => "cancel the run",
-            Action::Open => "inspect the cache entry",
+            Action::Open => "open: the step's detail (Flow), the cache entry (Cache)",
             Action::Close => "close the popup",
             Action::TogglePrompt => "show the exact prompt / the items",
             Action::Help => "this help",
@@ -192,6 +200,8 @@ pub struct StepView {
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
     pub context: PrunedContext,
+    /// Its answer, facts, tool calls, route and the usage a server reported.
+    pub output: Arc<StepOutput>,
 }
 
 /// The run measured against the baseline.
@@ -211,6 +221,12 @@ pub struct LedgerView {
     pub cached_reported: Vec<Option<usize>>,
     pub facts_retained: usize,
     pub facts_critical: usize,
+    /// The final report as Markdown, when the last step finished.
+    pub report: Option<String>,
+    /// Values of the critical facts, as written (`$258,663`), to find in the report.
+    pub critical_values: Vec<String>,
+    /// Statements of the critical facts the report lacks.
+    pub missing: Vec<String>,
 }
 
 /// Settings the analyst has tuned for a step, applied on rerun.
@@ -261,6 +277,11 @@ pub enum Popup {
     },
     BudgetInput {
         buffer: String,
+    },
+    /// A step's answer (live while it streams), facts, tools, tokens and timing.
+    StepDetail {
+        step: usize,
+        scroll: u16,
     },
 }
 
@@ -321,6 +342,11 @@ pub struct AppState {
     pub spinner: usize,
     pub hitboxes: Hitboxes,
     pub quit: bool,
+    /// The focused pane fills the screen.
+    pub zoom: bool,
+    pub report_scroll: u16,
+    /// Each step's answer as it streams in, until its output is stored.
+    pub streams: Vec<String>,
 }
 
 impl AppState {
@@ -358,7 +384,19 @@ impl AppState {
             spinner: 0,
             hitboxes: Hitboxes::default(),
             quit: false,
+            zoom: false,
+            report_scroll: 0,
+            streams: vec![String::new(); n],
         }
+    }
+
+    /// The pane that fills the screen, if one does: the report always, another when zoomed.
+    pub fn zoomed(&self) -> Option<Pane> {
+        (self.zoom || self.focus == Pane::Report).then_some(self.focus)
+    }
+
+    fn step_index(&self, id: &str) -> Option<usize> {
+        self.flow.steps().iter().position(|s| s.id == id)
     }
 
     pub fn step_id(&self, i: usize) -> &str {
@@ -503,6 +541,9 @@ impl AppState {
                 self.prompt_scroll = (self.prompt_scroll as isize + delta).max(0) as u16;
             }
             Pane::Context => self.context_row = clamp(self.context_row, self.context_len()),
+            Pane::Report => {
+                self.report_scroll = (self.report_scroll as isize + delta).clamp(0, u16::MAX as isize) as u16
+            }
         }
     }
 }
@@ -542,24 +583,30 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 return value.map_or_else(Vec::new, |v| state.set_budget(v));
             }
             (
-                Popup::Help { scroll } | Popup::Inspector { scroll, .. },
+                Popup::Help { scroll } | Popup::Inspector { scroll, .. } | Popup::StepDetail { scroll, .. },
                 Action::Down | Action::Scroll { down: true, .. },
             ) => {
                 *scroll = scroll.saturating_add(1);
                 return vec![];
             }
             (
-                Popup::Help { scroll } | Popup::Inspector { scroll, .. },
+                Popup::Help { scroll } | Popup::Inspector { scroll, .. } | Popup::StepDetail { scroll, .. },
                 Action::Up | Action::Scroll { down: false, .. },
             ) => {
                 *scroll = scroll.saturating_sub(1);
                 return vec![];
             }
-            (Popup::Help { scroll } | Popup::Inspector { scroll, .. }, Action::PageDown) => {
+            (
+                Popup::Help { scroll } | Popup::Inspector { scroll, .. } | Popup::StepDetail { scroll, .. },
+                Action::PageDown,
+            ) => {
                 *scroll = scroll.saturating_add(PAGE as u16);
                 return vec![];
             }
-            (Popup::Help { scroll } | Popup::Inspector { scroll, .. }, Action::PageUp) => {
+            (
+                Popup::Help { scroll } | Popup::Inspector { scroll, .. } | Popup::StepDetail { scroll, .. },
+                Action::PageUp,
+            ) => {
                 *scroll = scroll.saturating_sub(PAGE as u16);
                 return vec![];
             }
@@ -587,12 +634,14 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
 
     match action {
         Action::Quit => state.quit = true,
-        Action::FocusNext => state.focus = Pane::ALL[(state.focus.index() + 1) % 4],
-        Action::FocusPrev => state.focus = Pane::ALL[(state.focus.index() + 3) % 4],
+        Action::FocusNext => state.focus = Pane::ALL[(state.focus.index() + 1) % Pane::ALL.len()],
+        Action::FocusPrev => state.focus = Pane::ALL[(state.focus.index() + Pane::ALL.len() - 1) % Pane::ALL.len()],
         Action::FocusFlow => state.focus = Pane::Flow,
         Action::FocusBudgets => state.focus = Pane::Budgets,
         Action::FocusCache => state.focus = Pane::Cache,
         Action::FocusContext => state.focus = Pane::Context,
+        Action::FocusReport => state.focus = Pane::Report,
+        Action::Zoom => state.zoom = !state.zoom,
         Action::Up => state.move_selection(-1),
         Action::Down => state.move_selection(1),
         Action::PageUp => state.move_selection(-PAGE),
@@ -664,6 +713,12 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             if let Some(e) = state.sorted_cache().get(state.cache_row) {
                 return vec![Effect::Inspect(e.reference)];
             }
+        }
+        Action::Open if state.focus == Pane::Flow => {
+            state.popup = Some(Popup::StepDetail {
+                step: state.step,
+                scroll: 0,
+            })
         }
         Action::Open if state.focus == Pane::Budgets => {
             state.popup = Some(Popup::BudgetInput { buffer: String::new() })
@@ -752,9 +807,17 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
 fn engine_event(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
     state.status = match &event {
         EngineEvent::RunStarted { run, steps } => format!("run {run} started: {}", steps.join(", ")),
-        EngineEvent::StepStarted { step, .. } => format!("{step} started"),
+        EngineEvent::StepStarted { step, .. } => {
+            if let Some(i) = state.step_index(step) {
+                state.streams[i].clear();
+            }
+            format!("{step} started")
+        }
         EngineEvent::StepProgress { step, message, .. } => format!("{step}: {message}"),
         EngineEvent::AnswerDelta { step, text, .. } => {
+            if let Some(i) = state.step_index(step) {
+                state.streams[i].push_str(text);
+            }
             // Many arrive while a model streams; show the newest words, skip the cache refresh.
             let line = text.lines().last().unwrap_or_default().trim();
             state.status = format!("{step} answering: {line}");
@@ -874,10 +937,30 @@ mod tests {
             .steps()
             .iter()
             .map(|d| {
+                let context = pruned(d.budget, d.strategy, 250);
                 Some(StepView {
                     prompt_tokens: 250,
                     completion_tokens: 40,
-                    context: pruned(d.budget, d.strategy, 250),
+                    context: context.clone(),
+                    output: Arc::new(StepOutput {
+                        step: d.id.clone(),
+                        tools: vec![],
+                        facts: vec![],
+                        answer: format!("Answer of {}.", d.id),
+                        answer_facts: vec![],
+                        route: None,
+                        analyst: "offline/v1".into(),
+                        reported: None,
+                        context: crate::engine::StepContext {
+                            encoding: crate::context::Encoding::O200kBase,
+                            bundle: crate::context::ContextBundle {
+                                items: vec![],
+                                facts: vec![],
+                            },
+                            pruned: context,
+                            completion_tokens: 40,
+                        },
+                    }),
                 })
             })
             .collect();
@@ -986,6 +1069,8 @@ mod tests {
         assert_eq!(s.focus, Pane::Budgets);
         update(&mut s, Action::FocusPrev);
         update(&mut s, Action::FocusPrev);
+        assert_eq!(s.focus, Pane::Report, "the report follows Context in the focus order");
+        update(&mut s, Action::FocusPrev);
         assert_eq!(s.focus, Pane::Context);
         update(&mut s, Action::Help);
         assert_eq!(s.popup, Some(Popup::Help { scroll: 0 }));
@@ -997,6 +1082,64 @@ mod tests {
         assert_eq!(s.popup, None);
         update(&mut s, Action::Quit);
         assert!(s.quit);
+    }
+
+    #[test]
+    fn the_report_fills_the_screen_and_zoom_fills_it_with_any_pane() {
+        let mut s = ran();
+        assert_eq!(s.zoomed(), None);
+        update(&mut s, Action::FocusReport);
+        assert_eq!(s.zoomed(), Some(Pane::Report));
+        update(&mut s, Action::PageDown);
+        update(&mut s, Action::Up);
+        assert_eq!(s.report_scroll, 9);
+        update(&mut s, Action::FocusCache);
+        assert_eq!(s.zoomed(), None);
+        update(&mut s, Action::Zoom);
+        assert_eq!(s.zoomed(), Some(Pane::Cache));
+        update(&mut s, Action::FocusFlow);
+        assert_eq!(s.zoomed(), Some(Pane::Flow), "zoom stays on as focus moves");
+        update(&mut s, Action::Zoom);
+        assert_eq!(s.zoomed(), None);
+    }
+
+    #[test]
+    fn enter_on_a_step_opens_its_detail_and_streamed_text_collects_per_step() {
+        let mut s = ran();
+        update(&mut s, Action::Down);
+        update(&mut s, Action::Open);
+        assert_eq!(s.popup, Some(Popup::StepDetail { step: 1, scroll: 0 }));
+        update(&mut s, Action::PageDown);
+        assert_eq!(s.popup, Some(Popup::StepDetail { step: 1, scroll: 10 }));
+        let event = |e| Action::Engine(e);
+        update(
+            &mut s,
+            event(EngineEvent::StepStarted {
+                run: 2,
+                step: "optimize_budget".into(),
+            }),
+        );
+        for text in ["Shift ", "budget."] {
+            update(
+                &mut s,
+                event(EngineEvent::AnswerDelta {
+                    run: 2,
+                    step: "optimize_budget".into(),
+                    text: text.into(),
+                }),
+            );
+        }
+        assert_eq!(s.streams[2], "Shift budget.");
+        update(
+            &mut s,
+            event(EngineEvent::StepStarted {
+                run: 3,
+                step: "optimize_budget".into(),
+            }),
+        );
+        assert_eq!(s.streams[2], "", "a new run of the step starts a new answer");
+        update(&mut s, Action::Close);
+        assert_eq!(s.popup, None);
     }
 
     #[test]

@@ -244,6 +244,7 @@ pub fn step_views(snapshot: &FlowSnapshot, store: &ResultStore) -> Vec<Option<St
                 prompt_tokens: out.context.pruned.tokens,
                 completion_tokens: out.context.completion_tokens,
                 context: out.context.pruned.clone(),
+                output: out,
             })
         })
         .collect()
@@ -252,6 +253,12 @@ pub fn step_views(snapshot: &FlowSnapshot, store: &ResultStore) -> Vec<Option<St
 /// The header's and Budgets pane's figures from a run report.
 pub fn ledger_view(report: &RunReport) -> LedgerView {
     let t = &report.totals;
+    let mut critical: Vec<&crate::tools::Fact> = Vec::new();
+    for f in report.steps.iter().flat_map(|s| &s.facts) {
+        if f.priority == crate::context::Priority::Critical && !critical.iter().any(|c| c.key == f.key) {
+            critical.push(f);
+        }
+    }
     LedgerView {
         baseline: report.steps.iter().map(|s| s.tokens.baseline_prompt).collect(),
         prompt_tokens: t.prompt_tokens,
@@ -262,6 +269,13 @@ pub fn ledger_view(report: &RunReport) -> LedgerView {
         cost_cached_usd: t.cost_cached_usd,
         baseline_cost_cached_usd: t.baseline_cost_cached_usd,
         cached_reported: report.steps.iter().map(|s| s.tokens.cached_reported).collect(),
+        report: report.report.clone(),
+        critical_values: critical.iter().map(|f| f.display.clone()).collect(),
+        missing: critical
+            .iter()
+            .filter(|f| report.facts.missing.contains(&f.key))
+            .map(|f| f.statement.clone())
+            .collect(),
         facts_retained: report.facts.retained,
         facts_critical: report.facts.critical,
     }

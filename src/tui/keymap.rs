@@ -18,6 +18,8 @@ pub const DEFAULT_KEYS: &[(&str, &str)] = &[
     ("2", "focus_budgets"),
     ("3", "focus_cache"),
     ("4", "focus_context"),
+    ("5", "focus_report"),
+    ("z", "zoom"),
     ("up", "up"),
     ("k", "up"),
     ("down", "down"),

@@ -12,6 +12,8 @@ pub const WIDE_WIDTH: u16 = 160;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Screen {
     pub header: Rect,
+    /// Everything between header and footer: where a zoomed pane goes.
+    pub body: Rect,
     pub panes: [(Pane, Rect); 4],
     pub footer: Rect,
 }
@@ -49,7 +51,12 @@ pub fn screen(area: Rect) -> Option<Screen> {
             (Pane::Context, context),
         ]
     };
-    Some(Screen { header, panes, footer })
+    Some(Screen {
+        header,
+        body,
+        panes,
+        footer,
+    })
 }
 
 #[cfg(test)]

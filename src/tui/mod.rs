@@ -6,6 +6,7 @@ pub mod event_loop;
 pub mod inspect;
 pub mod keymap;
 pub mod layout;
+pub mod markdown;
 pub mod panes;
 pub mod terminal;
 pub mod theme;

@@ -22,6 +22,8 @@ pub struct Theme {
     pub warn: Style,
     pub gauge: Style,
     pub baseline: Style,
+    /// A critical fact's value where it appears in the report.
+    pub highlight: Style,
 }
 
 impl Theme {
@@ -42,6 +44,7 @@ impl Theme {
             warn: s.fg(Color::Yellow),
             gauge: s.fg(Color::Green),
             baseline: s.fg(Color::Red),
+            highlight: s.fg(Color::Green).add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
         }
     }
 
@@ -62,6 +65,7 @@ impl Theme {
             warn: s.add_modifier(Modifier::BOLD),
             gauge: s,
             baseline: s.add_modifier(Modifier::DIM),
+            highlight: s.add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
         }
     }
 

@@ -12,6 +12,8 @@ use super::panes::budgets::{self, BudgetsPane};
 use super::panes::cache::{self, CachePane};
 use super::panes::context::{self, ContextPane};
 use super::panes::flow_graph::{self, FlowGraphPane};
+use super::panes::report::ReportPane;
+use super::panes::step_detail;
 use super::theme::{Theme, status_icon};
 use crate::engine::RunState;
 use crate::tools::format::{grouped, pct, usd};
@@ -45,7 +47,11 @@ pub fn draw(frame: &mut Frame, state: &mut AppState, keymap: &Keymap, theme: &Th
     frame.render_widget(Paragraph::new(footer(state, keymap, theme)), screen.footer);
 
     let mut hitboxes = app::Hitboxes::default();
-    for (pane, r) in screen.panes {
+    let panes: Vec<(Pane, Rect)> = match state.zoomed() {
+        Some(pane) => vec![(pane, screen.body)],
+        None => screen.panes.to_vec(),
+    };
+    for (pane, r) in panes {
         let focused = state.focus == pane;
         hitboxes.panes.push((pane, rect(r)));
         match pane {
@@ -68,6 +74,7 @@ pub fn draw(frame: &mut Frame, state: &mut AppState, keymap: &Keymap, theme: &Th
                 frame.render_widget(&ContextPane { state, theme, focused }, r);
                 hitboxes.list_top.push((pane, r.y + 1 + context::LIST_OFFSET));
             }
+            Pane::Report => frame.render_widget(&ReportPane { state, theme, focused }, r),
         }
     }
     state.hitboxes = hitboxes;
@@ -77,7 +84,7 @@ pub fn draw(frame: &mut Frame, state: &mut AppState, keymap: &Keymap, theme: &Th
             frame,
             area,
             " Cannot load the data ",
-            message.lines().map(String::from).collect(),
+            message.lines().map(|l| Line::from(l.to_string())).collect(),
             0,
             theme,
             70,
@@ -92,14 +99,14 @@ pub fn draw(frame: &mut Frame, state: &mut AppState, keymap: &Keymap, theme: &Th
                 .iter()
                 .map(|(k, what)| format!("{k:>18}  {what}"))
                 .collect();
-            popup(frame, area, " Help · Esc closes ", lines, *scroll, theme, 72, 30);
+            popup(frame, area, " Help · Esc closes ", plain(lines), *scroll, theme, 76, 30);
         }
         Some(Popup::Inspector { title, lines, scroll }) => {
             popup(
                 frame,
                 area,
                 &format!(" {title} · ↑↓ scroll · Esc closes "),
-                lines.clone(),
+                plain(lines.clone()),
                 *scroll,
                 theme,
                 110,
@@ -112,9 +119,19 @@ pub fn draw(frame: &mut Frame, state: &mut AppState, keymap: &Keymap, theme: &Th
                 String::new(),
                 "Enter applies, Esc cancels".into(),
             ];
-            popup(frame, area, " Budget ", lines, 0, theme, 44, 5);
+            popup(frame, area, " Budget ", plain(lines), 0, theme, 44, 5);
+        }
+        Some(Popup::StepDetail { step, scroll }) => {
+            let title = format!(" {} · ↑↓ scroll · Esc closes ", state.step_id(*step));
+            let lines = step_detail::lines(state, *step, theme);
+            // As tall as the screen allows: an answer is worth the room.
+            popup(frame, area, &title, lines, *scroll, theme, 110, area.height);
         }
     }
+}
+
+fn plain(lines: Vec<String>) -> Vec<Line<'static>> {
+    lines.into_iter().map(Line::from).collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -122,7 +139,7 @@ fn popup(
     frame: &mut Frame,
     area: Rect,
     title: &str,
-    lines: Vec<String>,
+    lines: Vec<Line<'static>>,
     scroll: u16,
     theme: &Theme,
     width: u16,
@@ -141,9 +158,8 @@ fn popup(
         .title(title.to_string())
         .title_style(theme.title)
         .border_style(theme.border_focus);
-    let text: Vec<Line> = lines.into_iter().map(Line::from).collect();
     frame.render_widget(
-        Paragraph::new(text)
+        Paragraph::new(lines)
             .block(block)
             .scroll((scroll, 0))
             .wrap(Wrap { trim: false }),
@@ -201,6 +217,7 @@ fn footer<'a>(state: &AppState, keymap: &Keymap, theme: &Theme) -> Line<'a> {
     let actions: &[Action] = match state.focus {
         Pane::Flow => &[
             Action::Down,
+            Action::Open,
             Action::RerunStep,
             Action::RerunAll,
             Action::Cancel,
@@ -215,6 +232,7 @@ fn footer<'a>(state: &AppState, keymap: &Keymap, theme: &Theme) -> Line<'a> {
             Action::RerunStep,
         ],
         Pane::Cache => &[Action::Open, Action::Evict, Action::SortCache],
+        Pane::Report => &[Action::Down, Action::PageDown, Action::Zoom],
         Pane::Context => &[
             Action::PriorityNext,
             Action::PriorityPrev,
@@ -229,6 +247,7 @@ fn footer<'a>(state: &AppState, keymap: &Keymap, theme: &Theme) -> Line<'a> {
         .chain([Action::FocusNext, Action::Help, Action::Quit].iter())
     {
         let short = match a {
+            Action::Down if state.focus == Pane::Report => "scroll",
             Action::Down => "step",
             Action::RerunStep => "rerun",
             Action::RerunAll => "all",
@@ -237,7 +256,11 @@ fn footer<'a>(state: &AppState, keymap: &Keymap, theme: &Theme) -> Line<'a> {
             Action::BudgetDown => "less",
             Action::EditBudget => "type",
             Action::StrategyNext => "strategy",
+            Action::Open if state.focus == Pane::Flow => "detail",
             Action::Open => "inspect",
+            Action::PageDown => "page",
+            Action::Zoom if state.zoom => "unzoom",
+            Action::Zoom => "zoom",
             Action::Evict => "evict",
             Action::SortCache => "sort",
             Action::Memory => "memory",

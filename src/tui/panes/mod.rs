@@ -1,6 +1,8 @@
-//! The four panes, each a widget over the app state.
+//! The panes, each a widget over the app state, and the step detail's lines.
 
 pub mod budgets;
 pub mod cache;
 pub mod context;
 pub mod flow_graph;
+pub mod report;
+pub mod step_detail;
