@@ -44,6 +44,34 @@ pub struct Cli {
 }
 
 /// With no subcommand, mrflow-tui opens the terminal UI.
+#[derive(Debug, Subcommand)]
+pub enum RunsAction {
+    /// List the runs kept (newest last): when, flow, data, changed settings, tokens, cost,
+    /// critical facts retained.
+    Ls {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run: its steps' settings and tokens, its ledger and its report.
+    Show {
+        /// A run id, a unique prefix of one, or `latest`.
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What changed from run A to run B: tokens and cost per step, facts lost or regained,
+    /// and a line diff of the reports.
+    Diff {
+        /// The earlier run (an id, a unique prefix, or `latest`).
+        a: String,
+        /// The later run.
+        #[arg(default_value = "latest")]
+        b: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 #[derive(Debug, clap::Args)]
 pub struct TuiArgs {
     /// A built-in flow name or the path of a flow TOML file.
@@ -95,6 +123,11 @@ pub enum Command {
     },
     /// Show what a data file is and how its columns map to roles.
     Data(DataCmdArgs),
+    /// Runs kept with their settings, ledger, facts and report: list, show, compare.
+    Runs {
+        #[command(subcommand)]
+        action: RunsAction,
+    },
     /// Print a shell completion script, e.g. `mrflow-tui completions bash > ~/.local/share/bash-completion/completions/mrflow-tui`.
     Completions {
         /// The shell to complete for.

@@ -11,6 +11,7 @@ use mrflow::data::{FrameStore, load};
 use mrflow::engine::{
     Engine, EngineCommand, EngineConfig, FlowSnapshot, Measure, PreviewJob, RunReport, StepStatus, budget_problem,
 };
+use mrflow::history::{self, History, RunRecord};
 use mrflow::tools::format::{grouped, pct, usd};
 
 use crate::cli::{Failure, Format, RunArgs, Setup, runtime};
@@ -108,8 +109,17 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             tokens_saved_by_references: c.tokens_saved_by_references as u64,
         });
     }
+    // Kept for `mrflow-tui runs` and the TUI's history; a history that cannot be written
+    // costs the run nothing but a warning.
+    let mut kept = Vec::new();
+    if let Some(d) = &dirs {
+        let record = RunRecord::of(&report, &flow, config.price(&model), history::now_ms());
+        if let Err(e) = History::in_data_dir(&d.data).record(&record) {
+            kept.push(e.to_string());
+        }
+    }
     let memory_warnings = memory.as_ref().map(|m| m.take_warnings()).unwrap_or_default();
-    for warning in store.take_warnings().into_iter().chain(memory_warnings) {
+    for warning in store.take_warnings().into_iter().chain(memory_warnings).chain(kept) {
         eprintln!("mrflow-tui: warning: {warning}");
     }
     let text = match args.format {

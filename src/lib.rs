@@ -12,6 +12,7 @@ pub mod context;
 pub mod data;
 pub mod dirs;
 pub mod engine;
+pub mod history;
 pub mod llm;
 pub mod memory;
 mod net;

@@ -9,6 +9,7 @@ mod data_cli;
 mod headless;
 mod interactive;
 mod memory_cli;
+mod runs_cli;
 mod shell_cli;
 
 use cli::{Cli, Command};
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
         Some(Command::Memory { action }) => memory_cli::run(action),
         Some(Command::Tokens(args)) => cli::tokens(args),
         Some(Command::Data(args)) => data_cli::run(args),
+        Some(Command::Runs { action }) => runs_cli::run(action),
         Some(Command::Completions { shell }) => shell_cli::completions(*shell),
         Some(Command::Man) => shell_cli::man_page(),
     };

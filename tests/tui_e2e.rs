@@ -186,6 +186,17 @@ fn runs_tunes_reruns_and_quits_cleanly() {
     s.wait_for("run 2 completed");
     assert!(!s.screen().contains("what-if"), "{}", s.screen());
 
+    // Both runs are kept; c compares the earlier one with the latest.
+    s.press("H");
+    s.wait_for("Runs · 2 kept");
+    s.press("c");
+    s.wait_for("prompt tokens 1502 → 1502 (+0)");
+    assert!(s.screen().contains("budget 300 → 350"), "{}", s.screen());
+    // Page down to the report comparison.
+    s.press("\x1b[6~");
+    s.wait_for("The reports are the same.");
+    s.press("\x1b");
+
     // Save the tuned flow and export the run.
     s.press("w");
     s.wait_for("saved the tuned flow");

@@ -207,3 +207,57 @@ fn zoomed_context_at_every_size() {
         insta::assert_snapshot!(format!("zoomed_context_{w}x{h}"), render(&mut s, w, h));
     }
 }
+
+/// Two kept runs of roi_analysis: as it ran, and a later one with analyze_profitability's
+/// budget cut, fewer tokens and a fact lost; fixed times so the snapshots are stable.
+fn two_runs() -> (AppState, Vec<mrflow::history::RunRecord>) {
+    let (state, store) = after_run("roi_analysis");
+    let flow = Flow::builtin("roi_analysis").unwrap();
+    let dataset = load_csv(&common::sample(), &flow.required_columns()).unwrap();
+    let snapshot = state.snapshot.clone().unwrap();
+    let price = mrflow::config::Config::default_only().price("gpt-4o-mini");
+    let measure = Measure {
+        model: "gpt-4o-mini",
+        tokenizer: Tokenizer::for_model("gpt-4o-mini"),
+        price,
+    };
+    let report = RunReport::build(&flow, &dataset, &snapshot, &store, &measure);
+    let first = mrflow::history::RunRecord::of(&report, &flow, price, 1_795_622_874_000);
+    let mut second = mrflow::history::RunRecord::of(&report, &flow, price, 1_795_622_934_000);
+    second.steps[1].budget = 300;
+    second.steps[1].tokens.prompt -= 220;
+    second.totals.prompt_tokens -= 220;
+    second.facts.retained -= 1;
+    let (lost_key, lost_statement) = first.critical[1].clone();
+    second.facts.missing.push(lost_key);
+    second.report = second.report.map(|r| {
+        r.lines()
+            .filter(|l| !l.contains(&lost_statement))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    });
+    (state, vec![first, second])
+}
+
+#[test]
+fn run_history_at_every_size() {
+    let (mut s, runs) = two_runs();
+    update(&mut s, Action::HistoryLoaded { runs, warnings: vec![] });
+    for (w, h) in SIZES {
+        let screen = render(&mut s, w, h);
+        assert!(screen.contains("Runs · 2 kept"), "{screen}");
+        insta::assert_snapshot!(format!("run_history_{w}x{h}"), screen);
+    }
+}
+
+#[test]
+fn compare_at_every_size() {
+    let (mut s, runs) = two_runs();
+    update(&mut s, Action::HistoryLoaded { runs, warnings: vec![] });
+    update(&mut s, Action::Compare);
+    for (w, h) in SIZES {
+        let screen = render(&mut s, w, h);
+        assert!(screen.contains("(-220)"), "{screen}");
+        insta::assert_snapshot!(format!("compare_{w}x{h}"), screen);
+    }
+}

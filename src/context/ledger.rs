@@ -1,12 +1,12 @@
 //! The token ledger: optimized against baseline, in tokens and dollars, and which critical
 //! facts survive into the final report.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Price;
 use crate::tools::Fact;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepTokens {
     pub prompt: usize,
     pub completion: usize,
@@ -30,7 +30,7 @@ pub struct StepTokens {
 }
 
 /// Where the cached-token figures of the optimized run come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CachedBasis {
     /// The server reported cached tokens for every step that ran.
@@ -39,7 +39,7 @@ pub enum CachedBasis {
     Estimated,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
@@ -130,7 +130,7 @@ impl Totals {
 }
 
 /// Critical facts, and how many of them a report carries.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FactRetention {
     pub critical: usize,
     pub retained: usize,

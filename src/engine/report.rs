@@ -101,6 +101,8 @@ pub struct StepReport {
     pub route: Option<String>,
     pub budget: u32,
     pub strategy: Strategy,
+    /// Context items whose priority was changed from the flow's, as the step ran.
+    pub priority_overrides: std::collections::BTreeMap<String, Priority>,
     /// Who wrote the step's answer: `offline/v1`, or `openai/v1 <base url> <model>`.
     pub analyst: Option<String>,
     pub tokens: StepTokens,
@@ -279,6 +281,7 @@ impl RunReport {
                     route: s.route.clone(),
                     budget: s.budget,
                     strategy: s.strategy,
+                    priority_overrides: s.priority_overrides.clone(),
                     analyst: output.map(|o| o.analyst.clone()),
                     tokens: StepTokens {
                         prompt: ctx.map_or(0, |c| c.pruned.tokens),

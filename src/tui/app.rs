@@ -81,6 +81,10 @@ pub enum Action {
     Memory,
     /// The data file: format, dialect, columns and the roles they map to.
     DataInfo,
+    /// The runs kept: when, settings, tokens, cost, facts.
+    History,
+    /// In the history: the selected run against the latest.
+    Compare,
     #[serde(skip)]
     Char(char),
     #[serde(skip)]
@@ -130,6 +134,12 @@ pub enum Action {
     },
     #[serde(skip)]
     Notice(String),
+    /// The runs kept, oldest first, and what could not be read.
+    #[serde(skip)]
+    HistoryLoaded {
+        runs: Vec<crate::history::RunRecord>,
+        warnings: Vec<String>,
+    },
 }
 
 impl Action {
@@ -170,6 +180,8 @@ impl Action {
             Action::SortCache => "cycle the cache sort",
             Action::Memory => "long-term memory: what the step recalls, what is stored",
             Action::DataInfo => "the data file: format, columns and their roles",
+            Action::History => "run history: every run with its settings, tokens, cost, facts",
+            Action::Compare => "in the history: compare the selected run with the latest",
             _ => "",
         }
     }
@@ -192,6 +204,8 @@ pub enum Effect {
     RefreshCache,
     Export,
     SaveOverrides,
+    /// Read the run history.
+    History,
 }
 
 /// A finished step as the panes show it.
@@ -282,6 +296,11 @@ pub enum Popup {
     StepDetail {
         step: usize,
         scroll: u16,
+    },
+    /// The runs kept, newest last, one selected.
+    History {
+        runs: Vec<crate::history::RunRecord>,
+        selected: usize,
     },
 }
 
@@ -573,6 +592,27 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 buffer.push(*c);
                 return vec![];
             }
+            (Popup::History { runs, selected }, Action::Down | Action::Scroll { down: true, .. }) => {
+                *selected = (*selected + 1).min(runs.len().saturating_sub(1));
+                return vec![];
+            }
+            (Popup::History { selected, .. }, Action::Up | Action::Scroll { down: false, .. }) => {
+                *selected = selected.saturating_sub(1);
+                return vec![];
+            }
+            (Popup::History { runs, selected }, Action::Compare) => {
+                let (Some(a), Some(b)) = (runs.get(*selected), runs.last()) else {
+                    return vec![];
+                };
+                let title = format!("Compare {} → {}", a.id, b.id);
+                let lines = crate::history::diff(a, b).lines();
+                state.popup = Some(Popup::Inspector {
+                    title,
+                    lines,
+                    scroll: 0,
+                });
+                return vec![];
+            }
             (Popup::BudgetInput { buffer }, Action::Backspace) => {
                 buffer.pop();
                 return vec![];
@@ -626,6 +666,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 | Action::Loaded { .. }
                 | Action::LoadFailed { .. }
                 | Action::Notice(_)
+                | Action::HistoryLoaded { .. }
                 | Action::Inspect { .. },
             ) => {}
             _ => return vec![],
@@ -770,6 +811,19 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             state.phase = Phase::Failed(message);
         }
         Action::DataInfo => state.popup = Some(data_popup(state)),
+        Action::History => return vec![Effect::History],
+        Action::Compare => state.status = "c compares runs in the history: press H first".into(),
+        Action::HistoryLoaded { runs, warnings } => {
+            if !warnings.is_empty() {
+                state.status = warnings.join("; ");
+            }
+            if runs.is_empty() {
+                state.status = "no runs kept yet: a finished run is kept here".into();
+            } else {
+                let selected = runs.len().saturating_sub(2);
+                state.popup = Some(Popup::History { runs, selected });
+            }
+        }
         Action::Engine(event) => return engine_event(state, event),
         Action::Snapshot(snapshot, views) => {
             for (i, view) in views.iter().enumerate() {

@@ -3,7 +3,7 @@
 //! an idle screen uses no CPU.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind, KeyModifiers, MouseEventKind};
@@ -23,6 +23,7 @@ use crate::dirs::Dirs;
 use crate::engine::{
     Engine, EngineCommand, EngineConfig, EngineEvent, EngineHandle, Flow, FlowSnapshot, Measure, RunReport,
 };
+use crate::history::{History, RunRecord};
 use crate::llm::Analyst;
 use crate::memory::Memory;
 use crate::tools::format::grouped;
@@ -126,6 +127,11 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
         state.status = opts.notices.join("; ");
     }
     let (tx, mut internal) = mpsc::unbounded_channel::<Msg>();
+    // Every finished run is kept; without a data directory, for this session only.
+    let history = Arc::new(Mutex::new(match &opts.dirs {
+        Some(d) => History::in_data_dir(&d.data),
+        None => History::Memory(Vec::new()),
+    }));
 
     // Data and tokenizer load in the background: the first frame does not wait for them.
     crate::context::warm_up(tokenizer.encoding);
@@ -190,7 +196,7 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
             },
             Some(event) = next_engine_event(&mut engine) => {
                 if let (Some(e), EngineEvent::RunFinished { .. }) = (&engine, &event) {
-                    spawn_ledger(e, &opts, tokenizer, tx.clone());
+                    spawn_ledger(e, &opts, tokenizer, tx.clone(), history.clone());
                 }
                 Some(Action::Engine(event))
             },
@@ -213,7 +219,7 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
         }
         while let Some(action) = queue.pop() {
             for effect in update(&mut state, action) {
-                if let Some(follow) = perform(effect, &engine, &state, &opts) {
+                if let Some(follow) = perform(effect, &engine, &state, &opts, &history) {
                     queue.push(follow);
                 }
             }
@@ -282,7 +288,13 @@ pub fn ledger_view(report: &RunReport) -> LedgerView {
 }
 
 /// Measures the finished run against the baseline off the UI thread.
-fn spawn_ledger(e: &Running, opts: &TuiOptions, tokenizer: Tokenizer, tx: mpsc::UnboundedSender<Msg>) {
+fn spawn_ledger(
+    e: &Running,
+    opts: &TuiOptions,
+    tokenizer: Tokenizer,
+    tx: mpsc::UnboundedSender<Msg>,
+    history: Arc<Mutex<History>>,
+) {
     let (flow, dataset, store, snapshot) = (
         opts.flow.clone(),
         e.dataset.clone(),
@@ -304,6 +316,14 @@ fn spawn_ledger(e: &Running, opts: &TuiOptions, tokenizer: Tokenizer, tx: mpsc::
         );
         let ledger = ledger_view(&report);
         let _ = tx.send(Msg::Action(Action::Ledger(ledger)));
+        let record = RunRecord::of(&report, &flow, price, crate::history::now_ms());
+        let kept = history
+            .lock()
+            .map_err(|_| "the history is unavailable".to_string())
+            .and_then(|mut h| h.record(&record).map_err(|e| e.to_string()));
+        if let Err(e) = kept {
+            let _ = tx.send(Msg::Action(Action::Notice(format!("warning: {e}"))));
+        }
     });
 }
 
@@ -366,7 +386,20 @@ fn memory_view(e: &Running, state: &AppState, opts: &TuiOptions, step: usize) ->
     Action::Inspect { title, lines }
 }
 
-fn perform(effect: Effect, engine: &Option<Running>, state: &AppState, opts: &TuiOptions) -> Option<Action> {
+fn perform(
+    effect: Effect,
+    engine: &Option<Running>,
+    state: &AppState,
+    opts: &TuiOptions,
+    history: &Mutex<History>,
+) -> Option<Action> {
+    if effect == Effect::History {
+        let listing = history.lock().map(|h| h.list()).unwrap_or_default();
+        return Some(Action::HistoryLoaded {
+            runs: listing.runs,
+            warnings: listing.warnings,
+        });
+    }
     let Some(e) = engine else {
         return Some(Action::Notice("the data is not loaded yet".into()));
     };
@@ -407,6 +440,7 @@ fn perform(effect: Effect, engine: &Option<Running>, state: &AppState, opts: &Tu
             Ok(path) => format!("saved the tuned flow to {path}; run it with --flow {path}"),
             Err(err) => format!("saving failed: {err}"),
         })),
+        Effect::History => None,
     }
 }
 

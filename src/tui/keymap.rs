@@ -50,6 +50,8 @@ pub const DEFAULT_KEYS: &[(&str, &str)] = &[
     ("o", "sort_cache"),
     ("m", "memory"),
     ("D", "data_info"),
+    ("H", "history"),
+    ("c", "compare"),
 ];
 
 #[derive(Debug, Clone)]

@@ -12,6 +12,7 @@ use super::panes::budgets::{self, BudgetsPane};
 use super::panes::cache::{self, CachePane};
 use super::panes::context::{self, ContextPane};
 use super::panes::flow_graph::{self, FlowGraphPane};
+use super::panes::history;
 use super::panes::report::ReportPane;
 use super::panes::step_detail;
 use super::theme::{Theme, status_icon};
@@ -121,6 +122,15 @@ pub fn draw(frame: &mut Frame, state: &mut AppState, keymap: &Keymap, theme: &Th
             ];
             popup(frame, area, " Budget ", plain(lines), 0, theme, 44, 5);
         }
+        Some(Popup::History { runs, selected }) => {
+            let lines = history::lines(runs, *selected, theme);
+            // Keep the selected run in view.
+            let room = area.height.saturating_sub(4) as usize;
+            let row = selected + history::HEADER_ROWS;
+            let scroll = (row + 1).saturating_sub(room) as u16;
+            let title = format!(" Runs · {} kept ", runs.len());
+            popup(frame, area, &title, lines, scroll, theme, 150, area.height);
+        }
         Some(Popup::StepDetail { step, scroll }) => {
             let title = format!(" {} · ↑↓ scroll · Esc closes ", state.step_id(*step));
             let lines = step_detail::lines(state, *step, theme);
@@ -146,7 +156,10 @@ fn popup(
     height: u16,
 ) {
     let w = width.min(area.width.saturating_sub(4));
-    let h = (height.min(lines.len() as u16 + 2))
+    // Rows the lines take once wrapped to the popup's inner width.
+    let inner = w.saturating_sub(2).max(1) as usize;
+    let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let h = (height.min(rows.min(u16::MAX as usize - 2) as u16 + 2))
         .max(3)
         .min(area.height.saturating_sub(2));
     let [r] = Layout::horizontal([Constraint::Length(w)])

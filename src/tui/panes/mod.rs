@@ -4,5 +4,6 @@ pub mod budgets;
 pub mod cache;
 pub mod context;
 pub mod flow_graph;
+pub mod history;
 pub mod report;
 pub mod step_detail;
