@@ -261,3 +261,24 @@ fn compare_at_every_size() {
         insta::assert_snapshot!(format!("compare_{w}x{h}"), screen);
     }
 }
+
+#[test]
+fn filtered_cache_and_context_at_every_size() {
+    let (mut s, _) = after_run("roi_analysis");
+    update(&mut s, Action::FocusCache);
+    update(&mut s, Action::Filter);
+    for c in "baseline".chars() {
+        update(&mut s, Action::Char(c));
+    }
+    update(&mut s, Action::Open);
+    update(&mut s, Action::FocusContext);
+    update(&mut s, Action::Filter);
+    for c in "crit".chars() {
+        update(&mut s, Action::Char(c));
+    }
+    for (w, h) in SIZES {
+        let screen = render(&mut s, w, h);
+        assert!(screen.contains(" filter: type to narrow the list"), "{screen}");
+        insta::assert_snapshot!(format!("filtered_{w}x{h}"), screen);
+    }
+}

@@ -85,6 +85,8 @@ pub enum Action {
     History,
     /// In the history: the selected run against the latest.
     Compare,
+    /// Type a filter for the Cache or Context list.
+    Filter,
     #[serde(skip)]
     Char(char),
     #[serde(skip)]
@@ -182,6 +184,7 @@ impl Action {
             Action::DataInfo => "the data file: format, columns and their roles",
             Action::History => "run history: every run with its settings, tokens, cost, facts",
             Action::Compare => "in the history: compare the selected run with the latest",
+            Action::Filter => "filter the Cache or Context list (Enter keeps it, Esc clears it)",
             _ => "",
         }
     }
@@ -366,6 +369,12 @@ pub struct AppState {
     pub report_scroll: u16,
     /// Each step's answer as it streams in, until its output is stored.
     pub streams: Vec<String>,
+    /// Case-insensitive text the Cache list is narrowed to: reference, kind, producer.
+    pub cache_filter: String,
+    /// The same for the Context list: item key, source, priority, decision.
+    pub context_filter: String,
+    /// The pane whose filter is being typed.
+    pub editing_filter: Option<Pane>,
 }
 
 impl AppState {
@@ -406,7 +415,39 @@ impl AppState {
             zoom: false,
             report_scroll: 0,
             streams: vec![String::new(); n],
+            cache_filter: String::new(),
+            context_filter: String::new(),
+            editing_filter: None,
         }
+    }
+
+    fn filter_mut(&mut self, pane: Pane) -> Option<&mut String> {
+        match pane {
+            Pane::Cache => Some(&mut self.cache_filter),
+            Pane::Context => Some(&mut self.context_filter),
+            _ => None,
+        }
+    }
+
+    /// The selected step's context items the filter lets through.
+    pub fn visible_items(&self) -> Vec<&ItemDecision> {
+        let needle = self.context_filter.to_lowercase();
+        self.shown_context(self.step).map_or_else(Vec::new, |c| {
+            c.decisions
+                .iter()
+                .filter(|d| {
+                    needle.is_empty()
+                        || [
+                            d.key.clone(),
+                            String::from(d.source.clone()),
+                            d.priority.as_str().to_string(),
+                            d.decision.as_str().to_string(),
+                        ]
+                        .iter()
+                        .any(|f| f.to_lowercase().contains(&needle))
+                })
+                .collect()
+        })
     }
 
     /// The pane that fills the screen, if one does: the report always, another when zoomed.
@@ -449,8 +490,19 @@ impl AppState {
     }
 
     /// Cache entries in the chosen order.
+    /// The cache entries the filter lets through, in the chosen order.
     pub fn sorted_cache(&self) -> Vec<&EntryInfo> {
-        let mut list: Vec<&EntryInfo> = self.cache.iter().collect();
+        let needle = self.cache_filter.to_lowercase();
+        let mut list: Vec<&EntryInfo> = self
+            .cache
+            .iter()
+            .filter(|e| {
+                needle.is_empty()
+                    || e.reference.to_string().contains(&needle)
+                    || e.kind.as_str().contains(&needle)
+                    || e.producer.to_lowercase().contains(&needle)
+            })
+            .collect();
         match self.cache_sort {
             CacheSort::Newest => list.sort_by_key(|e| e.age),
             CacheSort::Size => list.sort_by_key(|e| std::cmp::Reverse(e.bytes)),
@@ -461,11 +513,11 @@ impl AppState {
     }
 
     fn context_len(&self) -> usize {
-        self.shown_context(self.step).map_or(0, |c| c.decisions.len())
+        self.visible_items().len()
     }
 
     fn selected_item(&self) -> Option<&ItemDecision> {
-        self.shown_context(self.step)?.decisions.get(self.context_row)
+        self.visible_items().get(self.context_row).copied()
     }
 
     /// Re-evaluates the selected step after a tuning change: what-if if it differs from the
@@ -555,7 +607,7 @@ impl AppState {
                     self.prompt_scroll = 0;
                 }
             }
-            Pane::Cache => self.cache_row = clamp(self.cache_row, self.cache.len()),
+            Pane::Cache => self.cache_row = clamp(self.cache_row, self.sorted_cache().len()),
             Pane::Context if self.show_prompt => {
                 self.prompt_scroll = (self.prompt_scroll as isize + delta).max(0) as u16;
             }
@@ -584,6 +636,40 @@ fn data_popup(state: &AppState) -> Popup {
 
 /// Applies an action; returns what the event loop must do.
 pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
+    // Typing a filter takes characters until Enter keeps it or Esc clears it.
+    if let Some(pane) = state.editing_filter {
+        let handled = match &action {
+            Action::Char(c) => {
+                if let Some(f) = state.filter_mut(pane) {
+                    f.push(*c);
+                }
+                true
+            }
+            Action::Backspace => {
+                if let Some(f) = state.filter_mut(pane) {
+                    f.pop();
+                }
+                true
+            }
+            Action::Open => {
+                state.editing_filter = None;
+                true
+            }
+            Action::Close => {
+                if let Some(f) = state.filter_mut(pane) {
+                    f.clear();
+                }
+                state.editing_filter = None;
+                true
+            }
+            _ => false,
+        };
+        if handled {
+            state.cache_row = 0;
+            state.context_row = 0;
+            return vec![];
+        }
+    }
     // A popup takes the keys first.
     if let Some(popup) = state.popup.as_mut() {
         match (popup, &action) {
@@ -765,7 +851,18 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             state.popup = Some(Popup::BudgetInput { buffer: String::new() })
         }
         Action::Open => {}
-        Action::Close => {}
+        Action::Close => {
+            // Esc clears the focused pane's filter.
+            let focus = state.focus;
+            if let Some(f) = state.filter_mut(focus).filter(|f| !f.is_empty()) {
+                f.clear();
+                state.status = format!("{} filter cleared", focus.title());
+            }
+        }
+        Action::Filter => match state.focus {
+            Pane::Cache | Pane::Context => state.editing_filter = Some(state.focus),
+            _ => state.status = "/ filters the Cache (3) and Context (4) lists".into(),
+        },
         Action::TogglePrompt => {
             state.show_prompt = !state.show_prompt;
             state.prompt_scroll = 0;
@@ -933,7 +1030,7 @@ fn click(state: &mut AppState, column: u16, row: u16) -> Vec<Effect> {
         let index = (row - top) as usize;
         match pane {
             Pane::Budgets if index < state.flow.steps().len() => state.step = index,
-            Pane::Cache if index < state.cache.len() => state.cache_row = index,
+            Pane::Cache if index < state.sorted_cache().len() => state.cache_row = index,
             Pane::Context if !state.show_prompt && index < state.context_len() => state.context_row = index,
             _ => {}
         }
@@ -1194,6 +1291,33 @@ mod tests {
         assert_eq!(s.streams[2], "", "a new run of the step starts a new answer");
         update(&mut s, Action::Close);
         assert_eq!(s.popup, None);
+    }
+
+    #[test]
+    fn a_filter_narrows_the_context_list_and_esc_clears_it() {
+        let mut s = ran();
+        update(&mut s, Action::FocusContext);
+        assert_eq!(s.visible_items().len(), 2);
+        update(&mut s, Action::Filter);
+        assert_eq!(s.editing_filter, Some(Pane::Context));
+        for c in "PROF".chars() {
+            update(&mut s, Action::Char(c));
+        }
+        let keys: Vec<&str> = s.visible_items().iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(keys, ["profitability"]);
+        // Enter keeps the filter; keys act on the pane again, on the filtered rows.
+        update(&mut s, Action::Open);
+        assert_eq!(s.editing_filter, None);
+        update(&mut s, Action::PriorityNext);
+        assert!(s.tuning[0].overrides.contains_key("profitability"));
+        update(&mut s, Action::Close);
+        assert_eq!(s.context_filter, "");
+        assert_eq!(s.visible_items().len(), 2);
+        // In a pane without a list it only says where it works.
+        update(&mut s, Action::FocusFlow);
+        update(&mut s, Action::Filter);
+        assert_eq!(s.editing_filter, None);
+        assert!(s.status.contains("Cache (3) and Context (4)"));
     }
 
     #[test]

@@ -72,6 +72,17 @@ fn translate(event: Event, keymap: &Keymap, state: &AppState) -> Option<Action> 
             if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
                 return Some(Action::Quit);
             }
+            if state.editing_filter.is_some() {
+                match key.code {
+                    KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                        return Some(Action::Char(c));
+                    }
+                    KeyCode::Backspace => return Some(Action::Backspace),
+                    KeyCode::Enter => return Some(Action::Open),
+                    KeyCode::Esc => return Some(Action::Close),
+                    _ => {}
+                }
+            }
             if matches!(state.popup, Some(super::app::Popup::BudgetInput { .. })) {
                 match key.code {
                     KeyCode::Char(c) if c.is_ascii_digit() => return Some(Action::Char(c)),

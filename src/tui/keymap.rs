@@ -52,6 +52,7 @@ pub const DEFAULT_KEYS: &[(&str, &str)] = &[
     ("D", "data_info"),
     ("H", "history"),
     ("c", "compare"),
+    ("/", "filter"),
 ];
 
 #[derive(Debug, Clone)]

@@ -244,12 +244,13 @@ fn footer<'a>(state: &AppState, keymap: &Keymap, theme: &Theme) -> Line<'a> {
             Action::StrategyNext,
             Action::RerunStep,
         ],
-        Pane::Cache => &[Action::Open, Action::Evict, Action::SortCache],
+        Pane::Cache => &[Action::Open, Action::Evict, Action::SortCache, Action::Filter],
         Pane::Report => &[Action::Down, Action::PageDown, Action::Zoom],
         Pane::Context => &[
             Action::PriorityNext,
             Action::PriorityPrev,
             Action::TogglePrompt,
+            Action::Filter,
             Action::Memory,
             Action::RerunStep,
         ],
@@ -272,6 +273,7 @@ fn footer<'a>(state: &AppState, keymap: &Keymap, theme: &Theme) -> Line<'a> {
             Action::Open if state.focus == Pane::Flow => "detail",
             Action::Open => "inspect",
             Action::PageDown => "page",
+            Action::Filter => "filter",
             Action::Zoom if state.zoom => "unzoom",
             Action::Zoom => "zoom",
             Action::Evict => "evict",
@@ -293,6 +295,12 @@ fn footer<'a>(state: &AppState, keymap: &Keymap, theme: &Theme) -> Line<'a> {
         };
         spans.push(Span::styled(format!(" {first}"), theme.accent));
         spans.push(Span::raw(format!(" {short}")));
+    }
+    if state.editing_filter.is_some() {
+        spans = vec![
+            Span::styled(" filter: ", theme.accent),
+            Span::raw("type to narrow the list · Enter keeps it · Esc clears it"),
+        ];
     }
     spans.push(Span::styled(format!("  │ {}", state.status), theme.dim));
     Line::from(spans)

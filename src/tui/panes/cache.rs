@@ -41,18 +41,24 @@ impl Widget for &CachePane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let (state, theme) = (self.state, self.theme);
         let border = if self.focused { theme.border_focus } else { theme.border };
-        let title = format!(
-            " 3 Cache · {} entries · sort {} ",
-            state.cache.len(),
-            state.cache_sort.label()
-        );
+        let shown = state.sorted_cache();
+        let count = if state.cache_filter.is_empty() && state.editing_filter.is_none() {
+            format!("{} entries", state.cache.len())
+        } else {
+            format!(
+                "{} of {} entries · {}",
+                shown.len(),
+                state.cache.len(),
+                filter_label(state, crate::tui::app::Pane::Cache)
+            )
+        };
+        let title = format!(" 3 Cache · {count} · sort {} ", state.cache_sort.label());
         let block = Block::bordered()
             .border_style(border)
             .title(title)
             .title_style(theme.title)
             .title_bottom(Line::styled(" enter inspect · d evict · o sort ", theme.dim));
-        let rows: Vec<Row> = state
-            .sorted_cache()
+        let rows: Vec<Row> = shown
             .into_iter()
             .map(|e| {
                 Row::new(vec![
@@ -85,11 +91,24 @@ impl Widget for &CachePane<'_> {
         .header(Row::new(vec!["REF", "KIND", "SIZE", "AGE/TTL", "HITS", "PRODUCER"]).style(theme.dim))
         .block(block)
         .row_highlight_style(if self.focused { theme.selected } else { Style::new() });
-        let mut table_state = TableState::default().with_selected(if state.cache.is_empty() {
+        let mut table_state = TableState::default().with_selected(if state.sorted_cache().is_empty() {
             None
         } else {
             Some(state.cache_row)
         });
         StatefulWidget::render(table, area, buf, &mut table_state);
+    }
+}
+
+/// `/text▏` while typing, `filter "text"` once kept.
+pub fn filter_label(state: &AppState, pane: crate::tui::app::Pane) -> String {
+    let text = match pane {
+        crate::tui::app::Pane::Cache => &state.cache_filter,
+        _ => &state.context_filter,
+    };
+    if state.editing_filter == Some(pane) {
+        format!("/{text}▏")
+    } else {
+        format!("filter \"{text}\"")
     }
 }

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap};
 
 use crate::tools::format::grouped;
-use crate::tui::app::AppState;
+use crate::tui::app::{AppState, Pane};
 use crate::tui::theme::Theme;
 
 pub struct ContextPane<'a> {
@@ -27,14 +27,19 @@ impl Widget for &ContextPane<'_> {
         let border = if self.focused { theme.border_focus } else { theme.border };
         let ctx = state.shown_context(i);
         let what_if = if state.is_stale(i) { "what-if · " } else { "" };
+        let filter = if state.context_filter.is_empty() && state.editing_filter != Some(Pane::Context) {
+            String::new()
+        } else {
+            format!("{} · ", super::cache::filter_label(state, Pane::Context))
+        };
         let title = match ctx {
             Some(c) => format!(
-                " 4 Context · {what_if}{} · {}/{} ",
+                " 4 Context · {what_if}{filter}{} · {}/{} ",
                 state.step_id(i),
                 grouped(c.tokens as f64),
                 grouped(c.budget as f64)
             ),
-            None => format!(" 4 Context · {} ", state.step_id(i)),
+            None => format!(" 4 Context · {filter}{} ", state.step_id(i)),
         };
         let strategy = ctx.map(|c| c.strategy.as_str()).unwrap_or_default();
         let hint = if state.show_prompt {
@@ -77,9 +82,9 @@ impl Widget for &ContextPane<'_> {
         }
         // Narrow panes abbreviate the priority and join the token columns.
         let narrow = area.width < 48;
-        let rows: Vec<Row> = ctx
-            .decisions
-            .iter()
+        let rows: Vec<Row> = state
+            .visible_items()
+            .into_iter()
             .map(|d| {
                 let overridden = if state.tuning[i].overrides.contains_key(&d.key) {
                     "*"
