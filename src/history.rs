@@ -528,6 +528,47 @@ impl RunDiff {
 mod tests {
     use super::*;
 
+    fn record(id: &str, at: u64) -> RunRecord {
+        RunRecord {
+            id: id.into(),
+            recorded_at_ms: at,
+            flow: "f".into(),
+            status: "completed".into(),
+            data: "d.csv".into(),
+            data_ref: String::new(),
+            model: "m".into(),
+            price: None,
+            steps: vec![],
+            totals: Totals::of(&[], None),
+            facts: FactRetention::check(&[], "", ""),
+            critical: vec![],
+            report: None,
+        }
+    }
+
+    #[test]
+    fn runs_are_found_by_id_unique_prefix_or_latest() {
+        let listing = Listing {
+            runs: vec![record("20261125-160754-ab12", 1), record("20261125-160754-ac34", 2)],
+            warnings: vec![],
+        };
+        assert_eq!(listing.find("20261125-160754-ab").unwrap().id, "20261125-160754-ab12");
+        assert_eq!(listing.find("latest").unwrap().id, "20261125-160754-ac34");
+        assert!(matches!(listing.find("20261125"), Err(HistoryError::Ambiguous { .. })));
+        assert!(matches!(listing.find("2027"), Err(HistoryError::NotFound { .. })));
+    }
+
+    #[test]
+    fn memory_keeps_the_newest() {
+        let mut h = History::Memory(Vec::new());
+        for i in 0..(KEEP as u64 + 3) {
+            h.record(&record(&format!("r{i:04}"), i)).unwrap();
+        }
+        let runs = h.list().runs;
+        assert_eq!(runs.len(), KEEP);
+        assert_eq!(runs[0].id, "r0003");
+    }
+
     #[test]
     fn stamps_are_utc_calendar_time() {
         assert_eq!(utc_stamp(0), "19700101-000000");

@@ -32,7 +32,7 @@ fn runs_are_kept_listed_shown_and_compared() {
     let shown = runs_json(home.path(), &["runs", "show", "latest", "--json"]);
     assert_eq!(shown["id"], b);
     assert!(shown["report"].as_str().unwrap().starts_with("# Report: roi analysis"));
-    let text = stdout(&run(home.path(), &["runs", "show", &a[..17]]));
+    let text = stdout(&run(home.path(), &["runs", "show", a]));
     assert!(text.contains("Tokens  1,502 prompt"), "{text}");
 
     let diff = runs_json(home.path(), &["runs", "diff", a, b, "--json"]);
