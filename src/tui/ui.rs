@@ -48,9 +48,13 @@ pub fn draw(frame: &mut Frame, state: &mut AppState, keymap: &Keymap, theme: &Th
     frame.render_widget(Paragraph::new(footer(state, keymap, theme)), screen.footer);
 
     let mut hitboxes = app::Hitboxes::default();
+    // A zoomed pane, or one this screen has no place for (the report below 160 columns),
+    // fills the body.
+    let placed = screen.panes.iter().any(|(p, _)| *p == state.focus);
     let panes: Vec<(Pane, Rect)> = match state.zoomed() {
         Some(pane) => vec![(pane, screen.body)],
-        None => screen.panes.to_vec(),
+        None if !placed => vec![(state.focus, screen.body)],
+        None => screen.panes.clone(),
     };
     for (pane, r) in panes {
         let focused = state.focus == pane;

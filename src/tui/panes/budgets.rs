@@ -102,15 +102,20 @@ impl Widget for &BudgetsPane<'_> {
                 .and_then(|l| l.baseline.get(k).copied())
                 .unwrap_or(0)
         };
-        let name_w = state
+        // Whole step ids when the gauge keeps at least 8 cells, else a third of the width.
+        let longest = state
             .flow
             .steps()
             .iter()
             .map(|s| s.id.chars().count())
             .max()
-            .unwrap_or(8)
-            .min(w / 3)
-            .max(6);
+            .unwrap_or(8);
+        let name_w = if w >= longest + 17 + 2 + 6 {
+            longest
+        } else {
+            longest.min(w / 3)
+        }
+        .max(6);
         // Narrow panes drop the "base" label before the gauge shrinks below a few cells.
         let wide = w >= name_w + 22 + 12;
         let numbers_w = if wide { 22 } else { 17 };

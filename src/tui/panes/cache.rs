@@ -58,11 +58,14 @@ impl Widget for &CachePane<'_> {
             .title(title)
             .title_style(theme.title)
             .title_bottom(Line::styled(" enter inspect · d evict · o sort ", theme.dim));
+        // Narrow panes give the producer (often a step id) room first: shorter references.
+        let tight = area.width.saturating_sub(2) < 57;
+        let ref_w: u16 = if tight { 6 } else { 8 };
         let rows: Vec<Row> = shown
             .into_iter()
             .map(|e| {
                 Row::new(vec![
-                    e.reference.hex()[..8].to_string(),
+                    e.reference.hex()[..ref_w as usize].to_string(),
                     match e.kind {
                         EntryKind::Dataset => "dataset",
                         EntryKind::ToolOutput => "tool",
@@ -80,10 +83,10 @@ impl Widget for &CachePane<'_> {
         let table = Table::new(
             rows,
             [
-                Constraint::Length(8),
+                Constraint::Length(ref_w),
                 Constraint::Length(7),
                 Constraint::Length(6),
-                Constraint::Length(7),
+                Constraint::Length(if tight { 6 } else { 7 }),
                 Constraint::Length(4),
                 Constraint::Min(8),
             ],

@@ -90,7 +90,7 @@ pub fn layout(flow: &Flow, area: Rect) -> GraphLayout {
         let members: Vec<usize> = flow.dag.order.iter().copied().filter(|&s| layer[s] == l).collect();
         let count = members.len() as u16;
         // Each layer shares the width among its own nodes.
-        let node_w = (usable.saturating_sub(count.saturating_sub(1) * 2) / count.max(1)).clamp(8, 28);
+        let node_w = (usable.saturating_sub(count.saturating_sub(1) * 2) / count.max(1)).clamp(8, 40);
         let total = count * node_w + count.saturating_sub(1) * 2;
         let left = area.x + usable.saturating_sub(total) / 2;
         let y = area.y + l as u16 * (node_h + gap);
@@ -301,10 +301,15 @@ fn draw_node(state: &AppState, theme: &Theme, n: &NodeBox, style: NodeStyle, buf
             for x in a.x..a.right() {
                 buf[(x, a.y)].set_symbol(" ");
             }
-            let text = truncate(
-                &format!("{icon} {id}{stale} {}", node_detail(state, n.step)),
-                a.width as usize,
-            );
+            // The step id is what the line is for: the detail goes first when room is short.
+            let w = a.width as usize;
+            let full = format!("{icon} {id}{stale} {}", node_detail(state, n.step));
+            let bare = format!("{icon} {id}{stale}");
+            let text = if full.chars().count() <= w {
+                full
+            } else {
+                truncate(&bare, w)
+            };
             let style = if selected {
                 theme.selected.patch(status_style)
             } else {

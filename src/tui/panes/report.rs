@@ -69,7 +69,7 @@ impl Widget for &ReportPane<'_> {
             .border_style(border)
             .title(" 5 Report ")
             .title_style(theme.title)
-            .title_bottom(Line::styled(" ↑↓ PgUp/PgDn scroll · 1-4 panes · z zoom ", theme.dim));
+            .title_bottom(Line::styled(" ↑↓ PgUp/PgDn scroll · Tab panes · z zoom ", theme.dim));
         Paragraph::new(lines(state, theme))
             .block(block)
             .wrap(Wrap { trim: false })
