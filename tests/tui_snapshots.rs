@@ -282,3 +282,30 @@ fn filtered_cache_and_context_at_every_size() {
         insta::assert_snapshot!(format!("filtered_{w}x{h}"), screen);
     }
 }
+
+/// While the data loads, the header shows bytes read against the file's size, then the
+/// parse; while a run goes, steps done against all.
+#[test]
+fn the_header_shows_load_progress() {
+    let flow = Arc::new(Flow::builtin("roi_analysis").unwrap());
+    let mut s = AppState::new(flow, "big.csv · loading…".into());
+    update(
+        &mut s,
+        Action::LoadProgress {
+            read: 45_000_000,
+            total: 100_000_000,
+            stage: mrflow::data::Stage::Reading,
+        },
+    );
+    let screen = render(&mut s, 120, 40);
+    assert!(screen.contains("loading ▕████░░░░░░▏ 45% of 100 MB · "), "{screen}");
+    update(
+        &mut s,
+        Action::LoadProgress {
+            read: 100_000_000,
+            total: 100_000_000,
+            stage: mrflow::data::Stage::Parsing,
+        },
+    );
+    assert!(render(&mut s, 120, 40).contains("parsing 100 MB · "));
+}

@@ -54,6 +54,8 @@ pub struct LoadOptions {
     pub columns: Vec<ExplicitColumn>,
     pub date_format: Option<DateFormat>,
     pub sheet: Option<String>,
+    /// Where to report how far the load has got (bytes read, then parsing).
+    pub progress: super::Progress,
 }
 
 impl LoadOptions {
@@ -287,6 +289,9 @@ pub fn load(
     if let Some(f) = frames {
         f.put_frame(&key, &frame, &profile, path);
     }
+    if let Some(p) = options.progress.get() {
+        p.set_stage(super::Stage::Done);
+    }
     Ok(opened.into_dataset(reference, frame, profile))
 }
 
@@ -346,7 +351,10 @@ struct Opened {
 }
 
 fn open(path: &Path, options: &LoadOptions) -> Result<Opened, DataError> {
-    let scan = source::scan(path)?;
+    let scan = source::scan(path, options.progress.get())?;
+    if let Some(p) = options.progress.get() {
+        p.set_stage(super::Stage::Parsing);
+    }
     let (header, frame, sheet) = match scan.format {
         FileFormat::Csv => {
             let csv = scan.csv.as_ref().expect("CSV scan");
@@ -1055,6 +1063,19 @@ mod tests {
         assert_eq!(projected.profile.rows, 5000);
         let kinds: Vec<&str> = projected.profile.columns.iter().map(|c| c.kind.as_str()).collect();
         assert_eq!(kinds, ["text", "text", "number", "integer"]);
+    }
+
+    #[test]
+    fn progress_counts_every_byte_and_ends_done() {
+        let f = write(FULL.as_bytes());
+        let progress = crate::data::LoadProgress::new();
+        let options = LoadOptions {
+            progress: crate::data::Progress(Some(progress.clone())),
+            ..LoadOptions::default()
+        };
+        load(f.path(), &["brand"], &options, None, None).unwrap();
+        let n = FULL.len() as u64;
+        assert_eq!(progress.snapshot(), (n, n, crate::data::Stage::Done));
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod loader;
 pub mod numbers;
 pub mod preview;
 pub mod profile;
+pub mod progress;
 pub mod roles;
 pub mod schema;
 pub mod source;
@@ -16,3 +17,4 @@ pub use loader::{
     DataError, Dataset, FrameStore, Inspection, LoadOptions, WholeFrameObserver, inspect, load, load_csv,
 };
 pub use profile::{DataProfile, MissingColumn};
+pub use progress::{LoadProgress, Progress, Stage};

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::DataError;
 use super::csv::{Ragged, RecordCheck, records_to, sniff_delimiter};
+use super::progress::LoadProgress;
 use crate::cache::Reference;
 
 /// Bytes inspected for the format, the dialect and the header.
@@ -119,7 +120,7 @@ fn format_of(path: &Path, head: &[u8]) -> Option<FileFormat> {
 /// One pass over the file: the blake3 of its bytes, its format, and for CSV the encoding,
 /// delimiter, sample records and a field count of every record. Memory stays bounded unless
 /// the file must be transcoded.
-pub fn scan(path: &Path) -> Result<Scan, DataError> {
+pub fn scan(path: &Path, progress: Option<&LoadProgress>) -> Result<Scan, DataError> {
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => DataError::NotFound {
             path: path.to_path_buf(),
@@ -132,12 +133,18 @@ pub fn scan(path: &Path) -> Result<Scan, DataError> {
         });
     }
     let stamp = meta.modified().ok().map(|t| (meta.len(), t));
+    if let Some(p) = progress {
+        p.set_total(meta.len());
+    }
     let mut file = File::open(path).map_err(|e| unreadable(path, e))?;
     let mut head = Vec::with_capacity(SNIFF_BYTES.min(meta.len() as usize + 1));
     (&mut file)
         .take(SNIFF_BYTES as u64)
         .read_to_end(&mut head)
         .map_err(|e| unreadable(path, e))?;
+    if let Some(p) = progress {
+        p.add_read(head.len() as u64);
+    }
     if head.is_empty() {
         return Err(DataError::Empty {
             path: path.to_path_buf(),
@@ -148,7 +155,7 @@ pub fn scan(path: &Path) -> Result<Scan, DataError> {
     hasher.update(&head);
 
     if let Some(format) = format_of(path, &head) {
-        let bytes = stream_rest(path, &mut file, |chunk| {
+        let bytes = stream_rest(path, &mut file, progress, |chunk| {
             hasher.update(chunk);
         })? + head.len() as u64;
         return Ok(Scan {
@@ -213,7 +220,7 @@ pub fn scan(path: &Path) -> Result<Scan, DataError> {
     check.feed(text_head);
     utf8.feed(&head);
     let total = head.len() as u64
-        + stream_rest(path, &mut file, |chunk| {
+        + stream_rest(path, &mut file, progress, |chunk| {
             hasher.update(chunk);
             check.feed(chunk);
             utf8.feed(chunk);
@@ -304,7 +311,12 @@ fn csv_of(
 }
 
 /// Reads the rest of `file` in 1 MiB chunks, handing each to `each`; the bytes read.
-fn stream_rest(path: &Path, file: &mut File, mut each: impl FnMut(&[u8])) -> Result<u64, DataError> {
+fn stream_rest(
+    path: &Path,
+    file: &mut File,
+    progress: Option<&LoadProgress>,
+    mut each: impl FnMut(&[u8]),
+) -> Result<u64, DataError> {
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
     loop {
@@ -314,6 +326,9 @@ fn stream_rest(path: &Path, file: &mut File, mut each: impl FnMut(&[u8])) -> Res
         }
         each(&buf[..n]);
         total += n as u64;
+        if let Some(p) = progress {
+            p.add_read(n as u64);
+        }
     }
 }
 

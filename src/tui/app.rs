@@ -104,6 +104,13 @@ pub enum Action {
     },
     #[serde(skip)]
     Tick,
+    /// How far the data's load has got: bytes read of the file's size, and the stage.
+    #[serde(skip)]
+    LoadProgress {
+        read: u64,
+        total: u64,
+        stage: crate::data::Stage,
+    },
     #[serde(skip)]
     Loaded {
         data: String,
@@ -375,6 +382,11 @@ pub struct AppState {
     pub context_filter: String,
     /// The pane whose filter is being typed.
     pub editing_filter: Option<Pane>,
+    /// The load's progress while the data loads: bytes read, the file's size, the stage.
+    pub load_progress: Option<(u64, u64, crate::data::Stage)>,
+    /// When the load began, and when the current run began: the header shows elapsed time.
+    pub load_started: std::time::Instant,
+    pub run_started: Option<std::time::Instant>,
 }
 
 impl AppState {
@@ -418,6 +430,9 @@ impl AppState {
             cache_filter: String::new(),
             context_filter: String::new(),
             editing_filter: None,
+            load_progress: None,
+            load_started: std::time::Instant::now(),
+            run_started: None,
         }
     }
 
@@ -754,6 +769,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 | Action::LoadFailed { .. }
                 | Action::Notice(_)
                 | Action::HistoryLoaded { .. }
+                | Action::LoadProgress { .. }
                 | Action::Inspect { .. },
             ) => {}
             _ => return vec![],
@@ -891,6 +907,10 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
         }
         Action::Tick => state.spinner = state.spinner.wrapping_add(1),
+        Action::LoadProgress { read, total, stage } => {
+            state.spinner = state.spinner.wrapping_add(1);
+            state.load_progress = Some((read, total, stage));
+        }
         Action::Loaded { data, mapping } => {
             state.phase = Phase::Ready;
             state.data = data;
@@ -958,7 +978,10 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
 
 fn engine_event(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
     state.status = match &event {
-        EngineEvent::RunStarted { run, steps } => format!("run {run} started: {}", steps.join(", ")),
+        EngineEvent::RunStarted { run, steps } => {
+            state.run_started = Some(std::time::Instant::now());
+            format!("run {run} started: {}", steps.join(", "))
+        }
         EngineEvent::StepStarted { step, .. } => {
             if let Some(i) = state.step_index(step) {
                 state.streams[i].clear();

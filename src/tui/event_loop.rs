@@ -18,7 +18,7 @@ use super::ui;
 use crate::cache::{CacheConfig, ResultStore};
 use crate::config::Config;
 use crate::context::Tokenizer;
-use crate::data::{DataError, Dataset, FrameStore, LoadOptions, load};
+use crate::data::{DataError, Dataset, FrameStore, LoadOptions, LoadProgress, Progress, load};
 use crate::dirs::Dirs;
 use crate::engine::{
     Engine, EngineCommand, EngineConfig, EngineEvent, EngineHandle, Flow, FlowSnapshot, Measure, RunReport,
@@ -145,11 +145,13 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
     }));
 
     // Data and tokenizer load in the background: the first frame does not wait for them.
+    let load_progress = LoadProgress::new();
     crate::context::warm_up(tokenizer.encoding);
     let store = Arc::new(ResultStore::with_config(opts.cache.clone()));
     {
         let (tx, flow, path, store) = (tx.clone(), opts.flow.clone(), opts.data.clone(), store.clone());
-        let options = opts.load.clone();
+        let mut options = opts.load.clone();
+        options.progress = Progress(Some(load_progress.clone()));
         tokio::task::spawn_blocking(move || {
             let frames = store.disk().map(|d| d as &dyn FrameStore);
             let mut preview = crate::engine::keep_preview(&store);
@@ -211,7 +213,12 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
                 }
                 Some(Action::Engine(event))
             },
-            _ = tick.tick(), if spinning => Some(Action::Tick),
+            _ = tick.tick(), if spinning => Some(if state.phase == super::app::Phase::Loading {
+                let (read, total, stage) = load_progress.snapshot();
+                Action::LoadProgress { read, total, stage }
+            } else {
+                Action::Tick
+            }),
         };
         let Some(action) = action else { continue };
         let is_engine_event = matches!(action, Action::Engine(_));

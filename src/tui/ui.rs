@@ -184,6 +184,45 @@ fn popup(
     );
 }
 
+fn elapsed(since: std::time::Instant) -> String {
+    format!("{:.1} s", since.elapsed().as_secs_f64())
+}
+
+/// `loading ▕████░░░░▏ 45% of 107 MB · 1.2 s`, then `parsing 107 MB · 2.3 s`.
+fn loading(state: &AppState) -> String {
+    let mb = |b: u64| format!("{:.0} MB", b as f64 / 1e6);
+    match state.load_progress {
+        Some((read, total, crate::data::Stage::Reading)) if total > 0 => {
+            let fraction = (read as f64 / total as f64).clamp(0.0, 1.0);
+            let filled = (fraction * 10.0).round() as usize;
+            format!(
+                "loading ▕{}{}▏ {:.0}% of {} · {}",
+                "█".repeat(filled),
+                "░".repeat(10 - filled),
+                fraction * 100.0,
+                mb(total),
+                elapsed(state.load_started)
+            )
+        }
+        Some((_, total, _)) => format!("parsing {} · {}", mb(total), elapsed(state.load_started)),
+        None => "loading".to_string(),
+    }
+}
+
+/// `⠋ running ▕███░░░▏ 2/4 steps · 1.3 s`.
+fn running(state: &AppState, icon: &str) -> String {
+    let steps = state.snapshot.as_ref().map(|s| &s.steps);
+    let total = steps.map_or(0, |s| s.len());
+    let done = steps.map_or(0, |s| s.iter().filter(|s| s.status.is_terminal()).count());
+    let filled = (done * 6).checked_div(total).unwrap_or(0);
+    let time = state.run_started.map(elapsed).unwrap_or_default();
+    format!(
+        "{icon} running ▕{}{}▏ {done}/{total} steps · {time}",
+        "█".repeat(filled),
+        "░".repeat(6 - filled)
+    )
+}
+
 fn header<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
     let run = state.run_state();
     let icon = match run {
@@ -194,7 +233,7 @@ fn header<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
         RunState::Idle => "·",
     };
     let phase = match &state.phase {
-        Phase::Loading => "loading".to_string(),
+        Phase::Loading => loading(state),
         Phase::Failed(_) => "data error".to_string(),
         Phase::Ready => {
             let ms = state
@@ -203,7 +242,11 @@ fn header<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
                 .and_then(|s| s.duration_ms)
                 .map(|m| format!(" {m} ms"))
                 .unwrap_or_default();
-            format!("{icon} {}{ms}", run.as_str())
+            if run == RunState::Running {
+                running(state, icon)
+            } else {
+                format!("{icon} {}{ms}", run.as_str())
+            }
         }
     };
     let mut spans = vec![
