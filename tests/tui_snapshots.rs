@@ -292,13 +292,13 @@ fn the_header_shows_load_progress() {
     update(
         &mut s,
         Action::LoadProgress {
-            read: 45_000_000,
+            read: 42_000_000,
             total: 100_000_000,
             stage: mrflow::data::Stage::Reading,
         },
     );
     let screen = render(&mut s, 120, 40);
-    assert!(screen.contains("loading ▕████░░░░░░▏ 45% of 100 MB · "), "{screen}");
+    assert!(screen.contains("loading ▕████░░░░░░▏ 42% of 100 MB · "), "{screen}");
     update(
         &mut s,
         Action::LoadProgress {
