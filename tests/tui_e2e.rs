@@ -167,8 +167,9 @@ fn runs_tunes_reruns_and_quits_cleanly() {
 
     // Enter on a step shows its answer; 5 shows the report; back to the flow with 1.
     s.press("\r");
-    s.wait_for("Facts (★ critical");
-    assert!(s.screen().contains("load_data · ↑↓ scroll"), "{}", s.screen());
+    s.wait_for("load_data · ↑↓ scroll");
+    s.wait_for("Answer");
+    assert!(s.screen().contains("prompt 246 of budget 300"), "{}", s.screen());
     s.press("\x1b");
     s.press("5");
     s.wait_for("critical facts reached the report");

@@ -14,8 +14,8 @@ pub fn lines(runs: &[RunRecord], selected: usize, theme: &Theme) -> Vec<Line<'st
     let mut lines = vec![
         Line::styled(
             format!(
-                "  {:<19} {:<18} {:>7} {:>9} {:>5}  {}",
-                "WHEN (UTC)", "FLOW", "TOKENS", "COST", "FACTS", "SETTINGS"
+                "  {:<19} {:<18} {:<20} {:>7} {:>9} {:>5}  {}",
+                "WHEN (UTC)", "FLOW", "DATA", "TOKENS", "COST", "FACTS", "SETTINGS"
             ),
             theme.title,
         ),
@@ -23,10 +23,15 @@ pub fn lines(runs: &[RunRecord], selected: usize, theme: &Theme) -> Vec<Line<'st
     ];
     for (i, r) in runs.iter().enumerate() {
         let latest = if i + 1 == runs.len() { " (latest)" } else { "" };
+        let data = r
+            .data
+            .file_name()
+            .map_or_else(|| r.data.display().to_string(), |n| n.to_string_lossy().into_owned());
         let text = format!(
-            "  {:<19} {:<18} {:>7} {:>9} {:>5}  {}{latest}",
+            "  {:<19} {:<18} {:<20} {:>7} {:>9} {:>5}  {}{latest}",
             r.when(),
             r.flow,
+            data,
             grouped(r.totals.prompt_tokens as f64),
             usd(r.totals.cost_usd),
             format!("{}/{}", r.facts.retained, r.facts.critical),

@@ -1,6 +1,6 @@
-//! A step in detail: status and timing, route, error, tokens (ours, the baseline's, the
-//! server's), tool calls with their cache hits and references, facts (critical marked, and
-//! whether each reached the report), and the answer, live while a model streams it.
+//! A step in detail: status and timing, route, error, its answer (live while a model
+//! streams it), tokens (ours, the baseline's, the server's), tool calls with their cache
+//! hits and references, and facts (critical marked, and whether each reached the report).
 
 use ratatui::text::{Line, Span};
 
@@ -33,6 +33,20 @@ pub fn lines(state: &AppState, i: usize, theme: &Theme) -> Vec<Line<'static>> {
         lines.push(Line::styled(format!("error: {error}"), theme.failed));
     }
     let view = state.views[i].as_ref();
+    lines.push(Line::default());
+    lines.push(heading("Answer", theme));
+    let answer = match view {
+        Some(v) => v.output.answer.as_str(),
+        None => state.streams[i].as_str(),
+    };
+    if answer.is_empty() {
+        lines.push(Line::styled("  (none yet)", theme.dim));
+    } else {
+        let highlights: Vec<String> = view
+            .map(|v| v.output.facts.iter().map(|f| f.display.clone()).collect())
+            .unwrap_or_default();
+        lines.extend(markdown::render(answer, &highlights, theme));
+    }
 
     lines.push(Line::default());
     lines.push(heading("Tokens", theme));
@@ -102,19 +116,5 @@ pub fn lines(state: &AppState, i: usize, theme: &Theme) -> Vec<Line<'static>> {
         }
     }
 
-    lines.push(Line::default());
-    lines.push(heading("Answer", theme));
-    let answer = match view {
-        Some(v) => v.output.answer.as_str(),
-        None => state.streams[i].as_str(),
-    };
-    if answer.is_empty() {
-        lines.push(Line::styled("  (none yet)", theme.dim));
-    } else {
-        let highlights: Vec<String> = view
-            .map(|v| v.output.facts.iter().map(|f| f.display.clone()).collect())
-            .unwrap_or_default();
-        lines.extend(markdown::render(answer, &highlights, theme));
-    }
     lines
 }
