@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# mrflow-tui against its Python peer (benches/peer), on the same files, in one run:
-# whole-process wall time and peak memory of roi_analysis on the sample, 10k and 1M rows
+# mrflow-tui against its Python peers (benches/peer: pandas, polars, DuckDB), on the same
+# files, in one run:
+# whole-process wall time and peak memory of roi_analysis on the sample, 1M and 10M rows
 # (alternating runs, medians), agreement on the headline figures, and token counting
 # (same counts, throughput). Needs python3 with venv; installs the peer's pinned packages
 # into target/peer-venv. tiktoken reads its encodings from the tiktoken-rs crate's files,
 # never from the internet.
 #
-#   benches/compare.sh [--rows 10000,1000000] [--runs 5]
+#   benches/compare.sh [--rows 1000000,10000000] [--runs 5] [--peers pandas,polars,duckdb]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

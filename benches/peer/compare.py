@@ -1,9 +1,10 @@
-"""Side-by-side: mrflow-tui against the Python peer, on the same files, in one run.
+"""Side-by-side: mrflow-tui against its Python peers, on the same files, in one run.
 
 Called by benches/compare.sh. For each dataset it alternates whole-process runs of
-`mrflow-tui run --no-cache` and `roi_analysis.py`, and prints the median wall time and peak
-memory of each and their ratio; it checks both agree on the headline figures; and it
-compares token counting (same text, same counts, throughput).
+`mrflow-tui run --no-cache` and `roi_analysis.py --engine E` for each peer engine (pandas,
+polars, DuckDB), and prints the median wall time and peak memory of each and each peer's
+ratio to ours; it checks every peer agrees with us on the headline figures; and it compares
+token counting with tiktoken (same text, same counts, throughput).
 """
 
 import argparse
@@ -42,11 +43,19 @@ def fact(report: dict, key: str):
     raise KeyError(key)
 
 
-def headline(args, data: Path, home: Path) -> list:
+PEERS = ("pandas", "polars", "duckdb")
+
+
+def peer_cmd(args, data: Path, engine: str) -> list:
+    return [args.python, str(HERE / "roi_analysis.py"), "--data", str(data), "--assets", args.assets,
+            "--engine", engine]
+
+
+def headline(args, data: Path, home: Path, engine: str) -> list:
     ours = json.loads(subprocess.run([args.bin, "run", "--no-cache", "--format", "json", "--data", str(data)],
                                      capture_output=True, text=True, env=ours_env(home), check=True).stdout)
-    peer = json.loads(subprocess.run([args.python, str(HERE / "roi_analysis.py"), "--data", str(data),
-                                      "--assets", args.assets], capture_output=True, text=True, check=True).stdout)
+    peer = json.loads(subprocess.run(peer_cmd(args, data, engine), capture_output=True, text=True,
+                                     check=True).stdout)
     p = peer["headline"]
     checks = [
         ("total revenue", round(fact(ours, "totals.revenue"), 2), p["total_revenue"]),
@@ -64,7 +73,8 @@ def main() -> None:
     p.add_argument("--assets", required=True)
     p.add_argument("--work", required=True, type=Path)
     p.add_argument("--sample", required=True, type=Path)
-    p.add_argument("--rows", default="10000,1000000")
+    p.add_argument("--rows", default="1000000,10000000")
+    p.add_argument("--peers", default=",".join(PEERS))
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--seconds", type=float, default=3.0)
     args = p.parse_args()
@@ -79,25 +89,31 @@ def main() -> None:
         datasets.append((f"{rows:,} rows", path))
 
     ok = True
-    print(f"{'data':<16} {'':<10} {'mrflow-tui':>11} {'python peer':>12} {'ratio':>7}")
+    peers = [p for p in args.peers.split(",") if p]
+    head = "".join(f" {p:>10} {'ratio':>6}" for p in peers)
+    print(f"{'data':<16} {'':<11} {'mrflow-tui':>10}{head}")
     for label, path in datasets:
-        runs = {"ours": [], "peer": []}
+        runs = {name: [] for name in ("ours", *peers)}
         for _ in range(args.runs):
             with tempfile.TemporaryDirectory() as home:
                 runs["ours"].append(measure([args.bin, "run", "--no-cache", "--format", "json", "--data", str(path)],
                                             env=ours_env(Path(home))))
-            runs["peer"].append(measure([args.python, str(HERE / "roi_analysis.py"), "--data", str(path),
-                                         "--assets", args.assets]))
+            for engine in peers:
+                runs[engine].append(measure(peer_cmd(args, path, engine)))
         for metric, unit in (("wall_s", "s"), ("peak_rss_mb", "MB")):
             o = statistics.median(r[metric] for r in runs["ours"])
-            q = statistics.median(r[metric] for r in runs["peer"])
-            print(f"{label:<16} {metric:<10} {o:>10.3f}{unit[0]} {q:>11.3f}{unit[0]} {q / o:>6.1f}x")
-        with tempfile.TemporaryDirectory() as home:
-            for name, a, b, same in headline(args, path, Path(home)):
-                ok &= same
-                if not same:
-                    print(f"{label:<16} DISAGREE on {name}: mrflow-tui {a!r}, peer {b!r}")
-        print(f"{label:<16} headline figures agree: {'yes' if ok else 'NO'}")
+            cells = ""
+            for engine in peers:
+                q = statistics.median(r[metric] for r in runs[engine])
+                cells += f" {q:>9.3f}{unit[0]} {q / o:>5.1f}x"
+            print(f"{label:<16} {metric:<11} {o:>9.3f}{unit[0]}{cells}")
+        for engine in peers:
+            with tempfile.TemporaryDirectory() as home:
+                for name, a, b, same in headline(args, path, Path(home), engine):
+                    ok &= same
+                    if not same:
+                        print(f"{label:<16} DISAGREE on {name}: mrflow-tui {a!r}, {engine} {b!r}")
+        print(f"{label:<16} headline figures agree with every peer: {'yes' if ok else 'NO'}")
 
     texts = {"prose (README.md)": HERE.parent.parent / "README.md", "CSV (sample)": args.sample}
     for label, file in texts.items():

@@ -1,11 +1,13 @@
-"""The Python peer: the `roi_analysis` flow written the way the original design writes it
-(pandas + tiktoken, a flow of steps passing results as text), to measure mrflow-tui
-against in one run on the same files (benches/compare.sh).
+"""The Python peers: the `roi_analysis` flow written the way the original design writes it
+(a flow of steps passing results as text, counted with tiktoken), its data work done with
+pandas (the original stack), polars or DuckDB (engines.py), to measure mrflow-tui against
+in one run on the same files (benches/compare.sh).
 
-    python roi_analysis.py --data sales.csv --assets DIR [--encoding o200k_base]
+    python roi_analysis.py --data sales.csv --assets DIR [--engine pandas|polars|duckdb]
     python roi_analysis.py --count FILE --assets DIR [--seconds 2]
 
-Steps: load_data (read_csv, describe(include='all').to_dict()), analyze_profitability
+Steps: load_data (read the CSV, describe it: pandas' describe(include='all'), polars'
+describe(), DuckDB's SUMMARIZE), analyze_profitability
 (groupby brand/category/region, ROI by brand), optimize_budget (the same concave-response
 allocation as src/tools/budget.rs), generate_report. Each step's prompt is built from
 context items with priorities, rendered as text, counted with tiktoken and pruned to the
@@ -21,28 +23,16 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
-
+from engines import ENGINES
 from tiktoken_local import encoding
 
 BUDGETS = {"load_data": 300, "analyze_profitability": 600, "optimize_budget": 450, "generate_report": 500}
 PRIORITY = {"critical": 0, "important": 1, "useful": 2, "optional": 3}
 
 
-def profitability(df: pd.DataFrame, by: str) -> pd.DataFrame:
-    g = df.groupby(by).agg(
-        revenue=("total_revenue", "sum"),
-        cost=("total_cost", "sum"),
-        profit=("profit", "sum"),
-        units=("units_sold", "sum"),
-    )
-    g["margin_pct"] = g["profit"] / g["revenue"] * 100
-    g["roi_pct"] = g["profit"] / g["cost"] * 100
-    return g.sort_values("profit", ascending=False)
-
-
-def optimize_budget(by_brand: pd.DataFrame, total=100_000.0, min_share=0.02, max_share=0.40) -> pd.DataFrame:
-    roi = (by_brand["profit"] / by_brand["cost"]).to_dict()
+def optimize_budget(roi: dict, total=100_000.0, min_share=0.02, max_share=0.40) -> list:
+    """The same concave-response allocation as src/tools/budget.rs: (member, allocation,
+    historical ROI %, projected profit), largest allocation first."""
     n = len(roi)
     s = total / n
     lo, hi = min_share * total, max_share * total
@@ -58,13 +48,14 @@ def optimize_budget(by_brand: pd.DataFrame, total=100_000.0, min_share=0.02, max
         else:
             b = mu
     x = alloc((a + b) / 2)
-    out = pd.DataFrame({"allocation": x, "historical_roi_pct": {m: r * 100 for m, r in roi.items()}})
-    out["projected_profit"] = [roi[m] * s * math.log1p(x[m] / s) for m in out.index]
-    return out.sort_values("allocation", ascending=False)
+    plan = [(m, x[m], roi[m] * 100, roi[m] * s * math.log1p(x[m] / s)) for m in roi]
+    return sorted(plan, key=lambda p: -p[1])
 
 
-def render(title: str, frame: pd.DataFrame) -> str:
-    return f"{title}\n{frame.round(2).to_string()}"
+def render_plan(plan: list) -> str:
+    lines = [f"{'member':<24} {'allocation':>12} {'roi_pct':>8} {'projected':>12}"]
+    lines += [f"{m:<24} {a:>12.2f} {r:>8.2f} {p:>12.2f}" for m, a, r, p in plan]
+    return "budget\n" + "\n".join(lines)
 
 
 def prune(items, budget, enc):
@@ -84,14 +75,14 @@ def prune(items, budget, enc):
     return prompt, len(enc.encode_ordinary(prompt))
 
 
-def run_flow(path: Path, enc) -> dict:
+def run_flow(path: Path, enc, engine_name: str) -> dict:
     timings = {}
     t = time.perf_counter()
-    df = pd.read_csv(path)
-    profile = df.describe(include="all").to_dict()
+    engine = ENGINES[engine_name](path)
+    profile = engine.describe()
     timings["load_data"] = time.perf_counter() - t
     persona = "You are a Data Engineer. Your goal: Load sales data reliably and describe what it holds."
-    data_text = json.dumps(profile, default=str)[:20_000]
+    data_text = profile[:20_000]
     history = {}
 
     def step(name, items):
@@ -99,33 +90,36 @@ def run_flow(path: Path, enc) -> dict:
         history[name] = {"prompt_tokens": tokens}
         return prompt
 
-    load_answer = f"- Dataset: {len(df):,} sales rows\n- Revenue in the data: ${df['total_revenue'].sum():,.0f}"
+    revenue, profit = engine.total("total_revenue"), engine.total("profit")
+    load_answer = f"- Dataset: {engine.rows:,} sales rows\n- Revenue in the data: ${revenue:,.0f}"
     step("load_data", [("persona", "critical", persona), ("task", "critical", "Load and describe the data."),
                        ("dataset", "critical", data_text), ("data_profile", "important", load_answer)])
 
     t = time.perf_counter()
-    tables = {by: profitability(df, by) for by in ("brand", "category", "region")}
-    roi = tables["brand"].sort_values("roi_pct", ascending=False)
+    tables = {by: engine.profitability(by) for by in ("brand", "category", "region")}
+    brands = tables["brand"][1]
+    roi_rows = sorted(brands, key=lambda r: -r["roi_pct"])
     timings["analyze_profitability"] = time.perf_counter() - t
-    b = tables["brand"]
-    top, best_margin = b.index[0], b["margin_pct"].idxmax()
+    top = brands[0]["member"]
+    best = max(brands, key=lambda r: r["margin_pct"])
     profit_answer = (
-        f"- Total revenue: ${df['total_revenue'].sum():,.0f}\n- Total profit: ${df['profit'].sum():,.0f}\n"
-        f"- Top brand by profit: {top}\n- Highest-margin brand: {best_margin} at {b['margin_pct'].max():.1f}%"
+        f"- Total revenue: ${revenue:,.0f}\n- Total profit: ${profit:,.0f}\n"
+        f"- Top brand by profit: {top}\n- Highest-margin brand: {best['member']} at {best['margin_pct']:.1f}%"
     )
+    roi_text = "roi\n" + "\n".join(f"{r['member']:<24} {r['roi_pct']:>8.2f}" for r in roi_rows)
     step("analyze_profitability", [
         ("persona", "critical", "You are a Profitability Analyst."), ("task", "critical", "Analyse profitability."),
-        ("profitability_results", "critical", "\n\n".join(render(k, v) for k, v in tables.items())),
-        ("roi", "critical", render("roi", roi)), ("data_profile", "important", load_answer),
+        ("profitability_results", "critical", "\n\n".join(f"{k}\n{v[0]}" for k, v in tables.items())),
+        ("roi", "critical", roi_text), ("data_profile", "important", load_answer),
         ("dataset", "useful", data_text)])
 
     t = time.perf_counter()
-    plan = optimize_budget(tables["brand"])
+    plan = optimize_budget({r["member"]: r["profit"] / r["cost"] for r in brands})
     timings["optimize_budget"] = time.perf_counter() - t
-    budget_answer = f"- Largest budget allocation: {plan.index[0]} gets ${plan['allocation'].iloc[0]:,.0f}"
+    budget_answer = f"- Largest budget allocation: {plan[0][0]} gets ${plan[0][1]:,.0f}"
     step("optimize_budget", [
         ("persona", "critical", "You are a Budget Strategist."), ("task", "critical", "Split the budget."),
-        ("budget_plan", "critical", render("budget", plan)), ("profitability", "important", profit_answer)])
+        ("budget_plan", "critical", render_plan(plan)), ("profitability", "important", profit_answer)])
 
     t = time.perf_counter()
     report = "# Report: roi analysis\n\n" + profit_answer + "\n" + budget_answer + "\n"
@@ -135,12 +129,13 @@ def run_flow(path: Path, enc) -> dict:
         ("data_profile", "useful", load_answer)])
     timings["generate_report"] = time.perf_counter() - t
     return {
-        "rows": len(df),
+        "engine": engine_name,
+        "rows": engine.rows,
         "headline": {
-            "total_revenue": round(float(df["total_revenue"].sum()), 2),
-            "total_profit": round(float(df["profit"].sum()), 2),
+            "total_revenue": round(revenue, 2),
+            "total_profit": round(profit, 2),
             "top_brand_by_profit": str(top),
-            "highest_margin_brand": str(best_margin),
+            "highest_margin_brand": str(best["member"]),
         },
         "steps": history,
         "timings_s": timings,
@@ -169,12 +164,13 @@ def main() -> None:
     p.add_argument("--assets", type=Path, required=True)
     p.add_argument("--encoding", default="o200k_base")
     p.add_argument("--seconds", type=float, default=2.0)
+    p.add_argument("--engine", choices=sorted(ENGINES), default="pandas")
     a = p.parse_args()
     enc = encoding(a.encoding, a.assets)
     if a.count:
         out = count(a.count, enc, a.seconds)
     elif a.data:
-        out = run_flow(a.data, enc)
+        out = run_flow(a.data, enc, a.engine)
     else:
         sys.exit("give --data FILE or --count FILE")
     print(json.dumps(out))
