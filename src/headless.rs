@@ -97,18 +97,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         Ok::<_, Failure>(RunReport::build(&flow, &dataset, &snapshot, &store, &measure))
     })?;
 
-    if let Some(disk) = store.disk() {
-        let c = &report.cache;
-        disk.record(&mrflow::cache::Totals {
-            runs: 1,
-            hits: c.hits,
-            misses: c.misses,
-            disk_hits: c.disk_hits,
-            evictions: c.evictions,
-            expirations: c.expirations,
-            tokens_saved_by_references: c.tokens_saved_by_references as u64,
-        });
-    }
+    report.record_cache_totals(&store);
     // Kept for `mrflow-tui runs` and the TUI's history; a history that cannot be written
     // costs the run nothing but a warning.
     let mut kept = Vec::new();

@@ -21,7 +21,11 @@ struct Session {
 
 impl Session {
     fn start(args: &[&str], env: &[(&str, &str)]) -> Session {
-        let home = tempfile::tempdir().unwrap();
+        Session::start_in(tempfile::tempdir().unwrap(), args, env)
+    }
+
+    /// Starts in `home`'s config, cache and data directories (kept from an earlier session).
+    fn start_in(home: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Session {
         let pty = native_pty_system();
         let pair = pty
             .openpty(PtySize {
@@ -192,7 +196,7 @@ fn runs_tunes_reruns_and_quits_cleanly() {
     s.wait_for("Runs · 2 kept");
     s.press("c");
     s.wait_for("prompt tokens 1502 → 1502 (+0)");
-    assert!(s.screen().contains("budget 300 → 350"), "{}", s.screen());
+    s.wait_for("budget 300 → 350");
     // Page down to the report comparison.
     s.press("\x1b[6~");
     s.wait_for("The reports are the same.");
@@ -247,6 +251,32 @@ fn bad_data_shows_an_error_panel_not_a_crash() {
     let mut s = Session::start(&["--data", "Cargo.toml"], &[]);
     s.wait_for("Cannot load the data");
     assert!(s.screen().contains("Cargo.toml"), "{}", s.screen());
+    s.press("q");
+    assert_eq!(s.exit_code(), 0);
+}
+
+/// Runs made in the TUI count in `cache stats` as headless ones do, and a cache file found
+/// damaged on the next launch is said in the status line (headless says it on stderr).
+#[test]
+fn tui_runs_are_counted_and_cache_warnings_reach_the_status_line() {
+    let mut s = Session::start(&[], &[]);
+    s.wait_for("tokens (−");
+    s.press("q");
+    assert_eq!(s.exit_code(), 0);
+    let home = std::mem::replace(&mut s._home, tempfile::tempdir().unwrap());
+    let stats = common::run(home.path(), &["cache", "stats", "--json"]);
+    let stats = common::json(&stats);
+    assert_eq!(stats["totals"]["runs"], 1, "{stats}");
+
+    // Damage every stored result; the next launch reports it and recomputes.
+    for f in std::fs::read_dir(home.path().join("cache/v1/results")).unwrap() {
+        let f = f.unwrap().path();
+        let bytes = std::fs::read(&f).unwrap();
+        std::fs::write(&f, &bytes[..bytes.len() / 3]).unwrap();
+    }
+    let mut s = Session::start_in(home, &[], &[]);
+    // The file's path and "is corrupt" follow, as far as the footer's width allows.
+    s.wait_for("warning: cache: ");
     s.press("q");
     assert_eq!(s.exit_code(), 0);
 }

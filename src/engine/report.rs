@@ -371,4 +371,21 @@ impl RunReport {
     pub fn succeeded(&self) -> bool {
         self.status == RunState::Completed
     }
+
+    /// Adds this run's cache counters to the disk tier's totals (`mrflow-tui cache stats`),
+    /// whichever front end ran it.
+    pub fn record_cache_totals(&self, store: &ResultStore) {
+        if let Some(disk) = store.disk() {
+            let c = &self.cache;
+            disk.record(&crate::cache::Totals {
+                runs: 1,
+                hits: c.hits,
+                misses: c.misses,
+                disk_hits: c.disk_hits,
+                evictions: c.evictions,
+                expirations: c.expirations,
+                tokens_saved_by_references: c.tokens_saved_by_references as u64,
+            });
+        }
+    }
 }

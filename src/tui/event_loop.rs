@@ -223,22 +223,28 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
         let Some(action) = action else { continue };
         let is_engine_event = matches!(action, Action::Engine(_));
         let run_finished = matches!(action, Action::Engine(EngineEvent::RunFinished { .. }));
-        let mut queue = vec![action];
-        // What long-term memory could not do during the run, said after the run's own line
-        // (the queue runs last in, first out).
-        let memory_warnings = opts.memory.as_ref().filter(|_| run_finished).map(|m| m.take_warnings());
-        if let Some(w) = memory_warnings.filter(|w| !w.is_empty()) {
-            queue.insert(0, Action::Notice(w.join("; ")));
-        }
+        // In order: the engine's state, the action, then what the cache's disk tier or
+        // long-term memory could not do (a corrupt file, a full disk), as headless prints it
+        // to stderr; follow-ups of each action after those.
+        let mut queue = std::collections::VecDeque::new();
         if is_engine_event {
             if let Some(e) = &engine {
-                queue.push(snapshot_action(e));
+                queue.push_back(snapshot_action(e));
             }
         }
-        while let Some(action) = queue.pop() {
+        queue.push_back(action);
+        if run_finished {
+            let cache_warnings = engine.as_ref().map(|e| e.store.take_warnings()).unwrap_or_default();
+            let memory_warnings = opts.memory.as_ref().map(|m| m.take_warnings()).unwrap_or_default();
+            let warnings: Vec<String> = cache_warnings.into_iter().chain(memory_warnings).collect();
+            if !warnings.is_empty() {
+                queue.push_back(Action::Notice(format!("warning: {}", warnings.join("; "))));
+            }
+        }
+        while let Some(action) = queue.pop_front() {
             for effect in update(&mut state, action) {
                 if let Some(follow) = perform(effect, &engine, &state, &opts, &history) {
-                    queue.push(follow);
+                    queue.push_back(follow);
                 }
             }
         }
@@ -334,6 +340,7 @@ fn spawn_ledger(
         );
         let ledger = ledger_view(&report);
         let _ = tx.send(Msg::Action(Action::Ledger(ledger)));
+        report.record_cache_totals(&store);
         let record = RunRecord::of(&report, &flow, price, crate::history::now_ms());
         let kept = history
             .lock()
