@@ -3,8 +3,10 @@
 //! The engine is a library with no terminal code: [`engine`] runs flows of steps declared in
 //! TOML over a dataset loaded once ([`data`]) and passed by reference ([`cache`]); [`tools`]
 //! compute exact analytics with polars; [`llm`] writes the steps' answers; [`memory`]
-//! keeps key insights across runs. The `mrflow-tui`
-//! binary's headless and terminal front ends both drive this API.
+//! keeps key insights across runs; [`history`] keeps every run for comparison. The
+//! `mrflow-tui` binary's headless and terminal front ends both drive this API; the terminal
+//! one ([`tui`], the `tui` feature, on by default) is the only code here that knows a
+//! terminal.
 
 pub mod cache;
 pub mod config;
@@ -18,4 +20,5 @@ pub mod memory;
 mod net;
 pub mod sample;
 pub mod tools;
+#[cfg(feature = "tui")]
 pub mod tui;

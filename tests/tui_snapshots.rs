@@ -1,5 +1,6 @@
 //! The TUI rendered on ratatui's TestBackend after a real run on the sample, at the sizes
 //! people use, with timings and ages fixed so the snapshots are stable.
+#![cfg(feature = "tui")]
 
 mod common;
 
