@@ -173,6 +173,7 @@ fn a_full_disk_is_reported_and_the_run_completes() {
     let mut cmd = mrflow(home.path());
     cmd.args(["run", "--format", "json"]);
     // SAFETY: only async-signal-safe libc calls between fork and exec.
+    #[allow(unsafe_code)]
     unsafe {
         cmd.pre_exec(|| {
             let limit = libc::rlimit {
