@@ -401,6 +401,22 @@ pub fn load_options(config: &Config, flow: &Flow, args: &DataArgs) -> Result<Loa
 }
 
 impl Setup {
+    /// The session these settings describe; results persist in the cache directory when
+    /// `persist`.
+    pub fn into_session(self, persist: bool) -> mrflow::session::Session {
+        mrflow::session::Session::new(mrflow::session::SessionParts {
+            flow: self.flow,
+            data: self.data,
+            load: self.load,
+            model: self.model,
+            config: self.config,
+            dirs: self.dirs,
+            analyst: self.analyst,
+            memory: self.memory,
+            persist,
+        })
+    }
+
     pub fn resolve(
         flow: &str,
         data: Option<&PathBuf>,

@@ -2,16 +2,10 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
 
 use mrflow::cache::ResultStore;
-use mrflow::context::Tokenizer;
 use mrflow::context::ledger::{CachedBasis, StepTokens};
-use mrflow::data::{FrameStore, load};
-use mrflow::engine::{
-    Engine, EngineCommand, EngineConfig, FlowSnapshot, Measure, PreviewJob, RunReport, StepStatus, budget_problem,
-};
-use mrflow::history::{self, History, RunRecord};
+use mrflow::engine::{EngineCommand, FlowSnapshot, RunReport, StepStatus, budget_problem};
 use mrflow::tools::format::{grouped, pct, usd};
 
 use crate::cli::{Failure, Format, RunArgs, Setup, runtime};
@@ -20,56 +14,25 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     if let Some(problem) = args.budget.and_then(budget_problem) {
         return Err(Failure::input(format!("--budget: {problem}")));
     }
-    let Setup {
-        dirs,
-        config,
-        flow,
-        data: path,
-        model,
-        analyst,
-        memory,
-        warnings,
-        load: load_options,
-    } = Setup::resolve(
+    let setup = Setup::resolve(
         &args.flow,
         args.data.as_ref(),
         args.model.as_ref(),
         &args.llm,
         &args.mapping,
     )?;
-    for warning in &warnings {
+    for warning in &setup.warnings {
         eprintln!("mrflow-tui: warning: {warning}");
     }
-    let tokenizer = Tokenizer::for_model(&model);
-    mrflow::context::warm_up(tokenizer.encoding);
     // Results and parsed data persist under the cache directory unless --no-cache.
-    let cache_dir = dirs.as_ref().filter(|_| !args.no_cache).map(|d| d.cache.clone());
-    let store = Arc::new(ResultStore::with_config(config.cache_config(cache_dir)));
-    let frames = store.disk().map(|d| d as &dyn FrameStore);
-    // The baseline's preview is described from the same parse, alongside the run.
-    let mut preview = PreviewJob::default();
-    let dataset = Arc::new(
-        load(
-            &path,
-            &flow.required_columns(),
-            &load_options,
-            frames,
-            Some(&mut preview.observer()),
-        )
-        .map_err(Failure::input)?,
-    );
-    preview.start();
+    let session = setup.into_session(!args.no_cache);
+    let dataset = session.load_dataset(Default::default()).map_err(Failure::input)?;
 
     let runtime = runtime()?;
     let report = runtime.block_on(async {
-        let engine = EngineConfig {
-            analyst,
-            memory: memory.clone(),
-            tokenizer,
-        };
-        let (handle, mut events) = Engine::spawn_with(flow.clone(), dataset.clone(), store.clone(), engine);
+        let (handle, mut events) = session.spawn_engine(dataset.clone());
         // The same commands the TUI sends when the analyst changes a setting.
-        for step in flow.steps() {
+        for step in session.flow.steps() {
             if let Some(budget) = args.budget {
                 handle.send(EngineCommand::SetBudget {
                     step: step.id.clone(),
@@ -85,30 +48,12 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         }
         let snapshot = handle.run_to_end(&mut events).await;
         handle.send(EngineCommand::Shutdown);
-        preview.finish(&store);
         if let Some(dir) = &args.dump_prompts {
-            dump_prompts(dir, &snapshot, &store)?;
+            dump_prompts(dir, &snapshot, &session.store)?;
         }
-        let measure = Measure {
-            model: &model,
-            tokenizer,
-            price: config.price(&model),
-        };
-        Ok::<_, Failure>(RunReport::build(&flow, &dataset, &snapshot, &store, &measure))
+        Ok::<_, Failure>(session.finish_run(&dataset, &snapshot))
     })?;
-
-    report.record_cache_totals(&store);
-    // Kept for `mrflow-tui runs` and the TUI's history; a history that cannot be written
-    // costs the run nothing but a warning.
-    let mut kept = Vec::new();
-    if let Some(d) = &dirs {
-        let record = RunRecord::of(&report, &flow, config.price(&model), history::now_ms());
-        if let Err(e) = History::in_data_dir(&d.data).record(&record) {
-            kept.push(e.to_string());
-        }
-    }
-    let memory_warnings = memory.as_ref().map(|m| m.take_warnings()).unwrap_or_default();
-    for warning in store.take_warnings().into_iter().chain(memory_warnings).chain(kept) {
+    for warning in session.take_warnings() {
         eprintln!("mrflow-tui: warning: {warning}");
     }
     let text = match args.format {

@@ -1,5 +1,7 @@
 //! The interactive front end: resolves options like `run` does, then hands over to the TUI.
 
+use std::sync::Arc;
+
 use mrflow::tui::event_loop::{TuiOptions, run};
 
 use crate::cli::{Failure, Setup, TuiArgs, runtime};
@@ -9,40 +11,22 @@ pub fn tui(args: &TuiArgs) -> Result<(), Failure> {
         print!("{}", mrflow::config::DEFAULT_CONFIG);
         return Ok(());
     }
-    let Setup {
-        dirs,
-        config,
-        flow,
-        data,
-        model,
-        analyst,
-        memory,
-        warnings,
-        load,
-    } = Setup::resolve(
+    let setup = Setup::resolve(
         &args.flow,
         args.data.as_ref(),
         args.model.as_ref(),
         &args.llm,
         &args.mapping,
     )?;
-    if !data.is_file() {
-        return Err(Failure::input(format!("{}: file not found", data.display())));
+    if !setup.data.is_file() {
+        return Err(Failure::input(format!("{}: file not found", setup.data.display())));
     }
     let runtime = runtime()?;
-    let cache = config.cache_config(dirs.as_ref().map(|d| d.cache.clone()));
+    let notices = setup.warnings.clone();
     let options = TuiOptions {
-        flow,
-        data,
-        cache,
-        model,
-        analyst,
-        memory,
-        notices: warnings,
-        load,
+        session: Arc::new(setup.into_session(true)),
+        notices,
         autorun: !args.no_autorun,
-        config,
-        dirs,
     };
     runtime
         .block_on(run(options))

@@ -19,6 +19,7 @@ pub mod llm;
 pub mod memory;
 mod net;
 pub mod sample;
+pub mod session;
 pub mod tools;
 #[cfg(feature = "tui")]
 pub mod tui;

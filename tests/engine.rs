@@ -406,20 +406,22 @@ async fn cancelling_at_every_step_leaves_a_consistent_state_that_reruns_cleanly(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_data_file_disappearing_after_loading_changes_nothing() {
     use mrflow::context::Tokenizer;
-    use mrflow::engine::{Measure, RunReport, keep_preview};
+    use mrflow::engine::{Measure, PreviewJob, RunReport};
 
     async fn report(path: &std::path::Path, remove: bool) -> RunReport {
         let flow = Arc::new(Flow::builtin("roi_analysis").unwrap());
         let store = Arc::new(ResultStore::new());
-        let mut preview = keep_preview(&store);
+        let mut preview = PreviewJob::default();
         let data = mrflow::data::load(
             path,
             &flow.required_columns(),
             &Default::default(),
             None,
-            Some(&mut preview),
+            Some(&mut preview.observer()),
         );
         let data = Arc::new(data.unwrap());
+        preview.start();
+        preview.finish(&store);
         if remove {
             std::fs::remove_file(path).unwrap();
         }

@@ -13,6 +13,6 @@ pub use flow::{
     Agent, BUDGET_RANGE, BUILTIN_FLOWS, Condition, ContextItemDef, ContextSource, DEFAULT_BUDGET, Flow, FlowDef,
     FlowError, Join, Op, Route, Router, StepDef, budget_problem,
 };
-pub use report::{CacheSummary, DataSummary, Measure, PreviewJob, RunReport, StepReport, keep_preview};
+pub use report::{CacheSummary, DataSummary, Measure, PreviewJob, RunReport, StepReport};
 pub use runner::{Engine, EngineConfig, EngineHandle, FlowSnapshot, StepState};
 pub use step::{StepContext, StepOutput, ToolRecord};

@@ -119,16 +119,9 @@ fn preview(store: &ResultStore, dataset: &Reference, text: impl FnOnce() -> Stri
     })
 }
 
-/// Keeps the baseline's preview of a file from the loader's single parse of it (see
-/// [`crate::data::load_csv_observing`]), so the report does not read the file again.
-pub fn keep_preview(store: &ResultStore) -> impl FnMut(&Reference, &DataFrame) + '_ {
-    move |reference, whole| {
-        preview(store, reference, || baseline::describe(whole).unwrap_or_default());
-    }
-}
-
-/// The same, computed on a thread of its own while the flow runs: take the loader's whole
-/// frame with [`observer`](Self::observer), [`start`](Self::start) after loading, and
+/// The baseline's preview of a file, from the loader's single parse of it and computed on a
+/// thread of its own while the flow runs: take the loader's whole frame with
+/// [`observer`](Self::observer), [`start`](Self::start) after loading, and
 /// [`finish`](Self::finish) before building the report.
 #[derive(Default)]
 pub struct PreviewJob {

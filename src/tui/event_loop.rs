@@ -2,8 +2,7 @@
 //! messages. It draws only when something changed, and ticks only while a spinner turns, so
 //! an idle screen uses no CPU.
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind, KeyModifiers, MouseEventKind};
@@ -15,35 +14,18 @@ use super::keymap::Keymap;
 use super::terminal;
 use super::theme::Theme;
 use super::ui;
-use crate::cache::{CacheConfig, ResultStore};
-use crate::config::Config;
-use crate::context::Tokenizer;
-use crate::data::{DataError, Dataset, FrameStore, LoadOptions, LoadProgress, Progress, load};
-use crate::dirs::Dirs;
-use crate::engine::{
-    Engine, EngineCommand, EngineConfig, EngineEvent, EngineHandle, Flow, FlowSnapshot, Measure, RunReport,
-};
-use crate::history::{History, RunRecord};
-use crate::llm::Analyst;
-use crate::memory::Memory;
+use crate::cache::ResultStore;
+use crate::data::{DataError, Dataset, LoadProgress, Progress};
+use crate::engine::{EngineCommand, EngineEvent, EngineHandle, FlowSnapshot, RunReport};
+use crate::session::Session;
 use crate::tools::format::grouped;
 
 pub struct TuiOptions {
-    pub flow: Arc<Flow>,
-    pub data: PathBuf,
-    /// The result cache, with its disk tier when a cache directory is known.
-    pub cache: CacheConfig,
-    pub model: String,
-    /// Writes the steps' answers.
-    pub analyst: Arc<dyn Analyst>,
-    pub memory: Option<Arc<Memory>>,
+    /// What the runs need: flow, data, store, engine parts, history (shared with `run`).
+    pub session: Arc<Session>,
     /// Shown in the status line at start, e.g. that memory is unavailable.
     pub notices: Vec<String>,
-    /// How the data file maps to roles.
-    pub load: LoadOptions,
     pub autorun: bool,
-    pub config: Config,
-    pub dirs: Option<Dirs>,
 }
 
 enum Msg {
@@ -125,38 +107,26 @@ fn data_label(d: &Dataset) -> String {
 
 /// Runs the TUI until the user quits.
 pub async fn run(opts: TuiOptions) -> Result<(), String> {
-    let keymap = Keymap::new(&opts.config.keys)?;
-    let theme = Theme::pick(&opts.config.theme);
-    let tokenizer = Tokenizer::for_model(&opts.model);
+    let session = opts.session.clone();
+    let keymap = Keymap::new(&session.config.keys)?;
+    let theme = Theme::pick(&session.config.theme);
     let (mut term, _guard) = terminal::init().map_err(|e| format!("cannot start the terminal UI: {e}"))?;
-    let name = opts
+    let name = session
         .data
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into());
-    let mut state = AppState::new(opts.flow.clone(), format!("{name} · loading…"));
+    let mut state = AppState::new(session.flow.clone(), format!("{name} · loading…"));
     if !opts.notices.is_empty() {
         state.status = opts.notices.join("; ");
     }
     let (tx, mut internal) = mpsc::unbounded_channel::<Msg>();
-    // Every finished run is kept; without a data directory, for this session only.
-    let history = Arc::new(Mutex::new(match &opts.dirs {
-        Some(d) => History::in_data_dir(&d.data),
-        None => History::Memory(Vec::new()),
-    }));
 
     // Data and tokenizer load in the background: the first frame does not wait for them.
     let load_progress = LoadProgress::new();
-    crate::context::warm_up(tokenizer.encoding);
-    let store = Arc::new(ResultStore::with_config(opts.cache.clone()));
     {
-        let (tx, flow, path, store) = (tx.clone(), opts.flow.clone(), opts.data.clone(), store.clone());
-        let mut options = opts.load.clone();
-        options.progress = Progress(Some(load_progress.clone()));
+        let (tx, session, progress) = (tx.clone(), session.clone(), load_progress.clone());
         tokio::task::spawn_blocking(move || {
-            let frames = store.disk().map(|d| d as &dyn FrameStore);
-            let mut preview = crate::engine::keep_preview(&store);
-            let result = load(&path, &flow.required_columns(), &options, frames, Some(&mut preview)).map(Arc::new);
-            let _ = tx.send(Msg::Data(result));
+            let _ = tx.send(Msg::Data(session.load_dataset(Progress(Some(progress)))));
         });
     }
 
@@ -189,14 +159,13 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
             Some(msg) = internal.recv() => match msg {
                 Msg::Action(a) => Some(a),
                 Msg::Data(Ok(dataset)) => {
-                    let config = EngineConfig { analyst: opts.analyst.clone(), memory: opts.memory.clone(), tokenizer };
-                    let (handle, rx) = Engine::spawn_with(opts.flow.clone(), dataset.clone(), store.clone(), config);
+                    let (handle, rx) = session.spawn_engine(dataset.clone());
                     if opts.autorun {
                         handle.send(EngineCommand::RunAll);
                     }
                     let label = data_label(&dataset);
                     let mapping = dataset.profile.render(&[]).lines().map(String::from).collect();
-                    engine = Some(Running { handle, events: rx, dataset, store: store.clone() });
+                    engine = Some(Running { handle, events: rx, dataset, store: session.store.clone() });
                     Some(Action::Loaded { data: label, mapping })
                 }
                 Msg::Data(Err(e)) => {
@@ -209,7 +178,7 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
             },
             Some(event) = next_engine_event(&mut engine) => {
                 if let (Some(e), EngineEvent::RunFinished { .. }) = (&engine, &event) {
-                    spawn_ledger(e, &opts, tokenizer, tx.clone(), history.clone());
+                    spawn_ledger(e, &session, tx.clone());
                 }
                 Some(Action::Engine(event))
             },
@@ -222,7 +191,6 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
         };
         let Some(action) = action else { continue };
         let is_engine_event = matches!(action, Action::Engine(_));
-        let run_finished = matches!(action, Action::Engine(EngineEvent::RunFinished { .. }));
         // In order: the engine's state, the action, then what the cache's disk tier or
         // long-term memory could not do (a corrupt file, a full disk), as headless prints it
         // to stderr; follow-ups of each action after those.
@@ -233,17 +201,9 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
             }
         }
         queue.push_back(action);
-        if run_finished {
-            let cache_warnings = engine.as_ref().map(|e| e.store.take_warnings()).unwrap_or_default();
-            let memory_warnings = opts.memory.as_ref().map(|m| m.take_warnings()).unwrap_or_default();
-            let warnings: Vec<String> = cache_warnings.into_iter().chain(memory_warnings).collect();
-            if !warnings.is_empty() {
-                queue.push_back(Action::Notice(format!("warning: {}", warnings.join("; "))));
-            }
-        }
         while let Some(action) = queue.pop_front() {
             for effect in update(&mut state, action) {
-                if let Some(follow) = perform(effect, &engine, &state, &opts, &history) {
+                if let Some(follow) = perform(effect, &engine, &state, &session) {
                     queue.push_back(follow);
                 }
             }
@@ -311,43 +271,17 @@ pub fn ledger_view(report: &RunReport) -> LedgerView {
     }
 }
 
-/// Measures the finished run against the baseline off the UI thread.
-fn spawn_ledger(
-    e: &Running,
-    opts: &TuiOptions,
-    tokenizer: Tokenizer,
-    tx: mpsc::UnboundedSender<Msg>,
-    history: Arc<Mutex<History>>,
-) {
-    let (flow, dataset, store, snapshot) = (
-        opts.flow.clone(),
-        e.dataset.clone(),
-        e.store.clone(),
-        e.handle.snapshot(),
-    );
-    let (model, price) = (opts.model.clone(), opts.config.price(&opts.model));
+/// Measures the finished run against the baseline off the UI thread; the session keeps it
+/// in the history and the cache totals, and what went wrong meanwhile (a corrupt cache
+/// file, a full disk, memory that failed) reaches the status line as `run` prints it.
+fn spawn_ledger(e: &Running, session: &Arc<Session>, tx: mpsc::UnboundedSender<Msg>) {
+    let (session, dataset, snapshot) = (session.clone(), e.dataset.clone(), e.handle.snapshot());
     tokio::task::spawn_blocking(move || {
-        let report = RunReport::build(
-            &flow,
-            &dataset,
-            &snapshot,
-            &store,
-            &Measure {
-                model: &model,
-                tokenizer,
-                price,
-            },
-        );
-        let ledger = ledger_view(&report);
-        let _ = tx.send(Msg::Action(Action::Ledger(ledger)));
-        report.record_cache_totals(&store);
-        let record = RunRecord::of(&report, &flow, price, crate::history::now_ms());
-        let kept = history
-            .lock()
-            .map_err(|_| "the history is unavailable".to_string())
-            .and_then(|mut h| h.record(&record).map_err(|e| e.to_string()));
-        if let Err(e) = kept {
-            let _ = tx.send(Msg::Action(Action::Notice(format!("warning: {e}"))));
+        let report = session.finish_run(&dataset, &snapshot);
+        let _ = tx.send(Msg::Action(Action::Ledger(ledger_view(&report))));
+        let warnings = session.take_warnings();
+        if !warnings.is_empty() {
+            let _ = tx.send(Msg::Action(Action::Notice(format!("warning: {}", warnings.join("; ")))));
         }
     });
 }
@@ -355,10 +289,10 @@ fn spawn_ledger(
 /// Does what `update` asked; may answer with a follow-up action.
 /// What the step would recall from long-term memory, and the newest stored insights. A Mem0
 /// backend answers over HTTP, so this blocks a worker thread, not the runtime.
-fn memory_view(e: &Running, state: &AppState, opts: &TuiOptions, step: usize) -> Action {
+fn memory_view(e: &Running, state: &AppState, session: &Session, step: usize) -> Action {
     let def = state.flow.step(step);
     let title = format!("Memory · {}", def.id);
-    let Some(memory) = &opts.memory else {
+    let Some(memory) = &session.memory else {
         return Action::Inspect {
             title,
             lines: vec![
@@ -367,7 +301,7 @@ fn memory_view(e: &Running, state: &AppState, opts: &TuiOptions, step: usize) ->
             ],
         };
     };
-    let tokenizer = Tokenizer::for_model(&opts.model);
+    let tokenizer = session.tokenizer;
     let scope = crate::memory::Scope {
         exclude_dataset: Some(e.dataset.reference.to_string()),
         ..Default::default()
@@ -411,15 +345,9 @@ fn memory_view(e: &Running, state: &AppState, opts: &TuiOptions, step: usize) ->
     Action::Inspect { title, lines }
 }
 
-fn perform(
-    effect: Effect,
-    engine: &Option<Running>,
-    state: &AppState,
-    opts: &TuiOptions,
-    history: &Mutex<History>,
-) -> Option<Action> {
+fn perform(effect: Effect, engine: &Option<Running>, state: &AppState, session: &Session) -> Option<Action> {
     if effect == Effect::History {
-        let listing = history.lock().map(|h| h.list()).unwrap_or_default();
+        let listing = session.runs();
         return Some(Action::HistoryLoaded {
             runs: listing.runs,
             warnings: listing.warnings,
@@ -448,7 +376,7 @@ fn perform(
         }
         Effect::RefreshCache => Some(Action::CacheEntries(e.store.entries())),
         Effect::Inspect(reference) => Some(super::inspect::inspect(&e.store, &reference)),
-        Effect::Memory(step) => Some(memory_view(e, state, opts, step)),
+        Effect::Memory(step) => Some(memory_view(e, state, session, step)),
         Effect::Evict(reference) => {
             let gone = e.store.remove(&reference);
             Some(Action::Notice(if gone {
@@ -457,11 +385,11 @@ fn perform(
                 "already gone".into()
             }))
         }
-        Effect::Export => Some(Action::Notice(match export(e, state, opts) {
+        Effect::Export => Some(Action::Notice(match export(e, state, session) {
             Ok(paths) => format!("exported {paths}"),
             Err(err) => format!("export failed: {err}"),
         })),
-        Effect::SaveOverrides => Some(Action::Notice(match save_overrides(state, opts) {
+        Effect::SaveOverrides => Some(Action::Notice(match save_overrides(state, session) {
             Ok(path) => format!("saved the tuned flow to {path}; run it with --flow {path}"),
             Err(err) => format!("saving failed: {err}"),
         })),
@@ -469,17 +397,11 @@ fn perform(
     }
 }
 
-fn export(e: &Running, state: &AppState, opts: &TuiOptions) -> Result<String, String> {
-    let dirs = opts.dirs.as_ref().ok_or("no data directory; set MRFLOW_DATA_DIR")?;
+fn export(e: &Running, state: &AppState, session: &Session) -> Result<String, String> {
+    let dirs = session.dirs.as_ref().ok_or("no data directory; set MRFLOW_DATA_DIR")?;
     let dir = dirs.data.join("exports");
     std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
-    let tokenizer = Tokenizer::for_model(&opts.model);
-    let measure = Measure {
-        model: &opts.model,
-        tokenizer,
-        price: opts.config.price(&opts.model),
-    };
-    let report = RunReport::build(&state.flow, &e.dataset, &e.handle.snapshot(), &e.store, &measure);
+    let report = session.report(&e.dataset, &e.handle.snapshot());
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -493,8 +415,11 @@ fn export(e: &Running, state: &AppState, opts: &TuiOptions) -> Result<String, St
 }
 
 /// Writes the flow with the tuned budgets, strategies and priorities as a flow file.
-fn save_overrides(state: &AppState, opts: &TuiOptions) -> Result<String, String> {
-    let dirs = opts.dirs.as_ref().ok_or("no config directory; set MRFLOW_CONFIG_DIR")?;
+fn save_overrides(state: &AppState, session: &Session) -> Result<String, String> {
+    let dirs = session
+        .dirs
+        .as_ref()
+        .ok_or("no config directory; set MRFLOW_CONFIG_DIR")?;
     let mut def = state.flow.def.clone();
     for (step, t) in def.steps.iter_mut().zip(&state.tuning) {
         step.budget = t.budget;

@@ -1,0 +1,173 @@
+//! One session for every front end: what a run needs, assembled once. `run` and the TUI
+//! both build a [`Session`] and ask it to load, spawn the engine and finish a run, so
+//! neither assembles the store, the load with its baseline preview, the report, the cache
+//! totals or the history itself, and a warning reaches each front end the same way.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::cache::ResultStore;
+use crate::config::{Config, Price};
+use crate::context::Tokenizer;
+use crate::data::{DataError, Dataset, FrameStore, LoadOptions, Progress, load};
+use crate::dirs::Dirs;
+use crate::engine::{
+    Engine, EngineConfig, EngineEvent, EngineHandle, Flow, FlowSnapshot, Measure, PreviewJob, RunReport,
+};
+use crate::history::{self, History, Listing, RunRecord};
+use crate::llm::Analyst;
+use crate::memory::Memory;
+
+/// What a session is made of; the front end resolves these from config and arguments.
+pub struct SessionParts {
+    pub flow: Arc<Flow>,
+    pub data: PathBuf,
+    pub load: LoadOptions,
+    pub model: String,
+    pub config: Config,
+    pub dirs: Option<Dirs>,
+    pub analyst: Arc<dyn Analyst>,
+    pub memory: Option<Arc<Memory>>,
+    /// Keep results and parsed data in the cache directory (`run --no-cache` says no).
+    pub persist: bool,
+}
+
+pub struct Session {
+    pub flow: Arc<Flow>,
+    pub data: PathBuf,
+    pub load: LoadOptions,
+    pub model: String,
+    pub config: Config,
+    pub dirs: Option<Dirs>,
+    pub analyst: Arc<dyn Analyst>,
+    pub memory: Option<Arc<Memory>>,
+    pub tokenizer: Tokenizer,
+    pub store: Arc<ResultStore>,
+    history: Mutex<History>,
+    /// The session's own problems (a run that could not be kept), until taken.
+    warnings: Mutex<Vec<String>>,
+    /// The baseline's preview of the loaded file, being described alongside the run.
+    preview: Mutex<Option<PreviewJob>>,
+}
+
+impl Session {
+    /// Assembles the session and starts loading the model's encoding in the background.
+    pub fn new(parts: SessionParts) -> Session {
+        let tokenizer = Tokenizer::for_model(&parts.model);
+        crate::context::warm_up(tokenizer.encoding);
+        let cache_dir = parts.dirs.as_ref().filter(|_| parts.persist).map(|d| d.cache.clone());
+        let store = Arc::new(ResultStore::with_config(parts.config.cache_config(cache_dir)));
+        // Every finished run is kept; without a data directory, for this session only.
+        let history = match &parts.dirs {
+            Some(d) => History::in_data_dir(&d.data),
+            None => History::Memory(Vec::new()),
+        };
+        Session {
+            flow: parts.flow,
+            data: parts.data,
+            load: parts.load,
+            model: parts.model,
+            config: parts.config,
+            dirs: parts.dirs,
+            analyst: parts.analyst,
+            memory: parts.memory,
+            tokenizer,
+            store,
+            history: Mutex::new(history),
+            warnings: Mutex::new(Vec::new()),
+            preview: Mutex::new(None),
+        }
+    }
+
+    /// The model's price, if the pricing table knows it.
+    pub fn price(&self) -> Option<Price> {
+        self.config.price(&self.model)
+    }
+
+    /// Loads the data file for the flow, the parsed frame from the cache's disk tier when
+    /// this file was parsed before. The same parse is described for the baseline on a
+    /// thread of its own while the flow runs ([`Session::finish_run`] waits for it), so the
+    /// file is read once. `progress` hears how far the load has got.
+    pub fn load_dataset(&self, progress: Progress) -> Result<Arc<Dataset>, DataError> {
+        let mut preview = PreviewJob::default();
+        let frames = self.store.disk().map(|d| d as &dyn FrameStore);
+        let options = LoadOptions {
+            progress,
+            ..self.load.clone()
+        };
+        let dataset = load(
+            &self.data,
+            &self.flow.required_columns(),
+            &options,
+            frames,
+            Some(&mut preview.observer()),
+        )
+        .map(Arc::new)?;
+        preview.start();
+        *self.preview.lock().unwrap_or_else(|e| e.into_inner()) = Some(preview);
+        Ok(dataset)
+    }
+
+    /// The engine for `dataset`, on the current tokio runtime.
+    pub fn spawn_engine(&self, dataset: Arc<Dataset>) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {
+        let config = EngineConfig {
+            analyst: self.analyst.clone(),
+            memory: self.memory.clone(),
+            tokenizer: self.tokenizer,
+        };
+        Engine::spawn_with(self.flow.clone(), dataset, self.store.clone(), config)
+    }
+
+    /// The run's report as it stands, measured against the baseline (waiting for the
+    /// baseline's preview of the file if it is still being described).
+    pub fn report(&self, dataset: &Dataset, snapshot: &FlowSnapshot) -> RunReport {
+        let pending = self.preview.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(job) = pending {
+            job.finish(&self.store);
+        }
+        let measure = Measure {
+            model: &self.model,
+            tokenizer: self.tokenizer,
+            price: self.price(),
+        };
+        RunReport::build(&self.flow, dataset, snapshot, &self.store, &measure)
+    }
+
+    /// The report of a finished run; the run's cache counters are added to `cache stats`
+    /// and the run is kept in the history.
+    pub fn finish_run(&self, dataset: &Dataset, snapshot: &FlowSnapshot) -> RunReport {
+        let report = self.report(dataset, snapshot);
+        report.record_cache_totals(&self.store);
+        let record = RunRecord::of(&report, &self.flow, self.price(), history::now_ms());
+        let kept = match self.history.lock() {
+            Ok(mut h) => h.record(&record).map_err(|e| e.to_string()),
+            Err(_) => Err("the run history is unavailable".into()),
+        };
+        if let Err(e) = kept {
+            self.own_warnings().push(e);
+        }
+        report
+    }
+
+    /// Problems met since the last call, for the front end to say: a corrupt or unwritable
+    /// cache file, memory that failed, a run that could not be kept.
+    pub fn take_warnings(&self) -> Vec<String> {
+        let mut all = self.store.take_warnings();
+        if let Some(m) = &self.memory {
+            all.extend(m.take_warnings());
+        }
+        all.append(&mut self.own_warnings());
+        all
+    }
+
+    /// The runs kept, oldest first.
+    pub fn runs(&self) -> Listing {
+        self.history.lock().map(|h| h.list()).unwrap_or_default()
+    }
+
+    fn own_warnings(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.warnings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
