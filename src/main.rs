@@ -2,15 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-mod bench_cli;
-mod cache_cli;
 mod cli;
-mod data_cli;
-mod headless;
-mod interactive;
-mod memory_cli;
-mod runs_cli;
-mod shell_cli;
 
 use cli::{Cli, Command};
 
@@ -32,18 +24,18 @@ fn main() -> ExitCode {
 
     let cli = Cli::parse();
     let result = match &cli.command {
-        None => interactive::tui(&cli.tui),
-        Some(Command::Run(args)) => headless::run(args),
+        None => cli::tui::tui(&cli.tui),
+        Some(Command::Run(args)) => cli::run::run(args),
         Some(Command::Flows { json }) => cli::flows(*json),
         Some(Command::GenData(args)) => cli::gen_data(args),
-        Some(Command::Cache { action }) => cache_cli::run(action),
-        Some(Command::Bench(args)) => bench_cli::run(args),
-        Some(Command::Memory { action }) => memory_cli::run(action),
+        Some(Command::Cache { action }) => cli::cache::run(action),
+        Some(Command::Bench(args)) => cli::bench::run(args),
+        Some(Command::Memory { action }) => cli::memory::run(action),
         Some(Command::Tokens(args)) => cli::tokens(args),
-        Some(Command::Data(args)) => data_cli::run(args),
-        Some(Command::Runs { action }) => runs_cli::run(action),
-        Some(Command::Completions { shell }) => shell_cli::completions(*shell),
-        Some(Command::Man) => shell_cli::man_page(),
+        Some(Command::Data(args)) => cli::data::run(args),
+        Some(Command::Runs { action }) => cli::runs::run(action),
+        Some(Command::Completions { shell }) => cli::shell::completions(*shell),
+        Some(Command::Man) => cli::shell::man_page(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
