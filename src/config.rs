@@ -292,23 +292,6 @@ impl Config {
         }
     }
 
-    /// The cache's bounds and lifetimes, with its disk tier in `dir`.
-    pub fn cache_config(&self, dir: Option<PathBuf>) -> crate::cache::CacheConfig {
-        use std::time::Duration;
-        let c = &self.cache;
-        crate::cache::CacheConfig {
-            memory_bytes: (c.memory_mb as usize).saturating_mul(1 << 20),
-            disk_bytes: c.disk_mb.saturating_mul(1 << 20),
-            ttl: Duration::from_secs(c.ttl_seconds),
-            tool_ttl: c
-                .ttl
-                .iter()
-                .map(|(k, v)| (k.clone(), Duration::from_secs(*v)))
-                .collect(),
-            dir,
-        }
-    }
-
     /// The price of `model`, if the pricing table knows it; a dated snapshot
     /// (`gpt-4o-2024-08-06`) or a provider-prefixed name (`openai/gpt-4o`) takes its
     /// family's price when it has none of its own.

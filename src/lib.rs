@@ -14,12 +14,16 @@ pub mod context;
 pub mod data;
 pub mod dirs;
 pub mod engine;
+pub mod format;
 pub mod history;
 pub mod llm;
 pub mod memory;
 mod net;
+pub mod reference;
 pub mod sample;
+pub mod secret;
 pub mod session;
+pub mod settings;
 pub mod tools;
 #[cfg(feature = "tui")]
 pub mod tui;

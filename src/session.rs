@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::cache::ResultStore;
+use crate::cache::{CacheConfig, ResultStore};
 use crate::config::{Config, Price};
 use crate::context::Tokenizer;
 use crate::data::{DataError, Dataset, FrameStore, LoadOptions, Progress, load};
@@ -58,7 +58,10 @@ impl Session {
         let tokenizer = Tokenizer::for_model(&parts.model);
         crate::context::warm_up(tokenizer.encoding);
         let cache_dir = parts.dirs.as_ref().filter(|_| parts.persist).map(|d| d.cache.clone());
-        let store = Arc::new(ResultStore::with_config(parts.config.cache_config(cache_dir)));
+        let store = Arc::new(ResultStore::with_config(CacheConfig::from_settings(
+            &parts.config.cache,
+            cache_dir,
+        )));
         // Every finished run is kept; without a data directory, for this session only.
         let history = match &parts.dirs {
             Some(d) => History::in_data_dir(&d.data),

@@ -45,7 +45,10 @@ async fn a_session_run_counts_in_cache_stats_and_history_and_says_what_broke() {
     let (report, warnings) = run_once(home.path()).await;
     assert!(report.succeeded());
     assert!(warnings.is_empty(), "{warnings:?}");
-    assert_eq!(report.totals.baseline_prompt_tokens, 19922, "the preview came from the one parse");
+    assert_eq!(
+        report.totals.baseline_prompt_tokens, 19922,
+        "the preview came from the one parse"
+    );
 
     let stats = common::json(&common::run(home.path(), &["cache", "stats", "--json"]));
     assert_eq!(stats["totals"]["runs"], 1, "{stats}");

@@ -2,9 +2,8 @@
 //! and TTL over an optional disk tier.
 
 mod disk;
-mod reference;
 mod store;
 
+pub use crate::reference::{ParseReferenceError, Reference};
 pub use disk::{DiskEntry, DiskTier, Envelope, Totals};
-pub use reference::{ParseReferenceError, Reference};
 pub use store::{CacheConfig, CacheStats, EntryInfo, EntryKind, ResultStore, StoredValue, Summary};

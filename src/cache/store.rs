@@ -124,6 +124,23 @@ pub struct CacheConfig {
     pub dir: Option<PathBuf>,
 }
 
+impl CacheConfig {
+    /// The `[cache]` table's bounds and lifetimes, with the disk tier in `dir`.
+    pub fn from_settings(c: &crate::config::CacheSettings, dir: Option<PathBuf>) -> CacheConfig {
+        CacheConfig {
+            memory_bytes: (c.memory_mb as usize).saturating_mul(1 << 20),
+            disk_bytes: c.disk_mb.saturating_mul(1 << 20),
+            ttl: Duration::from_secs(c.ttl_seconds),
+            tool_ttl: c
+                .ttl
+                .iter()
+                .map(|(k, v)| (k.clone(), Duration::from_secs(*v)))
+                .collect(),
+            dir,
+        }
+    }
+}
+
 impl Default for CacheConfig {
     fn default() -> Self {
         CacheConfig {

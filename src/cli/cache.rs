@@ -57,7 +57,10 @@ fn find(entries: &[DiskEntry], text: &str) -> Result<DiskEntry, Failure> {
 pub fn run(action: &CacheAction) -> Result<(), Failure> {
     let dirs = Dirs::resolve().map_err(|e| Failure::input(e.to_string()))?;
     let config = Config::load(&dirs.config).map_err(Failure::input)?;
-    let disk = DiskTier::open(&dirs.cache, config.cache_config(None).disk_bytes);
+    let disk = DiskTier::open(
+        &dirs.cache,
+        mrflow::cache::CacheConfig::from_settings(&config.cache, None).disk_bytes,
+    );
     match action {
         CacheAction::Ls { json } => {
             let entries = disk.list();

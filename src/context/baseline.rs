@@ -19,8 +19,8 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::cache::Reference;
 use crate::engine::StepDef;
+use crate::reference::Reference;
 use crate::tools::ToolCall;
 
 /// A step that ran, as the baseline needs it.

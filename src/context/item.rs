@@ -10,9 +10,9 @@ use super::layout::layout_order;
 use super::memo::Memo;
 use super::render::{dataset_full, dataset_shape, render_json};
 use super::{Priority, Tokenizer};
-use crate::cache::Reference;
 use crate::data::Dataset;
 use crate::engine::{ContextSource, StepDef, StepOutput};
+use crate::reference::Reference;
 use crate::tools::{Fact, ToolOutput, fact_list as statements, profile};
 
 /// One rendering of an item.

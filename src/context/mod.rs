@@ -6,14 +6,12 @@ mod item;
 pub mod layout;
 pub mod ledger;
 mod memo;
-mod priority;
 mod prune;
 pub mod render;
-mod strategy;
 mod tokenizer;
 
+pub use crate::settings::Priority;
+pub use crate::settings::Strategy;
 pub use item::{ContextBundle, ContextInputs, ContextItem, Rendition, build};
-pub use priority::Priority;
 pub use prune::{Decision, ItemDecision, Messages, OverBudget, PruneSettings, PrunedContext, assemble, prune};
-pub use strategy::Strategy;
 pub use tokenizer::{Encoding, Tokenizer, warm_up};

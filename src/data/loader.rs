@@ -13,7 +13,7 @@ use super::profile::{ColumnProfile, DataProfile, MissingColumn, describe_missing
 use super::roles::{self, ExplicitColumn, Mapping, MappingError, candidates_for, dimension_role, find_column};
 use super::schema::{ColumnKind, Derivation, column_spec};
 use super::source::{self, CsvScope, FileFormat, Scan, file_stamp, first_line};
-use crate::cache::Reference;
+use crate::reference::Reference;
 
 /// A loaded dataset. Flow state refers to it by `reference`, never by content.
 #[derive(Debug, Clone)]

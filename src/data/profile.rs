@@ -97,10 +97,7 @@ impl DataProfile {
         }
         out.push_str(&format!("File    {}\n", self.path.display()));
         out.push_str(&format!("Format  {}\n", dialect.join(" · ")));
-        out.push_str(&format!(
-            "Rows    {}\n\n",
-            crate::tools::format::grouped(self.rows as f64)
-        ));
+        out.push_str(&format!("Rows    {}\n\n", crate::format::grouped(self.rows as f64)));
         let width = self
             .columns
             .iter()

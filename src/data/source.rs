@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::DataError;
 use super::csv::{Ragged, RecordCheck, records_to, sniff_delimiter};
 use super::progress::LoadProgress;
-use crate::cache::Reference;
+use crate::reference::Reference;
 
 /// Bytes inspected for the format, the dialect and the header.
 pub const SNIFF_BYTES: usize = 1 << 20;

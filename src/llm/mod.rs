@@ -4,12 +4,11 @@
 
 mod offline;
 mod openai;
-mod secret;
 mod sse;
 
+pub use crate::secret::ApiKey;
 pub use offline::{OFFLINE_LABEL, OfflineAnalyst};
 pub use openai::{OpenAiAnalyst, OpenAiSettings};
-pub use secret::ApiKey;
 
 use std::sync::Arc;
 use std::time::Duration;

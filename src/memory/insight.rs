@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::context::Priority;
+use crate::settings::Priority;
 use crate::tools::{Fact, FactValue};
 
 /// An insight as stored.

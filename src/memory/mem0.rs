@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 
 use super::insight::{Insight, NewInsight};
 use super::{Candidate, MemoryBackend, MemoryError, Scope};
-use crate::llm::ApiKey;
 use crate::net::{block_on, preview, root_cause, server_message};
+use crate::secret::ApiKey;
 
 pub struct Mem0Memory {
     base_url: String,

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::config::{MemoryBackend as Backend, MemorySettings};
 use crate::context::Tokenizer;
-use crate::llm::ApiKey;
+use crate::secret::ApiKey;
 use crate::tools::Fact;
 
 /// The store's file under the data directory.

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::format::{money, pct, round};
 use super::members::{member_figures, ratio_pct, sort_desc_by};
 use super::{Analysis, Dimension, Fact, ToolFailure};
-use crate::context::Priority;
+use crate::settings::Priority;
 
 pub fn default_total() -> f64 {
     100_000.0

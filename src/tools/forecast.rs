@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::format::{money, pct};
 use super::timeseries::series;
 use super::{Analysis, Fact, Period, ToolFailure};
-use crate::context::Priority;
+use crate::settings::Priority;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -8,7 +8,7 @@ use super::format::{grouped, pct};
 use super::frame::sums_by;
 use super::members::{ratio_pct, sort_desc_by};
 use super::{Analysis, Dimension, Fact, ToolFailure};
-use crate::context::Priority;
+use crate::settings::Priority;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Share {

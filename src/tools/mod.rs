@@ -4,7 +4,8 @@
 
 pub mod budget;
 pub mod forecast;
-pub mod format;
+/// Number formatting for facts and reports (a leaf module; kept here under its old name).
+pub use crate::format;
 mod frame;
 pub mod market_share;
 pub mod members;
@@ -18,8 +19,8 @@ use std::fmt;
 use polars::prelude::{DataFrame, PolarsError};
 use serde::{Deserialize, Serialize};
 
-use crate::cache::Reference;
-use crate::context::Priority;
+use crate::reference::Reference;
+use crate::settings::Priority;
 
 /// A dimension the sales can be broken down by: a dimension role, or any text column of
 /// the file by its own name (`by = "Segment"`).

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::format::{grouped, money};
 use super::{Analysis, Fact, ToolFailure};
-use crate::context::Priority;
+use crate::settings::Priority;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ColumnProfile {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::format::{money, pct, plural, pp};
 use super::members::{MemberFigures, Totals, member_figures, ratio_pct, sort_desc_by, totals};
 use super::{Analysis, Dimension, Fact, ToolFailure};
-use crate::context::Priority;
+use crate::settings::Priority;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profitability {

@@ -8,7 +8,7 @@ use super::format::{decimal, money, pct};
 use super::frame::sums_by;
 use super::members::ratio_pct;
 use super::{Analysis, Fact, Period, ToolFailure, period_name};
-use crate::context::Priority;
+use crate::settings::Priority;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeriodPoint {
