@@ -280,3 +280,38 @@ fn tui_runs_are_counted_and_cache_warnings_reach_the_status_line() {
     s.press("q");
     assert_eq!(s.exit_code(), 0);
 }
+
+/// `run` in a terminal shows progress on stderr while it loads and runs, then clears it;
+/// piped, or with JSON output, it never does.
+#[test]
+fn run_shows_progress_in_a_terminal_and_never_when_piped() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("sales.csv");
+    let made = common::run(
+        home.path(),
+        &["gen-data", "--rows", "200000", "--seed", "3", "--out", data.to_str().unwrap()],
+    );
+    assert!(made.status.success());
+    let env = [("MRFLOW_PROGRESS_AFTER_MS", "0")];
+    let mut s = Session::start(&["run", "--no-cache", "--data", data.to_str().unwrap()], &env);
+    assert_eq!(s.exit_code(), 0);
+    let raw = s.raw_text();
+    assert!(raw.contains("steps ["), "{raw}");
+    assert!(raw.contains("% "), "{raw}");
+
+    let piped = common::mrflow(home.path())
+        .env("MRFLOW_PROGRESS_AFTER_MS", "0")
+        .args(["run", "--no-cache", "--data", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    let err = common::stderr(&piped);
+    assert!(!err.contains("steps [") && !err.contains("parsing ["), "no progress when piped: {err}");
+
+    let mut s = Session::start(
+        &["run", "--no-cache", "--format", "json", "--data", data.to_str().unwrap()],
+        &env,
+    );
+    assert_eq!(s.exit_code(), 0);
+    assert!(!s.raw_text().contains("steps ["), "no progress beside JSON");
+}

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod cache;
 pub mod data;
 pub mod memory;
+pub mod progress;
 pub mod run;
 pub mod runs;
 pub mod shell;

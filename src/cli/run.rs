@@ -8,7 +8,9 @@ use mrflow::context::ledger::{CachedBasis, StepTokens};
 use mrflow::engine::{EngineCommand, FlowSnapshot, RunReport, StepStatus, budget_problem};
 use mrflow::tools::format::{grouped, pct, usd};
 
+use crate::cli::progress::{self, Progress};
 use crate::cli::{Failure, Format, RunArgs, Setup, runtime};
+use mrflow::data::LoadProgress;
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     if let Some(problem) = args.budget.and_then(budget_problem) {
@@ -26,7 +28,14 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     }
     // Results and parsed data persist under the cache directory unless --no-cache.
     let session = setup.into_session(!args.no_cache);
-    let dataset = session.load_dataset(Default::default()).map_err(Failure::input)?;
+    let show_progress = progress::wanted(matches!(args.format, Format::Json));
+    let load_progress = LoadProgress::new();
+    let bar = show_progress.then(|| Progress::load(load_progress.clone()));
+    let loaded = session.load_dataset(mrflow::data::Progress(Some(load_progress)));
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    let dataset = loaded.map_err(Failure::input)?;
 
     let runtime = runtime()?;
     let report = runtime.block_on(async {
@@ -46,7 +55,11 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
                 });
             }
         }
+        let bar = show_progress.then(|| Progress::steps(handle.clone()));
         let snapshot = handle.run_to_end(&mut events).await;
+        if let Some(bar) = bar {
+            bar.finish();
+        }
         handle.send(EngineCommand::Shutdown);
         if let Some(dir) = &args.dump_prompts {
             dump_prompts(dir, &snapshot, &session.store)?;
