@@ -289,7 +289,15 @@ fn run_shows_progress_in_a_terminal_and_never_when_piped() {
     let data = home.path().join("sales.csv");
     let made = common::run(
         home.path(),
-        &["gen-data", "--rows", "200000", "--seed", "3", "--out", data.to_str().unwrap()],
+        &[
+            "gen-data",
+            "--rows",
+            "200000",
+            "--seed",
+            "3",
+            "--out",
+            data.to_str().unwrap(),
+        ],
     );
     assert!(made.status.success());
     let env = [("MRFLOW_PROGRESS_AFTER_MS", "0")];
@@ -306,10 +314,20 @@ fn run_shows_progress_in_a_terminal_and_never_when_piped() {
         .unwrap();
     assert!(piped.status.success());
     let err = common::stderr(&piped);
-    assert!(!err.contains("steps [") && !err.contains("parsing ["), "no progress when piped: {err}");
+    assert!(
+        !err.contains("steps [") && !err.contains("parsing ["),
+        "no progress when piped: {err}"
+    );
 
     let mut s = Session::start(
-        &["run", "--no-cache", "--format", "json", "--data", data.to_str().unwrap()],
+        &[
+            "run",
+            "--no-cache",
+            "--format",
+            "json",
+            "--data",
+            data.to_str().unwrap(),
+        ],
         &env,
     );
     assert_eq!(s.exit_code(), 0);
