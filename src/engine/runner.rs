@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -21,7 +21,7 @@ use crate::context::{
 use crate::data::Dataset;
 use crate::llm::{Analyst, AnswerRequest, LlmError, OfflineAnalyst};
 use crate::memory::{Memory, Scope};
-use crate::tools::{Fact, ToolOutput};
+use crate::tools::{Fact, Rollup, Rows, ToolCall, ToolOutput};
 
 /// How the engine writes answers and counts tokens.
 #[derive(Clone)]
@@ -181,6 +181,7 @@ impl Engine {
         let actor = Actor {
             flow,
             dataset,
+            rollup: SharedRollup::default(),
             store: store.clone(),
             config,
             steps,
@@ -239,9 +240,13 @@ struct Completion {
     outcome: Outcome,
 }
 
+/// The dataset's rollup, built by the first tool that groups it and shared by the rest.
+type SharedRollup = Arc<OnceLock<Option<Rollup>>>;
+
 struct Actor {
     flow: Arc<Flow>,
     dataset: Arc<Dataset>,
+    rollup: SharedRollup,
     store: Arc<ResultStore>,
     config: EngineConfig,
     steps: Vec<StepState>,
@@ -587,6 +592,7 @@ impl Actor {
             index: i,
             is_final: self.flow.dag.downstream[i].is_empty(),
             dataset: self.dataset.clone(),
+            rollup: self.rollup.clone(),
             store: self.store.clone(),
             config: self.config.clone(),
             inputs,
@@ -654,6 +660,7 @@ struct StepJob {
     index: usize,
     is_final: bool,
     dataset: Arc<Dataset>,
+    rollup: SharedRollup,
     store: Arc<ResultStore>,
     config: EngineConfig,
     inputs: Vec<(String, Reference)>,
@@ -666,6 +673,28 @@ struct StepJob {
 impl StepJob {
     fn emit(&self, event: EngineEvent) {
         let _ = self.events.send(event);
+    }
+
+    /// The dataset's rows for `call`, with the rollup by every column the flow's tools
+    /// group by when two or more calls group (built by the first that needs it: a run whose
+    /// tools all come from the memo never builds it).
+    fn rows(&self, call: &ToolCall) -> Rows<'_> {
+        let frame = &self.dataset.frame;
+        let calls = || self.flow.steps().iter().flat_map(|s| s.tools.iter());
+        let grouping = calls().filter(|c| !c.group_keys().is_empty()).count();
+        if call.group_keys().is_empty() || grouping < 2 {
+            return frame.into();
+        }
+        let rollup = self.rollup.get_or_init(|| {
+            let mut keys: Vec<String> = calls().flat_map(|c| c.group_keys()).collect();
+            keys.sort();
+            keys.dedup();
+            Rollup::build(frame, &keys).ok().flatten()
+        });
+        Rows {
+            frame,
+            rollup: rollup.as_ref(),
+        }
     }
 
     /// Long-term memory's hits for this step, when it has a `memory` context item. Insights
@@ -768,7 +797,7 @@ impl StepJob {
                     });
                     (hit, true)
                 }
-                None => match call.run(&self.dataset.frame) {
+                None => match call.run_on(self.rows(call)) {
                     Ok(out) => {
                         let out: Arc<ToolOutput> = Arc::new(out);
                         self.store.put(key, StoredValue::ToolOutput(out.clone()));

@@ -18,7 +18,7 @@
 //! found by bisection on the (monotone) total allocated. Projected revenue is projected
 //! profit divided by the member's historical margin.
 
-use polars::prelude::DataFrame;
+use super::frame::Rows;
 use serde::{Deserialize, Serialize};
 
 use super::format::{money, pct, round};
@@ -135,8 +135,8 @@ pub fn allocate(r: &[f64], total: f64, lo: f64, hi: f64) -> Vec<f64> {
     x
 }
 
-pub fn run(
-    frame: &DataFrame,
+pub fn run<'a>(
+    frame: impl Into<Rows<'a>>,
     by: &Dimension,
     total: f64,
     min_share: f64,

@@ -10,7 +10,7 @@
 //! The backtest holds out the last `horizon` months (fewer if the history is short), fits on
 //! the rest and reports the mean absolute percentage error (MAPE) of that forecast.
 
-use polars::prelude::DataFrame;
+use super::frame::Rows;
 use serde::{Deserialize, Serialize};
 
 use super::format::{money, pct};
@@ -158,7 +158,7 @@ pub struct Forecast {
     pub mape_pct: f64,
 }
 
-pub fn run(frame: &DataFrame, horizon: usize, method: Method) -> Result<Forecast, ToolFailure> {
+pub fn run<'a>(frame: impl Into<Rows<'a>>, horizon: usize, method: Method) -> Result<Forecast, ToolFailure> {
     validate(horizon)?;
     let points = series(frame, Period::Month)?;
     let need = method.min_points() + 1;

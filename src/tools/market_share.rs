@@ -1,7 +1,7 @@
 //! Market share by brand, overall and within each member of another dimension, with the
 //! Herfindahl-Hirschman index (sum of squared percentage shares) as concentration.
 
-use polars::prelude::DataFrame;
+use super::frame::Rows;
 use serde::{Deserialize, Serialize};
 
 use super::format::{grouped, pct};
@@ -65,7 +65,8 @@ fn concentration(hhi: f64) -> &'static str {
     }
 }
 
-pub fn run(frame: &DataFrame, within: Option<&Dimension>) -> Result<MarketShare, ToolFailure> {
+pub fn run<'a>(frame: impl Into<Rows<'a>>, within: Option<&Dimension>) -> Result<MarketShare, ToolFailure> {
+    let frame: Rows<'a> = frame.into();
     let overall_groups = sums_by(frame, &["brand"], &["total_revenue"])?;
     if overall_groups.is_empty() {
         return Err(ToolFailure("no rows to analyse".into()));

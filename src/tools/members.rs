@@ -1,7 +1,7 @@
 //! Per-member money figures of one dimension, the base of profitability, ROI, budget and
 //! market share.
 
-use polars::prelude::DataFrame;
+use super::frame::Rows;
 use serde::{Deserialize, Serialize};
 
 use super::frame::sums_by;
@@ -26,7 +26,7 @@ pub fn ratio_pct(a: f64, b: f64) -> f64 {
 }
 
 /// Members ordered by name; callers sort as their analysis needs.
-pub fn member_figures(frame: &DataFrame, by: &Dimension) -> Result<Vec<MemberFigures>, ToolFailure> {
+pub fn member_figures<'a>(frame: impl Into<Rows<'a>>, by: &Dimension) -> Result<Vec<MemberFigures>, ToolFailure> {
     let groups = sums_by(
         frame,
         &[by.column()],

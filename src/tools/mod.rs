@@ -7,6 +7,7 @@ pub mod forecast;
 /// Number formatting for facts and reports (a leaf module; kept here under its old name).
 pub use crate::format;
 mod frame;
+pub use frame::{Rollup, Rows};
 pub mod market_share;
 pub mod members;
 pub mod profile;
@@ -243,29 +244,52 @@ impl ToolCall {
         Reference::of_parts([b"tool-output/v1".as_slice(), &args, data.as_bytes()])
     }
 
+    /// The columns the call groups by, for a shared [`Rollup`]; empty when it groups none.
+    pub fn group_keys(&self) -> Vec<String> {
+        match self {
+            ToolCall::LoadData => vec![],
+            ToolCall::Profitability { by } | ToolCall::Roi { by } | ToolCall::BudgetOptimization { by, .. } => {
+                vec![by.column().to_string()]
+            }
+            ToolCall::TimeSeries { period } => vec!["year".into(), period_name(*period).into()],
+            ToolCall::Forecast { .. } => vec!["year".into(), "month".into()],
+            ToolCall::MarketShare { within } => {
+                let mut keys = vec!["brand".to_string()];
+                keys.extend(within.as_ref().map(|d| d.column().to_string()));
+                keys
+            }
+        }
+    }
+
     /// Runs the call on `frame`.
     pub fn run(&self, frame: &DataFrame) -> Result<ToolOutput, ToolError> {
+        self.run_on(frame.into())
+    }
+
+    /// Runs the call on `rows`: its group-bys read the rollup when there is one.
+    pub fn run_on(&self, rows: Rows<'_>) -> Result<ToolOutput, ToolError> {
+        let frame = rows.frame;
         let fail = |e: ToolFailure| ToolError {
             tool: self.label(),
             message: e.0,
         };
         let (result, facts) = match self {
             ToolCall::LoadData => profile::run(frame).map(output).map_err(fail)?,
-            ToolCall::Profitability { by } => profitability::run(frame, by).map(output).map_err(fail)?,
-            ToolCall::Roi { by } => roi::run(frame, by).map(output).map_err(fail)?,
+            ToolCall::Profitability { by } => profitability::run(rows, by).map(output).map_err(fail)?,
+            ToolCall::Roi { by } => roi::run(rows, by).map(output).map_err(fail)?,
             ToolCall::BudgetOptimization {
                 by,
                 total,
                 min_share,
                 max_share,
-            } => budget::run(frame, by, *total, *min_share, *max_share)
+            } => budget::run(rows, by, *total, *min_share, *max_share)
                 .map(output)
                 .map_err(fail)?,
-            ToolCall::TimeSeries { period } => timeseries::run(frame, *period).map(output).map_err(fail)?,
+            ToolCall::TimeSeries { period } => timeseries::run(rows, *period).map(output).map_err(fail)?,
             ToolCall::Forecast { horizon, method } => {
-                forecast::run(frame, *horizon, *method).map(output).map_err(fail)?
+                forecast::run(rows, *horizon, *method).map(output).map_err(fail)?
             }
-            ToolCall::MarketShare { within } => market_share::run(frame, within.as_ref()).map(output).map_err(fail)?,
+            ToolCall::MarketShare { within } => market_share::run(rows, within.as_ref()).map(output).map_err(fail)?,
         };
         Ok(ToolOutput {
             call: self.clone(),

@@ -1,6 +1,6 @@
 //! Profitability by any dimension: revenue, cost, profit, margin and units per member.
 
-use polars::prelude::DataFrame;
+use super::frame::Rows;
 use serde::{Deserialize, Serialize};
 
 use super::format::{money, pct, plural, pp};
@@ -24,7 +24,7 @@ pub struct Profitability {
     pub margin_spread_pp: f64,
 }
 
-pub fn run(frame: &DataFrame, by: &Dimension) -> Result<Profitability, ToolFailure> {
+pub fn run<'a>(frame: impl Into<Rows<'a>>, by: &Dimension) -> Result<Profitability, ToolFailure> {
     let mut members = member_figures(frame, by)?;
     let totals = totals(&members);
 

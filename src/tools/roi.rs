@@ -1,6 +1,6 @@
 //! Return on investment per member and overall: profit / cost.
 
-use polars::prelude::DataFrame;
+use super::frame::Rows;
 use serde::{Deserialize, Serialize};
 
 use super::format::{money, pct};
@@ -26,7 +26,7 @@ pub struct Roi {
     pub total_profit: f64,
 }
 
-pub fn run(frame: &DataFrame, by: &Dimension) -> Result<Roi, ToolFailure> {
+pub fn run<'a>(frame: impl Into<Rows<'a>>, by: &Dimension) -> Result<Roi, ToolFailure> {
     let figures = member_figures(frame, by)?;
     let t = totals(&figures);
     let mut members: Vec<MemberRoi> = figures

@@ -1,7 +1,7 @@
 //! Revenue and profit per month or quarter, period-over-period growth, and the seasonal
 //! index (mean revenue of each month-of-year over the mean of all periods).
 
-use polars::prelude::DataFrame;
+use super::frame::Rows;
 use serde::{Deserialize, Serialize};
 
 use super::format::{decimal, money, pct};
@@ -63,7 +63,7 @@ fn per_year(period: Period) -> i64 {
 }
 
 /// The aggregated series, oldest first.
-pub fn series(frame: &DataFrame, period: Period) -> Result<Vec<PeriodPoint>, ToolFailure> {
+pub fn series<'a>(frame: impl Into<Rows<'a>>, period: Period) -> Result<Vec<PeriodPoint>, ToolFailure> {
     let key = period_name(period);
     let groups = sums_by(frame, &["year", key], &["total_revenue", "profit", "units_sold"])?;
     if groups.is_empty() {
@@ -113,7 +113,7 @@ pub fn seasonal_index(points: &[PeriodPoint], period: Period) -> Vec<SeasonalInd
         .collect()
 }
 
-pub fn run(frame: &DataFrame, period: Period) -> Result<TimeSeries, ToolFailure> {
+pub fn run<'a>(frame: impl Into<Rows<'a>>, period: Period) -> Result<TimeSeries, ToolFailure> {
     let points = series(frame, period)?;
     let seasonal = seasonal_index(&points, period);
     let peak = seasonal
