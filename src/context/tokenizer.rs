@@ -71,6 +71,13 @@ pub fn warm_up(encoding: Encoding) {
 /// Token counts by encoding and blake3 of the text (about 10 MB when full).
 static COUNTS: LazyLock<Memo<(Encoding, [u8; 32]), usize>> = LazyLock::new(|| Memo::new(200_000));
 
+/// Prefix token counts by encoding, blake3 of the text and the prefix's length in bytes: the
+/// what-if re-prunes the same prompts on every keypress.
+static PREFIXES: LazyLock<Memo<PrefixKey, usize>> = LazyLock::new(|| Memo::new(200_000));
+
+/// Encoding, blake3 of the text, bytes of the prefix.
+type PrefixKey = (Encoding, [u8; 32], usize);
+
 /// Counts tokens in one encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tokenizer {
@@ -106,15 +113,18 @@ impl Tokenizer {
         if bytes >= text.len() {
             return self.count(text);
         }
-        let bpe = self.encoding.bpe();
-        let mut end = 0;
-        bpe.encode(text)
-            .into_iter()
-            .take_while(|&t| {
-                end += bpe.bpe.token_len(t);
-                end <= bytes
-            })
-            .count()
+        let key = (self.encoding, *blake3::hash(text.as_bytes()).as_bytes(), bytes);
+        PREFIXES.get_or_insert_with(key, || {
+            let bpe = self.encoding.bpe();
+            let mut end = 0;
+            bpe.encode(text)
+                .into_iter()
+                .take_while(|&t| {
+                    end += bpe.bpe.token_len(t);
+                    end <= bytes
+                })
+                .count()
+        })
     }
 
     /// The tokens of `text`.
