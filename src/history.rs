@@ -95,12 +95,11 @@ impl RunRecord {
                 tokens: s.tokens,
             })
             .collect();
-        let mut critical: Vec<(String, String)> = Vec::new();
-        for f in report.steps.iter().flat_map(|s| &s.facts) {
-            if f.priority == Priority::Critical && !critical.iter().any(|(k, _)| *k == f.key) {
-                critical.push((f.key.clone(), f.statement.clone()));
-            }
-        }
+        let critical = report
+            .critical_facts()
+            .into_iter()
+            .map(|f| (f.key.clone(), f.statement.clone()))
+            .collect();
         let tag = blake3::hash(format!("{now_ms}{}{:?}", report.flow, report.report).as_bytes()).to_hex();
         RunRecord {
             id: format!("{}-{}", utc_stamp(now_ms / 1000), &tag[..4]),
@@ -136,6 +135,32 @@ impl RunRecord {
         }
     }
 
+    /// The data file's name (its whole path when it has none).
+    pub fn data_name(&self) -> String {
+        self.data
+            .file_name()
+            .map_or_else(|| self.data.display().to_string(), |n| n.to_string_lossy().into_owned())
+    }
+
+    /// One line for a list of runs, under [`RunRecord::row_header`]: when, flow, data,
+    /// tokens, cost, critical facts retained, changed settings.
+    pub fn row(&self) -> String {
+        row_columns([
+            &self.when(),
+            &self.flow,
+            &self.data_name(),
+            &crate::format::grouped(self.totals.prompt_tokens as f64),
+            &crate::format::usd(self.totals.cost_usd),
+            &format!("{}/{}", self.facts.retained, self.facts.critical),
+            &self.changed_settings(),
+        ])
+    }
+
+    /// The column names above [`RunRecord::row`].
+    pub fn row_header() -> String {
+        row_columns(["WHEN (UTC)", "FLOW", "DATA", "TOKENS", "COST", "FACTS", "SETTINGS"])
+    }
+
     /// `YYYY-MM-DD HH:MM:SS` UTC.
     pub fn when(&self) -> String {
         let s = utc_stamp(self.recorded_at_ms / 1000);
@@ -156,6 +181,10 @@ pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn row_columns([when, flow, data, tokens, cost, facts, settings]: [&str; 7]) -> String {
+    format!("{when:<19} {flow:<18} {data:<20} {tokens:>7} {cost:>9} {facts:>5}  {settings}")
 }
 
 /// `YYYYMMDD-HHMMSS` for seconds since the epoch, UTC (civil-from-days, proleptic

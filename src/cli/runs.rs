@@ -47,26 +47,9 @@ fn table(runs: &[RunRecord]) -> String {
     if runs.is_empty() {
         return "No runs kept yet: `mrflow-tui run` or the TUI keeps each run here.\n".into();
     }
-    let mut out = format!(
-        "{:<20} {:<19} {:<18} {:<20} {:>7} {:>9} {:>5}  {}\n",
-        "ID", "WHEN (UTC)", "FLOW", "DATA", "TOKENS", "COST", "FACTS", "SETTINGS"
-    );
+    let mut out = format!("{:<20} {}\n", "ID", RunRecord::row_header());
     for r in runs {
-        let data = r
-            .data
-            .file_name()
-            .map_or_else(|| r.data.display().to_string(), |n| n.to_string_lossy().into_owned());
-        out.push_str(&format!(
-            "{:<20} {:<19} {:<18} {:<20} {:>7} {:>9} {:>5}  {}\n",
-            r.id,
-            r.when(),
-            r.flow,
-            data,
-            grouped(r.totals.prompt_tokens as f64),
-            usd(r.totals.cost_usd),
-            format!("{}/{}", r.facts.retained, r.facts.critical),
-            r.changed_settings()
-        ));
+        out.push_str(&format!("{:<20} {}\n", r.id, r.row()));
     }
     out
 }

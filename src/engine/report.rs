@@ -365,6 +365,17 @@ impl RunReport {
         self.status == RunState::Completed
     }
 
+    /// The critical facts of every step, one per key, in step order.
+    pub fn critical_facts(&self) -> Vec<&Fact> {
+        let mut critical: Vec<&Fact> = Vec::new();
+        for f in self.steps.iter().flat_map(|s| &s.facts) {
+            if f.priority == Priority::Critical && !critical.iter().any(|c| c.key == f.key) {
+                critical.push(f);
+            }
+        }
+        critical
+    }
+
     /// Adds this run's cache counters to the disk tier's totals (`mrflow-tui cache stats`),
     /// whichever front end ran it.
     pub fn record_cache_totals(&self, store: &ResultStore) {

@@ -243,12 +243,7 @@ pub fn step_views(snapshot: &FlowSnapshot, store: &ResultStore) -> Vec<Option<St
 /// The header's and Budgets pane's figures from a run report.
 pub fn ledger_view(report: &RunReport) -> LedgerView {
     let t = &report.totals;
-    let mut critical: Vec<&crate::tools::Fact> = Vec::new();
-    for f in report.steps.iter().flat_map(|s| &s.facts) {
-        if f.priority == crate::context::Priority::Critical && !critical.iter().any(|c| c.key == f.key) {
-            critical.push(f);
-        }
-    }
+    let critical = report.critical_facts();
     LedgerView {
         baseline: report.steps.iter().map(|s| s.tokens.baseline_prompt).collect(),
         prompt_tokens: t.prompt_tokens,
