@@ -7,7 +7,16 @@ use std::path::Path;
 
 /// The library's modules, lowest first; a module may use any module before it.
 const LAYERS: &[&[&str]] = &[
-    &["reference", "secret", "settings", "format", "dirs", "net", "sample"],
+    &[
+        "reference",
+        "secret",
+        "settings",
+        "format",
+        "private_file",
+        "dirs",
+        "net",
+        "sample",
+    ],
     &["config"],
     &["data"],
     &["tools"],

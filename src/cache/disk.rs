@@ -119,7 +119,7 @@ impl DiskTier {
                 std::process::id(),
                 NEXT.fetch_add(1, Ordering::Relaxed)
             ));
-            let mut file = create_private(&tmp)?;
+            let mut file = crate::private_file::create(&tmp)?;
             let written = write(&mut file)
                 .and_then(|()| file.sync_all())
                 .and_then(|()| fs::rename(&tmp, path));
@@ -382,15 +382,3 @@ pub struct Totals {
 /// Marker: the entry was there but expired (and is now gone).
 #[derive(Debug)]
 pub struct Expired;
-
-/// Creates a file only the user can read (the cache may hold business data).
-fn create_private(path: &Path) -> std::io::Result<fs::File> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
-}
