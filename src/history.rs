@@ -278,7 +278,7 @@ impl History {
                 std::fs::create_dir_all(dir.as_path()).map_err(fail)?;
                 let json = serde_json::to_vec_pretty(record).expect("a record serializes");
                 let temp = dir.join(format!(".{}.tmp", record.id));
-                write_private(&temp, &json).map_err(fail)?;
+                crate::private_file::write(&temp, &json).map_err(fail)?;
                 std::fs::rename(&temp, &path).map_err(fail)?;
                 let listing = self.list();
                 let excess = listing.runs.len().saturating_sub(KEEP);
@@ -328,13 +328,6 @@ impl History {
             .sort_by(|a, b| (a.recorded_at_ms, &a.id).cmp(&(b.recorded_at_ms, &b.id)));
         listing
     }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut file = crate::private_file::create(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
 }
 
 /// A figure in two runs.

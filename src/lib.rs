@@ -19,7 +19,7 @@ pub mod history;
 pub mod llm;
 pub mod memory;
 mod net;
-mod private_file;
+pub mod private_file;
 pub mod reference;
 pub mod sample;
 pub mod secret;

@@ -15,3 +15,11 @@ pub fn create(path: &Path) -> std::io::Result<File> {
     }
     options.open(path)
 }
+
+/// Writes `bytes` to `path` as a file only the user can read.
+pub fn write(path: &Path, bytes: impl AsRef<[u8]>) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = create(path)?;
+    file.write_all(bytes.as_ref())?;
+    file.sync_all()
+}

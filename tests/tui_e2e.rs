@@ -214,6 +214,12 @@ fn runs_tunes_reruns_and_quits_cleanly() {
         .unwrap()
         .collect();
     assert_eq!(exports.len(), 2);
+    #[cfg(unix)]
+    for e in &exports {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = e.as_ref().unwrap().metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "exports hold business figures");
+    }
 
     s.press("?");
     s.wait_for("Help");

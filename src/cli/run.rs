@@ -96,7 +96,8 @@ fn dump_prompts(dir: &Path, snapshot: &FlowSnapshot, store: &ResultStore) -> Res
     std::fs::create_dir_all(dir).map_err(fail)?;
     for step in &snapshot.steps {
         if let Some(output) = step.output_ref.and_then(|r| store.peek_step_output(&r)) {
-            std::fs::write(dir.join(format!("{}.txt", step.id)), &output.context.pruned.prompt).map_err(fail)?;
+            mrflow::private_file::write(&dir.join(format!("{}.txt", step.id)), &output.context.pruned.prompt)
+                .map_err(fail)?;
         }
     }
     Ok(())

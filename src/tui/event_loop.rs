@@ -403,9 +403,10 @@ fn export(e: &Running, state: &AppState, session: &Session) -> Result<String, St
     let base = dir.join(format!("{}-{stamp}", state.flow.name()));
     let md = base.with_extension("md");
     let json = base.with_extension("json");
-    std::fs::write(&md, report.report.clone().unwrap_or_default()).map_err(|err| format!("{}: {err}", md.display()))?;
+    crate::private_file::write(&md, report.report.clone().unwrap_or_default())
+        .map_err(|err| format!("{}: {err}", md.display()))?;
     let text = serde_json::to_string_pretty(&report).map_err(|err| err.to_string())?;
-    std::fs::write(&json, text).map_err(|err| format!("{}: {err}", json.display()))?;
+    crate::private_file::write(&json, text).map_err(|err| format!("{}: {err}", json.display()))?;
     Ok(format!("{} and {}", md.display(), json.display()))
 }
 
@@ -433,6 +434,6 @@ fn save_overrides(state: &AppState, session: &Session) -> Result<String, String>
         "# {} with budgets and priorities tuned in mrflow-tui (from {}).\n",
         def.name, state.flow.origin
     );
-    std::fs::write(&path, header + &text).map_err(|e| format!("{}: {e}", path.display()))?;
+    crate::private_file::write(&path, header + &text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path.display().to_string())
 }
