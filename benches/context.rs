@@ -12,14 +12,16 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use mrflow::cache::ResultStore;
 use mrflow::context::{Encoding, Strategy, Tokenizer};
 use mrflow::data::load_csv;
-use mrflow::engine::{BUILTIN_FLOWS, Engine, Flow, StepOutput};
+use mrflow::engine::Engine;
+use mrflow::flow::{BUILTIN_FLOWS, Flow};
+use mrflow::step_output::StepOutput;
 
 fn sample() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/beverage_sales.csv")
 }
 
 /// Runs a built-in flow on the sample and returns each step's definition and output.
-fn completed_steps(name: &str) -> Vec<(mrflow::engine::StepDef, Arc<StepOutput>)> {
+fn completed_steps(name: &str) -> Vec<(mrflow::flow::StepDef, Arc<StepOutput>)> {
     let flow = Arc::new(Flow::builtin(name).unwrap());
     let data = Arc::new(load_csv(&sample(), &flow.required_columns()).unwrap());
     let rt = tokio::runtime::Runtime::new().unwrap();

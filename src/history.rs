@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::Price;
 use crate::context::ledger::{self, FactRetention, StepTokens, Totals};
 use crate::context::{Priority, Strategy};
-use crate::engine::{Flow, RunReport};
+use crate::engine::RunReport;
+use crate::flow::Flow;
 
 /// Runs kept; recording one more removes the oldest.
 pub const KEEP: usize = 200;

@@ -14,6 +14,7 @@ pub mod context;
 pub mod data;
 pub mod dirs;
 pub mod engine;
+pub mod flow;
 pub mod format;
 pub mod history;
 pub mod llm;
@@ -25,6 +26,7 @@ pub mod sample;
 pub mod secret;
 pub mod session;
 pub mod settings;
+pub mod step_output;
 pub mod tools;
 #[cfg(feature = "tui")]
 pub mod tui;

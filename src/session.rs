@@ -13,9 +13,8 @@ use crate::config::{Config, Price};
 use crate::context::Tokenizer;
 use crate::data::{DataError, Dataset, FrameStore, LoadOptions, Progress, load};
 use crate::dirs::Dirs;
-use crate::engine::{
-    Engine, EngineConfig, EngineEvent, EngineHandle, Flow, FlowSnapshot, Measure, PreviewJob, RunReport,
-};
+use crate::engine::{Engine, EngineConfig, EngineEvent, EngineHandle, FlowSnapshot, Measure, PreviewJob, RunReport};
+use crate::flow::Flow;
 use crate::history::{self, History, Listing, RunRecord};
 use crate::llm::Analyst;
 use crate::memory::Memory;

@@ -268,7 +268,8 @@ fn the_offline_analyst_needs_no_key_and_openai_itself_does() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_step_closes_its_request() {
-    use mrflow::engine::{Engine, EngineCommand, EngineConfig, EngineEvent, Flow, RunState};
+    use mrflow::engine::{Engine, EngineCommand, EngineConfig, EngineEvent, RunState};
+    use mrflow::flow::Flow;
     use mrflow::llm::{OpenAiAnalyst, OpenAiSettings};
 
     let server = Server::start(|_, _| Reply::Hang(Duration::from_secs(30)));
@@ -364,7 +365,7 @@ fn the_prompt_cache_key_names_the_flow_and_step() {
         prompt_cache_key: true,
         backoff: Duration::from_millis(10),
     };
-    let flow = mrflow::engine::Flow::builtin("roi_analysis").unwrap();
+    let flow = mrflow::flow::Flow::builtin("roi_analysis").unwrap();
     let step = &flow.steps()[1];
     let request = mrflow::llm::AnswerRequest {
         flow: flow.name(),

@@ -10,7 +10,7 @@ use mrflow::context::{
     Tokenizer, assemble, prune,
 };
 use mrflow::data::load_csv;
-use mrflow::engine::{BUILTIN_FLOWS, ContextSource, Flow};
+use mrflow::flow::{BUILTIN_FLOWS, ContextSource, Flow};
 use proptest::prelude::*;
 
 fn rendition(words: usize, tokenizer: &Tokenizer) -> Rendition {

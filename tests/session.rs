@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use mrflow::config::Config;
 use mrflow::dirs::Dirs;
-use mrflow::engine::Flow;
+use mrflow::flow::Flow;
 use mrflow::session::{Session, SessionParts};
 
 fn session(home: &std::path::Path) -> Session {

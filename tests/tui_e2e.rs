@@ -206,7 +206,7 @@ fn runs_tunes_reruns_and_quits_cleanly() {
     s.press("w");
     s.wait_for("saved the tuned flow");
     let saved = s._home.path().join("config/flows/roi_analysis.toml");
-    let flow = mrflow::engine::Flow::resolve(saved.to_str().unwrap()).unwrap();
+    let flow = mrflow::flow::Flow::resolve(saved.to_str().unwrap()).unwrap();
     assert_eq!(flow.steps()[0].budget, 350);
     s.press("e");
     s.wait_for("exported");

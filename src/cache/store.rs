@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::Reference;
 use super::disk::{DiskTier, Envelope, now_secs};
 use crate::data::Dataset;
-use crate::engine::StepOutput;
+use crate::step_output::StepOutput;
 use crate::tools::ToolOutput;
 
 /// A value the store can hold.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use mrflow::config::Config;
 use mrflow::dirs::Dirs;
-use mrflow::engine::{BUILTIN_FLOWS, Flow};
+use mrflow::flow::{BUILTIN_FLOWS, Flow};
 use mrflow::llm::Analyst;
 use mrflow::memory::{Memory, MemoryError};
 use mrflow::sample::sample_path;

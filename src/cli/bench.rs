@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use mrflow::cache::ResultStore;
 use mrflow::context::{Encoding, Tokenizer};
 use mrflow::data::{generate::generate, load_csv};
-use mrflow::engine::{Engine, Flow};
+use mrflow::engine::Engine;
+use mrflow::flow::Flow;
 use serde::Serialize;
 
 use crate::cli::{BenchArgs, Failure, runtime};

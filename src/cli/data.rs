@@ -5,7 +5,7 @@ use std::io::Write;
 use mrflow::config::Config;
 use mrflow::data::inspect;
 use mrflow::dirs::Dirs;
-use mrflow::engine::Flow;
+use mrflow::flow::Flow;
 use mrflow::sample::sample_path;
 
 use crate::cli::{DataCmdArgs, Failure, load_options};

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use mrflow::cache::ResultStore;
 use mrflow::context::ledger::{CachedBasis, StepTokens};
-use mrflow::engine::{EngineCommand, FlowSnapshot, RunReport, StepStatus, budget_problem};
+use mrflow::engine::{EngineCommand, FlowSnapshot, RunReport, StepStatus};
+use mrflow::flow::budget_problem;
 use mrflow::tools::format::{grouped, pct, usd};
 
 use crate::cli::progress::{self, Progress};

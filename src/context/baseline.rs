@@ -19,7 +19,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use crate::engine::StepDef;
+use crate::flow::StepDef;
 use crate::reference::Reference;
 use crate::tools::ToolCall;
 

@@ -11,7 +11,7 @@ use super::memo::Memo;
 use super::render::{dataset_full, dataset_shape, render_json};
 use super::{Priority, Tokenizer};
 use crate::data::Dataset;
-use crate::engine::{ContextSource, StepDef, StepOutput};
+use crate::flow::{ContextSource, StepDef};
 use crate::reference::Reference;
 use crate::tools::{Fact, ToolOutput, fact_list as statements, profile};
 
@@ -59,10 +59,22 @@ pub struct ContextInputs<'a> {
     pub dataset: &'a Dataset,
     /// This step's tool outputs with their references.
     pub own: &'a [(Reference, Arc<ToolOutput>)],
-    /// Earlier steps' outputs by id (absent when the step did not run).
-    pub upstream: &'a [(String, Arc<StepOutput>)],
+    /// Earlier steps' outputs (absent when the step did not run).
+    pub upstream: &'a [Upstream<'a>],
     /// Long-term memory's hits for this step, one line each, best first.
     pub memory: &'a [String],
+}
+
+/// What an earlier step hands a later one's context: its answer and facts, and the
+/// reference its full output is stored under.
+#[derive(Debug, Clone, Copy)]
+pub struct Upstream<'a> {
+    pub step: &'a str,
+    pub answer: &'a str,
+    pub facts: &'a [Fact],
+    /// Keys of the facts whose values the answer carries.
+    pub answer_facts: &'a [String],
+    pub reference: Reference,
 }
 
 fn keys<'a>(facts: impl IntoIterator<Item = &'a Fact>) -> Vec<String> {
@@ -184,17 +196,17 @@ pub fn build(inputs: &ContextInputs<'_>, tokenizer: &Tokenizer) -> ContextBundle
                     )
                 }
             }
-            ContextSource::Step(id) => match inputs.upstream.iter().find(|(s, _)| s == id) {
+            ContextSource::Step(id) => match inputs.upstream.iter().find(|u| u.step == id) {
                 None => (None, None, None),
-                Some((_, out)) => {
-                    add_facts(&out.facts);
+                Some(out) => {
+                    add_facts(out.facts);
                     let listed: Vec<&Fact> = out.facts.iter().filter(|f| out.answer_facts.contains(&f.key)).collect();
                     let critical: Vec<&Fact> = out.facts.iter().filter(|f| f.priority == Priority::Critical).collect();
                     let summary = (!critical.is_empty()).then(|| statements(critical.iter().copied()));
                     (
                         r(out.answer.trim().to_string(), keys(listed)),
                         summary.and_then(|s| r(s, keys(critical.iter().copied()))),
-                        r(format!("output of {id}: {}", out.reference().short()), vec![]),
+                        r(format!("output of {id}: {}", out.reference.short()), vec![]),
                     )
                 }
             },

@@ -3,7 +3,7 @@
 //! volatile: what never changes between runs of a step first, what a run or a budget
 //! change alters last. A prefix survives a change up to the first item the change touched.
 
-use crate::engine::ContextSource;
+use crate::flow::ContextSource;
 
 /// How often an item's text changes, from never to every run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::item::{ContextBundle, ContextItem, Rendition};
 use super::layout::Stability;
 use super::{Priority, Strategy, Tokenizer};
-use crate::engine::ContextSource;
+use crate::flow::ContextSource;
 
 /// What happened to an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

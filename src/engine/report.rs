@@ -8,16 +8,16 @@ use polars::prelude::DataFrame;
 use serde::Serialize;
 
 use super::events::{RunState, StepStatus};
-use super::flow::Flow;
 use super::runner::FlowSnapshot;
-use super::step::{StepOutput, ToolRecord};
 use crate::cache::{CacheStats, Reference, ResultStore, Summary};
 use crate::config::Price;
 use crate::context::baseline::{self, BaselineStep};
 use crate::context::ledger::{FactRetention, StepTokens, Totals};
 use crate::context::{Encoding, ItemDecision, Priority, Strategy, Tokenizer, layout};
 use crate::data::Dataset;
+use crate::flow::Flow;
 use crate::llm::{AnswerRequest, OfflineAnalyst};
+use crate::step_output::{StepOutput, ToolRecord};
 use crate::tools::Fact;
 
 #[derive(Debug, Clone, Serialize)]

@@ -12,15 +12,15 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::events::{EngineCommand, EngineEvent, RunState, StepStatus};
-use super::flow::{ContextSource, Flow, Join, budget_problem};
-use super::step::{StepContext, StepOutput, ToolRecord};
 use crate::cache::{Reference, ResultStore, StoredValue};
 use crate::context::{
-    self, ContextInputs, OverBudget, Priority, PruneSettings, PrunedContext, Strategy, Tokenizer, ledger,
+    self, ContextInputs, OverBudget, Priority, PruneSettings, PrunedContext, Strategy, Tokenizer, Upstream, ledger,
 };
 use crate::data::Dataset;
+use crate::flow::{ContextSource, Flow, Join, budget_problem};
 use crate::llm::{Analyst, AnswerRequest, LlmError, OfflineAnalyst};
 use crate::memory::{Memory, Scope};
+use crate::step_output::{StepContext, StepOutput, ToolRecord};
 use crate::tools::{Fact, Rollup, Rows, ToolCall, ToolOutput};
 
 /// How the engine writes answers and counts tokens.
@@ -840,17 +840,24 @@ impl StepJob {
         };
 
         // Build the context, fit it to the budget, and answer from what is in it.
-        let upstream: Vec<(String, Arc<StepOutput>)> = self
+        let upstream: Vec<(&str, Reference, Arc<StepOutput>)> = self
             .inputs
             .iter()
-            .filter_map(|(id, r)| self.store.step_output(r).map(|o| (id.clone(), o)))
+            .filter_map(|(id, r)| self.store.step_output(r).map(|o| (id.as_str(), *r, o)))
+            .collect();
+        let upstream_view: Vec<Upstream<'_>> = upstream
+            .iter()
+            .map(|(id, r, o)| Upstream {
+                step: id,
+                ..o.as_upstream(*r)
+            })
             .collect();
         let tokenizer = &self.config.tokenizer;
         let inputs = ContextInputs {
             step: def,
             dataset: &self.dataset,
             own: &own,
-            upstream: &upstream,
+            upstream: &upstream_view,
             memory: &memory,
         };
         let bundle = context::build(&inputs, tokenizer);
@@ -867,8 +874,10 @@ impl StepJob {
         let visible =
             |fs: &[Fact]| -> Vec<Fact> { fs.iter().filter(|f| pruned.facts.contains(&f.key)).cloned().collect() };
         let own_visible = visible(&facts);
-        let upstream_visible: Vec<(String, Vec<Fact>)> =
-            upstream.iter().map(|(id, o)| (id.clone(), visible(&o.facts))).collect();
+        let upstream_visible: Vec<(String, Vec<Fact>)> = upstream
+            .iter()
+            .map(|(id, _, o)| (id.to_string(), visible(&o.facts)))
+            .collect();
         let request = AnswerRequest {
             flow: self.flow.name(),
             step: def,

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{LlmBackend, LlmSettings};
 use crate::context::Messages;
-use crate::engine::StepDef;
+use crate::flow::StepDef;
 use crate::tools::Fact;
 
 /// What an analyst may use to answer: the step, the exact prompt pruning produced, and the

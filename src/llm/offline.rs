@@ -176,7 +176,7 @@ fn recommendations<'a>(facts: impl Iterator<Item = &'a Fact>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Agent, StepDef};
+    use crate::flow::{Agent, StepDef};
 
     fn step(id: &str) -> StepDef {
         StepDef {

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::{EntryInfo, Reference};
 use crate::context::{ItemDecision, Priority, PrunedContext, Strategy};
-use crate::engine::{BUDGET_RANGE, EngineCommand, EngineEvent, Flow, FlowSnapshot, RunState, StepOutput, StepStatus};
+use crate::engine::{EngineCommand, EngineEvent, FlowSnapshot, RunState, StepStatus};
+use crate::flow::{BUDGET_RANGE, Flow};
+use crate::step_output::StepOutput;
 
 /// The panes, in focus order. The first four share the screen; the report fills it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -1066,7 +1068,7 @@ fn click(state: &mut AppState, column: u16, row: u16) -> Vec<Effect> {
 mod tests {
     use super::*;
     use crate::context::{Decision, ItemDecision};
-    use crate::engine::ContextSource;
+    use crate::flow::ContextSource;
 
     fn pruned(budget: u32, strategy: Strategy, tokens: usize) -> PrunedContext {
         PrunedContext {
@@ -1126,7 +1128,7 @@ mod tests {
                         route: None,
                         analyst: "offline/v1".into(),
                         reported: None,
-                        context: crate::engine::StepContext {
+                        context: crate::step_output::StepContext {
                             encoding: crate::context::Encoding::O200kBase,
                             bundle: crate::context::ContextBundle {
                                 items: vec![],

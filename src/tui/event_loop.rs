@@ -311,7 +311,7 @@ fn memory_view(e: &Running, state: &AppState, session: &Session, step: usize) ->
     let wants = def
         .context
         .iter()
-        .any(|c| c.source == crate::engine::ContextSource::Memory);
+        .any(|c| c.source == crate::flow::ContextSource::Memory);
     lines.push(if wants {
         format!(
             "Recalled for this step (its task as the query; at most {} hits, {} tokens; other data only):",

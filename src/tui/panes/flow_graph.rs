@@ -7,7 +7,8 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::widgets::{Block, Widget};
 
-use crate::engine::{Flow, StepStatus};
+use crate::engine::StepStatus;
+use crate::flow::Flow;
 use crate::tools::format::grouped;
 use crate::tui::app::AppState;
 use crate::tui::theme::{Theme, status_icon};

@@ -1,15 +1,16 @@
-//! What a finished step leaves behind, stored by reference.
+//! What a finished step leaves behind, stored by reference: above the context and the
+//! model (it holds both), below the cache that keeps it.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cache::Reference;
 use crate::context::{
-    self, ContextBundle, Encoding, OverBudget, Priority, PruneSettings, PrunedContext, Strategy, Tokenizer,
+    self, ContextBundle, Encoding, OverBudget, Priority, PruneSettings, PrunedContext, Strategy, Tokenizer, Upstream,
 };
-use crate::engine::StepDef;
+use crate::flow::StepDef;
 use crate::llm::Usage;
+use crate::reference::Reference;
 use crate::tools::Fact;
 
 /// One tool call a step made, by reference to its memoized output.
@@ -70,6 +71,17 @@ impl StepOutput {
             task: &step.task,
         };
         context::prune(&self.context.bundle, settings, &Tokenizer::new(self.context.encoding))
+    }
+
+    /// What a later step's context reads of this output, stored under `reference`.
+    pub fn as_upstream(&self, reference: Reference) -> Upstream<'_> {
+        Upstream {
+            step: &self.step,
+            answer: &self.answer,
+            facts: &self.facts,
+            answer_facts: &self.answer_facts,
+            reference,
+        }
     }
 
     /// Content address of the output.

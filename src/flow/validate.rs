@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::flow::{ContextSource, FlowDef, budget_problem};
+use super::def::{ContextSource, FlowDef, budget_problem};
 
 /// The step graph, by step index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,7 +238,7 @@ fn topological_order(
 
 #[cfg(test)]
 mod tests {
-    use super::super::flow::Flow;
+    use crate::flow::Flow;
 
     fn flow(steps: &str) -> String {
         format!("name = \"t\"\n{steps}")
