@@ -3,7 +3,6 @@
 //!
 //! Run with `cargo bench --bench context`.
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +13,7 @@ use mrflow::context::{Encoding, Strategy, Tokenizer};
 use mrflow::data::load_csv;
 use mrflow::engine::Engine;
 use mrflow::flow::{BUILTIN_FLOWS, Flow};
+use mrflow::settings::StepSettings;
 use mrflow::step_output::StepOutput;
 
 fn sample() -> std::path::PathBuf {
@@ -59,7 +59,6 @@ fn token_counting(c: &mut Criterion) {
 }
 
 fn what_if(c: &mut Criterion) {
-    let overrides = BTreeMap::new();
     let mut group = c.benchmark_group("what_if");
     for (name, _) in BUILTIN_FLOWS {
         let steps = completed_steps(name);
@@ -71,7 +70,7 @@ fn what_if(c: &mut Criterion) {
                 budget = if budget >= 1500 { 200 } else { budget + 25 };
                 for (i, (def, out)) in steps.iter().enumerate() {
                     let strategy = Strategy::ALL[(budget as usize / 25 + i) % Strategy::ALL.len()];
-                    let _ = black_box(out.what_if(def, budget, strategy, &overrides));
+                    let _ = black_box(out.what_if(def, &StepSettings::new(budget, strategy)));
                 }
             })
         });

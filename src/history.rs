@@ -3,16 +3,15 @@
 //! `<data dir>/runs/`, readable only by the user (reports carry business figures); the
 //! newest [`KEEP`] are kept. A damaged file is skipped with a warning, never fatal.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::Price;
 use crate::context::ledger::{self, FactRetention, StepTokens, Totals};
-use crate::context::{Priority, Strategy};
 use crate::engine::RunReport;
 use crate::flow::Flow;
+use crate::settings::{Priority, StepSettings, Strategy};
 
 /// Runs kept; recording one more removes the oldest.
 pub const KEEP: usize = 200;
@@ -45,9 +44,8 @@ pub struct RunRecord {
 pub struct StepRecord {
     pub id: String,
     pub status: String,
-    pub budget: u32,
-    pub strategy: Strategy,
-    pub priority_overrides: BTreeMap<String, Priority>,
+    #[serde(flatten)]
+    pub settings: StepSettings,
     pub flow_budget: u32,
     pub flow_strategy: Strategy,
     pub tokens: StepTokens,
@@ -58,17 +56,14 @@ impl StepRecord {
     /// `dataset optional`.
     pub fn changes(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.budget != self.flow_budget {
-            out.push(format!("budget {}", self.budget));
+        let s = &self.settings;
+        if s.budget != self.flow_budget {
+            out.push(format!("budget {}", s.budget));
         }
-        if self.strategy != self.flow_strategy {
-            out.push(format!("strategy {}", self.strategy));
+        if s.strategy != self.flow_strategy {
+            out.push(format!("strategy {}", s.strategy));
         }
-        out.extend(
-            self.priority_overrides
-                .iter()
-                .map(|(k, p)| format!("{k} {}", p.as_str())),
-        );
+        out.extend(s.priority_overrides.iter().map(|(k, p)| format!("{k} {}", p.as_str())));
         out
     }
 
@@ -88,9 +83,7 @@ impl RunRecord {
             .map(|(s, def)| StepRecord {
                 id: s.id.clone(),
                 status: s.status.as_str().to_string(),
-                budget: s.budget,
-                strategy: s.strategy,
-                priority_overrides: s.priority_overrides.clone(),
+                settings: s.settings.clone(),
                 flow_budget: def.budget,
                 flow_strategy: def.strategy,
                 tokens: s.tokens,
@@ -462,6 +455,7 @@ pub fn diff(a: &RunRecord, b: &RunRecord) -> RunDiff {
 }
 
 fn setting_changes(a: &StepRecord, b: &StepRecord) -> Vec<String> {
+    let (a, b) = (&a.settings, &b.settings);
     let mut out = Vec::new();
     if a.budget != b.budget {
         out.push(format!("budget {} → {}", a.budget, b.budget));
@@ -482,6 +476,7 @@ fn setting_changes(a: &StepRecord, b: &StepRecord) -> Vec<String> {
 }
 
 fn describe_settings(s: &StepRecord) -> String {
+    let s = &s.settings;
     let mut out = format!("{} · {}", s.budget, s.strategy);
     for (k, p) in &s.priority_overrides {
         out.push_str(&format!(" · {k} {}", p.as_str()));

@@ -1,16 +1,13 @@
 //! What a finished step leaves behind, stored by reference: above the context and the
 //! model (it holds both), below the cache that keeps it.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
-use crate::context::{
-    self, ContextBundle, Encoding, OverBudget, Priority, PruneSettings, PrunedContext, Strategy, Tokenizer, Upstream,
-};
+use crate::context::{self, ContextBundle, Encoding, OverBudget, PrunedContext, Tokenizer, Upstream};
 use crate::flow::StepDef;
 use crate::llm::Usage;
 use crate::reference::Reference;
+use crate::settings::StepSettings;
 use crate::tools::Fact;
 
 /// One tool call a step made, by reference to its memoized output.
@@ -57,20 +54,28 @@ pub struct StepContext {
 impl StepOutput {
     /// What the step's prompt would be with another budget, strategy or priorities, without
     /// running it again: the items are kept at every level, so this only re-prunes.
-    pub fn what_if(
-        &self,
-        step: &StepDef,
-        budget: u32,
-        strategy: Strategy,
-        overrides: &BTreeMap<String, Priority>,
-    ) -> Result<PrunedContext, OverBudget> {
-        let settings = PruneSettings {
-            budget,
-            strategy,
-            overrides,
-            task: &step.task,
-        };
-        context::prune(&self.context.bundle, settings, &Tokenizer::new(self.context.encoding))
+    pub fn what_if(&self, step: &StepDef, settings: &StepSettings) -> Result<PrunedContext, OverBudget> {
+        context::prune(
+            &self.context.bundle,
+            settings,
+            &step.task,
+            &Tokenizer::new(self.context.encoding),
+        )
+    }
+
+    /// Whether this output's context was fitted with `settings`: the one rule for whether
+    /// a step is stale after the analyst tunes it.
+    pub fn computed_with(&self, settings: &StepSettings) -> bool {
+        let pruned = &self.context.pruned;
+        pruned.budget == settings.budget
+            && pruned.strategy == settings.strategy
+            && self
+                .context
+                .bundle
+                .items
+                .iter()
+                .zip(&pruned.decisions)
+                .all(|(item, d)| settings.priority_of(&item.key, item.priority) == d.priority)
     }
 
     /// What a later step's context reads of this output, stored under `reference`.

@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use mrflow::data::{Dataset, load_csv};
 use mrflow::engine::{Engine, EngineCommand, EngineConfig, EngineEvent, EngineHandle, RunState, StepStatus};
 use mrflow::flow::Flow;
 use mrflow::llm::{Analyst, Answer, AnswerRequest, LlmError, OfflineAnalyst};
+use mrflow::settings::StepSettings;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
@@ -127,28 +127,27 @@ async fn independent_steps_start_together() {
 async fn settings_commands_apply_or_are_rejected_with_a_reason() {
     let (handle, mut events) = start("roi_analysis", Arc::new(OfflineAnalyst));
     let next = |events: &mut UnboundedReceiver<EngineEvent>| events.try_recv();
-    handle.send(EngineCommand::SetBudget {
-        step: "optimize_budget".into(),
-        budget: 5,
-    });
-    handle.send(EngineCommand::SetBudget {
-        step: "optimize_budget".into(),
-        budget: 900,
-    });
-    handle.send(EngineCommand::SetStrategy {
-        step: "nope".into(),
-        strategy: mrflow::context::Strategy::Minimal,
-    });
-    handle.send(EngineCommand::SetPriority {
-        step: "generate_report".into(),
-        item: "budget_plan".into(),
-        priority: mrflow::context::Priority::Useful,
-    });
-    handle.send(EngineCommand::SetPriority {
-        step: "generate_report".into(),
-        item: "weather".into(),
-        priority: mrflow::context::Priority::Useful,
-    });
+    let configure = |step: &str, settings: StepSettings| EngineCommand::Configure {
+        step: step.into(),
+        settings,
+    };
+    handle.send(configure(
+        "optimize_budget",
+        StepSettings::new(5, Strategy::ProgressivePruning),
+    ));
+    handle.send(configure(
+        "optimize_budget",
+        StepSettings::new(900, Strategy::ProgressivePruning),
+    ));
+    handle.send(configure("nope", StepSettings::new(500, Strategy::Minimal)));
+    let mut report = StepSettings::new(500, Strategy::ProgressivePruning);
+    report.priority_overrides.insert("budget_plan".into(), Priority::Useful);
+    // An override equal to the flow's priority is dropped, not kept as a change.
+    report.priority_overrides.insert("persona".into(), Priority::Critical);
+    handle.send(configure("generate_report", report));
+    let mut unknown = StepSettings::new(500, Strategy::ProgressivePruning);
+    unknown.priority_overrides.insert("weather".into(), Priority::Useful);
+    handle.send(configure("generate_report", unknown));
     handle.send(EngineCommand::RerunStep("nope".into()));
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut seen = Vec::new();
@@ -172,13 +171,11 @@ async fn settings_commands_apply_or_are_rejected_with_a_reason() {
         ]
     );
     let snap = handle.snapshot();
-    assert_eq!(snap.step("optimize_budget").unwrap().budget, 900);
+    assert_eq!(snap.step("optimize_budget").unwrap().settings.budget, 900);
+    let report = &snap.step("generate_report").unwrap().settings;
     assert_eq!(
-        snap.step("generate_report")
-            .unwrap()
-            .priority_overrides
-            .get("budget_plan"),
-        Some(&mrflow::context::Priority::Useful)
+        report.priority_overrides.iter().collect::<Vec<_>>(),
+        [(&"budget_plan".to_string(), &Priority::Useful)]
     );
     assert_eq!(snap.state, RunState::Idle);
 }
@@ -317,10 +314,9 @@ async fn a_panicking_step_fails_cleanly_and_downstream_is_skipped() {
 #[tokio::test]
 async fn what_if_reprunes_without_running_and_matches_a_real_rerun() {
     let (handle, mut events) = start("roi_analysis", Arc::new(OfflineAnalyst));
-    let none = BTreeMap::new();
     assert!(
         handle
-            .what_if("optimize_budget", 300, Strategy::Minimal, &none)
+            .what_if("optimize_budget", &StepSettings::new(300, Strategy::Minimal))
             .is_none()
     );
     handle.send(EngineCommand::RunAll);
@@ -328,35 +324,37 @@ async fn what_if_reprunes_without_running_and_matches_a_real_rerun() {
 
     let ran = handle.output("optimize_budget").unwrap().context.pruned.clone();
     let same = handle
-        .what_if("optimize_budget", ran.budget, ran.strategy, &none)
+        .what_if("optimize_budget", &StepSettings::new(ran.budget, ran.strategy))
         .unwrap()
         .unwrap();
     assert_eq!(same, ran);
 
     let tight = handle
-        .what_if("optimize_budget", 200, Strategy::ProgressivePruning, &none)
+        .what_if("optimize_budget", &StepSettings::new(200, Strategy::ProgressivePruning))
         .unwrap()
         .unwrap();
     assert!(tight.tokens <= 200 && tight.tokens < ran.tokens);
     assert!(tight.decisions.iter().any(|d| d.decision != Decision::Kept));
     // Nothing ran: the snapshot is as the run left it.
-    assert_eq!(handle.snapshot().step("optimize_budget").unwrap().budget, ran.budget);
+    assert_eq!(
+        handle.snapshot().step("optimize_budget").unwrap().settings.budget,
+        ran.budget
+    );
 
     // Applying the same settings for real gives the same prompt.
-    handle.send(EngineCommand::SetBudget {
+    handle.send(EngineCommand::Configure {
         step: "optimize_budget".into(),
-        budget: 200,
+        settings: StepSettings::new(200, Strategy::ProgressivePruning),
     });
     handle.send(EngineCommand::RerunStep("optimize_budget".into()));
     until_finished(&mut events).await;
     assert_eq!(handle.output("optimize_budget").unwrap().context.pruned, tight);
 
-    let mut demote = BTreeMap::new();
-    demote.insert("profitability".to_string(), Priority::Optional);
-    let demoted = handle
-        .what_if("optimize_budget", 450, Strategy::ProgressivePruning, &demote)
-        .unwrap()
-        .unwrap();
+    let mut demote = StepSettings::new(450, Strategy::ProgressivePruning);
+    demote
+        .priority_overrides
+        .insert("profitability".to_string(), Priority::Optional);
+    let demoted = handle.what_if("optimize_budget", &demote).unwrap().unwrap();
     let item = demoted.decisions.iter().find(|d| d.key == "profitability").unwrap();
     assert_eq!(item.priority, Priority::Optional);
 }

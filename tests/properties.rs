@@ -1,16 +1,16 @@
 //! Property tests over the parts that take input from people: the CSV loader, the flow
 //! parser, and the pruner.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use mrflow::context::layout::Stability;
 use mrflow::context::{
-    ContextBundle, ContextItem, Decision, Encoding, Priority, PruneSettings, Rendition, Strategy as ContextStrategy,
-    Tokenizer, assemble, prune,
+    ContextBundle, ContextItem, Decision, Encoding, Priority, Rendition, Strategy as ContextStrategy, Tokenizer,
+    assemble, prune,
 };
 use mrflow::data::load_csv;
 use mrflow::flow::{BUILTIN_FLOWS, ContextSource, Flow};
+use mrflow::settings::StepSettings;
 use proptest::prelude::*;
 
 fn rendition(words: usize, tokenizer: &Tokenizer) -> Rendition {
@@ -69,11 +69,10 @@ proptest! {
     ) {
         let tokenizer = Tokenizer::new(Encoding::O200kBase);
         let bundle = bundle(&specs, &tokenizer);
-        let overrides = BTreeMap::new();
-        let strategy = ContextStrategy::ALL[strategy];
-        let settings = PruneSettings { budget, strategy, overrides: &overrides, task: "" };
-        let first = prune(&bundle, settings, &tokenizer);
-        prop_assert_eq!(&first, &prune(&bundle, settings, &tokenizer));
+        let settings = StepSettings::new(budget, ContextStrategy::ALL[strategy]);
+        let strategy = settings.strategy;
+        let first = prune(&bundle, &settings, "", &tokenizer);
+        prop_assert_eq!(&first, &prune(&bundle, &settings, "", &tokenizer));
         if let Ok(p) = first {
             prop_assert!(p.tokens <= budget as usize);
             prop_assert_eq!(p.tokens, tokenizer.count_uncached(&p.prompt));
@@ -99,9 +98,8 @@ proptest! {
         let tokenizer = Tokenizer::new(Encoding::O200kBase);
         let mut bundle = bundle(&specs, &tokenizer);
         bundle.items.sort_by_key(|i| Stability::of(&i.source));
-        let overrides = BTreeMap::new();
         let strategy = ContextStrategy::ALL[strategy];
-        let at = |budget| prune(&bundle, PruneSettings { budget, strategy, overrides: &overrides, task: "" }, &tokenizer);
+        let at = |budget| prune(&bundle, &StepSettings::new(budget, strategy), "", &tokenizer);
         if let (Ok(a), Ok(b)) = (at(budgets.0), at(budgets.1)) {
             let decisions = |p: &mrflow::context::PrunedContext| p.decisions.iter().map(|d| d.decision).collect::<Vec<_>>();
             let (da, db) = (decisions(&a), decisions(&b));

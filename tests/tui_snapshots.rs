@@ -142,23 +142,13 @@ fn tuning_shows_the_what_if_before_any_rerun() {
     update(&mut s, Action::FocusContext);
     let effects = update(&mut s, Action::BudgetDown);
     // Perform the what-if as the event loop does.
-    let [
-        mrflow::tui::app::Effect::WhatIf {
-            step,
-            budget,
-            strategy,
-            overrides,
-        },
-    ] = effects.as_slice()
-    else {
+    let [mrflow::tui::app::Effect::WhatIf { step, settings }] = effects.as_slice() else {
         panic!("{effects:?}")
     };
     let out = store
         .peek_step_output(&s.snapshot.as_ref().unwrap().steps[*step].output_ref.unwrap())
         .unwrap();
-    let result = out
-        .what_if(s.flow.step(*step), *budget, *strategy, overrides)
-        .map_err(|e| e.to_string());
+    let result = out.what_if(s.flow.step(*step), settings).map_err(|e| e.to_string());
     update(&mut s, Action::WhatIf { step: *step, result });
     let screen = render(&mut s, 200, 50);
     assert!(screen.contains("what-if"), "{screen}");
@@ -226,7 +216,7 @@ fn two_runs() -> (AppState, Vec<mrflow::history::RunRecord>) {
     let report = RunReport::build(&flow, &dataset, &snapshot, &store, &measure);
     let first = mrflow::history::RunRecord::of(&report, &flow, price, 1_795_622_874_000);
     let mut second = mrflow::history::RunRecord::of(&report, &flow, price, 1_795_622_934_000);
-    second.steps[1].budget = 300;
+    second.steps[1].settings.budget = 300;
     second.steps[1].tokens.prompt -= 220;
     second.totals.prompt_tokens -= 220;
     second.facts.retained -= 1;

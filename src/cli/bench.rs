@@ -2,7 +2,6 @@
 //! It generates data, then times loading, each step, re-pruning, a warm rerun and token
 //! counting. For careful measurements use `cargo bench`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,6 +10,7 @@ use mrflow::context::{Encoding, Tokenizer};
 use mrflow::data::{generate::generate, load_csv};
 use mrflow::engine::Engine;
 use mrflow::flow::Flow;
+use mrflow::settings::StepSettings;
 use serde::Serialize;
 
 use crate::cli::{BenchArgs, Failure, runtime};
@@ -78,12 +78,11 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
         .iter()
         .filter_map(|d| Some((d, store.peek_step_output(&snapshot.step(&d.id)?.output_ref?)?)))
         .collect();
-    let none = BTreeMap::new();
     let rounds = 200;
     let t = Instant::now();
     for k in 0..rounds {
         for (def, out) in &outputs {
-            let _ = out.what_if(def, 200 + 5 * k as u32, def.strategy, &none);
+            let _ = out.what_if(def, &StepSettings::new(200 + 5 * k as u32, def.strategy));
         }
     }
     let what_if_us = t.elapsed().as_secs_f64() * 1e6 / (rounds * outputs.len().max(1)) as f64;

@@ -42,17 +42,14 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let report = runtime.block_on(async {
         let (handle, mut events) = session.spawn_engine(dataset.clone());
         // The same commands the TUI sends when the analyst changes a setting.
-        for step in session.flow.steps() {
-            if let Some(budget) = args.budget {
-                handle.send(EngineCommand::SetBudget {
+        if args.budget.is_some() || args.strategy.is_some() {
+            for step in session.flow.steps() {
+                let mut settings = step.settings();
+                settings.budget = args.budget.map_or(settings.budget, |b| b as u32);
+                settings.strategy = args.strategy.unwrap_or(settings.strategy);
+                handle.send(EngineCommand::Configure {
                     step: step.id.clone(),
-                    budget: budget as u32,
-                });
-            }
-            if let Some(strategy) = args.strategy {
-                handle.send(EngineCommand::SetStrategy {
-                    step: step.id.clone(),
-                    strategy,
+                    settings,
                 });
             }
         }
@@ -192,7 +189,11 @@ fn render_table(r: &RunReport) -> String {
             s.status.as_str(),
             if s.cached { "yes" } else { "no" },
             ms(s.duration_ms),
-            format!("{}/{}", grouped(s.tokens.prompt as f64), grouped(s.budget as f64)),
+            format!(
+                "{}/{}",
+                grouped(s.tokens.prompt as f64),
+                grouped(s.settings.budget as f64)
+            ),
             grouped(s.tokens.stable_prefix as f64),
             prompt_cache(&s.tokens),
             grouped(s.tokens.baseline_prompt as f64),
@@ -233,7 +234,7 @@ fn render_markdown(r: &RunReport) -> String {
             if s.cached { "yes" } else { "no" },
             ms(s.duration_ms),
             s.tokens.prompt,
-            s.budget,
+            s.settings.budget,
             s.tokens.stable_prefix,
             prompt_cache(&s.tokens),
             s.tokens.baseline_prompt,

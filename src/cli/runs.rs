@@ -77,8 +77,8 @@ fn show(r: &RunRecord) -> String {
             "{:<24} {:<10} {:>7} {:<20} {:>7} {:>9}  {}\n",
             s.id,
             s.status,
-            s.budget,
-            s.strategy.as_str(),
+            s.settings.budget,
+            s.settings.strategy.as_str(),
             grouped(s.tokens.prompt as f64),
             grouped(s.tokens.baseline_prompt as f64),
             s.changes().join(", ")

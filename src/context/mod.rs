@@ -13,5 +13,5 @@ mod tokenizer;
 pub use crate::settings::Priority;
 pub use crate::settings::Strategy;
 pub use item::{ContextBundle, ContextInputs, ContextItem, Rendition, Upstream, build};
-pub use prune::{Decision, ItemDecision, Messages, OverBudget, PruneSettings, PrunedContext, assemble, prune};
+pub use prune::{Decision, ItemDecision, Messages, OverBudget, PrunedContext, assemble, prune};
 pub use tokenizer::{Encoding, Tokenizer, warm_up};

@@ -16,14 +16,13 @@
 //! and its exact token count (that whole text, under the step's encoding) never exceeds the
 //! budget.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use super::item::{ContextBundle, ContextItem, Rendition};
 use super::layout::Stability;
 use super::{Priority, Strategy, Tokenizer};
 use crate::flow::ContextSource;
+use crate::settings::StepSettings;
 
 /// What happened to an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,16 +120,6 @@ pub struct OverBudget {
     pub budget: u32,
 }
 
-/// Budget, strategy and priority overrides for one pruning.
-#[derive(Debug, Clone, Copy)]
-pub struct PruneSettings<'a> {
-    pub budget: u32,
-    pub strategy: Strategy,
-    pub overrides: &'a BTreeMap<String, Priority>,
-    /// The step's task, which `minimal` keeps items named by.
-    pub task: &'a str,
-}
-
 fn rendition(item: &ContextItem, d: Decision) -> Option<&Rendition> {
     match d {
         Decision::Kept => item.full.as_ref(),
@@ -211,16 +200,19 @@ pub fn assemble(bundle: &ContextBundle, decisions: &[Decision]) -> String {
 /// 4. optional items go in whole if they fit, else drop;
 /// 5. the assembled prompt is counted exactly; while it exceeds the budget (token merges
 ///    across item boundaries), the lowest-priority item still in is degraded one level.
+///
+/// `task` is the step's task: `minimal` keeps the items it names.
 pub fn prune(
     bundle: &ContextBundle,
-    settings: PruneSettings<'_>,
+    settings: &StepSettings,
+    task: &str,
     tokenizer: &Tokenizer,
 ) -> Result<PrunedContext, OverBudget> {
     let n = bundle.items.len();
     let priority: Vec<Priority> = bundle
         .items
         .iter()
-        .map(|i| settings.overrides.get(&i.key).copied().unwrap_or(i.priority))
+        .map(|i| settings.priority_of(&i.key, i.priority))
         .collect();
     let cost = |i: usize, d: Decision| -> usize {
         let item = &bundle.items[i];
@@ -232,7 +224,7 @@ pub fn prune(
         .map(|i| {
             available(
                 &bundle.items[i],
-                ceiling(settings.strategy, &bundle.items[i], priority[i], settings.task),
+                ceiling(settings.strategy, &bundle.items[i], priority[i], task),
             )
         })
         .collect();
@@ -308,7 +300,7 @@ pub fn prune(
 
 fn finish(
     bundle: &ContextBundle,
-    settings: PruneSettings<'_>,
+    settings: &StepSettings,
     priority: &[Priority],
     decisions: Vec<Decision>,
     prompt: String,
@@ -457,14 +449,13 @@ mod tests {
     }
 
     fn run(budget: u32, strategy: Strategy) -> Result<PrunedContext, OverBudget> {
-        let overrides = BTreeMap::new();
-        let settings = PruneSettings {
-            budget,
-            strategy,
-            overrides: &overrides,
-            task: "Summarise the profitability results.",
-        };
-        prune(&bundle(), settings, &Tokenizer::new(Encoding::O200kBase))
+        let settings = StepSettings::new(budget, strategy);
+        prune(
+            &bundle(),
+            &settings,
+            "Summarise the profitability results.",
+            &Tokenizer::new(Encoding::O200kBase),
+        )
     }
 
     fn decisions(p: &PrunedContext) -> Vec<&str> {
@@ -558,15 +549,11 @@ mod tests {
 
     #[test]
     fn priority_overrides_change_decisions() {
-        let mut overrides = BTreeMap::new();
-        overrides.insert("history".to_string(), Priority::Optional);
-        let settings = PruneSettings {
-            budget: 300,
-            strategy: Strategy::ProgressivePruning,
-            overrides: &overrides,
-            task: "",
-        };
-        let p = prune(&bundle(), settings, &Tokenizer::new(Encoding::O200kBase)).unwrap();
+        let mut settings = StepSettings::new(300, Strategy::ProgressivePruning);
+        settings
+            .priority_overrides
+            .insert("history".to_string(), Priority::Optional);
+        let p = prune(&bundle(), &settings, "", &Tokenizer::new(Encoding::O200kBase)).unwrap();
         assert_eq!(p.decisions[3].decision, Decision::Dropped);
         assert_eq!(p.decisions[3].priority, Priority::Optional);
     }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::cache::Reference;
-use crate::context::{Priority, Strategy};
+use crate::settings::StepSettings;
 
 /// Lifecycle of one step in the current run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -143,18 +143,11 @@ pub enum EngineCommand {
     RerunStep(String),
     /// Stop the current run; running steps end as cancelled.
     Cancel,
-    SetBudget {
+    /// Give a step new settings for its next run; rejected (with a `CommandRejected`) if
+    /// the budget is out of range or an override names no context item of the step.
+    Configure {
         step: String,
-        budget: u32,
-    },
-    SetStrategy {
-        step: String,
-        strategy: Strategy,
-    },
-    SetPriority {
-        step: String,
-        item: String,
-        priority: Priority,
+        settings: StepSettings,
     },
     Shutdown,
 }

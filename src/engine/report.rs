@@ -13,10 +13,11 @@ use crate::cache::{CacheStats, Reference, ResultStore, Summary};
 use crate::config::Price;
 use crate::context::baseline::{self, BaselineStep};
 use crate::context::ledger::{FactRetention, StepTokens, Totals};
-use crate::context::{Encoding, ItemDecision, Priority, Strategy, Tokenizer, layout};
+use crate::context::{Encoding, ItemDecision, Tokenizer, layout};
 use crate::data::Dataset;
 use crate::flow::Flow;
 use crate::llm::{AnswerRequest, OfflineAnalyst};
+use crate::settings::{Priority, StepSettings};
 use crate::step_output::{StepOutput, ToolRecord};
 use crate::tools::Fact;
 
@@ -99,10 +100,9 @@ pub struct StepReport {
     pub output_ref: Option<Reference>,
     pub error: Option<String>,
     pub route: Option<String>,
-    pub budget: u32,
-    pub strategy: Strategy,
-    /// Context items whose priority was changed from the flow's, as the step ran.
-    pub priority_overrides: std::collections::BTreeMap<String, Priority>,
+    /// The step's settings as it ran.
+    #[serde(flatten)]
+    pub settings: StepSettings,
     /// Who wrote the step's answer: `offline/v1`, or `openai/v1 <base url> <model>`.
     pub analyst: Option<String>,
     pub tokens: StepTokens,
@@ -272,9 +272,7 @@ impl RunReport {
                     output_ref: s.output_ref,
                     error: s.error.clone(),
                     route: s.route.clone(),
-                    budget: s.budget,
-                    strategy: s.strategy,
-                    priority_overrides: s.priority_overrides.clone(),
+                    settings: s.settings.clone(),
                     analyst: output.map(|o| o.analyst.clone()),
                     tokens: StepTokens {
                         prompt: ctx.map_or(0, |c| c.pruned.tokens),

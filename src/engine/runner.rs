@@ -1,7 +1,6 @@
 //! The engine: an actor task that owns the flow state, runs ready steps concurrently on the
 //! blocking pool, and talks only through commands, events and a cloneable snapshot.
 
-use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -13,13 +12,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::events::{EngineCommand, EngineEvent, RunState, StepStatus};
 use crate::cache::{Reference, ResultStore, StoredValue};
-use crate::context::{
-    self, ContextInputs, OverBudget, Priority, PruneSettings, PrunedContext, Strategy, Tokenizer, Upstream, ledger,
-};
+use crate::context::{self, ContextInputs, OverBudget, PrunedContext, Tokenizer, Upstream, ledger};
 use crate::data::Dataset;
 use crate::flow::{ContextSource, Flow, Join, budget_problem};
 use crate::llm::{Analyst, AnswerRequest, LlmError, OfflineAnalyst};
 use crate::memory::{Memory, Scope};
+use crate::settings::StepSettings;
 use crate::step_output::{StepContext, StepOutput, ToolRecord};
 use crate::tools::{Fact, Rollup, Rows, ToolCall, ToolOutput};
 
@@ -62,10 +60,9 @@ pub struct StepState {
     pub error: Option<String>,
     /// The downstream step this step's router chose.
     pub route: Option<String>,
-    pub budget: u32,
-    pub strategy: Strategy,
-    /// Context item priorities changed from the flow's defaults.
-    pub priority_overrides: BTreeMap<String, Priority>,
+    /// What the step runs with next (the flow's, until a `Configure`).
+    #[serde(flatten)]
+    pub settings: StepSettings,
 }
 
 /// A cheap copy of the engine's state for rendering and reports.
@@ -128,15 +125,9 @@ impl EngineHandle {
 
     /// The decisions and prompt size a step would get with other settings, without running
     /// it; `None` until the step has run once. Cheap enough for every keypress.
-    pub fn what_if(
-        &self,
-        step: &str,
-        budget: u32,
-        strategy: Strategy,
-        overrides: &BTreeMap<String, Priority>,
-    ) -> Option<Result<PrunedContext, OverBudget>> {
+    pub fn what_if(&self, step: &str, settings: &StepSettings) -> Option<Result<PrunedContext, OverBudget>> {
         let def = self.flow.step(self.flow.index_of(step)?);
-        Some(self.output(step)?.what_if(def, budget, strategy, overrides))
+        Some(self.output(step)?.what_if(def, settings))
     }
 }
 
@@ -172,9 +163,7 @@ impl Engine {
                 output_ref: None,
                 error: None,
                 route: None,
-                budget: s.budget,
-                strategy: s.strategy,
-                priority_overrides: BTreeMap::new(),
+                settings: s.settings(),
             })
             .collect();
         let n = steps.len();
@@ -338,23 +327,7 @@ impl Actor {
                 None => self.reject(format!("no step `{id}` in flow {}", self.flow.name())),
             },
             EngineCommand::Cancel => self.cancel(),
-            EngineCommand::SetBudget { step, budget } => match budget_problem(budget as i64) {
-                Some(problem) => self.reject(format!("step `{step}`: {problem}")),
-                None => self.change(&step, |s| s.budget = budget),
-            },
-            EngineCommand::SetStrategy { step, strategy } => self.change(&step, |s| s.strategy = strategy),
-            EngineCommand::SetPriority { step, item, priority } => {
-                let known = self
-                    .index(&step)
-                    .is_some_and(|i| self.flow.step(i).context.iter().any(|c| c.key == item));
-                if known {
-                    self.change(&step, |s| {
-                        s.priority_overrides.insert(item, priority);
-                    });
-                } else {
-                    self.reject(format!("step `{step}` has no context item `{item}`"));
-                }
-            }
+            EngineCommand::Configure { step, settings } => self.configure(&step, settings),
             EngineCommand::Shutdown => {
                 self.cancel();
                 return false;
@@ -367,13 +340,24 @@ impl Actor {
         self.emit(EngineEvent::CommandRejected { reason });
     }
 
-    fn change(&mut self, id: &str, f: impl FnOnce(&mut StepState)) {
-        match self.index(id) {
-            Some(i) => {
-                f(&mut self.steps[i]);
-                self.emit(EngineEvent::SettingsChanged { step: id.to_string() });
-            }
-            None => self.reject(format!("no step `{id}` in flow {}", self.flow.name())),
+    /// Takes a step's new settings whole, or rejects them with the reason and keeps the old.
+    fn configure(&mut self, id: &str, mut settings: StepSettings) {
+        let Some(i) = self.index(id) else {
+            return self.reject(format!("no step `{id}` in flow {}", self.flow.name()));
+        };
+        if let Some(problem) = budget_problem(settings.budget as i64) {
+            return self.reject(format!("step `{id}`: {problem}"));
+        }
+        let def = self.flow.step(i);
+        let default = |key: &str| def.context.iter().find(|c| c.key == key).map(|c| c.priority);
+        if let Some(key) = settings.priority_overrides.keys().find(|k| default(k).is_none()) {
+            return self.reject(format!("step `{id}` has no context item `{key}`"));
+        }
+        // An override equal to the flow's priority is no change (nor a new memo key).
+        settings.priority_overrides.retain(|k, p| default(k) != Some(*p));
+        if self.steps[i].settings != settings {
+            self.steps[i].settings = settings;
+            self.emit(EngineEvent::SettingsChanged { step: id.to_string() });
         }
     }
 
@@ -596,7 +580,7 @@ impl Actor {
             store: self.store.clone(),
             config: self.config.clone(),
             inputs,
-            settings: self.steps[i].clone(),
+            settings: self.steps[i].settings.clone(),
             run: self.run,
             events: self.events.clone(),
             token: self.step_tokens[i].clone(),
@@ -664,7 +648,7 @@ struct StepJob {
     store: Arc<ResultStore>,
     config: EngineConfig,
     inputs: Vec<(String, Reference)>,
-    settings: StepState,
+    settings: StepSettings,
     run: u64,
     events: mpsc::UnboundedSender<EngineEvent>,
     token: CancellationToken,
@@ -734,9 +718,7 @@ impl StepJob {
     fn memo_reference(&self, memory: &[String]) -> Reference {
         let def = serde_json::to_vec(self.flow.step(self.index)).expect("steps serialize");
         let settings = serde_json::to_vec(&(
-            self.settings.budget,
-            self.settings.strategy,
-            &self.settings.priority_overrides,
+            &self.settings,
             self.config.tokenizer.encoding,
             self.config.analyst.identity(),
         ))
@@ -745,7 +727,7 @@ impl StepJob {
         let data = self.dataset.reference.to_string();
         let memory = memory.join("\n");
         Reference::of_parts([
-            b"step/v2".as_slice(),
+            b"step/v3".as_slice(),
             &def,
             &settings,
             &inputs,
@@ -861,13 +843,7 @@ impl StepJob {
             memory: &memory,
         };
         let bundle = context::build(&inputs, tokenizer);
-        let settings = PruneSettings {
-            budget: self.settings.budget,
-            strategy: self.settings.strategy,
-            overrides: &self.settings.priority_overrides,
-            task: &def.task,
-        };
-        let pruned = match context::prune(&bundle, settings, tokenizer) {
+        let pruned = match context::prune(&bundle, &self.settings, &def.task, tokenizer) {
             Ok(p) => p,
             Err(e) => return Outcome::Failed(format!("context: {e}")),
         };

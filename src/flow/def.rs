@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::settings::{Priority, Strategy};
+use crate::settings::{Priority, StepSettings, Strategy};
 use crate::tools::ToolCall;
 
 /// The flows shipped in `assets/flows/`, embedded in the binary.
@@ -71,6 +71,13 @@ pub struct StepDef {
     pub strategy: Strategy,
     #[serde(default)]
     pub context: Vec<ContextItemDef>,
+}
+
+impl StepDef {
+    /// The settings the flow gives the step.
+    pub fn settings(&self) -> StepSettings {
+        StepSettings::new(self.budget, self.strategy)
+    }
 }
 
 fn default_budget() -> u32 {

@@ -1,7 +1,6 @@
 //! The TUI's state and its pure `update`: actions in, state changes and effects out. No
 //! terminal here, so every interaction is unit-tested as an action sequence.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -9,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::cache::{EntryInfo, Reference};
 use crate::context::{ItemDecision, Priority, PrunedContext, Strategy};
 use crate::engine::{EngineCommand, EngineEvent, FlowSnapshot, RunState, StepStatus};
-use crate::flow::{BUDGET_RANGE, Flow};
+use crate::flow::{BUDGET_RANGE, Flow, StepDef};
+use crate::settings::StepSettings;
 use crate::step_output::StepOutput;
 
 /// The panes, in focus order. The first four share the screen; the report fills it.
@@ -203,11 +203,10 @@ impl Action {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Engine(EngineCommand),
+    /// Re-prune the step's last context with the tuned settings.
     WhatIf {
         step: usize,
-        budget: u32,
-        strategy: Strategy,
-        overrides: BTreeMap<String, Priority>,
+        settings: StepSettings,
     },
     Inspect(Reference),
     /// Show long-term memory as the step sees it.
@@ -253,14 +252,6 @@ pub struct LedgerView {
     pub critical_values: Vec<String>,
     /// Statements of the critical facts the report lacks.
     pub missing: Vec<String>,
-}
-
-/// Settings the analyst has tuned for a step, applied on rerun.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Tuning {
-    pub budget: u32,
-    pub strategy: Strategy,
-    pub overrides: BTreeMap<String, Priority>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,7 +345,7 @@ pub struct AppState {
     pub phase: Phase,
     pub snapshot: Option<FlowSnapshot>,
     pub views: Vec<Option<StepView>>,
-    pub tuning: Vec<Tuning>,
+    pub tuning: Vec<StepSettings>,
     /// Steps whose tuning differs from their last run, with the what-if result.
     pub what_if: Vec<Option<Result<PrunedContext, String>>>,
     pub ledger: Option<LedgerView>,
@@ -394,15 +385,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(flow: Arc<Flow>, data: String) -> Self {
         let n = flow.steps().len();
-        let tuning = flow
-            .steps()
-            .iter()
-            .map(|s| Tuning {
-                budget: s.budget,
-                strategy: s.strategy,
-                overrides: BTreeMap::new(),
-            })
-            .collect();
+        let tuning = flow.steps().iter().map(StepDef::settings).collect();
         AppState {
             flow,
             data,
@@ -497,14 +480,24 @@ impl AppState {
 
     /// The context the panes show for a step: the what-if result when tuned, else the last run.
     pub fn shown_context(&self, i: usize) -> Option<&PrunedContext> {
-        match &self.what_if[i] {
+        match self.what_if_result(i) {
             Some(Ok(p)) => Some(p),
             _ => self.views[i].as_ref().map(|v| &v.context),
         }
     }
 
+    /// The what-if of the step's tuned settings, once it has come back, while they differ
+    /// from the last run's.
+    pub fn what_if_result(&self, i: usize) -> Option<&Result<PrunedContext, String>> {
+        self.what_if[i].as_ref().filter(|_| self.is_stale(i))
+    }
+
+    /// A step is stale when its shown output was computed with other settings than the
+    /// tuned ones ([`StepOutput::computed_with`]); `r` reruns it.
     pub fn is_stale(&self, i: usize) -> bool {
-        self.what_if[i].is_some()
+        self.views[i]
+            .as_ref()
+            .is_some_and(|v| !v.output.computed_with(&self.tuning[i]))
     }
 
     /// Cache entries in the chosen order.
@@ -541,32 +534,22 @@ impl AppState {
     /// Re-evaluates the selected step after a tuning change: what-if if it differs from the
     /// last run, else back to the run's own result.
     fn retune(&mut self, i: usize) -> Vec<Effect> {
-        let t = self.tuning[i].clone();
-        let Some(ran) = self.views[i].as_ref().map(|v| &v.context) else {
-            self.what_if[i] = None;
+        let t = &self.tuning[i];
+        if self.views[i].is_none() {
             self.status = format!(
                 "{}: budget {} · {} (applies when it runs)",
                 self.step_id(i),
                 t.budget,
                 t.strategy
             );
-            return vec![];
-        };
-        let unchanged = ran.budget == t.budget
-            && ran.strategy == t.strategy
-            && ran
-                .decisions
-                .iter()
-                .all(|d| t.overrides.get(&d.key).is_none_or(|p| *p == d.priority));
-        if unchanged {
+        }
+        if !self.is_stale(i) {
             self.what_if[i] = None;
             return vec![];
         }
         vec![Effect::WhatIf {
             step: i,
-            budget: t.budget,
-            strategy: t.strategy,
-            overrides: t.overrides,
+            settings: t.clone(),
         }]
     }
 
@@ -580,28 +563,12 @@ impl AppState {
     fn apply_and_rerun(&mut self, rerun: EngineCommand) -> Vec<Effect> {
         let mut effects = Vec::new();
         for (i, t) in self.tuning.iter().enumerate() {
-            let id = self.flow.step(i).id.clone();
-            let current = self.snapshot.as_ref().map(|s| &s.steps[i]);
-            if current.is_none_or(|c| c.budget != t.budget) {
-                effects.push(Effect::Engine(EngineCommand::SetBudget {
-                    step: id.clone(),
-                    budget: t.budget,
+            let current = self.snapshot.as_ref().map(|s| &s.steps[i].settings);
+            if current != Some(t) {
+                effects.push(Effect::Engine(EngineCommand::Configure {
+                    step: self.flow.step(i).id.clone(),
+                    settings: t.clone(),
                 }));
-            }
-            if current.is_none_or(|c| c.strategy != t.strategy) {
-                effects.push(Effect::Engine(EngineCommand::SetStrategy {
-                    step: id.clone(),
-                    strategy: t.strategy,
-                }));
-            }
-            for (item, p) in &t.overrides {
-                if current.is_none_or(|c| c.priority_overrides.get(item) != Some(p)) {
-                    effects.push(Effect::Engine(EngineCommand::SetPriority {
-                        step: id.clone(),
-                        item: item.clone(),
-                        priority: *p,
-                    }));
-                }
             }
         }
         effects.push(Effect::Engine(rerun));
@@ -827,7 +794,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 .iter()
                 .find(|c| c.key == item.key)
                 .map(|c| c.priority);
-            let overrides = &mut state.tuning[state.step].overrides;
+            let overrides = &mut state.tuning[state.step].priority_overrides;
             if Some(Priority::ALL[next]) == default {
                 overrides.remove(&item.key);
             } else {
@@ -946,18 +913,14 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         }
         Action::Engine(event) => return engine_event(state, event),
         Action::Snapshot(snapshot, views) => {
-            for (i, view) in views.iter().enumerate() {
-                // A step that ran again with the tuned settings is no longer stale.
-                if view.is_some() && view != &state.views[i] {
-                    let t = &state.tuning[i];
-                    let c = &view.as_ref().expect("checked").context;
-                    if c.budget == t.budget && c.strategy == t.strategy {
-                        state.what_if[i] = None;
-                    }
-                }
-            }
             state.snapshot = Some(snapshot);
             state.views = views;
+            // A step that ran again with the tuned settings is no longer stale.
+            for i in 0..state.views.len() {
+                if !state.is_stale(i) {
+                    state.what_if[i] = None;
+                }
+            }
             state.context_row = state.context_row.min(state.context_len().saturating_sub(1));
         }
         Action::CacheEntries(entries) => {
@@ -1068,35 +1031,43 @@ fn click(state: &mut AppState, column: u16, row: u16) -> Vec<Effect> {
 mod tests {
     use super::*;
     use crate::context::{Decision, ItemDecision};
-    use crate::flow::ContextSource;
 
-    fn pruned(budget: u32, strategy: Strategy, tokens: usize) -> PrunedContext {
+    /// A context that kept each of the step's items whole, at the flow's priorities.
+    fn pruned(step: &StepDef, budget: u32, strategy: Strategy, tokens: usize) -> PrunedContext {
         PrunedContext {
             budget,
             strategy,
-            decisions: vec![
-                ItemDecision {
-                    key: "persona".into(),
-                    source: ContextSource::Agent,
-                    priority: Priority::Critical,
+            decisions: step
+                .context
+                .iter()
+                .map(|c| ItemDecision {
+                    key: c.key.clone(),
+                    source: c.source.clone(),
+                    priority: c.priority,
                     decision: Decision::Kept,
                     tokens_before: 30,
                     tokens_after: 30,
-                },
-                ItemDecision {
-                    key: "profitability".into(),
-                    source: ContextSource::Step("analyze_profitability".into()),
-                    priority: Priority::Important,
-                    decision: Decision::Kept,
-                    tokens_before: 200,
-                    tokens_after: 200,
-                },
-            ],
+                })
+                .collect(),
             prompt: "[user]\n## task\nx".into(),
             tokens,
             stable_prefix: 0,
             facts: vec![],
         }
+    }
+
+    fn items(step: &StepDef) -> Vec<crate::context::ContextItem> {
+        step.context
+            .iter()
+            .map(|c| crate::context::ContextItem {
+                key: c.key.clone(),
+                source: c.source.clone(),
+                priority: c.priority,
+                full: None,
+                summary: None,
+                reference: None,
+            })
+            .collect()
     }
 
     /// roi_analysis with every step run at its flow budget.
@@ -1114,7 +1085,7 @@ mod tests {
             .steps()
             .iter()
             .map(|d| {
-                let context = pruned(d.budget, d.strategy, 250);
+                let context = pruned(d, d.budget, d.strategy, 250);
                 Some(StepView {
                     prompt_tokens: 250,
                     completion_tokens: 40,
@@ -1131,7 +1102,7 @@ mod tests {
                         context: crate::step_output::StepContext {
                             encoding: crate::context::Encoding::O200kBase,
                             bundle: crate::context::ContextBundle {
-                                items: vec![],
+                                items: items(d),
                                 facts: vec![],
                             },
                             pruned: context,
@@ -1154,17 +1125,18 @@ mod tests {
             effects,
             [Effect::WhatIf {
                 step: 1,
-                budget: 650,
-                strategy: Strategy::ProgressivePruning,
-                overrides: BTreeMap::new()
+                settings: StepSettings::new(650, Strategy::ProgressivePruning),
             }]
         );
-        assert!(!s.is_stale(1));
+        // Stale at once; the panes show the what-if when it comes back.
+        assert!(s.is_stale(1));
+        assert_eq!(s.shown_context(1).unwrap().tokens, 250);
+        let step = s.flow.step(1).clone();
         update(
             &mut s,
             Action::WhatIf {
                 step: 1,
-                result: Ok(pruned(650, Strategy::ProgressivePruning, 600)),
+                result: Ok(pruned(&step, 650, Strategy::ProgressivePruning, 600)),
             },
         );
         assert!(s.is_stale(1));
@@ -1189,13 +1161,12 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert!(commands.contains(&&EngineCommand::SetBudget {
+        // With no snapshot to compare with, every step is configured, each with its whole
+        // settings in one command.
+        assert_eq!(commands.len(), 5, "{commands:?}");
+        assert!(commands.contains(&&EngineCommand::Configure {
             step: "analyze_profitability".into(),
-            budget: 650
-        }));
-        assert!(commands.contains(&&EngineCommand::SetStrategy {
-            step: "analyze_profitability".into(),
-            strategy: Strategy::AbstractedSummaries
+            settings: StepSettings::new(650, Strategy::AbstractedSummaries),
         }));
         assert_eq!(
             commands.last(),
@@ -1220,22 +1191,34 @@ mod tests {
         s.step = 3;
         update(&mut s, Action::FocusContext);
         update(&mut s, Action::Down);
+        update(&mut s, Action::Down);
         let effects = update(&mut s, Action::PriorityNext);
-        let mut expected = BTreeMap::new();
-        expected.insert("profitability".to_string(), Priority::Useful);
+        let mut expected = StepSettings::new(500, Strategy::ProgressivePruning);
+        expected
+            .priority_overrides
+            .insert("profitability".to_string(), Priority::Important);
         assert_eq!(
             effects,
             [Effect::WhatIf {
                 step: 3,
-                budget: 500,
-                strategy: Strategy::ProgressivePruning,
-                overrides: expected
+                settings: expected
             }]
         );
-        // P promotes the shown `important` to `critical`, the flow's default for this item:
-        // the override goes away and the step is as it ran.
+        assert!(s.is_stale(3));
+        // P promotes the shown `important` back to `critical`, the flow's default for this
+        // item: the override goes away and the step is as it ran.
+        let shown_important = pruned(s.flow.step(3), 500, Strategy::ProgressivePruning, 250);
+        let mut shown_important = shown_important;
+        shown_important.decisions[2].priority = Priority::Important;
+        update(
+            &mut s,
+            Action::WhatIf {
+                step: 3,
+                result: Ok(shown_important),
+            },
+        );
         assert!(update(&mut s, Action::PriorityPrev).is_empty());
-        assert!(s.tuning[3].overrides.is_empty());
+        assert!(s.tuning[3].priority_overrides.is_empty());
         assert!(!s.is_stale(3));
     }
 
@@ -1323,22 +1306,22 @@ mod tests {
     fn a_filter_narrows_the_context_list_and_esc_clears_it() {
         let mut s = ran();
         update(&mut s, Action::FocusContext);
-        assert_eq!(s.visible_items().len(), 2);
+        assert_eq!(s.visible_items().len(), 5);
         update(&mut s, Action::Filter);
         assert_eq!(s.editing_filter, Some(Pane::Context));
         for c in "PROF".chars() {
             update(&mut s, Action::Char(c));
         }
         let keys: Vec<&str> = s.visible_items().iter().map(|d| d.key.as_str()).collect();
-        assert_eq!(keys, ["profitability"]);
+        assert_eq!(keys, ["data_profile"]);
         // Enter keeps the filter; keys act on the pane again, on the filtered rows.
         update(&mut s, Action::Open);
         assert_eq!(s.editing_filter, None);
         update(&mut s, Action::PriorityNext);
-        assert!(s.tuning[0].overrides.contains_key("profitability"));
+        assert!(s.tuning[0].priority_overrides.contains_key("data_profile"));
         update(&mut s, Action::Close);
         assert_eq!(s.context_filter, "");
-        assert_eq!(s.visible_items().len(), 2);
+        assert_eq!(s.visible_items().len(), 5);
         // In a pane without a list it only says where it works.
         update(&mut s, Action::FocusFlow);
         update(&mut s, Action::Filter);
@@ -1360,8 +1343,7 @@ mod tests {
             &effects[0],
             Effect::WhatIf {
                 step: 0,
-                budget: 123,
-                ..
+                settings: StepSettings { budget: 123, .. },
             }
         ));
         // Clamped to the allowed range.

@@ -356,17 +356,9 @@ fn perform(effect: Effect, engine: &Option<Running>, state: &AppState, session: 
             e.handle.send(command);
             None
         }
-        Effect::WhatIf {
-            step,
-            budget,
-            strategy,
-            overrides,
-        } => {
+        Effect::WhatIf { step, settings } => {
             let id = &state.flow.step(step).id;
-            let result = e
-                .handle
-                .what_if(id, budget, strategy, &overrides)?
-                .map_err(|err| err.to_string());
+            let result = e.handle.what_if(id, &settings)?.map_err(|err| err.to_string());
             Some(Action::WhatIf { step, result })
         }
         Effect::RefreshCache => Some(Action::CacheEntries(e.store.entries())),
@@ -421,7 +413,7 @@ fn save_overrides(state: &AppState, session: &Session) -> Result<String, String>
         step.budget = t.budget;
         step.strategy = t.strategy;
         for item in &mut step.context {
-            if let Some(p) = t.overrides.get(&item.key) {
+            if let Some(p) = t.priority_overrides.get(&item.key) {
                 item.priority = *p;
             }
         }

@@ -52,7 +52,7 @@ impl Widget for &ContextPane<'_> {
             .title(title)
             .title_style(theme.title)
             .title_bottom(Line::styled(hint, theme.dim));
-        if let Some(Err(e)) = &state.what_if[i] {
+        if let Some(Err(e)) = state.what_if_result(i) {
             Paragraph::new(format!("what-if: {e}"))
                 .style(theme.failed)
                 .wrap(Wrap { trim: true })
@@ -86,7 +86,7 @@ impl Widget for &ContextPane<'_> {
             .visible_items()
             .into_iter()
             .map(|d| {
-                let overridden = if state.tuning[i].overrides.contains_key(&d.key) {
+                let overridden = if state.tuning[i].priority_overrides.contains_key(&d.key) {
                     "*"
                 } else {
                     ""
