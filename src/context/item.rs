@@ -13,7 +13,7 @@ use super::{Priority, Tokenizer};
 use crate::data::Dataset;
 use crate::flow::{ContextSource, StepDef};
 use crate::reference::Reference;
-use crate::tools::{Fact, ToolOutput, fact_list as statements, profile};
+use crate::tools::{Fact, ToolOutput, fact_list as statements, profile, unique_by_key};
 
 /// One rendering of an item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,14 +108,8 @@ fn output_table(reference: Reference, output: &ToolOutput) -> Arc<String> {
 /// Builds every context item the step declares.
 pub fn build(inputs: &ContextInputs<'_>, tokenizer: &Tokenizer) -> ContextBundle {
     let step = inputs.step;
-    let mut facts: Vec<Fact> = Vec::new();
-    let mut add_facts = |new: &[Fact]| {
-        for f in new {
-            if !facts.iter().any(|x| x.key == f.key) {
-                facts.push(f.clone());
-            }
-        }
-    };
+    // Every fact an item can carry, in the order items declare them.
+    let mut facts: Vec<&Fact> = Vec::new();
     let r = |text: String, facts: Vec<String>| Some(Rendition::new(text, facts, tokenizer));
     let mut items = Vec::with_capacity(step.context.len());
     for def in &step.context {
@@ -174,23 +168,21 @@ pub fn build(inputs: &ContextInputs<'_>, tokenizer: &Tokenizer) -> ContextBundle
                     (None, None, None)
                 } else {
                     let own: Vec<&Fact> = inputs.own.iter().flat_map(|(_, o)| o.facts.iter()).collect();
-                    for (_, o) in inputs.own {
-                        add_facts(&o.facts);
-                    }
+                    facts.extend(own.iter().copied());
                     let tables: Vec<String> = inputs
                         .own
                         .iter()
                         .map(|(r, o)| output_table(*r, o).to_string())
                         .collect();
                     let key_facts: Vec<&Fact> =
-                        dedup(own.iter().copied().filter(|f| f.priority <= Priority::Important));
+                        unique_by_key(own.iter().copied().filter(|f| f.priority <= Priority::Important));
                     let refs: Vec<String> = inputs
                         .own
                         .iter()
                         .map(|(r, o)| format!("{} → {}", o.call.label(), r.short()))
                         .collect();
                     (
-                        r(tables.join("\n\n"), keys(dedup(own.iter().copied()))),
+                        r(tables.join("\n\n"), keys(unique_by_key(own.iter().copied()))),
                         r(statements(key_facts.iter().copied()), keys(key_facts.iter().copied())),
                         r(refs.join("\n"), vec![]),
                     )
@@ -199,7 +191,7 @@ pub fn build(inputs: &ContextInputs<'_>, tokenizer: &Tokenizer) -> ContextBundle
             ContextSource::Step(id) => match inputs.upstream.iter().find(|u| u.step == id) {
                 None => (None, None, None),
                 Some(out) => {
-                    add_facts(out.facts);
+                    facts.extend(out.facts);
                     let listed: Vec<&Fact> = out.facts.iter().filter(|f| out.answer_facts.contains(&f.key)).collect();
                     let critical: Vec<&Fact> = out.facts.iter().filter(|f| f.priority == Priority::Critical).collect();
                     let summary = (!critical.is_empty()).then(|| statements(critical.iter().copied()));
@@ -235,15 +227,6 @@ pub fn build(inputs: &ContextInputs<'_>, tokenizer: &Tokenizer) -> ContextBundle
     let order = layout_order(&sources);
     let mut slots: Vec<Option<ContextItem>> = items.into_iter().map(Some).collect();
     let items = order.into_iter().filter_map(|i| slots[i].take()).collect();
+    let facts = unique_by_key(facts).into_iter().cloned().collect();
     ContextBundle { items, facts }
-}
-
-fn dedup<'a>(facts: impl Iterator<Item = &'a Fact>) -> Vec<&'a Fact> {
-    let mut out: Vec<&Fact> = Vec::new();
-    for f in facts {
-        if !out.iter().any(|x| x.key == f.key) {
-            out.push(f);
-        }
-    }
-    out
 }

@@ -1,9 +1,11 @@
 //! The engine that runs a flow's steps on a background task. Knows nothing of terminals.
 
+mod actor;
 mod events;
+mod handle;
 mod report;
-mod runner;
+mod step_job;
 
 pub use events::{EngineCommand, EngineEvent, RunState, StepStatus};
+pub use handle::{Engine, EngineConfig, EngineHandle, FlowSnapshot, StepState};
 pub use report::{CacheSummary, DataSummary, Measure, PreviewJob, RunReport, StepReport};
-pub use runner::{Engine, EngineConfig, EngineHandle, FlowSnapshot, StepState};

@@ -8,7 +8,7 @@ use polars::prelude::DataFrame;
 use serde::Serialize;
 
 use super::events::{RunState, StepStatus};
-use super::runner::FlowSnapshot;
+use super::handle::FlowSnapshot;
 use crate::cache::{CacheStats, Reference, ResultStore, Summary};
 use crate::config::Price;
 use crate::context::baseline::{self, BaselineStep};

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::settings::{Priority, StepSettings, Strategy};
-use crate::tools::ToolCall;
+use crate::tools::{Fact, ToolCall};
 
 /// The flows shipped in `assets/flows/`, embedded in the binary.
 pub const BUILTIN_FLOWS: [(&str, &str); 3] = [
@@ -142,6 +142,20 @@ pub struct Route {
 }
 
 impl Router {
+    /// The step to run next, from the step's facts: the first route whose condition the
+    /// router's fact meets, else the default. An error when no fact has the router's key.
+    pub fn choose(&self, facts: &[Fact]) -> Result<&str, String> {
+        let fact = facts
+            .iter()
+            .find(|f| f.key == self.fact)
+            .ok_or_else(|| format!("this step's tools produced no fact `{}`", self.fact))?;
+        Ok(self
+            .routes
+            .iter()
+            .find(|r| r.when.matches(&fact.value))
+            .map_or(self.default.as_str(), |r| r.goto.as_str()))
+    }
+
     /// Every step this router may choose.
     pub fn targets(&self) -> impl Iterator<Item = &str> {
         self.routes
@@ -325,6 +339,39 @@ mod tests {
         assert!(c.matches(&FactValue::Text("Red Bull".into())));
         assert!(Condition::try_from("> lots".to_string()).is_err());
         assert!(Condition::try_from("0.25".to_string()).is_err());
+    }
+
+    #[test]
+    fn a_router_takes_the_first_matching_route_else_its_default() {
+        use crate::tools::Fact;
+        let router = Router {
+            fact: "roi.top".into(),
+            routes: vec![
+                Route {
+                    when: Condition::try_from("> 0.5".to_string()).unwrap(),
+                    goto: "scale_up".into(),
+                },
+                Route {
+                    when: Condition::try_from("> 0.2".to_string()).unwrap(),
+                    goto: "hold".into(),
+                },
+            ],
+            default: "cut".into(),
+        };
+        let with = |roi: f64| {
+            vec![Fact::number(
+                "roi.top",
+                Priority::Critical,
+                roi,
+                String::new(),
+                String::new(),
+            )]
+        };
+        assert_eq!(router.choose(&with(0.7)), Ok("scale_up"));
+        assert_eq!(router.choose(&with(0.3)), Ok("hold"), "the first match wins, in order");
+        assert_eq!(router.choose(&with(0.1)), Ok("cut"));
+        let err = router.choose(&[]).unwrap_err();
+        assert_eq!(err, "this step's tools produced no fact `roi.top`");
     }
 
     #[test]

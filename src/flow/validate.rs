@@ -1,4 +1,4 @@
-//! Validation of a flow's step graph, and the graph queries the runner needs.
+//! Validation of a flow's step graph, and the graph queries the engine needs.
 
 use std::collections::{HashMap, HashSet};
 

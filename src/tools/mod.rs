@@ -366,6 +366,18 @@ impl Fact {
     }
 }
 
+/// Facts with one per key, the first of each kept, in order: a key names one statement,
+/// even when two tools (or two steps) produce it.
+pub fn unique_by_key<'a>(facts: impl IntoIterator<Item = &'a Fact>) -> Vec<&'a Fact> {
+    let mut out: Vec<&Fact> = Vec::new();
+    for f in facts {
+        if !out.iter().any(|x| x.key == f.key) {
+            out.push(f);
+        }
+    }
+    out
+}
+
 /// Fact statements as a Markdown list, leaving out a statement whose value an earlier line
 /// already carries ("Coca-Cola profit: $258,663" after "Top brand by profit: Coca-Cola
 /// ($258,663 profit, …)"): same facts, fewer tokens.
@@ -439,6 +451,14 @@ pub(crate) mod fixture {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_fact_per_key_the_first_kept() {
+        let fact = |key: &str, display: &str| Fact::text(key, Priority::Useful, display, display.into());
+        let facts = [fact("a", "1"), fact("b", "2"), fact("a", "3")];
+        let unique: Vec<&str> = unique_by_key(&facts).iter().map(|f| f.display.as_str()).collect();
+        assert_eq!(unique, ["1", "2"]);
+    }
 
     #[test]
     fn tool_calls_parse_from_flow_toml_and_reject_unknowns() {

@@ -1,0 +1,314 @@
+//! One step's execution, off the actor on the blocking pool: its tools (memoized), its
+//! route, its context fitted to the budget, the analyst's answer, and the stored output.
+
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::events::EngineEvent;
+use super::handle::EngineConfig;
+use crate::cache::{Reference, ResultStore, StoredValue};
+use crate::context::{self, ContextInputs, Upstream, ledger};
+use crate::data::Dataset;
+use crate::flow::{ContextSource, Flow};
+use crate::llm::{AnswerRequest, LlmError};
+use crate::memory::Scope;
+use crate::settings::StepSettings;
+use crate::step_output::{StepContext, StepOutput, ToolRecord};
+use crate::tools::{Fact, Rollup, Rows, ToolCall, ToolOutput, unique_by_key};
+
+/// How a step task ended.
+pub(super) enum Outcome {
+    Finished {
+        output: Arc<StepOutput>,
+        reference: Reference,
+        cached: bool,
+    },
+    Failed(String),
+    Cancelled,
+}
+
+/// The dataset's rollup, built by the first tool that groups it and shared by the rest.
+pub(super) type SharedRollup = Arc<OnceLock<Option<Rollup>>>;
+
+/// A tool's output with the reference it is memoized under.
+type OwnOutput = (Reference, Arc<ToolOutput>);
+
+/// Everything a step needs to run off the actor, on the blocking pool.
+pub(super) struct StepJob {
+    pub(super) flow: Arc<Flow>,
+    pub(super) index: usize,
+    pub(super) is_final: bool,
+    pub(super) dataset: Arc<Dataset>,
+    pub(super) rollup: SharedRollup,
+    pub(super) store: Arc<ResultStore>,
+    pub(super) config: EngineConfig,
+    pub(super) inputs: Vec<(String, Reference)>,
+    pub(super) settings: StepSettings,
+    pub(super) run: u64,
+    pub(super) events: mpsc::UnboundedSender<EngineEvent>,
+    pub(super) token: CancellationToken,
+}
+
+impl StepJob {
+    fn emit(&self, event: EngineEvent) {
+        let _ = self.events.send(event);
+    }
+
+    /// The dataset's rows for `call`, with the rollup by every column the flow's tools
+    /// group by when two or more calls group (built by the first that needs it: a run whose
+    /// tools all come from the memo never builds it).
+    fn rows(&self, call: &ToolCall) -> Rows<'_> {
+        let frame = &self.dataset.frame;
+        let calls = || self.flow.steps().iter().flat_map(|s| s.tools.iter());
+        let grouping = calls().filter(|c| !c.group_keys().is_empty()).count();
+        if call.group_keys().is_empty() || grouping < 2 {
+            return frame.into();
+        }
+        let rollup = self.rollup.get_or_init(|| {
+            let mut keys: Vec<String> = calls().flat_map(|c| c.group_keys()).collect();
+            keys.sort();
+            keys.dedup();
+            Rollup::build(frame, &keys).ok().flatten()
+        });
+        Rows {
+            frame,
+            rollup: rollup.as_ref(),
+        }
+    }
+
+    /// Long-term memory's hits for this step, when it has a `memory` context item. Insights
+    /// about this same dataset are left out: the step's context has them already, exactly.
+    fn recall(&self) -> Vec<String> {
+        let def = self.flow.step(self.index);
+        let wants = def.context.iter().any(|c| c.source == ContextSource::Memory);
+        match &self.config.memory {
+            Some(memory) if wants => {
+                let scope = Scope {
+                    exclude_dataset: Some(self.dataset.reference.to_string()),
+                    ..Scope::default()
+                };
+                memory
+                    .recall(&def.task, &scope, &self.config.tokenizer)
+                    .iter()
+                    .map(|h| h.line())
+                    .collect()
+            }
+            _ => vec![],
+        }
+    }
+
+    /// Stores the step's key findings in long-term memory.
+    fn remember(&self, output: &StepOutput) {
+        if let Some(memory) = &self.config.memory {
+            memory.remember_step(
+                self.flow.name(),
+                &self.dataset.reference.to_string(),
+                &output.step,
+                &output.facts,
+            );
+        }
+    }
+
+    /// Everything that determines this step's output.
+    fn memo_reference(&self, memory: &[String]) -> Reference {
+        let def = serde_json::to_vec(self.flow.step(self.index)).expect("steps serialize");
+        let settings = serde_json::to_vec(&(
+            &self.settings,
+            self.config.tokenizer.encoding,
+            self.config.analyst.identity(),
+        ))
+        .expect("settings serialize");
+        let inputs = serde_json::to_vec(&self.inputs).expect("references serialize");
+        let data = self.dataset.reference.to_string();
+        let memory = memory.join("\n");
+        Reference::of_parts([
+            b"step/v3".as_slice(),
+            &def,
+            &settings,
+            &inputs,
+            data.as_bytes(),
+            memory.as_bytes(),
+        ])
+    }
+
+    pub(super) fn execute(&self) -> Outcome {
+        let def = self.flow.step(self.index);
+        let memory = self.recall();
+        let memo = self.memo_reference(&memory);
+        if let Some(output) = self.store.step_output(&memo) {
+            self.remember(&output);
+            self.emit(EngineEvent::CacheHit {
+                run: self.run,
+                step: def.id.clone(),
+                tool: "step".into(),
+                reference: memo,
+            });
+            return Outcome::Finished {
+                reference: output.reference(),
+                output,
+                cached: true,
+            };
+        }
+        let (records, own) = match self.run_tools() {
+            Ok(done) => done,
+            Err(outcome) => return outcome,
+        };
+        if self.token.is_cancelled() {
+            return Outcome::Cancelled;
+        }
+        let facts: Vec<Fact> = unique_by_key(own.iter().flat_map(|(_, o)| o.facts.iter()))
+            .into_iter()
+            .cloned()
+            .collect();
+        let route = match def.router.as_ref().map(|r| r.choose(&facts)).transpose() {
+            Ok(route) => route.map(str::to_string),
+            Err(e) => return Outcome::Failed(format!("router: {e}")),
+        };
+        let output = match self.answer(&own, facts, &memory) {
+            Ok(answered) => StepOutput {
+                tools: records,
+                route,
+                ..answered
+            },
+            Err(outcome) => return outcome,
+        };
+        let cached = !output.tools.is_empty() && output.tools.iter().all(|r| r.cached);
+        let output = Arc::new(output);
+        let reference = output.reference();
+        self.store.put(reference, StoredValue::StepOutput(output.clone()));
+        self.store.put_alias(memo, reference);
+        self.remember(&output);
+        Outcome::Finished {
+            output,
+            reference,
+            cached,
+        }
+    }
+
+    /// Runs the step's tools in order, each from the memo when it can be; their records
+    /// and outputs by reference.
+    fn run_tools(&self) -> Result<(Vec<ToolRecord>, Vec<OwnOutput>), Outcome> {
+        let def = self.flow.step(self.index);
+        let mut records = Vec::new();
+        let mut own = Vec::new();
+        for (k, call) in def.tools.iter().enumerate() {
+            if self.token.is_cancelled() {
+                return Err(Outcome::Cancelled);
+            }
+            let label = call.label();
+            self.emit(EngineEvent::StepProgress {
+                run: self.run,
+                step: def.id.clone(),
+                message: format!("{label} ({}/{})", k + 1, def.tools.len()),
+            });
+            let key = call.memo_reference(&self.dataset.reference);
+            let (output, cached) = match self.store.tool_output(&key).filter(|_| call.cacheable()) {
+                Some(hit) => {
+                    self.emit(EngineEvent::CacheHit {
+                        run: self.run,
+                        step: def.id.clone(),
+                        tool: label.clone(),
+                        reference: key,
+                    });
+                    (hit, true)
+                }
+                None => {
+                    let out = Arc::new(
+                        call.run_on(self.rows(call))
+                            .map_err(|e| Outcome::Failed(e.to_string()))?,
+                    );
+                    self.store.put(key, StoredValue::ToolOutput(out.clone()));
+                    (out, false)
+                }
+            };
+            own.push((key, output));
+            records.push(ToolRecord {
+                label,
+                output_ref: key,
+                cached,
+            });
+        }
+        Ok((records, own))
+    }
+
+    /// Builds the step's context from its tool outputs, earlier steps and memory, fits it
+    /// to the budget, and has the analyst answer from what is in it. The output it returns
+    /// has no tool records or route yet.
+    fn answer(&self, own: &[OwnOutput], facts: Vec<Fact>, memory: &[String]) -> Result<StepOutput, Outcome> {
+        let def = self.flow.step(self.index);
+        let upstream: Vec<(&str, Reference, Arc<StepOutput>)> = self
+            .inputs
+            .iter()
+            .filter_map(|(id, r)| self.store.step_output(r).map(|o| (id.as_str(), *r, o)))
+            .collect();
+        let upstream_view: Vec<Upstream<'_>> = upstream
+            .iter()
+            .map(|(id, r, o)| Upstream {
+                step: id,
+                ..o.as_upstream(*r)
+            })
+            .collect();
+        let tokenizer = &self.config.tokenizer;
+        let inputs = ContextInputs {
+            step: def,
+            dataset: &self.dataset,
+            own,
+            upstream: &upstream_view,
+            memory,
+        };
+        let bundle = context::build(&inputs, tokenizer);
+        let pruned = context::prune(&bundle, &self.settings, &def.task, tokenizer)
+            .map_err(|e| Outcome::Failed(format!("context: {e}")))?;
+        // The analyst sees, and the ledger credits, only the facts the prompt carries.
+        let visible =
+            |fs: &[Fact]| -> Vec<Fact> { fs.iter().filter(|f| pruned.facts.contains(&f.key)).cloned().collect() };
+        let own_visible = visible(&facts);
+        let upstream_visible: Vec<(&str, Vec<Fact>)> =
+            upstream.iter().map(|(id, _, o)| (*id, visible(&o.facts))).collect();
+        let request = AnswerRequest {
+            flow: self.flow.name(),
+            step: def,
+            is_final: self.is_final,
+            messages: pruned.messages(),
+            own_facts: &own_visible,
+            upstream: upstream_visible.iter().map(|(id, f)| (*id, f.as_slice())).collect(),
+        };
+        let mut on_text = |text: &str| {
+            self.emit(EngineEvent::AnswerDelta {
+                run: self.run,
+                step: def.id.clone(),
+                text: text.to_string(),
+            })
+        };
+        let answer = match self.config.analyst.answer(&request, &mut on_text, &self.token) {
+            Ok(a) => a,
+            Err(LlmError::Cancelled) => return Err(Outcome::Cancelled),
+            Err(e) => return Err(Outcome::Failed(format!("llm: {e}"))),
+        };
+        let answer_facts: Vec<String> = own_visible
+            .iter()
+            .chain(upstream_visible.iter().flat_map(|(_, f)| f.iter()))
+            .filter(|f| ledger::carries(&answer.text, f))
+            .map(|f| f.key.clone())
+            .collect();
+        let completion_tokens = tokenizer.count(&answer.text);
+        Ok(StepOutput {
+            step: def.id.clone(),
+            tools: Vec::new(),
+            facts,
+            answer: answer.text,
+            answer_facts,
+            route: None,
+            analyst: self.config.analyst.identity(),
+            reported: answer.reported,
+            context: StepContext {
+                encoding: tokenizer.encoding,
+                bundle,
+                pruned,
+                completion_tokens,
+            },
+        })
+    }
+}
