@@ -1,11 +1,15 @@
 //! Sales data from other people's files: format and dialect detection, roles mapped from
 //! column names, values converted as exports write them, and the synthetic generator.
 
+mod columns;
 mod csv;
 pub mod dates;
+mod derive;
+mod error;
 pub mod generate;
 mod loader;
 pub mod numbers;
+mod opened;
 pub mod preview;
 pub mod profile;
 pub mod progress;
@@ -13,8 +17,7 @@ pub mod roles;
 pub mod schema;
 pub mod source;
 
-pub use loader::{
-    DataError, Dataset, FrameStore, Inspection, LoadOptions, WholeFrameObserver, inspect, load, load_csv,
-};
+pub use error::DataError;
+pub use loader::{Dataset, FrameStore, Inspection, LoadOptions, WholeFrameObserver, inspect, load, load_csv};
 pub use profile::{DataProfile, MissingColumn};
 pub use progress::{LoadProgress, Progress, Stage};

@@ -1,0 +1,273 @@
+//! From the file's columns to the flow's: which to read and which to derive, each value
+//! converted to its role's type, and the rows that cannot be analysed dropped with a note.
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::dates;
+use super::derive::{derive_columns, derive_dates};
+use super::error::DataError;
+use super::loader::LoadOptions;
+use super::numbers::{Decimal, parse_number};
+use super::opened::Opened;
+use super::profile::{DataProfile, MissingColumn};
+use super::roles::{self, candidates_for, dimension_role, find_column};
+use super::schema::{ColumnKind, Derivation, column_spec};
+use super::source::first_line;
+
+/// Which columns to read (frame name, file column) and which to derive, in dependency order.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct ColumnPlan {
+    pub(super) read: Vec<(String, String)>,
+    pub(super) derive: Vec<(String, Derivation)>,
+}
+
+pub(super) fn plan_columns(
+    opened: &Opened,
+    required: &[&str],
+    profile: &DataProfile,
+) -> Result<ColumnPlan, Vec<MissingColumn>> {
+    let mut plan = ColumnPlan::default();
+    let mut missing = Vec::new();
+    let text_columns: Vec<String> = profile
+        .columns
+        .iter()
+        .filter(|c| c.kind == "text")
+        .map(|c| c.name.clone())
+        .collect();
+    for name in required {
+        let role = roles::roles().find(|r| r == name).or_else(|| dimension_role(name));
+        match role {
+            Some(role) => {
+                if !add_role(opened, role, &mut plan, &mut Vec::new()) {
+                    let spec = column_spec(role);
+                    let ambiguous = opened.mapping.ambiguous.get(role);
+                    let kind = spec.map_or(ColumnKind::Text, |s| s.kind);
+                    missing.push(MissingColumn {
+                        name: role.to_string(),
+                        kind,
+                        derivation: spec.and_then(|s| s.derivation()),
+                        candidates: match ambiguous {
+                            Some(c) => c.clone(),
+                            None if kind == ColumnKind::Text => candidates_for(role, &text_columns, &opened.mapping),
+                            None => Vec::new(),
+                        },
+                        ambiguous: ambiguous.is_some(),
+                    });
+                }
+            }
+            None => match find_column(&opened.header, name) {
+                Some(column) => {
+                    if !plan.read.iter().any(|(n, _)| n == name) {
+                        plan.read.push((name.to_string(), column.to_string()));
+                    }
+                }
+                None => missing.push(MissingColumn {
+                    name: name.to_string(),
+                    kind: ColumnKind::Text,
+                    derivation: None,
+                    candidates: text_columns.clone(),
+                    ambiguous: false,
+                }),
+            },
+        }
+    }
+    if missing.is_empty() { Ok(plan) } else { Err(missing) }
+}
+
+/// Plans to read or derive `role`; false if neither is possible. Derivations are tried in
+/// order, none through a role already being derived (profit from cost from profit). An
+/// ambiguous role is not derived around: the analyst meant one of its candidates.
+fn add_role(opened: &Opened, role: &'static str, plan: &mut ColumnPlan, deriving: &mut Vec<&'static str>) -> bool {
+    if plan.read.iter().any(|(c, _)| c == role) || plan.derive.iter().any(|(c, _)| c == role) {
+        return true;
+    }
+    if let Some(column) = opened.mapping.column(role) {
+        plan.read.push((role.to_string(), column.to_string()));
+        return true;
+    }
+    if opened.mapping.ambiguous.contains_key(role) || deriving.contains(&role) {
+        return false;
+    }
+    let Some(spec) = column_spec(role) else {
+        return false;
+    };
+    deriving.push(role);
+    for derivation in spec.derivations {
+        let (reads, derives) = (plan.read.len(), plan.derive.len());
+        if derivation
+            .inputs()
+            .into_iter()
+            .all(|input| add_role(opened, input, plan, deriving))
+        {
+            plan.derive.push((role.to_string(), *derivation));
+            deriving.pop();
+            return true;
+        }
+        plan.read.truncate(reads);
+        plan.derive.truncate(derives);
+    }
+    deriving.pop();
+    false
+}
+
+/// The planned columns, converted to their roles' types and named by role; then rows that
+/// cannot be analysed dropped and missing roles derived.
+pub(super) fn narrow(
+    opened: &Opened,
+    whole: &DataFrame,
+    plan: &ColumnPlan,
+    options: &LoadOptions,
+    profile: &mut DataProfile,
+) -> Result<DataFrame, DataError> {
+    let path = opened.path();
+    let mut columns = Vec::with_capacity(plan.read.len());
+    for (name, source) in &plan.read {
+        let column = whole.column(source).map_err(|e| parse_error(path, e))?;
+        let kind = column_spec(name).map_or(ColumnKind::Text, |s| s.kind);
+        columns.push(convert(path, column, name, kind, opened.decimal)?);
+    }
+    let frame = DataFrame::new(whole.height(), columns).map_err(|e| parse_error(path, e))?;
+    let mut notes = std::mem::take(&mut profile.notes);
+    let frame = derive_dates(path, frame, plan, options, profile)?;
+    let frame = drop_incomplete_rows(frame, &mut notes).map_err(|e| parse_error(path, e))?;
+    let frame = drop_non_finite_rows(frame, &mut notes).map_err(|e| parse_error(path, e))?;
+    if frame.height() == 0 {
+        return Err(DataError::NoRows {
+            path: path.to_path_buf(),
+        });
+    }
+    let frame = derive_columns(frame, &plan.derive, &mut notes).map_err(|e| parse_error(path, e))?;
+    profile.notes = notes;
+    Ok(frame)
+}
+
+/// One column as its role needs it; the first value that does not convert is an error
+/// naming its line.
+fn convert(path: &Path, column: &Column, name: &str, kind: ColumnKind, decimal: Decimal) -> Result<Column, DataError> {
+    let target = PlSmallStr::from(name);
+    let bad = |(row, value): (usize, &str)| DataError::BadValue {
+        path: path.to_path_buf(),
+        line: row + 2,
+        column: column.name().to_string(),
+        kind,
+        value: value.chars().take(40).collect(),
+    };
+    let dtype = column.dtype();
+    match kind {
+        ColumnKind::Text | ColumnKind::Date => {
+            let text = as_text(column).map_err(|e| parse_error(path, e))?;
+            Ok(text.with_name(target))
+        }
+        ColumnKind::Number => {
+            if dtype.is_primitive_numeric() {
+                let c = column.cast(&DataType::Float64).map_err(|e| parse_error(path, e))?;
+                return Ok(c.with_name(target));
+            }
+            let values = column.str().map_err(|e| parse_error(path, e))?;
+            let out = parse_each(values, |v| parse_number(v, decimal)).map_err(bad)?;
+            Ok(Column::new(target, out))
+        }
+        ColumnKind::Integer => {
+            let parse: fn(&str) -> Option<i64> = match name {
+                "quarter" => dates::parse_quarter,
+                "month" => dates::parse_month,
+                "year" => dates::parse_year,
+                _ => |v| v.trim().parse().ok(),
+            };
+            if dtype.is_integer() {
+                let c = column.cast(&DataType::Int64).map_err(|e| parse_error(path, e))?;
+                return Ok(c.with_name(target));
+            }
+            let text = as_text(column).map_err(|e| parse_error(path, e))?;
+            let values = text.str().map_err(|e| parse_error(path, e))?;
+            let out = parse_each(values, parse).map_err(bad)?;
+            Ok(Column::new(target, out))
+        }
+    }
+}
+
+pub(super) fn parse_error(path: &Path, e: PolarsError) -> DataError {
+    DataError::Parse {
+        path: path.to_path_buf(),
+        reason: first_line(&e.to_string()),
+    }
+}
+
+/// Rows with an empty value in a column we read cannot be analysed; drop them and say so.
+fn drop_incomplete_rows(frame: DataFrame, notes: &mut Vec<String>) -> PolarsResult<DataFrame> {
+    let before = frame.height();
+    let nulls: Vec<String> = frame
+        .columns()
+        .iter()
+        .filter(|c| c.null_count() > 0)
+        .map(|c| c.name().to_string())
+        .collect();
+    if nulls.is_empty() {
+        return Ok(frame);
+    }
+    let frame = frame.drop_nulls::<String>(None)?;
+    notes.push(format!(
+        "skipped {} of {before} rows with empty values in {}",
+        before - frame.height(),
+        nulls.join(", ")
+    ));
+    Ok(frame)
+}
+
+/// NaN and infinite numbers would poison every sum they reach; drop their rows and say so.
+fn drop_non_finite_rows(frame: DataFrame, notes: &mut Vec<String>) -> PolarsResult<DataFrame> {
+    let mut keep = vec![true; frame.height()];
+    let mut columns = Vec::new();
+    for column in frame.columns() {
+        let Ok(values) = column.f64() else { continue };
+        let mut found = false;
+        for (i, v) in values.iter().enumerate() {
+            if v.is_some_and(|x| !x.is_finite()) {
+                keep[i] = false;
+                found = true;
+            }
+        }
+        if found {
+            columns.push(column.name().to_string());
+        }
+    }
+    if columns.is_empty() {
+        return Ok(frame);
+    }
+    let before = frame.height();
+    let mask: BooleanChunked = keep.into_iter().collect();
+    let frame = frame.filter(&mask)?;
+    notes.push(format!(
+        "skipped {} of {before} rows with NaN or infinite numbers in {}",
+        before - frame.height(),
+        columns.join(", ")
+    ));
+    Ok(frame)
+}
+
+/// Every non-empty value through `parse`, empty ones left empty; the first value that does
+/// not parse is the error, with its row.
+pub(super) fn parse_each<T>(
+    values: &StringChunked,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Vec<Option<T>>, (usize, &str)> {
+    let mut out = Vec::with_capacity(values.len());
+    for (row, v) in values.iter().enumerate() {
+        match v.filter(|v| !v.trim().is_empty()) {
+            None => out.push(None),
+            Some(v) => out.push(Some(parse(v).ok_or((row, v))?)),
+        }
+    }
+    Ok(out)
+}
+
+/// A column as text, whatever its type.
+pub(super) fn as_text(column: &Column) -> PolarsResult<Column> {
+    if column.dtype() == &DataType::String {
+        Ok(column.clone())
+    } else {
+        column.cast(&DataType::String)
+    }
+}
