@@ -9,12 +9,7 @@ use cli::{Cli, Command};
 fn main() -> ExitCode {
     // A bug must not greet the user with a backtrace: one line, and where to report it.
     std::panic::set_hook(Box::new(|info| {
-        let message = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
+        let message = mrflow::format::panic_message(info.payload());
         let place = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

@@ -4,26 +4,10 @@ use mrflow::cache::{DiskEntry, DiskTier, Reference};
 use mrflow::config::Config;
 use mrflow::data::preview::preview_lines;
 use mrflow::dirs::Dirs;
-use mrflow::tools::format::grouped;
+use mrflow::format::{bytes, duration, grouped};
 use polars::prelude::*;
 
 use crate::cli::{CacheAction, Failure};
-
-fn size(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1} kB", b as f64 / 1024.0),
-        b => format!("{b} B"),
-    }
-}
-
-fn duration(secs: u64) -> String {
-    match secs {
-        s if s >= 3600 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
-        s => format!("{s}s"),
-    }
-}
 
 /// The entry a user named: a full reference, or a unique prefix of its hex.
 fn find(entries: &[DiskEntry], text: &str) -> Result<DiskEntry, Failure> {
@@ -77,7 +61,7 @@ pub fn run(action: &CacheAction) -> Result<(), Failure> {
                     "{:<14} {:<12} {:>9} {:>7} {:>8}  {}",
                     &e.reference.hex()[..12],
                     e.kind,
-                    size(e.bytes),
+                    bytes(e.bytes),
                     duration(e.age_seconds),
                     e.ttl_left_seconds.map_or("-".into(), duration),
                     e.producer
@@ -124,14 +108,14 @@ pub fn run(action: &CacheAction) -> Result<(), Failure> {
         CacheAction::Stats { json } => {
             let entries = disk.list();
             let totals = disk.totals();
-            let bytes: u64 = entries.iter().map(|e| e.bytes).sum();
+            let total: u64 = entries.iter().map(|e| e.bytes).sum();
             let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
             for e in &entries {
                 *kinds.entry(e.kind.as_str()).or_default() += 1;
             }
             if *json {
                 let value = serde_json::json!({
-                    "dir": disk.root(), "entries": entries.len(), "disk_bytes": bytes, "by_kind": kinds, "totals": totals,
+                    "dir": disk.root(), "entries": entries.len(), "disk_bytes": total, "by_kind": kinds, "totals": totals,
                 });
                 println!("{}", serde_json::to_string_pretty(&value).expect("serializes"));
                 return Ok(());
@@ -142,7 +126,7 @@ pub fn run(action: &CacheAction) -> Result<(), Failure> {
                 disk.root().display(),
                 entries.len(),
                 by_kind.join(", "),
-                size(bytes)
+                bytes(total)
             );
             let lookups = totals.hits + totals.misses;
             let rate = if lookups == 0 {
@@ -163,7 +147,7 @@ pub fn run(action: &CacheAction) -> Result<(), Failure> {
         }
         CacheAction::Clear => {
             let entries = disk.list();
-            let bytes: u64 = entries.iter().map(|e| e.bytes).sum();
+            let total: u64 = entries.iter().map(|e| e.bytes).sum();
             disk.clear().map_err(|e| Failure {
                 message: format!("{}: cannot clear: {e}", disk.root().display()),
                 status: 1,
@@ -171,7 +155,7 @@ pub fn run(action: &CacheAction) -> Result<(), Failure> {
             println!(
                 "cleared {} entries ({}) from {}",
                 entries.len(),
-                size(bytes),
+                bytes(total),
                 disk.root().display()
             );
         }

@@ -9,16 +9,12 @@ use mrflow::memory::{Insight, Memory, MemoryError, Scope, reset_local};
 
 use crate::cli::{Failure, MemoryAction, open_memory};
 
-fn age(created: i64) -> String {
+/// How long ago a Unix time was: `2d ago`.
+fn ago(created: i64) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    match (now - created).max(0) {
-        s if s >= 86_400 => format!("{}d ago", s / 86_400),
-        s if s >= 3600 => format!("{}h ago", s / 3600),
-        s if s >= 60 => format!("{}m ago", s / 60),
-        s => format!("{s}s ago"),
-    }
+    format!("{} ago", mrflow::format::age((now - created).max(0) as u64))
 }
 
 fn short(dataset: &str) -> &str {
@@ -31,7 +27,7 @@ fn row(i: &Insight) -> String {
     format!(
         "{:>6}  {:<8} {:<18} {:<12} {}{old}",
         i.id,
-        age(i.created),
+        ago(i.created),
         i.flow,
         short(&i.dataset),
         i.text
@@ -123,7 +119,7 @@ pub fn run(action: &MemoryAction) -> Result<(), Failure> {
                         h.tokens,
                         h.insight.flow,
                         short(&h.insight.dataset),
-                        age(h.insight.created)
+                        ago(h.insight.created)
                     ));
                 }
                 print(&out);

@@ -447,11 +447,7 @@ impl Actor {
             self.tasks.spawn_blocking(move || {
                 let started = Instant::now();
                 let outcome = catch_unwind(AssertUnwindSafe(|| job.execute())).unwrap_or_else(|panic| {
-                    let message = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "unknown panic".into());
+                    let message = crate::format::panic_message(panic.as_ref());
                     Outcome::Failed(format!("internal error: {message}"))
                 });
                 Completion {

@@ -9,6 +9,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Row, StatefulWidget, Table, TableState, Widget};
 
 use crate::cache::EntryKind;
+use crate::format::{age, bytes_compact};
 use crate::tui::app::AppState;
 use crate::tui::theme::Theme;
 
@@ -20,22 +21,6 @@ pub struct CachePane<'a> {
 
 /// Rows above the entries inside the pane (the table header).
 pub const LIST_OFFSET: u16 = 1;
-
-pub fn size(bytes: usize) -> String {
-    match bytes {
-        b if b >= 1 << 20 => format!("{:.1}M", b as f64 / (1 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1}k", b as f64 / 1024.0),
-        b => format!("{b}B"),
-    }
-}
-
-pub fn age(secs: u64) -> String {
-    match secs {
-        s if s >= 3600 => format!("{}h", s / 3600),
-        s if s >= 60 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
-}
 
 impl Widget for &CachePane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
@@ -73,7 +58,7 @@ impl Widget for &CachePane<'_> {
                         EntryKind::Summary => "summary",
                     }
                     .to_string(),
-                    size(e.bytes),
+                    bytes_compact(e.bytes as u64),
                     format!("{}/{}", age(e.age.as_secs()), age(e.ttl_left.as_secs())),
                     e.hits.to_string(),
                     e.producer.clone(),
