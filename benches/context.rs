@@ -15,6 +15,7 @@ use mrflow::engine::Engine;
 use mrflow::flow::{BUILTIN_FLOWS, Flow};
 use mrflow::settings::StepSettings;
 use mrflow::step_output::StepOutput;
+use strum::VariantArray;
 
 fn sample() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/beverage_sales.csv")
@@ -69,7 +70,7 @@ fn what_if(c: &mut Criterion) {
             b.iter(|| {
                 budget = if budget >= 1500 { 200 } else { budget + 25 };
                 for (i, (def, out)) in steps.iter().enumerate() {
-                    let strategy = Strategy::ALL[(budget as usize / 25 + i) % Strategy::ALL.len()];
+                    let strategy = Strategy::VARIANTS[(budget as usize / 25 + i) % Strategy::VARIANTS.len()];
                     let _ = black_box(out.what_if(def, &StepSettings::new(budget, strategy)));
                 }
             })

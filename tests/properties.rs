@@ -12,6 +12,7 @@ use mrflow::data::load_csv;
 use mrflow::flow::{BUILTIN_FLOWS, ContextSource, Flow};
 use mrflow::settings::StepSettings;
 use proptest::prelude::*;
+use strum::VariantArray;
 
 fn rendition(words: usize, tokenizer: &Tokenizer) -> Rendition {
     let text = (0..words).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
@@ -48,7 +49,7 @@ fn bundle(specs: &[(u8, usize, usize, usize, bool, bool, u8)], tokenizer: &Token
                     2 => ContextSource::Step("earlier".into()),
                     _ => ContextSource::Dataset,
                 },
-                priority: Priority::ALL[p as usize],
+                priority: Priority::VARIANTS[p as usize],
                 full: Some(rendition(full, tokenizer)),
                 summary: has_s.then(|| rendition(summary.min(full), tokenizer)),
                 reference: has_r.then(|| rendition(reference, tokenizer)),
@@ -69,7 +70,7 @@ proptest! {
     ) {
         let tokenizer = Tokenizer::new(Encoding::O200kBase);
         let bundle = bundle(&specs, &tokenizer);
-        let settings = StepSettings::new(budget, ContextStrategy::ALL[strategy]);
+        let settings = StepSettings::new(budget, ContextStrategy::VARIANTS[strategy]);
         let strategy = settings.strategy;
         let first = prune(&bundle, &settings, "", &tokenizer);
         prop_assert_eq!(&first, &prune(&bundle, &settings, "", &tokenizer));
@@ -98,7 +99,7 @@ proptest! {
         let tokenizer = Tokenizer::new(Encoding::O200kBase);
         let mut bundle = bundle(&specs, &tokenizer);
         bundle.items.sort_by_key(|i| Stability::of(&i.source));
-        let strategy = ContextStrategy::ALL[strategy];
+        let strategy = ContextStrategy::VARIANTS[strategy];
         let at = |budget| prune(&bundle, &StepSettings::new(budget, strategy), "", &tokenizer);
         if let (Ok(a), Ok(b)) = (at(budgets.0), at(budgets.1)) {
             let decisions = |p: &mrflow::context::PrunedContext| p.decisions.iter().map(|d| d.decision).collect::<Vec<_>>();

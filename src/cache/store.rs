@@ -33,23 +33,21 @@ pub struct Summary {
     pub text: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "lowercase")]
 pub enum EntryKind {
     Dataset,
+    #[strum(serialize = "tool output")]
     ToolOutput,
+    #[strum(serialize = "step output")]
     StepOutput,
     Summary,
 }
 
 impl EntryKind {
     pub fn as_str(&self) -> &'static str {
-        match self {
-            EntryKind::Dataset => "dataset",
-            EntryKind::ToolOutput => "tool output",
-            EntryKind::StepOutput => "step output",
-            EntryKind::Summary => "summary",
-        }
+        self.into()
     }
 }
 

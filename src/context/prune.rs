@@ -25,8 +25,9 @@ use crate::flow::ContextSource;
 use crate::settings::StepSettings;
 
 /// What happened to an item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Decision {
     Kept,
     Summarized,
@@ -36,12 +37,7 @@ pub enum Decision {
 
 impl Decision {
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Decision::Kept => "kept",
-            Decision::Summarized => "summarized",
-            Decision::Referenced => "referenced",
-            Decision::Dropped => "dropped",
-        }
+        self.into()
     }
 
     /// The next cheaper decision.
@@ -514,7 +510,7 @@ mod tests {
     fn prompt_never_exceeds_budget_and_count_is_exact() {
         let t = Tokenizer::new(Encoding::O200kBase);
         for budget in (40..700).step_by(7) {
-            for strategy in Strategy::ALL {
+            for strategy in <Strategy as strum::VariantArray>::VARIANTS.iter().copied() {
                 if let Ok(p) = run(budget, strategy) {
                     assert!(p.tokens <= budget as usize, "{budget} {strategy}");
                     assert_eq!(p.tokens, t.count(&p.prompt));

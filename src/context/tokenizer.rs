@@ -17,19 +17,18 @@ use serde::{Deserialize, Serialize};
 
 use super::memo::Memo;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
 pub enum Encoding {
+    #[strum(serialize = "o200k_base")]
     O200kBase,
+    #[strum(serialize = "cl100k_base")]
     Cl100kBase,
 }
 
 impl Encoding {
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Encoding::O200kBase => "o200k_base",
-            Encoding::Cl100kBase => "cl100k_base",
-        }
+        self.into()
     }
 
     /// The encoding a model name uses. GPT-4o, GPT-4.1, GPT-5 and the o-series use

@@ -21,8 +21,9 @@ pub const SNIFF_BYTES: usize = 1 << 20;
 const SAMPLE_RECORDS: usize = 2_000;
 
 /// What kind of file it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum FileFormat {
     Csv,
     Parquet,
@@ -32,33 +33,27 @@ pub enum FileFormat {
 
 impl FileFormat {
     pub fn as_str(self) -> &'static str {
-        match self {
-            FileFormat::Csv => "csv",
-            FileFormat::Parquet => "parquet",
-            FileFormat::Xlsx => "xlsx",
-            FileFormat::Xls => "xls",
-        }
+        self.into()
     }
 }
 
 /// The text encoding a CSV file was read in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
 pub enum TextEncoding {
+    #[strum(serialize = "UTF-8")]
     Utf8,
     /// Not valid UTF-8 and no UTF-8 sequence in it: Latin-1 as Windows writes it.
+    #[strum(serialize = "Windows-1252")]
     Windows1252,
+    #[strum(serialize = "UTF-16LE")]
     Utf16Le,
+    #[strum(serialize = "UTF-16BE")]
     Utf16Be,
 }
 
 impl TextEncoding {
     pub fn as_str(self) -> &'static str {
-        match self {
-            TextEncoding::Utf8 => "UTF-8",
-            TextEncoding::Windows1252 => "Windows-1252",
-            TextEncoding::Utf16Le => "UTF-16LE",
-            TextEncoding::Utf16Be => "UTF-16BE",
-        }
+        self.into()
     }
 }
 

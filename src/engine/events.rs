@@ -2,13 +2,15 @@
 //! front end (headless, TUI, tests) can drive the same engine.
 
 use serde::Serialize;
+use strum::IntoStaticStr;
 
 use crate::cache::Reference;
 use crate::settings::StepSettings;
 
 /// Lifecycle of one step in the current run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum StepStatus {
     Pending,
     Running,
@@ -24,15 +26,7 @@ pub enum StepStatus {
 
 impl StepStatus {
     pub fn as_str(&self) -> &'static str {
-        match self {
-            StepStatus::Pending => "pending",
-            StepStatus::Running => "running",
-            StepStatus::Done => "done",
-            StepStatus::Cached => "cached",
-            StepStatus::Failed => "failed",
-            StepStatus::Cancelled => "cancelled",
-            StepStatus::Skipped => "skipped",
-        }
+        self.into()
     }
 
     /// Finished with a usable output.
@@ -46,8 +40,9 @@ impl StepStatus {
 }
 
 /// State of the engine as a whole.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum RunState {
     Idle,
     Running,
@@ -58,13 +53,7 @@ pub enum RunState {
 
 impl RunState {
     pub fn as_str(&self) -> &'static str {
-        match self {
-            RunState::Idle => "idle",
-            RunState::Running => "running",
-            RunState::Completed => "completed",
-            RunState::Failed => "failed",
-            RunState::Cancelled => "cancelled",
-        }
+        self.into()
     }
 }
 

@@ -18,8 +18,9 @@ use super::timeseries::series;
 use super::{Analysis, Fact, Period, ToolFailure};
 use crate::settings::Priority;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Method {
     #[default]
     TrendSeasonal,
@@ -28,10 +29,7 @@ pub enum Method {
 
 impl Method {
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Method::TrendSeasonal => "trend_seasonal",
-            Method::Trend => "trend",
-        }
+        self.into()
     }
 
     /// History needed to fit the method.

@@ -96,8 +96,9 @@ pub enum Period {
 }
 
 /// A tool call as a flow declares it: `{ name = "profitability", by = "brand" }`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::IntoStaticStr)]
 #[serde(tag = "name", rename_all = "snake_case", deny_unknown_fields)]
+#[strum(serialize_all = "snake_case")]
 pub enum ToolCall {
     /// Profile the loaded dataset.
     LoadData,
@@ -132,28 +133,9 @@ pub enum ToolCall {
     },
 }
 
-/// Names of every tool, for error messages and `flows`.
-pub const TOOL_NAMES: [&str; 7] = [
-    "load_data",
-    "profitability",
-    "roi",
-    "budget_optimization",
-    "time_series",
-    "forecast",
-    "market_share",
-];
-
 impl ToolCall {
     pub fn name(&self) -> &'static str {
-        match self {
-            ToolCall::LoadData => "load_data",
-            ToolCall::Profitability { .. } => "profitability",
-            ToolCall::Roi { .. } => "roi",
-            ToolCall::BudgetOptimization { .. } => "budget_optimization",
-            ToolCall::TimeSeries { .. } => "time_series",
-            ToolCall::Forecast { .. } => "forecast",
-            ToolCall::MarketShare { .. } => "market_share",
-        }
+        self.into()
     }
 
     /// `profitability(by=brand)`: how the call appears in events and reports.

@@ -4,16 +4,18 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use strum::VariantArray;
 
+pub use super::action::Action;
 use crate::cache::{EntryInfo, Reference};
-use crate::context::{ItemDecision, Priority, PrunedContext, Strategy};
+use crate::context::{ItemDecision, PrunedContext};
 use crate::engine::{EngineCommand, EngineEvent, FlowSnapshot, RunState, StepStatus};
 use crate::flow::{BUDGET_RANGE, Flow, StepDef};
 use crate::settings::StepSettings;
 use crate::step_output::StepOutput;
 
 /// The panes, in focus order. The first four share the screen; the report fills it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantArray)]
 #[serde(rename_all = "snake_case")]
 pub enum Pane {
     Flow,
@@ -24,179 +26,17 @@ pub enum Pane {
 }
 
 impl Pane {
-    pub const ALL: [Pane; 5] = [Pane::Flow, Pane::Budgets, Pane::Cache, Pane::Context, Pane::Report];
-
     pub fn title(&self) -> &'static str {
-        match self {
-            Pane::Flow => "Flow",
-            Pane::Budgets => "Budgets",
-            Pane::Cache => "Cache",
-            Pane::Context => "Context",
-            Pane::Report => "Report",
-        }
-    }
-
-    fn index(&self) -> usize {
-        Pane::ALL.iter().position(|p| p == self).expect("listed")
+        self.into()
     }
 }
 
-/// What the user (or the engine) asks for. The named variants can be bound to keys in the
-/// config (`"ctrl-r" = "rerun_step"`); the rest carry data and are internal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Quit,
-    FocusNext,
-    FocusPrev,
-    FocusFlow,
-    FocusBudgets,
-    FocusCache,
-    FocusContext,
-    /// The final report, full screen.
-    FocusReport,
-    /// The focused pane to full screen and back.
-    Zoom,
-    Up,
-    Down,
-    Top,
-    Bottom,
-    PageUp,
-    PageDown,
-    BudgetUp,
-    BudgetDown,
-    EditBudget,
-    PriorityNext,
-    PriorityPrev,
-    StrategyNext,
-    RerunStep,
-    RerunAll,
-    Cancel,
-    Open,
-    Close,
-    TogglePrompt,
-    Help,
-    Export,
-    SaveOverrides,
-    Evict,
-    SortCache,
-    Memory,
-    /// The data file: format, dialect, columns and the roles they map to.
-    DataInfo,
-    /// The runs kept: when, settings, tokens, cost, facts.
-    History,
-    /// In the history: the selected run against the latest.
-    Compare,
-    /// Type a filter for the Cache or Context list.
-    Filter,
-    #[serde(skip)]
-    Char(char),
-    #[serde(skip)]
-    Backspace,
-    #[serde(skip)]
-    Click {
-        column: u16,
-        row: u16,
-    },
-    #[serde(skip)]
-    Scroll {
-        column: u16,
-        row: u16,
-        down: bool,
-    },
-    #[serde(skip)]
-    Tick,
-    /// How far the data's load has got: bytes read of the file's size, and the stage.
-    #[serde(skip)]
-    LoadProgress {
-        read: u64,
-        total: u64,
-        stage: crate::data::Stage,
-    },
-    #[serde(skip)]
-    Loaded {
-        data: String,
-        /// The data popup's lines: the file's profile as `mrflow-tui data` prints it.
-        mapping: Vec<String>,
-    },
-    /// The data could not be loaded; with the file's profile when it was read but not mapped.
-    #[serde(skip)]
-    LoadFailed {
-        message: String,
-        mapping: Option<Vec<String>>,
-    },
-    #[serde(skip)]
-    Engine(EngineEvent),
-    #[serde(skip)]
-    Snapshot(FlowSnapshot, Vec<Option<StepView>>),
-    #[serde(skip)]
-    CacheEntries(Vec<EntryInfo>),
-    #[serde(skip)]
-    Ledger(LedgerView),
-    #[serde(skip)]
-    WhatIf {
-        step: usize,
-        result: Result<PrunedContext, String>,
-    },
-    #[serde(skip)]
-    Inspect {
-        title: String,
-        lines: Vec<String>,
-    },
-    #[serde(skip)]
-    Notice(String),
-    /// The runs kept, oldest first, and what could not be read.
-    #[serde(skip)]
-    HistoryLoaded {
-        runs: Vec<crate::history::RunRecord>,
-        warnings: Vec<String>,
-    },
-}
-
-impl Action {
-    /// One line for the help popup.
-    pub fn describe(&self) -> &'static str {
-        match self {
-            Action::Quit => "quit",
-            Action::FocusNext => "next pane",
-            Action::FocusPrev => "previous pane",
-            Action::FocusFlow => "focus Flow",
-            Action::FocusBudgets => "focus Budgets",
-            Action::FocusCache => "focus Cache",
-            Action::FocusContext => "focus Context",
-            Action::FocusReport => "the final report (facts that reached it highlighted)",
-            Action::Zoom => "zoom the focused pane to full screen and back",
-            Action::Up => "move up",
-            Action::Down => "move down",
-            Action::Top => "first row",
-            Action::Bottom => "last row",
-            Action::PageUp => "page up",
-            Action::PageDown => "page down",
-            Action::BudgetUp => "raise the step's budget (+50)",
-            Action::BudgetDown => "lower the step's budget (-50)",
-            Action::EditBudget => "type the step's budget",
-            Action::PriorityNext => "demote the context item (cycle priority)",
-            Action::PriorityPrev => "promote the context item",
-            Action::StrategyNext => "cycle the step's strategy",
-            Action::RerunStep => "rerun the step and its downstream steps",
-            Action::RerunAll => "rerun the whole flow",
-            Action::Cancel => "cancel the run",
-            Action::Open => "open: the step's detail (Flow), the cache entry (Cache)",
-            Action::Close => "close the popup",
-            Action::TogglePrompt => "show the exact prompt / the items",
-            Action::Help => "this help",
-            Action::Export => "export the report and run JSON",
-            Action::SaveOverrides => "save tuned budgets and priorities as a flow file",
-            Action::Evict => "evict the cache entry",
-            Action::SortCache => "cycle the cache sort",
-            Action::Memory => "long-term memory: what the step recalls, what is stored",
-            Action::DataInfo => "the data file: format, columns and their roles",
-            Action::History => "run history: every run with its settings, tokens, cost, facts",
-            Action::Compare => "in the history: compare the selected run with the latest",
-            Action::Filter => "filter the Cache or Context list (Enter keeps it, Esc clears it)",
-            _ => "",
-        }
-    }
+/// The variant after (`forward`) or before `value` in declaration order, wrapping around:
+/// focus order, sort order, strategies and priorities all cycle this way.
+fn cycled<T: VariantArray + PartialEq + Copy>(value: T, forward: bool) -> T {
+    let n = T::VARIANTS.len();
+    let i = T::VARIANTS.iter().position(|v| *v == value).unwrap_or(0);
+    T::VARIANTS[if forward { (i + 1) % n } else { (i + n - 1) % n }]
 }
 
 /// What `update` asks the event loop to do.
@@ -254,7 +94,8 @@ pub struct LedgerView {
     pub missing: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "lowercase")]
 pub enum CacheSort {
     Newest,
     Size,
@@ -263,22 +104,8 @@ pub enum CacheSort {
 }
 
 impl CacheSort {
-    fn next(self) -> Self {
-        match self {
-            CacheSort::Newest => CacheSort::Size,
-            CacheSort::Size => CacheSort::Hits,
-            CacheSort::Hits => CacheSort::Kind,
-            CacheSort::Kind => CacheSort::Newest,
-        }
-    }
-
     pub fn label(&self) -> &'static str {
-        match self {
-            CacheSort::Newest => "newest",
-            CacheSort::Size => "size",
-            CacheSort::Hits => "hits",
-            CacheSort::Kind => "kind",
-        }
+        self.into()
     }
 }
 
@@ -747,8 +574,8 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
 
     match action {
         Action::Quit => state.quit = true,
-        Action::FocusNext => state.focus = Pane::ALL[(state.focus.index() + 1) % Pane::ALL.len()],
-        Action::FocusPrev => state.focus = Pane::ALL[(state.focus.index() + Pane::ALL.len() - 1) % Pane::ALL.len()],
+        Action::FocusNext => state.focus = cycled(state.focus, true),
+        Action::FocusPrev => state.focus = cycled(state.focus, false),
         Action::FocusFlow => state.focus = Pane::Flow,
         Action::FocusBudgets => state.focus = Pane::Budgets,
         Action::FocusCache => state.focus = Pane::Cache,
@@ -772,8 +599,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::EditBudget => state.popup = Some(Popup::BudgetInput { buffer: String::new() }),
         Action::StrategyNext => {
             let t = &mut state.tuning[state.step];
-            let i = Strategy::ALL.iter().position(|s| *s == t.strategy).unwrap_or(0);
-            t.strategy = Strategy::ALL[(i + 1) % Strategy::ALL.len()];
+            t.strategy = cycled(t.strategy, true);
             return state.retune(state.step);
         }
         Action::PriorityNext | Action::PriorityPrev => {
@@ -781,12 +607,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 state.status = "select a context item first (Context pane)".into();
                 return vec![];
             };
-            let i = Priority::ALL.iter().position(|p| *p == item.priority).unwrap_or(0);
-            let next = if action == Action::PriorityNext {
-                (i + 1) % 4
-            } else {
-                (i + 3) % 4
-            };
+            let next = cycled(item.priority, action == Action::PriorityNext);
             let default = state
                 .flow
                 .step(state.step)
@@ -795,10 +616,10 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 .find(|c| c.key == item.key)
                 .map(|c| c.priority);
             let overrides = &mut state.tuning[state.step].priority_overrides;
-            if Some(Priority::ALL[next]) == default {
+            if Some(next) == default {
                 overrides.remove(&item.key);
             } else {
-                overrides.insert(item.key.clone(), Priority::ALL[next]);
+                overrides.insert(item.key.clone(), next);
             }
             return state.retune(state.step);
         }
@@ -863,7 +684,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         }
         Action::Evict => {}
         Action::SortCache => {
-            state.cache_sort = state.cache_sort.next();
+            state.cache_sort = cycled(state.cache_sort, true);
             state.cache_row = 0;
         }
         Action::Memory => return vec![Effect::Memory(state.step)],
@@ -1031,6 +852,7 @@ fn click(state: &mut AppState, column: u16, row: u16) -> Vec<Effect> {
 mod tests {
     use super::*;
     use crate::context::{Decision, ItemDecision};
+    use crate::settings::{Priority, Strategy};
 
     /// A context that kept each of the step's items whole, at the flow's priorities.
     fn pruned(step: &StepDef, budget: u32, strategy: Strategy, tokens: usize) -> PrunedContext {
