@@ -81,9 +81,9 @@ impl RunRecord {
             .iter()
             .zip(flow.steps())
             .map(|(s, def)| StepRecord {
-                id: s.id.clone(),
-                status: s.status.as_str().to_string(),
-                settings: s.settings.clone(),
+                id: s.state.id.clone(),
+                status: s.state.status.as_str().to_string(),
+                settings: s.state.settings.clone(),
                 flow_budget: def.budget,
                 flow_strategy: def.strategy,
                 tokens: s.tokens,

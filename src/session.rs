@@ -34,14 +34,9 @@ pub struct SessionParts {
 }
 
 pub struct Session {
-    pub flow: Arc<Flow>,
-    pub data: PathBuf,
-    pub load: LoadOptions,
-    pub model: String,
-    pub config: Config,
-    pub dirs: Option<Dirs>,
-    pub analyst: Arc<dyn Analyst>,
-    pub memory: Option<Arc<Memory>>,
+    /// What the front end resolved: flow, data file, mapping, model, config, directories,
+    /// analyst and memory.
+    pub parts: SessionParts,
     pub tokenizer: Tokenizer,
     pub store: Arc<ResultStore>,
     history: Mutex<History>,
@@ -67,14 +62,7 @@ impl Session {
             None => History::Memory(Vec::new()),
         };
         Session {
-            flow: parts.flow,
-            data: parts.data,
-            load: parts.load,
-            model: parts.model,
-            config: parts.config,
-            dirs: parts.dirs,
-            analyst: parts.analyst,
-            memory: parts.memory,
+            parts,
             tokenizer,
             store,
             history: Mutex::new(history),
@@ -85,7 +73,7 @@ impl Session {
 
     /// The model's price, if the pricing table knows it.
     pub fn price(&self) -> Option<Price> {
-        self.config.price(&self.model)
+        self.parts.config.price(&self.parts.model)
     }
 
     /// Loads the data file for the flow, the parsed frame from the cache's disk tier when
@@ -97,11 +85,11 @@ impl Session {
         let frames = self.store.disk().map(|d| d as &dyn FrameStore);
         let options = LoadOptions {
             progress,
-            ..self.load.clone()
+            ..self.parts.load.clone()
         };
         let dataset = load(
-            &self.data,
-            &self.flow.required_columns(),
+            &self.parts.data,
+            &self.parts.flow.required_columns(),
             &options,
             frames,
             Some(&mut preview.observer()),
@@ -115,11 +103,11 @@ impl Session {
     /// The engine for `dataset`, on the current tokio runtime.
     pub fn spawn_engine(&self, dataset: Arc<Dataset>) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {
         let config = EngineConfig {
-            analyst: self.analyst.clone(),
-            memory: self.memory.clone(),
+            analyst: self.parts.analyst.clone(),
+            memory: self.parts.memory.clone(),
             tokenizer: self.tokenizer,
         };
-        Engine::spawn_with(self.flow.clone(), dataset, self.store.clone(), config)
+        Engine::spawn_with(self.parts.flow.clone(), dataset, self.store.clone(), config)
     }
 
     /// The run's report as it stands, measured against the baseline (waiting for the
@@ -130,11 +118,11 @@ impl Session {
             job.finish(&self.store);
         }
         let measure = Measure {
-            model: &self.model,
+            model: &self.parts.model,
             tokenizer: self.tokenizer,
             price: self.price(),
         };
-        RunReport::build(&self.flow, dataset, snapshot, &self.store, &measure)
+        RunReport::build(&self.parts.flow, dataset, snapshot, &self.store, &measure)
     }
 
     /// The report of a finished run; the run's cache counters are added to `cache stats`
@@ -142,7 +130,7 @@ impl Session {
     pub fn finish_run(&self, dataset: &Dataset, snapshot: &FlowSnapshot) -> RunReport {
         let report = self.report(dataset, snapshot);
         report.record_cache_totals(&self.store);
-        let record = RunRecord::of(&report, &self.flow, self.price(), history::now_ms());
+        let record = RunRecord::of(&report, &self.parts.flow, self.price(), history::now_ms());
         let kept = match self.history.lock() {
             Ok(mut h) => h.record(&record).map_err(|e| e.to_string()),
             Err(_) => Err("the run history is unavailable".into()),
@@ -157,7 +145,7 @@ impl Session {
     /// cache file, memory that failed, a run that could not be kept.
     pub fn take_warnings(&self) -> Vec<String> {
         let mut all = self.store.take_warnings();
-        if let Some(m) = &self.memory {
+        if let Some(m) = &self.parts.memory {
             all.extend(m.take_warnings());
         }
         all.append(&mut self.own_warnings());

@@ -72,8 +72,10 @@ pub enum RunsAction {
     },
 }
 
+/// What a run is of: the flow, the data and its mapping, the model and who answers; the
+/// same flags for the TUI and `run`.
 #[derive(Debug, clap::Args)]
-pub struct TuiArgs {
+pub struct TargetArgs {
     /// A built-in flow name or the path of a flow TOML file.
     #[arg(long, short, default_value = "roi_analysis", value_name = "NAME|PATH")]
     pub flow: String,
@@ -87,6 +89,12 @@ pub struct TuiArgs {
     pub llm: LlmArgs,
     #[command(flatten)]
     pub mapping: DataArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TuiArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Open without starting a run (press R to run).
     #[arg(long)]
     pub no_autorun: bool,
@@ -256,12 +264,8 @@ pub enum CacheAction {
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// A built-in flow name or the path of a flow TOML file.
-    #[arg(long, short, default_value = "roi_analysis", value_name = "NAME|PATH")]
-    pub flow: String,
-    /// Sales data to analyse: CSV, Parquet, .xlsx or .xls [default: the bundled sample].
-    #[arg(long, short, value_name = "FILE")]
-    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -272,13 +276,6 @@ pub struct RunArgs {
     /// or stateless.
     #[arg(long, value_name = "STRATEGY")]
     pub strategy: Option<Strategy>,
-    /// Model whose encoding counts tokens and whose prices cost the run [default: from config].
-    #[arg(long, value_name = "MODEL")]
-    pub model: Option<String>,
-    #[command(flatten)]
-    pub llm: LlmArgs,
-    #[command(flatten)]
-    pub mapping: DataArgs,
     /// Write each step's final prompt, exactly as counted, to DIR/<step_id>.txt.
     #[arg(long, value_name = "DIR")]
     pub dump_prompts: Option<PathBuf>,
@@ -417,13 +414,14 @@ impl Setup {
         })
     }
 
-    pub fn resolve(
-        flow: &str,
-        data: Option<&PathBuf>,
-        model: Option<&String>,
-        llm: &LlmArgs,
-        mapping: &DataArgs,
-    ) -> Result<Setup, Failure> {
+    pub fn resolve(target: &TargetArgs) -> Result<Setup, Failure> {
+        let TargetArgs {
+            flow,
+            data,
+            model,
+            llm,
+            mapping,
+        } = target;
         let dirs = Dirs::resolve().ok();
         let mut config = match &dirs {
             Some(d) => Config::load(&d.config).map_err(Failure::input)?,
@@ -434,7 +432,7 @@ impl Setup {
             Some(p) => p.clone(),
             None => sample_path().map_err(|m| Failure { message: m, status: 1 })?,
         };
-        let model = model.cloned().unwrap_or_else(|| config.model.clone());
+        let model = model.clone().unwrap_or_else(|| config.model.clone());
         if let Some(backend) = llm.llm {
             config.llm.backend = match backend {
                 LlmBackend::Offline => mrflow::config::LlmBackend::Offline,

@@ -1,15 +1,15 @@
 //! `mrflow-tui bench`: a quick benchmark of the engine on this machine, for bug reports.
-//! It generates data, then times loading, each step, re-pruning, a warm rerun and token
+//! It generates data, then times, through the same [`Session`] as `run` and the TUI,
+//! loading, each step, the report against the baseline, re-pruning, a warm rerun and token
 //! counting. For careful measurements use `cargo bench`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mrflow::cache::ResultStore;
-use mrflow::context::{Encoding, Tokenizer};
-use mrflow::data::{generate::generate, load_csv};
-use mrflow::engine::Engine;
+use mrflow::config::Config;
+use mrflow::data::{LoadOptions, Progress, generate::generate};
 use mrflow::flow::Flow;
+use mrflow::session::{Session, SessionParts};
 use mrflow::settings::StepSettings;
 use serde::Serialize;
 
@@ -31,6 +31,9 @@ struct Figures {
     /// Each step's time, in flow order.
     steps: Vec<StepTime>,
     cold_run_ms: f64,
+    /// The run's report against the baseline, waiting for the baseline's describe() of
+    /// the file where it is still running.
+    report_ms: f64,
     warm_run_ms: f64,
     what_if_us: f64,
     count_tokens_mib_per_s: f64,
@@ -52,25 +55,45 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     let generate_ms = ms(t.elapsed());
     let csv_bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
 
+    // The default configuration, the offline analyst, no memory and nothing kept on disk:
+    // what is timed is the engine, not this machine's cache or settings.
+    let config = Config::default_only();
+    let analyst = mrflow::llm::from_settings(&config.llm, &config.model).map_err(Failure::input)?;
+    let session = Session::new(SessionParts {
+        flow: flow.clone(),
+        data: path.clone(),
+        load: LoadOptions::default(),
+        model: config.model.clone(),
+        config,
+        dirs: None,
+        analyst,
+        memory: None,
+        persist: false,
+    });
     // Load the encoding first so it is not charged to the first step.
-    let tokenizer = Tokenizer::new(Encoding::O200kBase);
+    let tokenizer = session.tokenizer;
     tokenizer.count("warm up");
 
     let t = Instant::now();
-    let dataset = Arc::new(load_csv(&path, &flow.required_columns()).map_err(|e| fail(e.to_string()))?);
+    let dataset = session
+        .load_dataset(Progress::default())
+        .map_err(|e| fail(e.to_string()))?;
     let load_ms = ms(t.elapsed());
 
     let rt = runtime()?;
-    let store = Arc::new(ResultStore::new());
-    let (snapshot, cold, warm) = rt.block_on(async {
-        let (handle, mut events) = Engine::spawn(flow.clone(), dataset.clone(), store.clone());
+    let (snapshot, cold, report, warm) = rt.block_on(async {
+        let (handle, mut events) = session.spawn_engine(dataset.clone());
         let t = Instant::now();
         let snapshot = handle.run_to_end(&mut events).await;
         let cold = t.elapsed();
         let t = Instant::now();
+        session.report(&dataset, &snapshot);
+        let report = t.elapsed();
+        let t = Instant::now();
         handle.run_to_end(&mut events).await;
-        (snapshot, cold, t.elapsed())
+        (snapshot, cold, report, t.elapsed())
     });
+    let store = &session.store;
 
     // Re-pruning every step at a sweep of budgets, as the TUI does on keypresses.
     let outputs: Vec<_> = flow
@@ -108,6 +131,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
             })
             .collect(),
         cold_run_ms: ms(cold),
+        report_ms: ms(report),
         warm_run_ms: ms(warm),
         what_if_us,
         count_tokens_mib_per_s,
@@ -128,6 +152,10 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
         println!("  step {:<24} {:>5} ms", s.id, s.ms);
     }
     println!("  whole flow, cold  {:>10.1} ms", figures.cold_run_ms);
+    println!(
+        "  report + baseline {:>10.1} ms (after the cold run)",
+        figures.report_ms
+    );
     println!(
         "  whole flow, warm  {:>10.1} ms (everything cached)",
         figures.warm_run_ms

@@ -17,13 +17,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     if let Some(problem) = args.budget.and_then(budget_problem) {
         return Err(Failure::input(format!("--budget: {problem}")));
     }
-    let setup = Setup::resolve(
-        &args.flow,
-        args.data.as_ref(),
-        args.model.as_ref(),
-        &args.llm,
-        &args.mapping,
-    )?;
+    let setup = Setup::resolve(&args.target)?;
     for warning in &setup.warnings {
         eprintln!("mrflow-tui: warning: {warning}");
     }
@@ -43,7 +37,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         let (handle, mut events) = session.spawn_engine(dataset.clone());
         // The same commands the TUI sends when the analyst changes a setting.
         if args.budget.is_some() || args.strategy.is_some() {
-            for step in session.flow.steps() {
+            for step in session.parts.flow.steps() {
                 let mut settings = step.settings();
                 settings.budget = args.budget.map_or(settings.budget, |b| b as u32);
                 settings.strategy = args.strategy.unwrap_or(settings.strategy);
@@ -79,8 +73,8 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let failed: Vec<String> = report
         .steps
         .iter()
-        .filter(|s| s.status == StepStatus::Failed)
-        .filter_map(|s| s.error.as_ref().map(|e| format!("{}: {e}", s.id)))
+        .filter(|s| s.state.status == StepStatus::Failed)
+        .filter_map(|s| s.state.error.as_ref().map(|e| format!("{}: {e}", s.state.id)))
         .collect();
     Err(Failure {
         message: format!("run {}: {}", report.status.as_str(), failed.join("; ")),
@@ -178,21 +172,21 @@ fn render_table(r: &RunReport) -> String {
         "STEP", "STATUS", "CACHED", "TIME", "PROMPT/BUDGET", "PREFIX", "P-CACHE", "BASELINE", "OUTPUT"
     ));
     for s in &r.steps {
-        let output = match (&s.output_ref, &s.error) {
+        let output = match (&s.state.output_ref, &s.state.error) {
             (Some(r), _) => r.short(),
             (None, Some(e)) => e.clone(),
             _ => "-".into(),
         };
         out.push_str(&format!(
             "{:<22} {:<9} {:<6} {:>7} {:>13} {:>6} {:>7} {:>9}  {}\n",
-            s.id,
-            s.status.as_str(),
-            if s.cached { "yes" } else { "no" },
-            ms(s.duration_ms),
+            s.state.id,
+            s.state.status.as_str(),
+            if s.state.cached { "yes" } else { "no" },
+            ms(s.state.duration_ms),
             format!(
                 "{}/{}",
                 grouped(s.tokens.prompt as f64),
-                grouped(s.settings.budget as f64)
+                grouped(s.state.settings.budget as f64)
             ),
             grouped(s.tokens.stable_prefix as f64),
             prompt_cache(&s.tokens),
@@ -229,16 +223,16 @@ fn render_markdown(r: &RunReport) -> String {
     for s in &r.steps {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {}/{} | {} | {} | {} | {} |\n",
-            s.id,
-            s.status.as_str(),
-            if s.cached { "yes" } else { "no" },
-            ms(s.duration_ms),
+            s.state.id,
+            s.state.status.as_str(),
+            if s.state.cached { "yes" } else { "no" },
+            ms(s.state.duration_ms),
             s.tokens.prompt,
-            s.settings.budget,
+            s.state.settings.budget,
             s.tokens.stable_prefix,
             prompt_cache(&s.tokens),
             s.tokens.baseline_prompt,
-            s.output_ref.map_or("-".into(), |r| format!("`{}`", r.short()))
+            s.state.output_ref.map_or("-".into(), |r| format!("`{}`", r.short()))
         ));
     }
     out.push_str(&format!("\n{}\n", ledger_line(r)));

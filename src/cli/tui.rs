@@ -11,13 +11,7 @@ pub fn tui(args: &TuiArgs) -> Result<(), Failure> {
         print!("{}", mrflow::config::DEFAULT_CONFIG);
         return Ok(());
     }
-    let setup = Setup::resolve(
-        &args.flow,
-        args.data.as_ref(),
-        args.model.as_ref(),
-        &args.llm,
-        &args.mapping,
-    )?;
+    let setup = Setup::resolve(&args.target)?;
     if !setup.data.is_file() {
         return Err(Failure::input(format!("{}: file not found", setup.data.display())));
     }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use polars::prelude::DataFrame;
 use serde::Serialize;
 
-use super::events::{RunState, StepStatus};
-use super::handle::FlowSnapshot;
+use super::events::RunState;
+use super::handle::{FlowSnapshot, StepState};
 use crate::cache::{CacheStats, Reference, ResultStore, Summary};
 use crate::config::Price;
 use crate::context::baseline::{self, BaselineStep};
@@ -17,7 +17,7 @@ use crate::context::{Encoding, ItemDecision, Tokenizer, layout};
 use crate::data::Dataset;
 use crate::flow::Flow;
 use crate::llm::{AnswerRequest, OfflineAnalyst};
-use crate::settings::{Priority, StepSettings};
+use crate::settings::Priority;
 use crate::step_output::{StepOutput, ToolRecord};
 use crate::tools::Fact;
 
@@ -93,16 +93,9 @@ pub struct DataSummary {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StepReport {
-    pub id: String,
-    pub status: StepStatus,
-    pub cached: bool,
-    pub duration_ms: Option<u64>,
-    pub output_ref: Option<Reference>,
-    pub error: Option<String>,
-    pub route: Option<String>,
-    /// The step's settings as it ran.
+    /// The step as it ended: status, timing, output, route and the settings it ran with.
     #[serde(flatten)]
-    pub settings: StepSettings,
+    pub state: StepState,
     /// Who wrote the step's answer: `offline/v1`, or `openai/v1 <base url> <model>`.
     pub analyst: Option<String>,
     pub tokens: StepTokens,
@@ -265,14 +258,7 @@ impl RunReport {
                 let output = outputs[i].as_ref();
                 let ctx = output.map(|o| &o.context);
                 StepReport {
-                    id: s.id.clone(),
-                    status: s.status,
-                    cached: s.cached,
-                    duration_ms: s.duration_ms,
-                    output_ref: s.output_ref,
-                    error: s.error.clone(),
-                    route: s.route.clone(),
-                    settings: s.settings.clone(),
+                    state: s.clone(),
                     analyst: output.map(|o| o.analyst.clone()),
                     tokens: StepTokens {
                         prompt: ctx.map_or(0, |c| c.pruned.tokens),

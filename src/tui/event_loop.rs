@@ -108,14 +108,15 @@ fn data_label(d: &Dataset) -> String {
 /// Runs the TUI until the user quits.
 pub async fn run(opts: TuiOptions) -> Result<(), String> {
     let session = opts.session.clone();
-    let keymap = Keymap::new(&session.config.keys)?;
-    let theme = Theme::pick(&session.config.theme);
+    let keymap = Keymap::new(&session.parts.config.keys)?;
+    let theme = Theme::pick(&session.parts.config.theme);
     let (mut term, _guard) = terminal::init().map_err(|e| format!("cannot start the terminal UI: {e}"))?;
     let name = session
+        .parts
         .data
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into());
-    let mut state = AppState::new(session.flow.clone(), format!("{name} · loading…"));
+    let mut state = AppState::new(session.parts.flow.clone(), format!("{name} · loading…"));
     if !opts.notices.is_empty() {
         state.status = opts.notices.join("; ");
     }
@@ -287,7 +288,7 @@ fn spawn_ledger(e: &Running, session: &Arc<Session>, tx: mpsc::UnboundedSender<M
 fn memory_view(e: &Running, state: &AppState, session: &Session, step: usize) -> Action {
     let def = state.flow.step(step);
     let title = format!("Memory · {}", def.id);
-    let Some(memory) = &session.memory else {
+    let Some(memory) = &session.parts.memory else {
         return Action::Inspect {
             title,
             lines: vec![
@@ -385,7 +386,11 @@ fn perform(effect: Effect, engine: &Option<Running>, state: &AppState, session: 
 }
 
 fn export(e: &Running, state: &AppState, session: &Session) -> Result<String, String> {
-    let dirs = session.dirs.as_ref().ok_or("no data directory; set MRFLOW_DATA_DIR")?;
+    let dirs = session
+        .parts
+        .dirs
+        .as_ref()
+        .ok_or("no data directory; set MRFLOW_DATA_DIR")?;
     let dir = dirs.data.join("exports");
     std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
     let report = session.report(&e.dataset, &e.handle.snapshot());
@@ -405,6 +410,7 @@ fn export(e: &Running, state: &AppState, session: &Session) -> Result<String, St
 /// Writes the flow with the tuned budgets, strategies and priorities as a flow file.
 fn save_overrides(state: &AppState, session: &Session) -> Result<String, String> {
     let dirs = session
+        .parts
         .dirs
         .as_ref()
         .ok_or("no config directory; set MRFLOW_CONFIG_DIR")?;
