@@ -81,14 +81,18 @@ fn keys<'a>(facts: impl IntoIterator<Item = &'a Fact>) -> Vec<String> {
     facts.into_iter().map(|f| f.key.clone()).collect()
 }
 
-/// Dataset renderings (full, summary) cached by its reference: the full one needs a
-/// profiling pass.
+/// Dataset renderings (full, summary) cached by the frame's reference (flows reading other
+/// columns of one file see other frames): the full one needs a profiling pass.
 static RENDERINGS: LazyLock<Memo<Reference, Arc<(String, String)>>> = LazyLock::new(|| Memo::new(4096));
 
 fn dataset_renderings(dataset: &Dataset) -> Arc<(String, String)> {
-    RENDERINGS.get_or_insert_with(dataset.reference, || {
+    RENDERINGS.get_or_insert_with(dataset.frame_reference(), || {
         let short = dataset.reference.short();
-        let full = match profile::run(&dataset.frame) {
+        let rows = crate::tools::Rows {
+            dataset: Some(dataset.frame_reference()),
+            ..(&dataset.frame).into()
+        };
+        let full = match profile::of(rows) {
             Ok(p) => dataset_full(dataset, &p, &short),
             Err(_) => dataset_shape(dataset, &short),
         };

@@ -47,6 +47,19 @@ impl Dataset {
     pub fn columns(&self) -> Vec<String> {
         self.frame.get_column_names().iter().map(|c| c.to_string()).collect()
     }
+
+    /// What results computed from `frame` are kept under: the dataset and the columns read
+    /// of it. Two flows that read other columns of one file hold other frames (other
+    /// columns, and other rows where an incomplete one was dropped), so their results from
+    /// the same dataset differ.
+    pub fn frame_reference(&self) -> Reference {
+        let columns = self.columns().join("\u{1f}");
+        Reference::of_parts([
+            b"frame-of/v1".as_slice(),
+            self.reference.to_string().as_bytes(),
+            columns.as_bytes(),
+        ])
+    }
 }
 
 /// How to read a file beyond what can be detected: explicit roles, the date format, the

@@ -64,7 +64,10 @@ impl StepJob {
         let calls = || self.flow.steps().iter().flat_map(|s| s.tools.iter());
         let grouping = calls().filter(|c| !c.group_keys().is_empty()).count();
         if call.group_keys().is_empty() || grouping < 2 {
-            return frame.into();
+            return Rows {
+                dataset: Some(self.dataset.frame_reference()),
+                ..frame.into()
+            };
         }
         let rollup = self.rollup.get_or_init(|| {
             let mut keys: Vec<String> = calls().flat_map(|c| c.group_keys()).collect();
@@ -75,6 +78,7 @@ impl StepJob {
         Rows {
             frame,
             rollup: rollup.as_ref(),
+            dataset: Some(self.dataset.frame_reference()),
         }
     }
 
@@ -121,7 +125,7 @@ impl StepJob {
         ))
         .expect("settings serialize");
         let inputs = serde_json::to_vec(&self.inputs).expect("references serialize");
-        let data = self.dataset.reference.to_string();
+        let data = self.dataset.frame_reference().to_string();
         let memory = memory.join("\n");
         Reference::of_parts([
             b"step/v3".as_slice(),
@@ -203,7 +207,7 @@ impl StepJob {
                 step: def.id.clone(),
                 message: format!("{label} ({}/{})", k + 1, def.tools.len()),
             });
-            let key = call.memo_reference(&self.dataset.reference);
+            let key = call.memo_reference(&self.dataset.frame_reference());
             let (output, cached) = match self.store.tool_output(&key).filter(|_| call.cacheable()) {
                 Some(hit) => {
                     self.emit(EngineEvent::CacheHit {
