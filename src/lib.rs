@@ -20,6 +20,7 @@ pub mod history;
 pub mod llm;
 pub mod memory;
 mod net;
+pub mod parallel;
 pub mod private_file;
 pub mod reference;
 pub mod sample;

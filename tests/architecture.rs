@@ -11,6 +11,7 @@ const LAYERS: &[&[&str]] = &[
         "settings",
         "format",
         "private_file",
+        "parallel",
         "dirs",
         "net",
         "sample",

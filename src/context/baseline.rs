@@ -98,42 +98,13 @@ pub fn describe(frame: &DataFrame) -> PolarsResult<String> {
     let stat_rows = [
         "count", "unique", "top", "freq", "mean", "std", "min", "25%", "50%", "75%", "max",
     ];
-    let mut describe: Vec<Vec<String>> = Vec::new();
-    for column in frame.columns() {
-        let s = column.as_materialized_series();
-        let mut cells = vec!["NaN".to_string(); stat_rows.len()];
-        if s.dtype().is_primitive_numeric() {
-            let mut v: Vec<f64> = s.cast(&DataType::Float64)?.f64()?.iter().flatten().collect();
-            if v.is_empty() {
-                describe.push(cells);
-                continue;
-            }
-            let n = v.len() as f64;
-            let mean = v.iter().sum::<f64>() / n;
-            let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-            let (q1, q2, q3, min, max) = quartiles(&mut v);
-            let stats = [n, mean, std, min, q1, q2, q3, max];
-            for (i, x) in stats.iter().enumerate() {
-                cells[if i == 0 { 0 } else { i + 3 }] = format!("{x:.6}");
-            }
-        } else {
-            let values: Vec<&str> = s.str()?.iter().flatten().collect();
-            let mut counts: PlHashMap<&str, (usize, usize)> = PlHashMap::new();
-            for (i, v) in values.iter().enumerate() {
-                counts.entry(v).or_insert((0, i)).0 += 1;
-            }
-            let (top, (freq, _)) = counts
-                .iter()
-                .max_by(|a, b| a.1.0.cmp(&b.1.0).then(b.1.1.cmp(&a.1.1)))
-                .map(|(k, v)| (*k, *v))
-                .unwrap_or(("NaN", (0, 0)));
-            cells[0] = values.len().to_string();
-            cells[1] = counts.len().to_string();
-            cells[2] = top.to_string();
-            cells[3] = freq.to_string();
-        }
-        describe.push(cells);
-    }
+    // Each column is a pass of its own (a selection for the quartiles, a hash table for the
+    // text): they run side by side.
+    let describe = crate::parallel::map(frame.columns(), |c| {
+        describe_column(c.as_materialized_series(), stat_rows.len())
+    })
+    .into_iter()
+    .collect::<PolarsResult<Vec<_>>>()?;
     let index: Vec<String> = stat_rows.iter().map(|s| s.to_string()).collect();
     let mut out = pandas_table(&names, &index, &describe);
 
@@ -156,6 +127,60 @@ pub fn describe(frame: &DataFrame) -> PolarsResult<String> {
     out.push_str("\n\n");
     out.push_str(&pandas_table(&names, &index, &columns));
     Ok(out)
+}
+
+/// One column of describe(include='all'): count, mean, std, min, quartiles and max of
+/// numbers; count, unique, top and freq of the rest; `NaN` where pandas prints it.
+fn describe_column(s: &Series, stats: usize) -> PolarsResult<Vec<String>> {
+    let mut cells = vec!["NaN".to_string(); stats];
+    if s.dtype().is_primitive_numeric() {
+        let floats = s.cast(&DataType::Float64)?;
+        let floats = floats.f64()?;
+        let mut v: Vec<f64> = Vec::with_capacity(floats.len() - floats.null_count());
+        for chunk in floats.downcast_iter() {
+            match chunk.validity().filter(|valid| valid.unset_bits() > 0) {
+                None => v.extend_from_slice(chunk.values().as_slice()),
+                Some(valid) => v.extend(
+                    chunk
+                        .values()
+                        .iter()
+                        .zip(valid.iter())
+                        .filter(|(_, ok)| *ok)
+                        .map(|(x, _)| *x),
+                ),
+            }
+        }
+        if v.is_empty() {
+            return Ok(cells);
+        }
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        let (q1, q2, q3, min, max) = quartiles(&mut v);
+        let numbers = [n, mean, std, min, q1, q2, q3, max];
+        for (i, x) in numbers.iter().enumerate() {
+            cells[if i == 0 { 0 } else { i + 3 }] = format!("{x:.6}");
+        }
+    } else {
+        // Each value's count and first position: the top is the most frequent, the first
+        // seen among equals.
+        let mut counts: PlHashMap<&str, (usize, usize)> = PlHashMap::new();
+        let mut present = 0;
+        for (i, v) in s.str()?.iter().flatten().enumerate() {
+            counts.entry(v).or_insert((0, i)).0 += 1;
+            present += 1;
+        }
+        let (top, (freq, _)) = counts
+            .iter()
+            .max_by(|a, b| a.1.0.cmp(&b.1.0).then(b.1.1.cmp(&a.1.1)))
+            .map(|(k, v)| (*k, *v))
+            .unwrap_or(("NaN", (0, 0)));
+        cells[0] = present.to_string();
+        cells[1] = counts.len().to_string();
+        cells[2] = top.to_string();
+        cells[3] = freq.to_string();
+    }
+    Ok(cells)
 }
 
 /// The quartiles (pandas' linear interpolation), minimum and maximum of `v`, reordering

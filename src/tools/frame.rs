@@ -2,6 +2,8 @@
 
 use polars::prelude::*;
 
+use crate::reference::Reference;
+
 /// A group key as read back from a frame.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Key {
@@ -42,6 +44,33 @@ fn exact_sum(name: &str) -> Expr {
     cents(name).sum().alias(name)
 }
 
+/// `x` in whole cents, rounded half away from zero: what [`cents`] computes, on one value.
+fn to_cents(x: f64) -> i64 {
+    let scaled = x * SCALE;
+    (if scaled >= 0.0 { scaled + 0.5 } else { scaled - 0.5 }) as i64
+}
+
+/// A column's values in whole cents, as [`cents`] converts them; a missing value counts 0,
+/// as a sum skips it.
+fn cents_of(column: &Column) -> PolarsResult<Vec<i64>> {
+    let floats = column.cast(&DataType::Float64)?;
+    let floats = floats.f64()?;
+    let mut out = Vec::with_capacity(floats.len());
+    for chunk in floats.downcast_iter() {
+        let values = chunk.values().as_slice();
+        match chunk.validity() {
+            None => out.extend(values.iter().map(|&x| to_cents(x))),
+            Some(valid) => out.extend(
+                values
+                    .iter()
+                    .zip(valid.iter())
+                    .map(|(&x, ok)| if ok { to_cents(x) } else { 0 }),
+            ),
+        }
+    }
+    Ok(out)
+}
+
 /// A column in whole cents, rounded half away from zero.
 fn cents(name: &str) -> Expr {
     let scaled = col(name) * lit(SCALE);
@@ -54,43 +83,165 @@ fn cents(name: &str) -> Expr {
 /// The measures a rollup sums.
 const MEASURES: [&str; 4] = ["total_revenue", "total_cost", "profit", "units_sold"];
 
-/// A frame's measures converted once to whole cents (Int64), beside the columns the flow's
-/// tools group by: each tool's group-by then only adds integers, instead of scaling and
-/// rounding every value again. Integer sums are exact, so results are bit-identical to
-/// grouping the frame itself.
+/// A key column dictionary-coded: its distinct values in ascending order (a missing value
+/// first, as polars sorts nulls) and each row's index into them, so codes order as keys do.
+#[derive(Debug, Clone)]
+struct Coded {
+    dictionary: Vec<Key>,
+    codes: Vec<u32>,
+}
+
+impl Coded {
+    /// Codes for a text or integer column; `None` for any other type.
+    fn of(column: &Column) -> PolarsResult<Option<Coded>> {
+        let dtype = column.dtype();
+        if dtype == &DataType::String {
+            let values = column.str()?;
+            Ok(Some(Coded::from_values(values.iter(), |v: Option<&str>| {
+                Key::Text(v.unwrap_or_default().to_string())
+            })))
+        } else if dtype.is_integer() {
+            let cast = column.cast(&DataType::Int64)?;
+            Ok(Some(Coded::from_values(cast.i64()?.iter(), |v: Option<i64>| {
+                Key::Int(v.unwrap_or_default())
+            })))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Codes in first-seen order, then renumbered so that they follow the values' order.
+    fn from_values<T: Copy + Ord + std::hash::Hash>(
+        values: impl Iterator<Item = Option<T>>,
+        key: impl Fn(Option<T>) -> Key,
+    ) -> Coded {
+        let mut seen: PlHashMap<Option<T>, u32> = PlHashMap::new();
+        let mut codes: Vec<u32> = Vec::with_capacity(values.size_hint().0);
+        for v in values {
+            let next = seen.len() as u32;
+            codes.push(*seen.entry(v).or_insert(next));
+        }
+        let mut distinct: Vec<(Option<T>, u32)> = seen.into_iter().collect();
+        // `None` orders before every value, as nulls sort first.
+        distinct.sort_unstable_by_key(|d| d.0);
+        let mut renumber = vec![0u32; distinct.len()];
+        for (rank, (_, first_seen)) in distinct.iter().enumerate() {
+            renumber[*first_seen as usize] = rank as u32;
+        }
+        for c in &mut codes {
+            *c = renumber[*c as usize];
+        }
+        Coded {
+            dictionary: distinct.into_iter().map(|(v, _)| key(v)).collect(),
+            codes,
+        }
+    }
+}
+
+/// A frame's measures converted once to whole cents, beside the columns the flow's tools
+/// group by, each dictionary-coded: every tool's group-by is then a pass of integer
+/// additions indexed by small codes, instead of hashing text keys and scaling and rounding
+/// every value again. Integer sums are exact, so results are bit-identical to grouping the
+/// frame itself.
 #[derive(Debug, Clone)]
 pub struct Rollup {
-    sums: DataFrame,
-    keys: Vec<String>,
-    values: Vec<String>,
+    keys: Vec<(String, Coded)>,
+    /// Each measure's cents per row; a missing value counts 0, as polars' sum skips it.
+    values: Vec<(String, Vec<i64>)>,
 }
 
 impl Rollup {
     /// The cents of `frame`'s measures beside its `keys` (the columns the flow's tools group
-    /// by), or `None` when there is nothing to sum or group.
+    /// by) that are text or integers, or `None` when there is nothing to sum or group.
     pub fn build(frame: &DataFrame, keys: &[String]) -> PolarsResult<Option<Rollup>> {
         let has = |name: &str| frame.column(name).is_ok();
-        let values: Vec<String> = MEASURES.iter().filter(|m| has(m)).map(|m| m.to_string()).collect();
-        let keys: Vec<String> = keys.iter().filter(|k| has(k)).cloned().collect();
-        if values.is_empty() || keys.is_empty() {
+        let measures: Vec<&str> = MEASURES.iter().copied().filter(|m| has(m)).collect();
+        let key_columns: Vec<(&String, &Column)> = keys
+            .iter()
+            .filter_map(|k| frame.column(k).ok().map(|c| (k, c)))
+            .collect();
+        if measures.is_empty() || key_columns.is_empty() {
             return Ok(None);
         }
-        let sums = frame
-            .clone()
-            .lazy()
-            .select(
-                keys.iter()
-                    .map(|k| col(k.as_str()))
-                    .chain(values.iter().map(|v| cents(v)))
-                    .collect::<Vec<_>>(),
-            )
-            .collect()?;
-        Ok(Some(Rollup { sums, keys, values }))
+        // Each column is its own pass over the rows: they run side by side.
+        let coded = crate::parallel::map(&key_columns, |(k, c)| {
+            Coded::of(c).map(|coded| coded.map(|coded| (k.to_string(), coded)))
+        })
+        .into_iter()
+        .collect::<PolarsResult<Vec<_>>>();
+        let values = crate::parallel::map(&measures, |m| Ok((m.to_string(), cents_of(frame.column(m)?)?)))
+            .into_iter()
+            .collect::<PolarsResult<Vec<(String, Vec<i64>)>>>();
+        let coded: Vec<(String, Coded)> = coded?.into_iter().flatten().collect();
+        if coded.is_empty() {
+            return Ok(None);
+        }
+        let values = values?;
+        Ok(Some(Rollup { keys: coded, values }))
     }
 
     fn covers(&self, keys: &[&str], values: &[&str]) -> bool {
-        keys.iter().all(|k| self.keys.iter().any(|r| r == k))
-            && values.iter().all(|v| self.values.iter().any(|r| r == v))
+        keys.iter().all(|k| self.keys.iter().any(|(r, _)| r == k))
+            && values.iter().all(|v| self.values.iter().any(|(r, _)| r == v))
+    }
+
+    /// [`sums_by`] on the codes: each row's key codes combined into one index (mixed radix,
+    /// so indices order as the key tuples do), the cents added up per index.
+    fn sums_by(&self, keys: &[&str], values: &[&str]) -> Vec<Group> {
+        let find_key = |k: &str| &self.keys.iter().find(|(r, _)| r == k).expect("covered").1;
+        let find_value = |v: &str| &self.values.iter().find(|(r, _)| r == v).expect("covered").1;
+        let coded: Vec<&Coded> = keys.iter().map(|k| find_key(k)).collect();
+        let cents: Vec<&Vec<i64>> = values.iter().map(|v| find_value(v)).collect();
+        let rows = coded.first().map_or(0, |c| c.codes.len());
+        let index = |row: usize| -> u64 {
+            coded
+                .iter()
+                .fold(0u64, |acc, c| acc * c.dictionary.len() as u64 + c.codes[row] as u64)
+        };
+        // Per index: its rows' count and sums, in a dense table when the key space is small.
+        let space: u64 = coded.iter().map(|c| c.dictionary.len() as u64).product();
+        let width = values.len();
+        let mut found: Vec<(u64, Vec<i64>)> = if space <= 1 << 20 {
+            let mut counts = vec![0u32; space as usize];
+            let mut sums = vec![0i64; space as usize * width];
+            for row in 0..rows {
+                let i = index(row) as usize;
+                counts[i] += 1;
+                for (j, c) in cents.iter().enumerate() {
+                    sums[i * width + j] += c[row];
+                }
+            }
+            (0..space as usize)
+                .filter(|&i| counts[i] > 0)
+                .map(|i| (i as u64, sums[i * width..(i + 1) * width].to_vec()))
+                .collect()
+        } else {
+            let mut table: PlHashMap<u64, Vec<i64>> = PlHashMap::new();
+            for row in 0..rows {
+                let sums = table.entry(index(row)).or_insert_with(|| vec![0; width]);
+                for (j, c) in cents.iter().enumerate() {
+                    sums[j] += c[row];
+                }
+            }
+            let mut found: Vec<(u64, Vec<i64>)> = table.into_iter().collect();
+            found.sort_unstable_by_key(|(i, _)| *i);
+            found
+        };
+        found
+            .drain(..)
+            .map(|(mut i, sums)| {
+                let mut keys = vec![Key::Int(0); coded.len()];
+                for (slot, c) in coded.iter().enumerate().rev() {
+                    let n = c.dictionary.len() as u64;
+                    keys[slot] = c.dictionary[(i % n) as usize].clone();
+                    i /= n;
+                }
+                Group {
+                    keys,
+                    sums: sums.into_iter().map(|x| x as f64 / SCALE).collect(),
+                }
+            })
+            .collect()
     }
 }
 
@@ -99,11 +250,18 @@ impl Rollup {
 pub struct Rows<'a> {
     pub frame: &'a DataFrame,
     pub rollup: Option<&'a Rollup>,
+    /// The frame's reference (`Dataset::frame_reference`), under which what is computed
+    /// from the whole frame once (its profile) is kept; `None` for a frame of no dataset.
+    pub dataset: Option<Reference>,
 }
 
 impl<'a> From<&'a DataFrame> for Rows<'a> {
     fn from(frame: &'a DataFrame) -> Rows<'a> {
-        Rows { frame, rollup: None }
+        Rows {
+            frame,
+            rollup: None,
+            dataset: None,
+        }
     }
 }
 
@@ -117,22 +275,16 @@ impl<'a> From<&Rows<'a>> for Rows<'a> {
 /// deterministic. Reads the rollup when it has the keys and values, else the frame.
 pub fn sums_by<'a>(rows: impl Into<Rows<'a>>, keys: &[&str], values: &[&str]) -> PolarsResult<Vec<Group>> {
     let rows = rows.into();
+    if let Some(rollup) = rows.rollup.filter(|r| r.covers(keys, values)) {
+        return Ok(rollup.sums_by(keys, values));
+    }
     let by = keys.iter().map(|k| col(*k)).collect::<Vec<_>>();
-    let grouped = match rows.rollup.filter(|r| r.covers(keys, values)) {
-        // Cent sums regrouped: integer addition, so exactly what the frame would give.
-        Some(rollup) => rollup
-            .sums
-            .clone()
-            .lazy()
-            .group_by(by)
-            .agg(values.iter().map(|v| col(*v).sum()).collect::<Vec<_>>()),
-        None => rows
-            .frame
-            .clone()
-            .lazy()
-            .group_by(by)
-            .agg(values.iter().map(|v| exact_sum(v)).collect::<Vec<_>>()),
-    };
+    let grouped = rows
+        .frame
+        .clone()
+        .lazy()
+        .group_by(by)
+        .agg(values.iter().map(|v| exact_sum(v)).collect::<Vec<_>>());
     let grouped = grouped
         .sort(
             keys.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
@@ -203,6 +355,7 @@ mod tests {
         let with = Rows {
             frame: &frame,
             rollup: Some(&rollup),
+            dataset: None,
         };
         for keys in [&["brand"][..], &["region", "brand"], &["year", "month"]] {
             let values = ["total_revenue", "total_cost", "profit", "units_sold"];
@@ -214,6 +367,36 @@ mod tests {
         }
         // A key the rollup lacks is read from the frame.
         assert!(!rollup.covers(&["store_id"], &["profit"]));
+    }
+
+    #[test]
+    fn the_rollup_matches_the_frame_with_missing_values_and_a_large_key_space() {
+        let n = 5000;
+        let frame = df! {
+            "brand" => (0..n).map(|i| (i % 7 != 0).then(|| ["Zeta", "alpha", "Beta", ""][i % 4])).collect::<Vec<_>>(),
+            "store_id" => (0..n).map(|i| format!("S-{:04}", (i * 7919) % 2003)).collect::<Vec<_>>(),
+            "order" => (0..n).map(|i| Some(((i * 104_729) % 1999) as i64 - 900)).collect::<Vec<_>>(),
+            "total_revenue" => (0..n).map(|i| (i % 5 != 0).then_some(0.01 + i as f64 * 1.37)).collect::<Vec<_>>(),
+            "profit" => (0..n).map(|i| -0.05 + i as f64 * 0.26).collect::<Vec<_>>(),
+        }
+        .unwrap();
+        let keys: Vec<String> = ["brand", "store_id", "order"].map(String::from).to_vec();
+        let rollup = Rollup::build(&frame, &keys).unwrap().expect("a rollup");
+        let with = Rows {
+            frame: &frame,
+            rollup: Some(&rollup),
+            dataset: None,
+        };
+        // The last pair has 2003 x 1999 possible keys: counted in a hash table.
+        for keys in [&["brand"][..], &["order"], &["brand", "order"], &["store_id", "order"]] {
+            let values = ["total_revenue", "profit"];
+            assert!(rollup.covers(keys, &values));
+            assert_eq!(
+                sums_by(with, keys, &values).unwrap(),
+                sums_by(&frame, keys, &values).unwrap(),
+                "{keys:?}"
+            );
+        }
     }
 
     #[test]

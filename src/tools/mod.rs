@@ -250,13 +250,12 @@ impl ToolCall {
 
     /// Runs the call on `rows`: its group-bys read the rollup when there is one.
     pub fn run_on(&self, rows: Rows<'_>) -> Result<ToolOutput, ToolError> {
-        let frame = rows.frame;
         let fail = |e: ToolFailure| ToolError {
             tool: self.label(),
             message: e.0,
         };
         let (result, facts) = match self {
-            ToolCall::LoadData => profile::run(frame).map(output).map_err(fail)?,
+            ToolCall::LoadData => profile::of(rows).map(output).map_err(fail)?,
             ToolCall::Profitability { by } => profitability::run(rows, by).map(output).map_err(fail)?,
             ToolCall::Roi { by } => roi::run(rows, by).map(output).map_err(fail)?,
             ToolCall::BudgetOptimization {

@@ -4,8 +4,12 @@
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use std::sync::Mutex;
+
 use super::format::{grouped, money};
+use super::frame::Rows;
 use super::{Analysis, Fact, ToolFailure};
+use crate::reference::Reference;
 use crate::settings::Priority;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,29 +31,54 @@ pub struct DataProfile {
     pub last_date: Option<String>,
 }
 
-pub fn run(frame: &DataFrame) -> Result<DataProfile, ToolFailure> {
-    let mut columns = Vec::new();
-    for column in frame.columns() {
-        let series = column.as_materialized_series();
-        let numeric = series.dtype().is_primitive_numeric();
-        let (min, max, mean, sum) = if numeric {
-            let f = series.cast(&DataType::Float64)?;
-            let ca = f.f64()?;
-            (ca.min(), ca.max(), ca.mean(), Some(ca.sum().unwrap_or(0.0)))
-        } else {
-            (None, None, None, None)
-        };
-        let distinct = if numeric { None } else { Some(series.n_unique()?) };
-        columns.push(ColumnProfile {
-            name: column.name().to_string(),
-            dtype: format!("{}", series.dtype()),
-            distinct,
-            min,
-            max,
-            mean,
-            sum,
-        });
+/// The last frame profiled: the `load_data` tool and the context's rendering of the
+/// dataset both need its profile, and a session works on one dataset at a time.
+static LAST: Mutex<Option<(Reference, DataProfile)>> = Mutex::new(None);
+
+/// The profile of `rows`' frame, computed once per frame of a dataset.
+pub fn of(rows: Rows<'_>) -> Result<DataProfile, ToolFailure> {
+    let Some(key) = rows.dataset else {
+        return run(rows.frame);
+    };
+    let kept = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, profile)) = kept.as_ref().filter(|(k, _)| *k == key) {
+        return Ok(profile.clone());
     }
+    drop(kept);
+    let profile = run(rows.frame)?;
+    *LAST.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, profile.clone()));
+    Ok(profile)
+}
+
+/// One column's profile: range, mean and sum of numbers, the distinct count of the rest.
+fn column_profile(column: &Column) -> Result<ColumnProfile, ToolFailure> {
+    let series = column.as_materialized_series();
+    let numeric = series.dtype().is_primitive_numeric();
+    let (min, max, mean, sum) = if numeric {
+        let f = series.cast(&DataType::Float64)?;
+        let ca = f.f64()?;
+        (ca.min(), ca.max(), ca.mean(), Some(ca.sum().unwrap_or(0.0)))
+    } else {
+        (None, None, None, None)
+    };
+    let distinct = if numeric { None } else { Some(series.n_unique()?) };
+    Ok(ColumnProfile {
+        name: column.name().to_string(),
+        dtype: format!("{}", series.dtype()),
+        distinct,
+        min,
+        max,
+        mean,
+        sum,
+    })
+}
+
+pub fn run(frame: &DataFrame) -> Result<DataProfile, ToolFailure> {
+    // Counting the distinct values of a text column is a hashing pass of its own: the
+    // columns are profiled side by side.
+    let columns = crate::parallel::map(frame.columns(), column_profile)
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
     let (first_date, last_date) = match frame.column("sale_date").ok().and_then(|c| c.str().ok()) {
         // ISO dates order as text.
         Some(dates) => (
