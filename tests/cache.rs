@@ -221,3 +221,27 @@ fn cache_files_are_private_to_the_user() {
         }
     }
 }
+
+/// Two flows that read other columns of one file hold other frames: the second must not be
+/// served the first's profile or results from the cache.
+#[test]
+fn flows_reading_other_columns_of_one_file_do_not_share_results() {
+    let fact_keys = |r: &serde_json::Value| -> Vec<String> {
+        r["steps"][0]["facts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["key"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let alone = tempfile::tempdir().unwrap();
+    let (expected, _) = run_json(alone.path(), &["--flow", "sales_forecast"]);
+    let shared = tempfile::tempdir().unwrap();
+    let (roi, _) = run_json(shared.path(), &["--flow", "roi_analysis"]);
+    assert!(fact_keys(&roi).contains(&"data.distinct.brand".to_string()));
+    let (after, _) = run_json(shared.path(), &["--flow", "sales_forecast"]);
+    assert!(cached(&after).iter().all(|c| !c), "nothing of roi_analysis' frame fits");
+    assert_eq!(fact_keys(&after), fact_keys(&expected));
+    assert_eq!(refs(&after), refs(&expected));
+    assert_eq!(after["report"], expected["report"]);
+}
