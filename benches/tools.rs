@@ -1,4 +1,6 @@
-//! Each analytics tool on 10k and 1M generated rows, and the result cache's get/put.
+//! Each analytics tool on 10k and 1M generated rows, alone and reading the shared rollup;
+//! the rollup's build and the baseline's describe() of every column at 1M rows; and the
+//! result cache's get/put.
 //!
 //! Run with `cargo bench --bench tools`.
 
@@ -7,8 +9,8 @@ use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use mrflow::cache::{Reference, ResultStore, StoredValue};
-use mrflow::data::{Dataset, generate::generate, load_csv};
-use mrflow::tools::ToolCall;
+use mrflow::data::{Dataset, LoadOptions, generate::generate, load, load_csv};
+use mrflow::tools::{Rollup, Rows, ToolCall};
 
 fn calls() -> Vec<ToolCall> {
     [
@@ -52,6 +54,57 @@ fn tools(c: &mut Criterion) {
     }
 }
 
+/// The rollup a run shares between its tools (keys coded, measures in cents), each grouping
+/// tool reading it, and describe() of the whole file, at 1M rows.
+fn rollup_and_describe(c: &mut Criterion) {
+    let calls = calls();
+    let rows = 1_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sales.csv");
+    generate(rows, 42, std::fs::File::create(&path).unwrap()).unwrap();
+    let mut columns: Vec<&str> = calls.iter().flat_map(|c| c.required_columns()).collect();
+    columns.sort();
+    columns.dedup();
+    let mut whole = None;
+    let data = load(
+        &path,
+        &columns,
+        &LoadOptions::default(),
+        None,
+        Some(&mut |_, frame| whole = Some(frame.clone())),
+    )
+    .unwrap();
+    let whole = whole.expect("the loader shows every column");
+    let mut keys: Vec<String> = calls.iter().flat_map(|c| c.group_keys()).collect();
+    keys.sort();
+    keys.dedup();
+
+    let mut group = c.benchmark_group("rollup_1000000_rows");
+    group.sample_size(10);
+    group.bench_function("build", |b| {
+        b.iter(|| Rollup::build(black_box(&data.frame), &keys).unwrap())
+    });
+    let rollup = Rollup::build(&data.frame, &keys).unwrap().expect("keys and measures");
+    for call in calls.iter().filter(|c| !c.group_keys().is_empty()) {
+        let rows = Rows {
+            frame: &data.frame,
+            rollup: Some(&rollup),
+            dataset: None,
+        };
+        group.bench_with_input(BenchmarkId::from_parameter(call.label()), call, |b, call| {
+            b.iter(|| call.run_on(black_box(rows)).unwrap())
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("baseline_1000000_rows");
+    group.sample_size(10);
+    group.bench_function("describe_every_column", |b| {
+        b.iter(|| mrflow::context::baseline::describe(black_box(&whole)).unwrap())
+    });
+    group.finish();
+}
+
 fn cache(c: &mut Criterion) {
     let calls = calls();
     let data = dataset(10_000, &calls);
@@ -86,5 +139,5 @@ fn cache(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, tools, cache);
+criterion_group!(benches, tools, rollup_and_describe, cache);
 criterion_main!(benches);

@@ -215,8 +215,7 @@ pub fn scan(path: &Path, progress: Option<&LoadProgress>) -> Result<Scan, DataEr
     check.feed(text_head);
     utf8.feed(&head);
     let total = head.len() as u64
-        + stream_rest(path, &mut file, progress, |chunk| {
-            hasher.update(chunk);
+        + stream_rest_hashed(path, &mut file, progress, &mut hasher, |chunk| {
             check.feed(chunk);
             utf8.feed(chunk);
         })?;
@@ -325,6 +324,46 @@ fn stream_rest(
             p.add_read(n as u64);
         }
     }
+}
+
+/// [`stream_rest`] with every chunk hashed into `hasher` on a thread of its own, so the
+/// hash and `each`'s checks run side by side: a pipeline of two stages over a few reused
+/// buffers, each chunk hashed while the next is read and checked.
+fn stream_rest_hashed(
+    path: &Path,
+    file: &mut File,
+    progress: Option<&LoadProgress>,
+    hasher: &mut blake3::Hasher,
+    mut each: impl FnMut(&[u8]),
+) -> Result<u64, DataError> {
+    use std::sync::mpsc::{channel, sync_channel};
+    let (to_hash, hashing) = sync_channel::<(Vec<u8>, usize)>(2);
+    let (to_reuse, reusable) = channel::<Vec<u8>>();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for (buf, n) in hashing {
+                hasher.update(&buf[..n]);
+                let _ = to_reuse.send(buf);
+            }
+        });
+        // Owned here, so that it is dropped when this closure returns, on success or error:
+        // the hashing thread ends then, and the scope can join it.
+        let to_hash = to_hash;
+        let mut total = 0u64;
+        loop {
+            let mut buf = reusable.try_recv().unwrap_or_else(|_| vec![0u8; 1 << 20]);
+            let n = file.read(&mut buf).map_err(|e| unreadable(path, e))?;
+            if n == 0 {
+                return Ok(total);
+            }
+            each(&buf[..n]);
+            total += n as u64;
+            if let Some(p) = progress {
+                p.add_read(n as u64);
+            }
+            to_hash.send((buf, n)).expect("the hashing thread is running");
+        }
+    })
 }
 
 enum Utf8Verdict {
