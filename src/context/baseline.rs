@@ -156,31 +156,104 @@ fn describe_column(s: &Series, stats: usize) -> PolarsResult<Vec<String>> {
         let n = v.len() as f64;
         let mean = v.iter().sum::<f64>() / n;
         let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-        let (q1, q2, q3, min, max) = quartiles(&mut v);
+        let (q1, q2, q3, min, max) = quartiles_by_counting(&v, COUNTING_LIMIT).unwrap_or_else(|| quartiles(&mut v));
         let numbers = [n, mean, std, min, q1, q2, q3, max];
         for (i, x) in numbers.iter().enumerate() {
             cells[if i == 0 { 0 } else { i + 3 }] = format!("{x:.6}");
         }
     } else {
-        // Each value's count and first position: the top is the most frequent, the first
-        // seen among equals.
-        let mut counts: PlHashMap<&str, (usize, usize)> = PlHashMap::new();
-        let mut present = 0;
-        for (i, v) in s.str()?.iter().flatten().enumerate() {
-            counts.entry(v).or_insert((0, i)).0 += 1;
-            present += 1;
+        // Each value's count and first row: the top is the most frequent, the first seen
+        // among equals. A value of up to 12 bytes is held whole in its 16-byte view, so it
+        // is counted by the view as a number, without hashing or comparing its text.
+        let text = s.str()?;
+        let mut short: PlHashMap<u128, (usize, usize)> = PlHashMap::new();
+        let mut long: PlHashMap<&str, (usize, usize)> = PlHashMap::new();
+        let present = text.len() - text.null_count();
+        if text.null_count() == 0 {
+            let mut row = 0;
+            for chunk in text.downcast_iter() {
+                for (j, view) in chunk.views().iter().enumerate() {
+                    if view.length <= 12 {
+                        short.entry(view.as_u128()).or_insert((0, row + j)).0 += 1;
+                    } else {
+                        long.entry(chunk.value(j)).or_insert((0, row + j)).0 += 1;
+                    }
+                }
+                row += chunk.len();
+            }
+        } else {
+            for (row, v) in text.iter().enumerate() {
+                if let Some(v) = v {
+                    long.entry(v).or_insert((0, row)).0 += 1;
+                }
+            }
         }
-        let (top, (freq, _)) = counts
-            .iter()
-            .max_by(|a, b| a.1.0.cmp(&b.1.0).then(b.1.1.cmp(&a.1.1)))
-            .map(|(k, v)| (*k, *v))
-            .unwrap_or(("NaN", (0, 0)));
+        let most = |a: &(usize, usize), b: &(usize, usize)| a.0.cmp(&b.0).then(b.1.cmp(&a.1));
+        let top_short = short.values().copied().max_by(most);
+        let top_long = long.iter().map(|(k, v)| (*k, *v)).max_by(|a, b| most(&a.1, &b.1));
+        let (top, freq) = match (top_short, top_long) {
+            (Some(a), Some((_, b))) if most(&a, &b).is_gt() => (text.get(a.1).unwrap_or("NaN"), a.0),
+            (_, Some((k, b))) => (k, b.0),
+            (Some(a), None) => (text.get(a.1).unwrap_or("NaN"), a.0),
+            (None, None) => ("NaN", 0),
+        };
+        let unique = short.len() + long.len();
         cells[0] = present.to_string();
-        cells[1] = counts.len().to_string();
+        cells[1] = unique.to_string();
         cells[2] = top.to_string();
         cells[3] = freq.to_string();
     }
     Ok(cells)
+}
+
+/// Distinct values up to which [`quartiles_by_counting`] is used.
+const COUNTING_LIMIT: usize = 1 << 16;
+
+/// What [`quartiles`] gives, for a column of few distinct values (years, months, units,
+/// prices): each distinct value counted, then the order positions read off the running
+/// counts; one hashing pass and a sort of the distinct values, instead of three selections.
+/// `None` past `limit` distinct values, or for a NaN or a negative zero, where the
+/// selection's order and minimum are kept.
+fn quartiles_by_counting(v: &[f64], limit: usize) -> Option<(f64, f64, f64, f64, f64)> {
+    let mut counts: PlHashMap<u64, usize> = PlHashMap::new();
+    for &x in v {
+        if x.is_nan() || (x == 0.0 && x.is_sign_negative()) {
+            return None;
+        }
+        *counts.entry(x.to_bits()).or_insert(0) += 1;
+        if counts.len() > limit {
+            return None;
+        }
+    }
+    let mut distinct: Vec<(f64, usize)> = counts.into_iter().map(|(b, n)| (f64::from_bits(b), n)).collect();
+    distinct.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    // The order position one past each distinct value's last.
+    let ends: Vec<usize> = distinct
+        .iter()
+        .scan(0, |end, (_, n)| {
+            *end += n;
+            Some(*end)
+        })
+        .collect();
+    let at = |k: usize| distinct[ends.partition_point(|&end| end <= k)].0;
+    let last = v.len().checked_sub(1)?;
+    let quantile = |p: f64| {
+        let pos = p * last as f64;
+        let (k, frac) = (pos.floor() as usize, pos - pos.floor());
+        let a = at(k);
+        if frac == 0.0 || k == last {
+            a
+        } else {
+            a + (at(k + 1) - a) * frac
+        }
+    };
+    Some((
+        quantile(0.25),
+        quantile(0.5),
+        quantile(0.75),
+        distinct.first()?.0,
+        distinct.last()?.0,
+    ))
 }
 
 /// The quartiles (pandas' linear interpolation), minimum and maximum of `v`, reordering
@@ -283,7 +356,7 @@ fn pandas_table(names: &[String], index: &[String], columns: &[Vec<String>]) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::quartiles;
+    use super::{quartiles, quartiles_by_counting};
 
     /// pandas' quantile by linear interpolation over the sorted values, as a reference.
     fn reference(v: &[f64], p: f64) -> f64 {
@@ -319,7 +392,85 @@ mod tests {
         }
     }
 
+    #[test]
+    fn quartiles_by_counting_equal_those_of_a_sort_or_decline() {
+        let mut seed = 11u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        for (n, distinct) in [
+            (1usize, 1u64),
+            (2, 2),
+            (5, 3),
+            (10, 10),
+            (101, 7),
+            (1000, 40),
+            (4096, 300),
+        ] {
+            let v: Vec<f64> = (0..n).map(|_| (next() % distinct) as f64 * 0.37 - 5.0).collect();
+            let counted = quartiles_by_counting(&v, 1 << 16).expect("few distinct values");
+            assert_eq!(counted, quartiles(&mut v.clone()), "n = {n}, distinct = {distinct}");
+        }
+        let many: Vec<f64> = (0..5000).map(|i| i as f64).collect();
+        assert_eq!(quartiles_by_counting(&many, 1000), None);
+        assert_eq!(quartiles_by_counting(&[1.0, f64::NAN], 10), None);
+        assert_eq!(quartiles_by_counting(&[1.0, -0.0], 10), None);
+        assert_eq!(quartiles_by_counting(&[], 10), None);
+    }
+
     use super::*;
+
+    /// count, unique, top and freq as pandas defines them, by the plainest means.
+    fn naive_text_stats(values: &[Option<&str>]) -> Vec<String> {
+        let present: Vec<&str> = values.iter().flatten().copied().collect();
+        let mut order: Vec<&str> = Vec::new();
+        for v in &present {
+            if !order.contains(v) {
+                order.push(v);
+            }
+        }
+        let count = |v: &str| present.iter().filter(|p| **p == v).count();
+        // The most frequent; the first seen among equals.
+        let top = order.iter().copied().fold(None, |best: Option<&str>, v| match best {
+            Some(b) if count(b) >= count(v) => Some(b),
+            _ => Some(v),
+        });
+        vec![
+            present.len().to_string(),
+            order.len().to_string(),
+            top.unwrap_or("NaN").to_string(),
+            top.map_or(0, count).to_string(),
+        ]
+    }
+
+    #[test]
+    fn text_columns_are_described_as_pandas_does() {
+        let long_a = "Starbucks Cold Brew";
+        let long_b = "Starbucks Cold Brew Oat";
+        let cases: Vec<Vec<Option<&str>>> = vec![
+            // A long value and a short one tie; the long one was seen first.
+            vec![Some(long_a), Some("Evian"), Some("Evian"), Some(long_a), Some("Tea")],
+            // Short ones tie; long ones sharing a prefix are told apart.
+            vec![
+                Some("b"),
+                Some(long_b),
+                Some("a"),
+                Some(long_a),
+                Some("a"),
+                Some("b"),
+                Some(long_b),
+            ],
+            // Missing values are not counted.
+            vec![None, Some("x"), None, Some("twelve bytes"), Some("twelve bytes")],
+            vec![None, None],
+        ];
+        for values in cases {
+            let series = Series::new("c".into(), &values);
+            let cells = describe_column(&series, 11).unwrap();
+            assert_eq!(cells[..4].to_vec(), naive_text_stats(&values), "{values:?}");
+        }
+    }
 
     #[test]
     fn tables_wrap_like_pandas() {
