@@ -19,6 +19,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+use crate::data::dictionary::Dictionary;
 use crate::flow::StepDef;
 use crate::reference::Reference;
 use crate::tools::ToolCall;
@@ -162,42 +163,22 @@ fn describe_column(s: &Series, stats: usize) -> PolarsResult<Vec<String>> {
             cells[if i == 0 { 0 } else { i + 3 }] = format!("{x:.6}");
         }
     } else {
-        // Each value's count and first row: the top is the most frequent, the first seen
-        // among equals. A value of up to 12 bytes is held whole in its 16-byte view, so it
-        // is counted by the view as a number, without hashing or comparing its text.
+        // The top is the most frequent value, the first seen among equals (the lowest code).
         let text = s.str()?;
-        let mut short: PlHashMap<u128, (usize, usize)> = PlHashMap::new();
-        let mut long: PlHashMap<&str, (usize, usize)> = PlHashMap::new();
+        let dictionary = Dictionary::of(text);
+        let counts = dictionary.counts();
         let present = text.len() - text.null_count();
-        if text.null_count() == 0 {
-            let mut row = 0;
-            for chunk in text.downcast_iter() {
-                for (j, view) in chunk.views().iter().enumerate() {
-                    if view.length <= 12 {
-                        short.entry(view.as_u128()).or_insert((0, row + j)).0 += 1;
-                    } else {
-                        long.entry(chunk.value(j)).or_insert((0, row + j)).0 += 1;
-                    }
-                }
-                row += chunk.len();
-            }
-        } else {
-            for (row, v) in text.iter().enumerate() {
-                if let Some(v) = v {
-                    long.entry(v).or_insert((0, row)).0 += 1;
-                }
-            }
-        }
-        let most = |a: &(usize, usize), b: &(usize, usize)| a.0.cmp(&b.0).then(b.1.cmp(&a.1));
-        let top_short = short.values().copied().max_by(most);
-        let top_long = long.iter().map(|(k, v)| (*k, *v)).max_by(|a, b| most(&a.1, &b.1));
-        let (top, freq) = match (top_short, top_long) {
-            (Some(a), Some((_, b))) if most(&a, &b).is_gt() => (text.get(a.1).unwrap_or("NaN"), a.0),
-            (_, Some((k, b))) => (k, b.0),
-            (Some(a), None) => (text.get(a.1).unwrap_or("NaN"), a.0),
-            (None, None) => ("NaN", 0),
-        };
-        let unique = short.len() + long.len();
+        let unique = dictionary.values.iter().flatten().count();
+        let (top, freq) = dictionary
+            .values
+            .iter()
+            .zip(&counts)
+            .filter_map(|(v, n)| v.map(|v| (v, *n)))
+            .fold(None, |best: Option<(&str, usize)>, (v, n)| match best {
+                Some((_, m)) if m >= n => best,
+                _ => Some((v, n)),
+            })
+            .unwrap_or(("NaN", 0));
         cells[0] = present.to_string();
         cells[1] = unique.to_string();
         cells[2] = top.to_string();

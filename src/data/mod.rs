@@ -5,6 +5,7 @@ mod columns;
 mod csv;
 pub mod dates;
 mod derive;
+pub mod dictionary;
 mod error;
 pub mod generate;
 mod loader;

@@ -2,6 +2,7 @@
 
 use polars::prelude::*;
 
+use crate::data::dictionary::Dictionary;
 use crate::reference::Reference;
 
 /// A group key as read back from a frame.
@@ -96,10 +97,12 @@ impl Coded {
     fn of(column: &Column) -> PolarsResult<Option<Coded>> {
         let dtype = column.dtype();
         if dtype == &DataType::String {
-            let values = column.str()?;
-            Ok(Some(Coded::from_values(values.iter(), |v: Option<&str>| {
-                Key::Text(v.unwrap_or_default().to_string())
-            })))
+            let dictionary = Dictionary::of(column.str()?);
+            Ok(Some(Coded::renumbered(
+                dictionary.codes,
+                &dictionary.values,
+                |v: Option<&str>| Key::Text(v.unwrap_or_default().to_string()),
+            )))
         } else if dtype.is_integer() {
             let cast = column.cast(&DataType::Int64)?;
             Ok(Some(Coded::from_values(cast.i64()?.iter(), |v: Option<i64>| {
@@ -116,23 +119,31 @@ impl Coded {
         key: impl Fn(Option<T>) -> Key,
     ) -> Coded {
         let mut seen: PlHashMap<Option<T>, u32> = PlHashMap::new();
+        let mut distinct: Vec<Option<T>> = Vec::new();
         let mut codes: Vec<u32> = Vec::with_capacity(values.size_hint().0);
         for v in values {
-            let next = seen.len() as u32;
-            codes.push(*seen.entry(v).or_insert(next));
+            codes.push(*seen.entry(v).or_insert_with(|| {
+                distinct.push(v);
+                distinct.len() as u32 - 1
+            }));
         }
-        let mut distinct: Vec<(Option<T>, u32)> = seen.into_iter().collect();
-        // `None` orders before every value, as nulls sort first.
-        distinct.sort_unstable_by_key(|d| d.0);
-        let mut renumber = vec![0u32; distinct.len()];
-        for (rank, (_, first_seen)) in distinct.iter().enumerate() {
-            renumber[*first_seen as usize] = rank as u32;
+        Coded::renumbered(codes, &distinct, key)
+    }
+
+    /// `codes` into `values` (in first-seen order), renumbered so that codes order as the
+    /// values do; `None` first, as nulls sort first.
+    fn renumbered<T: Copy + Ord>(mut codes: Vec<u32>, values: &[Option<T>], key: impl Fn(Option<T>) -> Key) -> Coded {
+        let mut order: Vec<u32> = (0..values.len() as u32).collect();
+        order.sort_unstable_by_key(|&c| values[c as usize]);
+        let mut renumber = vec![0u32; values.len()];
+        for (rank, &first_seen) in order.iter().enumerate() {
+            renumber[first_seen as usize] = rank as u32;
         }
         for c in &mut codes {
             *c = renumber[*c as usize];
         }
         Coded {
-            dictionary: distinct.into_iter().map(|(v, _)| key(v)).collect(),
+            dictionary: order.iter().map(|&c| key(values[c as usize])).collect(),
             codes,
         }
     }

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use super::format::{grouped, money};
 use super::frame::Rows;
 use super::{Analysis, Fact, ToolFailure};
+use crate::data::dictionary::Dictionary;
 use crate::reference::Reference;
 use crate::settings::Priority;
 
@@ -61,7 +62,12 @@ fn column_profile(column: &Column) -> Result<ColumnProfile, ToolFailure> {
     } else {
         (None, None, None, None)
     };
-    let distinct = if numeric { None } else { Some(series.n_unique()?) };
+    let distinct = match series.dtype() {
+        _ if numeric => None,
+        // Missing counts as a value of its own, as polars' n_unique counts it.
+        DataType::String => Some(Dictionary::of(series.str()?).values.len()),
+        _ => Some(series.n_unique()?),
+    };
     Ok(ColumnProfile {
         name: column.name().to_string(),
         dtype: format!("{}", series.dtype()),
@@ -154,5 +160,22 @@ mod tests {
         );
         let facts = p.facts();
         assert_eq!(facts[0].statement, "Dataset: 8 sales rows");
+    }
+
+    #[test]
+    fn text_columns_count_distinct_values_as_polars_does() {
+        let frame = df! {
+            "region" => [Some("North"), None, Some("South"), Some("North"), None, Some("A rather long region name")],
+            "brand" => [Some("a"), Some("b"), Some("a"), Some("c"), Some("b"), Some("a")],
+        }
+        .unwrap();
+        let p = run(&frame).unwrap();
+        for column in frame.columns() {
+            let profiled = p.columns.iter().find(|c| c.name == column.name().as_str()).unwrap();
+            assert_eq!(
+                profiled.distinct,
+                Some(column.as_materialized_series().n_unique().unwrap())
+            );
+        }
     }
 }
