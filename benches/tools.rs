@@ -27,14 +27,25 @@ fn calls() -> Vec<ToolCall> {
     .collect()
 }
 
-fn dataset(rows: usize, calls: &[ToolCall]) -> Dataset {
+/// A generated sales file of `rows` rows, in a directory removed when dropped.
+fn generated(rows: usize) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sales.csv");
     generate(rows, 42, std::fs::File::create(&path).unwrap()).unwrap();
+    (dir, path)
+}
+
+/// The columns `calls` read.
+fn columns(calls: &[ToolCall]) -> Vec<&str> {
     let mut columns: Vec<&str> = calls.iter().flat_map(|c| c.required_columns()).collect();
     columns.sort();
     columns.dedup();
-    load_csv(&path, &columns).unwrap()
+    columns
+}
+
+fn dataset(rows: usize, calls: &[ToolCall]) -> Dataset {
+    let (_dir, path) = generated(rows);
+    load_csv(&path, &columns(calls)).unwrap()
 }
 
 fn tools(c: &mut Criterion) {
@@ -58,17 +69,11 @@ fn tools(c: &mut Criterion) {
 /// tool reading it, and describe() of the whole file, at 1M rows.
 fn rollup_and_describe(c: &mut Criterion) {
     let calls = calls();
-    let rows = 1_000_000;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sales.csv");
-    generate(rows, 42, std::fs::File::create(&path).unwrap()).unwrap();
-    let mut columns: Vec<&str> = calls.iter().flat_map(|c| c.required_columns()).collect();
-    columns.sort();
-    columns.dedup();
+    let (_dir, path) = generated(1_000_000);
     let mut whole = None;
     let data = load(
         &path,
-        &columns,
+        &columns(&calls),
         &LoadOptions::default(),
         None,
         Some(&mut |_, frame| whole = Some(frame.clone())),

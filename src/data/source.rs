@@ -150,9 +150,7 @@ pub fn scan(path: &Path, progress: Option<&LoadProgress>) -> Result<Scan, DataEr
     hasher.update(&head);
 
     if let Some(format) = format_of(path, &head) {
-        let bytes = stream_rest(path, &mut file, progress, |chunk| {
-            hasher.update(chunk);
-        })? + head.len() as u64;
+        let bytes = stream_rest(path, &mut file, progress, &mut hasher, |_| {})? + head.len() as u64;
         return Ok(Scan {
             path: path.to_path_buf(),
             reference: Reference::from_hash(hasher.finalize()),
@@ -215,7 +213,7 @@ pub fn scan(path: &Path, progress: Option<&LoadProgress>) -> Result<Scan, DataEr
     check.feed(text_head);
     utf8.feed(&head);
     let total = head.len() as u64
-        + stream_rest_hashed(path, &mut file, progress, &mut hasher, |chunk| {
+        + stream_rest(path, &mut file, progress, &mut hasher, |chunk| {
             check.feed(chunk);
             utf8.feed(chunk);
         })?;
@@ -304,32 +302,11 @@ fn csv_of(
     })
 }
 
-/// Reads the rest of `file` in 1 MiB chunks, handing each to `each`; the bytes read.
+/// Reads the rest of `file` in 1 MiB chunks, handing each to `each` and hashing it into
+/// `hasher` on a thread of its own, so the hash and `each`'s checks run side by side: a
+/// pipeline of two stages over a few reused buffers, each chunk hashed while the next is
+/// read and checked. The bytes read.
 fn stream_rest(
-    path: &Path,
-    file: &mut File,
-    progress: Option<&LoadProgress>,
-    mut each: impl FnMut(&[u8]),
-) -> Result<u64, DataError> {
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = file.read(&mut buf).map_err(|e| unreadable(path, e))?;
-        if n == 0 {
-            return Ok(total);
-        }
-        each(&buf[..n]);
-        total += n as u64;
-        if let Some(p) = progress {
-            p.add_read(n as u64);
-        }
-    }
-}
-
-/// [`stream_rest`] with every chunk hashed into `hasher` on a thread of its own, so the
-/// hash and `each`'s checks run side by side: a pipeline of two stages over a few reused
-/// buffers, each chunk hashed while the next is read and checked.
-fn stream_rest_hashed(
     path: &Path,
     file: &mut File,
     progress: Option<&LoadProgress>,
