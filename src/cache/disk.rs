@@ -353,6 +353,17 @@ impl DiskTier {
 }
 
 impl crate::data::FrameStore for DiskTier {
+    fn knows_source(&self, path: &Path) -> bool {
+        let wanted = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let Ok(dir) = fs::read_dir(self.root.join("frames")) else {
+            return false;
+        };
+        dir.flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .filter_map(|e| serde_json::from_slice::<FrameMeta>(&fs::read(e.path()).ok()?).ok())
+            .any(|meta| fs::canonicalize(&meta.source).unwrap_or(meta.source) == wanted)
+    }
+
     fn get_frame(&self, key: &Reference) -> Option<(DataFrame, crate::data::DataProfile)> {
         self.read_frame(key).map(|(frame, meta)| (frame, meta.profile))
     }

@@ -15,7 +15,7 @@ use super::error::DataError;
 use super::opened::open;
 use super::profile::{DataProfile, MissingColumn};
 use super::roles::ExplicitColumn;
-use super::source::{CsvScope, file_stamp};
+use super::source::{CsvScope, EarlyParse, file_stamp};
 use crate::reference::Reference;
 
 /// A loaded dataset. Flow state refers to it by `reference`, never by content.
@@ -85,6 +85,9 @@ impl LoadOptions {
 /// Somewhere loaded frames can be kept between launches, keyed by the file's bytes, the
 /// mapping and the columns read, so a large file is parsed once.
 pub trait FrameStore {
+    /// Whether a frame of the file at `path` may be kept: if not, the loader parses the
+    /// file while it hashes it, instead of hashing first to look the frame up.
+    fn knows_source(&self, path: &Path) -> bool;
     fn get_frame(&self, key: &Reference) -> Option<(DataFrame, DataProfile)>;
     fn put_frame(&self, key: &Reference, frame: &DataFrame, profile: &DataProfile, source: &Path);
 }
@@ -110,6 +113,12 @@ pub fn load(
     frames: Option<&dyn FrameStore>,
     observe: Option<WholeFrameObserver<'_>>,
 ) -> Result<Dataset, DataError> {
+    // A file no frame store knows is parsed while the scan hashes and checks it.
+    let early = match frames {
+        Some(f) if f.knows_source(path) => None,
+        _ if observe.is_some() => EarlyParse::start(path),
+        _ => None,
+    };
     let opened = open(path, options)?;
     let reference = opened.dataset_reference(options);
     let key = Reference::of_parts([
@@ -128,7 +137,13 @@ pub fn load(
         columns: None,
         head_only: projected,
     };
-    let first = opened.read(&scope)?;
+    let parsed = early
+        .filter(|_| !projected && opened.takes_early_parse())
+        .and_then(|e| e.take(&opened.scan));
+    let first = match parsed {
+        Some(frame) => opened.read_parsed(frame)?,
+        None => opened.read(&scope)?,
+    };
     let mut profile = opened.profile(&first);
     let plan = match plan_columns(&opened, required, &profile) {
         Ok(plan) => plan,
@@ -354,5 +369,59 @@ mod tests {
         let f = write(b"\xef\xbb\xbfbrand,units_sold\nA,1\n");
         let d = load_csv(f.path(), &["brand", "units_sold"]).unwrap();
         assert_eq!(d.rows(), 1);
+    }
+
+    /// A frame store that knows every file and keeps none: the loader hashes before it
+    /// parses, as it does for a file the cache may hold.
+    struct KnowsEveryFile;
+
+    impl FrameStore for KnowsEveryFile {
+        fn knows_source(&self, _: &Path) -> bool {
+            true
+        }
+        fn get_frame(&self, _: &Reference) -> Option<(DataFrame, DataProfile)> {
+            None
+        }
+        fn put_frame(&self, _: &Reference, _: &DataFrame, _: &DataProfile, _: &Path) {}
+    }
+
+    /// The whole frame and the dataset, loaded with `frames`.
+    fn load_whole(path: &Path, frames: Option<&dyn FrameStore>) -> (DataFrame, Dataset) {
+        let mut whole = None;
+        let d = load(
+            path,
+            &["brand", "total_revenue", "profit"],
+            &LoadOptions::default(),
+            frames,
+            Some(&mut |_, f| whole = Some(f.clone())),
+        )
+        .unwrap();
+        (whole.unwrap(), d)
+    }
+
+    #[test]
+    fn a_file_parsed_while_it_is_scanned_loads_as_one_parsed_after() {
+        let files: [&[u8]; 4] = [
+            FULL.as_bytes(),
+            // A bare quote polars' parser refuses: the early parse fails, the reader mends.
+            b"brand,total_revenue,profit,note\nA,20.0,10.0,5\" tall\nB,20.0,5.0,x\n",
+            // Not UTF-8: the early parse is not used.
+            b"brand,total_revenue,profit,note\nA,20.0,10.0,caf\xe9\nB,20.0,5.0,x\n",
+            // `;` with decimal commas: no early parse.
+            b"brand;total_revenue;profit\nA;20,5;10,25\nB;20,0;5,0\n",
+        ];
+        for content in files {
+            let f = write(content);
+            let (early_whole, early) = load_whole(f.path(), None);
+            let (whole, after) = load_whole(f.path(), Some(&KnowsEveryFile));
+            assert!(
+                early_whole.equals_missing(&whole),
+                "{}",
+                String::from_utf8_lossy(content)
+            );
+            assert!(early.frame.equals_missing(&after.frame));
+            assert_eq!(early.reference, after.reference);
+            assert_eq!(early.profile, after.profile);
+        }
     }
 }

@@ -130,19 +130,7 @@ impl Opened {
     /// typed as far as the values allow: numbers written with grouping, currency or decimal
     /// commas become numbers, so the baseline's describe() sees what an analyst sees.
     pub(super) fn read(&self, scope: &CsvScope) -> Result<DataFrame, DataError> {
-        // Dimensions, dates and periods stay as read: a store id `101` is not a number.
-        let keep_text: Vec<&str> = self
-            .mapping
-            .roles
-            .iter()
-            .filter(|(role, _)| {
-                matches!(
-                    column_spec(role).map(|s| s.kind),
-                    Some(ColumnKind::Text | ColumnKind::Date | ColumnKind::Integer)
-                )
-            })
-            .map(|(_, (column, _))| column.as_str())
-            .collect();
+        let keep_text = self.keep_text();
         let frame = match &self.frame {
             Some(frame) => Ok(frame.clone()),
             None => source::read_csv(&self.scan, self.decimal == Decimal::Comma, scope)
@@ -153,6 +141,38 @@ impl Opened {
             path: self.path().to_path_buf(),
             reason: first_line(&e.to_string()),
         })?;
+        self.typed(frame, &keep_text)
+    }
+
+    /// Whether a CSV parsed whole before the scan finished ([`source::EarlyParse`]) is what
+    /// [`read`](Opened::read) would parse: a CSV whose numbers have decimal points.
+    pub(super) fn takes_early_parse(&self) -> bool {
+        self.frame.is_none() && self.decimal != Decimal::Comma
+    }
+
+    /// [`read`](Opened::read) of the whole file, from its early parse.
+    pub(super) fn read_parsed(&self, frame: DataFrame) -> Result<DataFrame, DataError> {
+        self.typed(frame, &self.keep_text())
+    }
+
+    /// Dimensions, dates and periods stay as read: a store id `101` is not a number.
+    fn keep_text(&self) -> Vec<&str> {
+        self.mapping
+            .roles
+            .iter()
+            .filter(|(role, _)| {
+                matches!(
+                    column_spec(role).map(|s| s.kind),
+                    Some(ColumnKind::Text | ColumnKind::Date | ColumnKind::Integer)
+                )
+            })
+            .map(|(_, (column, _))| column.as_str())
+            .collect()
+    }
+
+    /// Text columns of numbers (currency, decimal commas, percentages) as numbers, but for
+    /// those in `keep_text`.
+    fn typed(&self, frame: DataFrame, keep_text: &[&str]) -> Result<DataFrame, DataError> {
         let columns: Vec<Column> = frame
             .columns()
             .iter()

@@ -409,20 +409,83 @@ pub struct CsvScope {
     pub head_only: bool,
 }
 
+/// How polars reads a CSV: the header, the delimiter, `"` quotes, and types inferred from
+/// the first 10,000 records, or every column as text.
+fn csv_options(delimiter: u8, all_text: bool) -> CsvReadOptions {
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_parse_options(
+            CsvParseOptions::default()
+                .with_separator(delimiter)
+                .with_quote_char(Some(b'"')),
+        )
+        .with_infer_schema_length(Some(if all_text { 0 } else { 10_000 }))
+}
+
+/// A whole CSV file's parse, started from its first MiB before the scan has hashed and
+/// checked the rest, so the two run side by side; used only when the scan then finds what
+/// the parse assumed.
+pub struct EarlyParse {
+    delimiter: u8,
+    stamp: Stamp,
+    parse: std::thread::JoinHandle<PolarsResult<DataFrame>>,
+}
+
+impl EarlyParse {
+    /// Starts parsing `path` on a thread of its own, as [`read_csv`] reads a whole file,
+    /// when its first MiB looks like UTF-8 CSV text (no other format, no UTF-16 mark, no
+    /// NUL byte); `None` otherwise.
+    pub fn start(path: &Path) -> Option<EarlyParse> {
+        let stamp = file_stamp(path);
+        let mut head = Vec::new();
+        File::open(path)
+            .ok()?
+            .take(SNIFF_BYTES as u64)
+            .read_to_end(&mut head)
+            .ok()?;
+        let utf16 = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
+        if stamp.is_none() || head.is_empty() || utf16 || head.contains(&0) || format_of(path, &head).is_some() {
+            return None;
+        }
+        let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+        let delimiter = sniff_delimiter(text, head.len() < SNIFF_BYTES);
+        if delimiter == b';' {
+            // Where `;` separates fields, `,` often marks decimals: such a file is read as
+            // text and converted, so a typed parse now would be done twice.
+            return None;
+        }
+        let owned = path.to_path_buf();
+        let parse = std::thread::spawn(move || {
+            csv_options(delimiter, false)
+                .try_into_reader_with_file_path(Some(owned))?
+                .finish()
+        });
+        Some(EarlyParse {
+            delimiter,
+            stamp,
+            parse,
+        })
+    }
+
+    /// The parsed frame, when `scan` found what the parse assumed: the file unchanged
+    /// since the parse began, UTF-8, this delimiter; and the parse succeeded (the reader's
+    /// own path then handles what it did not). Waits for the parse; otherwise leaves it to
+    /// finish on its own.
+    pub fn take(self, scan: &Scan) -> Option<DataFrame> {
+        let csv = scan.csv.as_ref()?;
+        if scan.stamp != self.stamp || csv.transcoded.is_some() || csv.delimiter != self.delimiter {
+            return None;
+        }
+        self.parse.join().ok()?.ok()
+    }
+}
+
 /// The columns of a CSV file in `scope` into a frame: typed as polars infers them (as
 /// pandas would, which the baseline's describe() imitates), or as text when `all_text` (a
 /// file with decimal commas, or a typed read that failed).
 pub fn read_csv(scan: &Scan, all_text: bool, scope: &CsvScope) -> PolarsResult<DataFrame> {
     let csv = scan.csv.as_ref().expect("a CSV scan");
-    let mut options = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_parse_options(
-            CsvParseOptions::default()
-                .with_separator(csv.delimiter)
-                .with_quote_char(Some(b'"')),
-        )
-        .with_projection(scope.columns.clone().map(Arc::new));
-    options = options.with_infer_schema_length(Some(if all_text { 0 } else { 10_000 }));
+    let options = csv_options(csv.delimiter, all_text).with_projection(scope.columns.clone().map(Arc::new));
     let first = match &csv.transcoded {
         _ if scope.head_only => options
             .clone()
