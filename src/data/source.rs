@@ -443,12 +443,21 @@ impl EarlyParse {
             .take(SNIFF_BYTES as u64)
             .read_to_end(&mut head)
             .ok()?;
-        let utf16 = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
-        if stamp.is_none() || head.is_empty() || utf16 || head.contains(&0) || format_of(path, &head).is_some() {
+        let complete = head.len() < SNIFF_BYTES;
+        let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+        // What the scan refuses from the first MiB alone is not parsed: it would go on
+        // parsing after the error was said.
+        let refused = head.is_empty()
+            || head.starts_with(&[0xFF, 0xFE])
+            || head.starts_with(&[0xFE, 0xFF])
+            || head.contains(&0)
+            || text.trim_ascii_start().starts_with(b"{")
+            || text.trim_ascii_start().starts_with(b"[")
+            || (!complete && memchr::memchr(b'\n', &head).is_none());
+        if stamp.is_none() || refused || format_of(path, &head).is_some() {
             return None;
         }
-        let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
-        let delimiter = sniff_delimiter(text, head.len() < SNIFF_BYTES);
+        let delimiter = sniff_delimiter(text, complete);
         if delimiter == b';' {
             // Where `;` separates fields, `,` often marks decimals: such a file is read as
             // text and converted, so a typed parse now would be done twice.
@@ -637,5 +646,44 @@ fn cell_text(cell: &Data) -> Option<String> {
             }
         }),
         Data::DateTimeIso(s) | Data::DurationIso(s) => Some(s.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(content: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+        f.write_all(content).unwrap();
+        f
+    }
+
+    #[test]
+    fn only_what_looks_like_utf8_csv_text_is_parsed_early() {
+        let plain = file(b"brand,profit\nA,1.5\n");
+        assert!(EarlyParse::start(plain.path()).is_some());
+        let refused: [&[u8]; 7] = [
+            b"",
+            b"{\"brand\": \"A\"}\n",
+            b"  [1, 2]\n",
+            b"brand,profit\nA\0,1\n",
+            b"\xFF\xFEb\0r\0a\0n\0d\0\n\0",
+            b"PAR1....",
+            // `;` files often write decimal commas: read after the scan instead.
+            b"brand;profit\nA;1,5\n",
+        ];
+        for content in refused {
+            let f = file(content);
+            assert!(
+                EarlyParse::start(f.path()).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(content)
+            );
+        }
+        let mut long_header = vec![b'a'; SNIFF_BYTES + 10];
+        long_header.push(b'\n');
+        assert!(EarlyParse::start(file(&long_header).path()).is_none());
     }
 }
