@@ -86,10 +86,11 @@ fn keys<'a>(facts: impl IntoIterator<Item = &'a Fact>) -> Vec<String> {
 static RENDERINGS: LazyLock<Memo<Reference, Arc<(String, String)>>> = LazyLock::new(|| Memo::new(4096));
 
 fn dataset_renderings(dataset: &Dataset) -> Arc<(String, String)> {
-    RENDERINGS.get_or_insert_with(dataset.frame_reference(), || {
+    let frame = dataset.frame_reference();
+    RENDERINGS.get_or_insert_with(frame, || {
         let short = dataset.reference.short();
         let rows = crate::tools::Rows {
-            dataset: Some(dataset.frame_reference()),
+            dataset: Some(frame),
             ..(&dataset.frame).into()
         };
         let full = match profile::of(rows) {

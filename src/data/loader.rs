@@ -141,7 +141,7 @@ pub fn load(
         .filter(|_| !projected && opened.takes_early_parse())
         .and_then(|e| e.take(&opened.scan));
     let first = match parsed {
-        Some(frame) => opened.read_parsed(frame)?,
+        Some(frame) => opened.typed(frame)?,
         None => opened.read(&scope)?,
     };
     let mut profile = opened.profile(&first);

@@ -130,7 +130,6 @@ impl Opened {
     /// typed as far as the values allow: numbers written with grouping, currency or decimal
     /// commas become numbers, so the baseline's describe() sees what an analyst sees.
     pub(super) fn read(&self, scope: &CsvScope) -> Result<DataFrame, DataError> {
-        let keep_text = self.keep_text();
         let frame = match &self.frame {
             Some(frame) => Ok(frame.clone()),
             None => source::read_csv(&self.scan, self.decimal == Decimal::Comma, scope)
@@ -141,7 +140,7 @@ impl Opened {
             path: self.path().to_path_buf(),
             reason: first_line(&e.to_string()),
         })?;
-        self.typed(frame, &keep_text)
+        self.typed(frame)
     }
 
     /// Whether a CSV parsed whole before the scan finished ([`source::EarlyParse`]) is what
@@ -150,14 +149,12 @@ impl Opened {
         self.frame.is_none() && self.decimal != Decimal::Comma
     }
 
-    /// [`read`](Opened::read) of the whole file, from its early parse.
-    pub(super) fn read_parsed(&self, frame: DataFrame) -> Result<DataFrame, DataError> {
-        self.typed(frame, &self.keep_text())
-    }
-
-    /// Dimensions, dates and periods stay as read: a store id `101` is not a number.
-    fn keep_text(&self) -> Vec<&str> {
-        self.mapping
+    /// Text columns of numbers (currency, decimal commas, percentages) as numbers; not
+    /// dimensions, dates and periods, which stay as read: a store id `101` is not a number.
+    /// [`read`](Opened::read) types what it parses so, and the loader an early parse.
+    pub(super) fn typed(&self, frame: DataFrame) -> Result<DataFrame, DataError> {
+        let keep_text: Vec<&str> = self
+            .mapping
             .roles
             .iter()
             .filter(|(role, _)| {
@@ -167,12 +164,7 @@ impl Opened {
                 )
             })
             .map(|(_, (column, _))| column.as_str())
-            .collect()
-    }
-
-    /// Text columns of numbers (currency, decimal commas, percentages) as numbers, but for
-    /// those in `keep_text`.
-    fn typed(&self, frame: DataFrame, keep_text: &[&str]) -> Result<DataFrame, DataError> {
+            .collect();
         let columns: Vec<Column> = frame
             .columns()
             .iter()
