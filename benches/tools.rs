@@ -76,7 +76,7 @@ fn rollup_and_describe(c: &mut Criterion) {
         &columns(&calls),
         &LoadOptions::default(),
         None,
-        Some(&mut |_, frame| whole = Some(frame.clone())),
+        Some(&mut |b: mrflow::data::WholeBatch<'_>| whole = Some(b.frame.clone())),
     )
     .unwrap();
     let whole = whole.expect("the loader shows every column");
@@ -95,6 +95,7 @@ fn rollup_and_describe(c: &mut Criterion) {
             frame: &data.frame,
             rollup: Some(&rollup),
             dataset: None,
+            grouped: None,
         };
         group.bench_with_input(BenchmarkId::from_parameter(call.label()), call, |b, call| {
             b.iter(|| call.run_on(black_box(rows)).unwrap())
@@ -107,6 +108,30 @@ fn rollup_and_describe(c: &mut Criterion) {
     group.bench_function("describe_every_column", |b| {
         b.iter(|| mrflow::context::baseline::describe(black_box(&whole)).unwrap())
     });
+    // A large file's describe(): the same rows added up in batches of 250,000.
+    group.bench_function("describe_in_batches", |b| {
+        b.iter(|| {
+            let mut d = mrflow::context::describe::Description::new();
+            for i in 0..4 {
+                d.add(&whole.slice(i * 250_000, 250_000)).unwrap();
+            }
+            d.text()
+        })
+    });
+    group.finish();
+
+    // A large file's load: read in batches of 32 MiB, each summed by its keys.
+    let mut group = c.benchmark_group("load_1000000_rows");
+    group.sample_size(10);
+    for (name, stream_from) in [("whole", None), ("in_batches", Some(0))] {
+        let options = LoadOptions {
+            stream_from,
+            ..LoadOptions::default()
+        };
+        group.bench_function(name, |b| {
+            b.iter(|| load(black_box(&path), &columns(&calls), &options, None, None).unwrap())
+        });
+    }
     group.finish();
 }
 

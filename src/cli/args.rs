@@ -393,7 +393,7 @@ pub fn load_options(config: &Config, flow: &Flow, args: &DataArgs) -> Result<Loa
         columns,
         date_format,
         sheet: args.sheet.clone().or_else(|| config.data.sheet.clone()),
-        progress: Default::default(),
+        ..LoadOptions::default()
     })
 }
 

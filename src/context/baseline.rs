@@ -95,22 +95,30 @@ pub fn data_preview(path: &Path) -> PolarsResult<String> {
 pub fn describe(frame: &DataFrame) -> PolarsResult<String> {
     let names: Vec<String> = frame.get_column_names().iter().map(|c| c.to_string()).collect();
 
-    // describe(include='all'): rows count, unique, top, freq, mean, std, min, 25%, 50%, 75%, max.
-    let stat_rows = [
-        "count", "unique", "top", "freq", "mean", "std", "min", "25%", "50%", "75%", "max",
-    ];
     // Each column is a pass of its own (a selection for the quartiles, a hash table for the
     // text): they run side by side.
     let describe = crate::parallel::map(frame.columns(), |c| {
-        describe_column(c.as_materialized_series(), stat_rows.len())
+        describe_column(c.as_materialized_series(), STAT_ROWS.len())
     })
     .into_iter()
     .collect::<PolarsResult<Vec<_>>>()?;
-    let index: Vec<String> = stat_rows.iter().map(|s| s.to_string()).collect();
+    let index: Vec<String> = STAT_ROWS.iter().map(|s| s.to_string()).collect();
     let mut out = pandas_table(&names, &index, &describe);
+    out.push_str("\n\n");
+    out.push_str(&head_table(&frame.head(Some(20))));
+    Ok(out)
+}
 
-    let rows = frame.height().min(20);
-    let head = frame.head(Some(rows));
+/// describe(include='all')'s rows: count, unique, top, freq, mean, std, min, 25%, 50%,
+/// 75%, max.
+pub(super) const STAT_ROWS: [&str; 11] = [
+    "count", "unique", "top", "freq", "mean", "std", "min", "25%", "50%", "75%", "max",
+];
+
+/// `head` printed as pandas prints `df.head(20)`.
+pub(super) fn head_table(head: &DataFrame) -> String {
+    let names: Vec<String> = head.get_column_names().iter().map(|c| c.to_string()).collect();
+    let rows = head.height();
     let mut columns: Vec<Vec<String>> = Vec::new();
     for column in head.columns() {
         let s = column.as_materialized_series();
@@ -125,9 +133,7 @@ pub fn describe(frame: &DataFrame) -> PolarsResult<String> {
         );
     }
     let index: Vec<String> = (0..rows).map(|i| i.to_string()).collect();
-    out.push_str("\n\n");
-    out.push_str(&pandas_table(&names, &index, &columns));
-    Ok(out)
+    pandas_table(&names, &index, &columns)
 }
 
 /// One column of describe(include='all'): count, mean, std, min, quartiles and max of
@@ -196,6 +202,9 @@ const COUNTING_LIMIT: usize = 1 << 16;
 /// `None` past `limit` distinct values, or for a NaN or a negative zero, where the
 /// selection's order and minimum are kept.
 fn quartiles_by_counting(v: &[f64], limit: usize) -> Option<(f64, f64, f64, f64, f64)> {
+    if v.is_empty() {
+        return None;
+    }
     let mut counts: PlHashMap<u64, usize> = PlHashMap::new();
     for &x in v {
         if x.is_nan() || (x == 0.0 && x.is_sign_negative()) {
@@ -208,6 +217,13 @@ fn quartiles_by_counting(v: &[f64], limit: usize) -> Option<(f64, f64, f64, f64,
     }
     let mut distinct: Vec<(f64, usize)> = counts.into_iter().map(|(b, n)| (f64::from_bits(b), n)).collect();
     distinct.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let (q1, q2, q3) = quartiles_of_counts(&distinct, v.len());
+    Some((q1, q2, q3, distinct.first()?.0, distinct.last()?.0))
+}
+
+/// The quartiles (pandas' linear interpolation) of `count` values from each distinct
+/// value's count, in ascending order of the values; `count` is at least 1.
+pub(super) fn quartiles_of_counts(distinct: &[(f64, usize)], count: usize) -> (f64, f64, f64) {
     // The order position one past each distinct value's last.
     let ends: Vec<usize> = distinct
         .iter()
@@ -217,7 +233,7 @@ fn quartiles_by_counting(v: &[f64], limit: usize) -> Option<(f64, f64, f64, f64,
         })
         .collect();
     let at = |k: usize| distinct[ends.partition_point(|&end| end <= k)].0;
-    let last = v.len().checked_sub(1)?;
+    let last = count - 1;
     let quantile = |p: f64| {
         let pos = p * last as f64;
         let (k, frac) = (pos.floor() as usize, pos - pos.floor());
@@ -228,20 +244,14 @@ fn quartiles_by_counting(v: &[f64], limit: usize) -> Option<(f64, f64, f64, f64,
             a + (at(k + 1) - a) * frac
         }
     };
-    Some((
-        quantile(0.25),
-        quantile(0.5),
-        quantile(0.75),
-        distinct.first()?.0,
-        distinct.last()?.0,
-    ))
+    (quantile(0.25), quantile(0.5), quantile(0.75))
 }
 
 /// The quartiles (pandas' linear interpolation), minimum and maximum of `v`, reordering
 /// it. One selection for the median over the whole column, then one in each half for the
 /// other quartiles; each interpolation's upper neighbour is the minimum of what lies above
 /// the selected element. O(n), about two passes, instead of a sort.
-fn quartiles(v: &mut [f64]) -> (f64, f64, f64, f64, f64) {
+pub(super) fn quartiles(v: &mut [f64]) -> (f64, f64, f64, f64, f64) {
     let last = v.len() - 1;
     let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
     for &x in v.iter() {
@@ -286,7 +296,7 @@ fn quartiles(v: &mut [f64]) -> (f64, f64, f64, f64, f64) {
 /// A table printed like pandas: right-aligned columns two spaces apart, wrapped into blocks
 /// of at most 80 characters, each block repeating the index and marked with ` \` when more
 /// follow.
-fn pandas_table(names: &[String], index: &[String], columns: &[Vec<String>]) -> String {
+pub(super) fn pandas_table(names: &[String], index: &[String], columns: &[Vec<String>]) -> String {
     const WIDTH: usize = 80;
     let index_width = index.iter().map(String::len).max().unwrap_or(0);
     let widths: Vec<usize> = names

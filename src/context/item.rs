@@ -91,6 +91,7 @@ fn dataset_renderings(dataset: &Dataset) -> Arc<(String, String)> {
         let short = dataset.reference.short();
         let rows = crate::tools::Rows {
             dataset: Some(frame),
+            grouped: dataset.profile.grouped.as_ref(),
             ..(&dataset.frame).into()
         };
         let full = match profile::of(rows) {

@@ -2,6 +2,7 @@
 //! fit them into a budget, and the ledger that measures the result against the baseline.
 
 pub mod baseline;
+pub mod describe;
 mod item;
 pub mod layout;
 pub mod ledger;

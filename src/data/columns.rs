@@ -121,6 +121,75 @@ pub(super) fn narrow(
     options: &LoadOptions,
     profile: &mut DataProfile,
 ) -> Result<DataFrame, DataError> {
+    let narrowed = narrow_counting(opened, whole, plan, options, profile)?;
+    profile.notes.extend(narrowed.skipped.notes());
+    profile.notes.extend(narrowed.derived);
+    Ok(narrowed.frame)
+}
+
+/// Rows dropped because they cannot be analysed, by why; added up over batches.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(super) struct Skipped {
+    /// Rows with an empty value: how many, of how many, and in which columns.
+    pub(super) incomplete: Option<(usize, usize, Vec<String>)>,
+    /// Rows with NaN or an infinite number, of those left.
+    pub(super) non_finite: Option<(usize, usize, Vec<String>)>,
+}
+
+impl Skipped {
+    /// `other`'s rows added to these; columns listed in `order`.
+    pub(super) fn add(&mut self, other: Skipped, order: &[String]) {
+        fn sum(a: &mut Option<(usize, usize, Vec<String>)>, b: Option<(usize, usize, Vec<String>)>, order: &[String]) {
+            let Some((dropped, of, columns)) = b else { return };
+            let (d, o, c) = a.get_or_insert_with(|| (0, 0, Vec::new()));
+            *d += dropped;
+            *o += of;
+            c.extend(columns.into_iter().filter(|n| !c.contains(n)).collect::<Vec<_>>());
+            c.sort_by_key(|n| order.iter().position(|o| o == n));
+        }
+        sum(&mut self.incomplete, other.incomplete, order);
+        sum(&mut self.non_finite, other.non_finite, order);
+    }
+
+    /// What the notes say. A batch that dropped nothing still counts its rows in `of`.
+    pub(super) fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Some((dropped, of, columns)) = &self.incomplete
+            && *dropped > 0
+        {
+            notes.push(format!(
+                "skipped {dropped} of {of} rows with empty values in {}",
+                columns.join(", ")
+            ));
+        }
+        if let Some((dropped, of, columns)) = &self.non_finite
+            && *dropped > 0
+        {
+            notes.push(format!(
+                "skipped {dropped} of {of} rows with NaN or infinite numbers in {}",
+                columns.join(", ")
+            ));
+        }
+        notes
+    }
+}
+
+/// The flow's columns of one frame of the file, with the rows dropped and the notes on
+/// derived columns kept apart, so batches of a file can be added up.
+pub(super) struct Narrowed {
+    pub(super) frame: DataFrame,
+    pub(super) skipped: Skipped,
+    pub(super) derived: Vec<String>,
+}
+
+/// [`narrow`], leaving `profile.notes` as they were.
+pub(super) fn narrow_counting(
+    opened: &Opened,
+    whole: &DataFrame,
+    plan: &ColumnPlan,
+    options: &LoadOptions,
+    profile: &mut DataProfile,
+) -> Result<Narrowed, DataError> {
     let path = opened.path();
     let mut columns = Vec::with_capacity(plan.read.len());
     for (name, source) in &plan.read {
@@ -129,18 +198,22 @@ pub(super) fn narrow(
         columns.push(convert(path, column, name, kind, opened.decimal)?);
     }
     let frame = DataFrame::new(whole.height(), columns).map_err(|e| parse_error(path, e))?;
-    let mut notes = std::mem::take(&mut profile.notes);
     let frame = derive_dates(path, frame, plan, options, profile)?;
-    let frame = drop_incomplete_rows(frame, &mut notes).map_err(|e| parse_error(path, e))?;
-    let frame = drop_non_finite_rows(frame, &mut notes).map_err(|e| parse_error(path, e))?;
+    let mut skipped = Skipped::default();
+    let frame = drop_incomplete_rows(frame, &mut skipped).map_err(|e| parse_error(path, e))?;
+    let frame = drop_non_finite_rows(frame, &mut skipped).map_err(|e| parse_error(path, e))?;
     if frame.height() == 0 {
         return Err(DataError::NoRows {
             path: path.to_path_buf(),
         });
     }
-    let frame = derive_columns(frame, &plan.derive, &mut notes).map_err(|e| parse_error(path, e))?;
-    profile.notes = notes;
-    Ok(frame)
+    let mut derived = Vec::new();
+    let frame = derive_columns(frame, &plan.derive, &mut derived).map_err(|e| parse_error(path, e))?;
+    Ok(Narrowed {
+        frame,
+        skipped,
+        derived,
+    })
 }
 
 /// One column as its role needs it; the first value that does not convert is an error
@@ -195,8 +268,8 @@ pub(super) fn parse_error(path: &Path, e: PolarsError) -> DataError {
     }
 }
 
-/// Rows with an empty value in a column we read cannot be analysed; drop them and say so.
-fn drop_incomplete_rows(frame: DataFrame, notes: &mut Vec<String>) -> PolarsResult<DataFrame> {
+/// Rows with an empty value in a column we read cannot be analysed; drop them and count.
+fn drop_incomplete_rows(frame: DataFrame, skipped: &mut Skipped) -> PolarsResult<DataFrame> {
     let before = frame.height();
     let nulls: Vec<String> = frame
         .columns()
@@ -205,19 +278,16 @@ fn drop_incomplete_rows(frame: DataFrame, notes: &mut Vec<String>) -> PolarsResu
         .map(|c| c.name().to_string())
         .collect();
     if nulls.is_empty() {
+        skipped.incomplete = Some((0, before, nulls));
         return Ok(frame);
     }
     let frame = frame.drop_nulls::<String>(None)?;
-    notes.push(format!(
-        "skipped {} of {before} rows with empty values in {}",
-        before - frame.height(),
-        nulls.join(", ")
-    ));
+    skipped.incomplete = Some((before - frame.height(), before, nulls));
     Ok(frame)
 }
 
-/// NaN and infinite numbers would poison every sum they reach; drop their rows and say so.
-fn drop_non_finite_rows(frame: DataFrame, notes: &mut Vec<String>) -> PolarsResult<DataFrame> {
+/// NaN and infinite numbers would poison every sum they reach; drop their rows and count.
+fn drop_non_finite_rows(frame: DataFrame, skipped: &mut Skipped) -> PolarsResult<DataFrame> {
     let mut keep = vec![true; frame.height()];
     let mut columns = Vec::new();
     for column in frame.columns() {
@@ -233,17 +303,14 @@ fn drop_non_finite_rows(frame: DataFrame, notes: &mut Vec<String>) -> PolarsResu
             columns.push(column.name().to_string());
         }
     }
+    let before = frame.height();
     if columns.is_empty() {
+        skipped.non_finite = Some((0, before, columns));
         return Ok(frame);
     }
-    let before = frame.height();
     let mask: BooleanChunked = keep.into_iter().collect();
     let frame = frame.filter(&mask)?;
-    notes.push(format!(
-        "skipped {} of {before} rows with NaN or infinite numbers in {}",
-        before - frame.height(),
-        columns.join(", ")
-    ));
+    skipped.non_finite = Some((before - frame.height(), before, columns));
     Ok(frame)
 }
 

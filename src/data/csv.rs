@@ -75,6 +75,38 @@ fn fields(out: &[u8], ends: &[usize]) -> Vec<String> {
         .collect()
 }
 
+/// Where the last whole record of `bytes` ends (past its line break), for `bytes` that
+/// start where a record starts; `None` when no record ends in them. A block without a quote
+/// is cut at its last line break; one with quotes is read through csv-core, so a line break
+/// inside quotes (or after a bare quote in an unquoted field) is not taken for a record's end.
+pub fn last_record_end(bytes: &[u8], delimiter: u8) -> Option<usize> {
+    if memchr::memchr(b'"', bytes).is_none() {
+        return memchr::memrchr(b'\n', bytes).map(|i| i + 1);
+    }
+    let mut rdr = reader(delimiter);
+    // The fields themselves are not kept: csv-core writes each call's from the start.
+    let mut out = vec![0u8; 1 << 16];
+    let mut ends = vec![0usize; 1 << 10];
+    let mut input = bytes;
+    let mut end = None;
+    loop {
+        let (res, nin, _, _) = rdr.read_record(input, &mut out, &mut ends);
+        input = &input[nin..];
+        match res {
+            ReadRecordResult::Record => {
+                let mut at = bytes.len() - input.len();
+                // csv-core ends a CRLF record at its `\r`; the `\n` belongs to it.
+                if at > 0 && bytes[at - 1] == b'\r' && bytes.get(at) == Some(&b'\n') {
+                    at += 1;
+                }
+                end = Some(at);
+            }
+            ReadRecordResult::OutputFull | ReadRecordResult::OutputEndsFull => {}
+            ReadRecordResult::InputEmpty | ReadRecordResult::End => return end,
+        }
+    }
+}
+
 /// The file rewritten with every field quoted (inner quotes doubled), as csv-core read it:
 /// for the rare file whose quoting polars' fast parser does not take (a bare quote inside an
 /// unquoted field), so both read the same fields.
@@ -232,6 +264,19 @@ impl RecordCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_record_end_skips_line_breaks_in_quotes() {
+        let end = |t: &str| last_record_end(t.as_bytes(), b',');
+        assert_eq!(end("a,b\nc,d\ne,"), Some(8));
+        assert_eq!(end("a,b"), None);
+        // The second record's quote opens a field that is not closed in these bytes.
+        assert_eq!(end("a,b\n\"c\nstill c,d\n"), Some(4));
+        assert_eq!(end("a,\"b\nb\"\nc,d\ne"), Some(12));
+        // CRLF records end after their `\n`; a bare quote in an unquoted field is text.
+        assert_eq!(end("a,\"x\"\r\nb,c\r\nd"), Some(12));
+        assert_eq!(end("5\" tall,b\nc,d\ne"), Some(14));
+    }
 
     fn check(text: &str, delimiter: u8, chunk: usize) -> (usize, Option<Ragged>) {
         let mut c = RecordCheck::new(delimiter);

@@ -122,6 +122,26 @@ pub enum DataError {
 }
 
 impl DataError {
+    /// This error of a batch of the file's records as an error of the file: its lines moved
+    /// past the `rows` records before the batch.
+    pub(super) fn after_rows(mut self, rows: usize) -> DataError {
+        match &mut self {
+            DataError::BadValue { line, .. } | DataError::Ragged { line, .. } => *line += rows,
+            DataError::MixedDates { line, first, .. } => {
+                *line += rows;
+                first.0 += rows;
+            }
+            DataError::MixedDayMonth {
+                day_first, month_first, ..
+            } => {
+                day_first.0 += rows;
+                month_first.0 += rows;
+            }
+            _ => {}
+        }
+        self
+    }
+
     /// The file's profile, when the file could be read but not used as the flow needs.
     pub fn profile(&self) -> Option<&DataProfile> {
         match self {

@@ -16,6 +16,7 @@ use super::opened::open;
 use super::profile::{DataProfile, MissingColumn};
 use super::roles::ExplicitColumn;
 use super::source::{CsvScope, EarlyParse, file_stamp};
+use super::stream;
 use crate::reference::Reference;
 
 /// A loaded dataset. Flow state refers to it by `reference`, never by content.
@@ -40,8 +41,12 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// Rows analysed: the frame's, or those it was summed from.
     pub fn rows(&self) -> usize {
-        self.frame.height()
+        match &self.profile.grouped {
+            Some(g) => g.rows,
+            None => self.frame.height(),
+        }
     }
 
     pub fn columns(&self) -> Vec<String> {
@@ -72,6 +77,11 @@ pub struct LoadOptions {
     pub sheet: Option<String>,
     /// Where to report how far the load has got (bytes read, then parsing).
     pub progress: super::Progress,
+    /// A CSV of at least this many bytes is read in batches and summed as it goes
+    /// (default [`stream::STREAM_FROM_BYTES`]).
+    pub stream_from: Option<u64>,
+    /// Bytes of records per batch (default [`stream::BATCH_BYTES`]).
+    pub batch_bytes: Option<usize>,
 }
 
 impl LoadOptions {
@@ -93,8 +103,16 @@ pub trait FrameStore {
 }
 
 /// Sees every column of a file as it is read, before the frame is narrowed to the columns
-/// a flow needs; given the dataset's reference.
-pub type WholeFrameObserver<'a> = &'a mut dyn FnMut(&Reference, &DataFrame);
+/// a flow needs: the whole file at once, or a large one batch by batch.
+pub type WholeFrameObserver<'a> = &'a mut dyn FnMut(WholeBatch<'_>);
+
+/// Every column of some of a file's rows, in file order.
+pub struct WholeBatch<'a> {
+    pub reference: &'a Reference,
+    pub frame: &'a DataFrame,
+    /// The read's first batch: any batch seen before belongs to a read given up on.
+    pub first: bool,
+}
 
 /// Loads `path` with detection alone, reading the `required` roles.
 pub fn load_csv(path: &Path, required: &[&str]) -> Result<Dataset, DataError> {
@@ -111,11 +129,15 @@ pub fn load(
     required: &[&str],
     options: &LoadOptions,
     frames: Option<&dyn FrameStore>,
-    observe: Option<WholeFrameObserver<'_>>,
+    mut observe: Option<WholeFrameObserver<'_>>,
 ) -> Result<Dataset, DataError> {
-    // A file no frame store knows is parsed while the scan hashes and checks it.
+    let stream_from = options.stream_from.unwrap_or(stream::STREAM_FROM_BYTES);
+    let large = std::fs::metadata(path).is_ok_and(|m| m.len() >= stream_from);
+    // A file no frame store knows is parsed while the scan hashes and checks it, unless it
+    // is large enough to be read in batches.
     let early = match frames {
         Some(f) if f.knows_source(path) => None,
+        _ if large => None,
         _ if observe.is_some() => EarlyParse::start(path),
         _ => None,
     };
@@ -130,6 +152,12 @@ pub fn load(
         return Ok(opened.into_dataset(reference, frame, profile));
     }
     let stamp = opened.scan.stamp;
+    if stream::streams(&opened, stream_from) {
+        drop(early);
+        let batch = options.batch_bytes.unwrap_or(stream::BATCH_BYTES);
+        let (frame, profile) = stream::load_streamed(&opened, required, options, &reference, &mut observe, batch)?;
+        return finish(path, opened, stamp, (key, reference), frame, profile, frames, options);
+    }
     // With nobody to see every column, a CSV's other columns are typed from its sampled
     // first records and only the columns the flow reads are parsed whole.
     let projected = observe.is_none() && opened.frame.is_none();
@@ -171,10 +199,29 @@ pub fn load(
         first
     };
     if let Some(observe) = observe {
-        observe(&reference, &whole);
+        observe(WholeBatch {
+            reference: &reference,
+            frame: &whole,
+            first: true,
+        });
     }
     let frame = narrow(&opened, &whole, &plan, options, &mut profile)?;
     drop(whole);
+    finish(path, opened, stamp, (key, reference), frame, profile, frames, options)
+}
+
+/// The dataset of a parse: checked against the file's stamp and kept in `frames`.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    path: &Path,
+    opened: super::opened::Opened,
+    stamp: super::source::Stamp,
+    (key, reference): (Reference, Reference),
+    frame: DataFrame,
+    profile: DataProfile,
+    frames: Option<&dyn FrameStore>,
+    options: &LoadOptions,
+) -> Result<Dataset, DataError> {
     // The hash and the parse are two reads; a file being written meanwhile would leave a
     // frame that is not what the reference names (and would be cached under it).
     if stamp != file_stamp(path) {
@@ -277,7 +324,7 @@ mod tests {
         }
         let f = write(text.as_bytes());
         let mut seen = Vec::new();
-        let mut observe = |_: &Reference, whole: &DataFrame| seen.push(whole.width());
+        let mut observe = |b: WholeBatch<'_>| seen.push(b.frame.width());
         let observed = load(
             f.path(),
             &["brand", "profit"],
@@ -393,7 +440,7 @@ mod tests {
             &["brand", "total_revenue", "profit"],
             &LoadOptions::default(),
             frames,
-            Some(&mut |_, f| whole = Some(f.clone())),
+            Some(&mut |b: WholeBatch<'_>| whole = Some(b.frame.clone())),
         )
         .unwrap();
         (whole.unwrap(), d)

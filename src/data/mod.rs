@@ -17,8 +17,11 @@ pub mod progress;
 pub mod roles;
 pub mod schema;
 pub mod source;
+mod stream;
 
 pub use error::DataError;
-pub use loader::{Dataset, FrameStore, Inspection, LoadOptions, WholeFrameObserver, inspect, load, load_csv};
-pub use profile::{DataProfile, MissingColumn};
+pub use loader::{
+    Dataset, FrameStore, Inspection, LoadOptions, WholeBatch, WholeFrameObserver, inspect, load, load_csv,
+};
+pub use profile::{DataProfile, Grouped, MissingColumn, NumberStats};
 pub use progress::{LoadProgress, Progress, Stage};

@@ -240,6 +240,7 @@ impl Opened {
                 .map(|(r, c)| (r.to_string(), c.clone()))
                 .collect(),
             notes,
+            grouped: None,
         }
     }
 

@@ -33,6 +33,66 @@ pub struct DataProfile {
     pub ambiguous: BTreeMap<String, Vec<String>>,
     /// What the loader did beyond reading: mapping, transcoding, derivations, skipped rows.
     pub notes: Vec<String>,
+    /// Set when the file was read in batches and summed as it went (too large to hold row
+    /// by row): the dataset's frame then has one row per distinct combination of its text
+    /// and integer columns, with its number columns summed, and these are the row figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grouped: Option<Grouped>,
+}
+
+/// What a frame summed by its keys no longer shows: how many rows were analysed, and each
+/// number column's statistics over them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Grouped {
+    /// Rows analysed (after those that could not be were skipped).
+    pub rows: usize,
+    pub numbers: Vec<NumberStats>,
+}
+
+impl Grouped {
+    pub fn stats(&self, column: &str) -> Option<&NumberStats> {
+        self.numbers.iter().find(|n| n.name == column)
+    }
+}
+
+/// A number column over every row: present values, their range and sum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumberStats {
+    pub name: String,
+    pub count: usize,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub sum: f64,
+}
+
+impl NumberStats {
+    pub fn new(name: &str) -> NumberStats {
+        NumberStats {
+            name: name.to_string(),
+            count: 0,
+            min: None,
+            max: None,
+            sum: 0.0,
+        }
+    }
+
+    pub fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / self.count as f64)
+    }
+
+    /// Adds the figures of more rows of the same column.
+    pub fn merge(&mut self, other: &NumberStats) {
+        self.count += other.count;
+        self.sum += other.sum;
+        self.min = match (self.min, other.min) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.max = match (self.max, other.max) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
 }
 
 /// One column of the file.

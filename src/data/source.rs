@@ -411,7 +411,7 @@ pub struct CsvScope {
 
 /// How polars reads a CSV: the header, the delimiter, `"` quotes, and types inferred from
 /// the first 10,000 records, or every column as text.
-fn csv_options(delimiter: u8, all_text: bool) -> CsvReadOptions {
+pub(super) fn csv_options(delimiter: u8, all_text: bool) -> CsvReadOptions {
     CsvReadOptions::default()
         .with_has_header(true)
         .with_parse_options(

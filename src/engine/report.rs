@@ -12,9 +12,10 @@ use super::handle::{FlowSnapshot, StepState};
 use crate::cache::{CacheStats, Reference, ResultStore, Summary};
 use crate::config::Price;
 use crate::context::baseline::{self, BaselineStep};
+use crate::context::describe::Description;
 use crate::context::ledger::{FactRetention, StepTokens, Totals};
 use crate::context::{Encoding, ItemDecision, Tokenizer, layout};
-use crate::data::Dataset;
+use crate::data::{Dataset, WholeBatch};
 use crate::flow::Flow;
 use crate::llm::{AnswerRequest, OfflineAnalyst};
 use crate::settings::Priority;
@@ -118,20 +119,45 @@ fn preview(store: &ResultStore, dataset: &Reference, text: impl FnOnce() -> Stri
 /// [`finish`](Self::finish) before building the report.
 #[derive(Default)]
 pub struct PreviewJob {
-    whole: Option<(Reference, DataFrame)>,
+    reference: Option<Reference>,
+    /// A file read at once: described whole, on a thread of its own.
+    whole: Option<DataFrame>,
+    /// A file read in batches: described as they pass.
+    batches: Option<Description>,
     running: Option<std::thread::JoinHandle<(Reference, String)>>,
 }
 
 impl PreviewJob {
-    pub fn observer(&mut self) -> impl FnMut(&Reference, &DataFrame) + '_ {
-        |reference, whole| self.whole = Some((*reference, whole.clone()))
+    pub fn observer(&mut self) -> impl FnMut(WholeBatch<'_>) + '_ {
+        |batch| {
+            if batch.first {
+                *self = PreviewJob {
+                    reference: Some(*batch.reference),
+                    whole: Some(batch.frame.clone()),
+                    ..PreviewJob::default()
+                };
+                return;
+            }
+            let description = self.batches.get_or_insert_with(Description::new);
+            let added = match self.whole.take() {
+                Some(first) => description.add(&first).and_then(|_| description.add(batch.frame)),
+                None => description.add(batch.frame),
+            };
+            if added.is_err() {
+                // A preview that cannot be made is made from the file after the run.
+                self.reference = None;
+            }
+        }
     }
 
     pub fn start(&mut self) {
-        if let Some((reference, whole)) = self.whole.take() {
+        let Some(reference) = self.reference.take() else { return };
+        if let Some(whole) = self.whole.take() {
             self.running = Some(std::thread::spawn(move || {
                 (reference, baseline::describe(&whole).unwrap_or_default())
             }));
+        } else if let Some(description) = self.batches.take() {
+            self.running = Some(std::thread::spawn(move || (reference, description.text())));
         }
     }
 

@@ -66,6 +66,7 @@ impl StepJob {
         if call.group_keys().is_empty() || grouping < 2 {
             return Rows {
                 dataset: Some(self.dataset.frame_reference()),
+                grouped: self.dataset.profile.grouped.as_ref(),
                 ..frame.into()
             };
         }
@@ -79,6 +80,7 @@ impl StepJob {
             frame,
             rollup: rollup.as_ref(),
             dataset: Some(self.dataset.frame_reference()),
+            grouped: self.dataset.profile.grouped.as_ref(),
         }
     }
 

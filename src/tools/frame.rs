@@ -2,6 +2,7 @@
 
 use polars::prelude::*;
 
+use crate::data::Grouped;
 use crate::data::dictionary::Dictionary;
 use crate::reference::Reference;
 
@@ -264,6 +265,8 @@ pub struct Rows<'a> {
     /// The frame's reference (`Dataset::frame_reference`), under which what is computed
     /// from the whole frame once (its profile) is kept; `None` for a frame of no dataset.
     pub dataset: Option<Reference>,
+    /// When the frame holds sums by key (a file read in batches): the row figures.
+    pub grouped: Option<&'a Grouped>,
 }
 
 impl<'a> From<&'a DataFrame> for Rows<'a> {
@@ -272,6 +275,7 @@ impl<'a> From<&'a DataFrame> for Rows<'a> {
             frame,
             rollup: None,
             dataset: None,
+            grouped: None,
         }
     }
 }
@@ -367,6 +371,7 @@ mod tests {
             frame: &frame,
             rollup: Some(&rollup),
             dataset: None,
+            grouped: None,
         };
         for keys in [&["brand"][..], &["region", "brand"], &["year", "month"]] {
             let values = ["total_revenue", "total_cost", "profit", "units_sold"];
@@ -397,6 +402,7 @@ mod tests {
             frame: &frame,
             rollup: Some(&rollup),
             dataset: None,
+            grouped: None,
         };
         // The last pair has 2003 x 1999 possible keys: counted in a hash table.
         for keys in [&["brand"][..], &["order"], &["brand", "order"], &["store_id", "order"]] {

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use super::format::{grouped, money};
 use super::frame::Rows;
 use super::{Analysis, Fact, ToolFailure};
+use crate::data::Grouped;
 use crate::data::dictionary::Dictionary;
 use crate::reference::Reference;
 use crate::settings::Priority;
@@ -39,23 +40,27 @@ static LAST: Mutex<Option<(Reference, DataProfile)>> = Mutex::new(None);
 /// The profile of `rows`' frame, computed once per frame of a dataset.
 pub fn of(rows: Rows<'_>) -> Result<DataProfile, ToolFailure> {
     let Some(key) = rows.dataset else {
-        return run(rows.frame);
+        return run_grouped(rows.frame, rows.grouped);
     };
     let kept = LAST.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, profile)) = kept.as_ref().filter(|(k, _)| *k == key) {
         return Ok(profile.clone());
     }
     drop(kept);
-    let profile = run(rows.frame)?;
+    let profile = run_grouped(rows.frame, rows.grouped)?;
     *LAST.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, profile.clone()));
     Ok(profile)
 }
 
-/// One column's profile: range, mean and sum of numbers, the distinct count of the rest.
-fn column_profile(column: &Column) -> Result<ColumnProfile, ToolFailure> {
+/// One column's profile: range, mean and sum of numbers, the distinct count of the rest;
+/// a number column's figures from `grouped` when the frame holds sums.
+fn column_profile(column: &Column, grouped: Option<&Grouped>) -> Result<ColumnProfile, ToolFailure> {
     let series = column.as_materialized_series();
     let numeric = series.dtype().is_primitive_numeric();
-    let (min, max, mean, sum) = if numeric {
+    let stats = grouped.and_then(|g| g.stats(column.name()));
+    let (min, max, mean, sum) = if let Some(s) = stats.filter(|_| numeric) {
+        (s.min, s.max, s.mean(), Some(s.sum))
+    } else if numeric {
         let f = series.cast(&DataType::Float64)?;
         let ca = f.f64()?;
         (ca.min(), ca.max(), ca.mean(), Some(ca.sum().unwrap_or(0.0)))
@@ -80,9 +85,15 @@ fn column_profile(column: &Column) -> Result<ColumnProfile, ToolFailure> {
 }
 
 pub fn run(frame: &DataFrame) -> Result<DataProfile, ToolFailure> {
+    run_grouped(frame, None)
+}
+
+/// [`run`] of a frame of sums by key (`grouped`), or of rows (`None`). Every distinct key
+/// has a row of its own, so distinct counts and the dates' range read the same off either.
+fn run_grouped(frame: &DataFrame, grouped: Option<&Grouped>) -> Result<DataProfile, ToolFailure> {
     // Counting the distinct values of a text column is a hashing pass of its own: the
     // columns are profiled side by side.
-    let columns = crate::parallel::map(frame.columns(), column_profile)
+    let columns = crate::parallel::map(frame.columns(), |c| column_profile(c, grouped))
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?;
     let (first_date, last_date) = match frame.column("sale_date").ok().and_then(|c| c.str().ok()) {
@@ -94,7 +105,7 @@ pub fn run(frame: &DataFrame) -> Result<DataProfile, ToolFailure> {
         None => (None, None),
     };
     Ok(DataProfile {
-        rows: frame.height(),
+        rows: grouped.map_or(frame.height(), |g| g.rows),
         columns,
         first_date,
         last_date,

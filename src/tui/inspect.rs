@@ -16,12 +16,22 @@ pub fn inspect(store: &ResultStore, reference: &Reference) -> Action {
     let (title, lines) = match value {
         StoredValue::Dataset(d) => {
             let lines = preview_lines(&d.frame, PREVIEW_ROWS);
-            let title = format!(
-                "dataset {} · {} rows (first {} shown)",
-                reference.short(),
-                grouped(d.rows() as f64),
-                lines.len() - 1
-            );
+            let title = match &d.profile.grouped {
+                // A file read in batches is held as its sums by key.
+                Some(_) => format!(
+                    "dataset {} · {} rows summed into {} by key (first {} shown)",
+                    reference.short(),
+                    grouped(d.rows() as f64),
+                    grouped(d.frame.height() as f64),
+                    lines.len() - 1
+                ),
+                None => format!(
+                    "dataset {} · {} rows (first {} shown)",
+                    reference.short(),
+                    grouped(d.rows() as f64),
+                    lines.len() - 1
+                ),
+            };
             (title, lines)
         }
         StoredValue::ToolOutput(t) => {

@@ -1,0 +1,481 @@
+//! A CSV too large to hold row by row, read in batches of whole records: each batch is
+//! parsed, typed and narrowed as a whole file is, shown whole to the observer (the
+//! baseline's `describe()` adds it up), then summed by its keys, so memory holds one batch
+//! and the sums, not the file. Every tool is a sum by keys (`tools::frame::sums_by`), so
+//! the sums give them exactly what the rows would.
+
+use std::fs::File;
+use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::columns::{ColumnPlan, Skipped, narrow_counting, parse_error, plan_columns};
+use super::csv::{last_record_end, records_to, requote};
+use super::dates::DateFormat;
+use super::error::DataError;
+use super::loader::{LoadOptions, WholeBatch, WholeFrameObserver};
+use super::numbers::Decimal;
+use super::opened::Opened;
+use super::profile::{DataProfile, Grouped, NumberStats};
+use super::source::{TextEncoding, csv_options};
+use crate::reference::Reference;
+
+/// Files from this size are read in batches (a 10M-row export is about 1 GB).
+pub const STREAM_FROM_BYTES: u64 = 256 << 20;
+
+/// Bytes of records per batch.
+pub const BATCH_BYTES: usize = 32 << 20;
+
+/// Whether `opened` is read in batches of `batch` bytes: a UTF-8 CSV of at least
+/// `from` bytes (one in another encoding is transcoded into memory whole anyway).
+pub(super) fn streams(opened: &Opened, from: u64) -> bool {
+    opened.frame.is_none()
+        && opened
+            .scan
+            .csv
+            .as_ref()
+            .is_some_and(|c| c.encoding == TextEncoding::Utf8 && c.transcoded.is_none())
+        && opened.scan.bytes >= from
+}
+
+/// The flow's columns of a file read in batches, summed by their keys, with the profile
+/// saying so ([`DataProfile::grouped`]).
+pub(super) fn load_streamed(
+    opened: &Opened,
+    required: &[&str],
+    options: &LoadOptions,
+    reference: &Reference,
+    observe: &mut Option<WholeFrameObserver<'_>>,
+    batch: usize,
+) -> Result<(DataFrame, DataProfile), DataError> {
+    // Types are inferred from the first batch's records, as from a whole file's first
+    // ones. A later value that does not fit them means reading again: every column as
+    // text (as a whole file is read then), or a column typed as numbers from the first
+    // batch as text (as a whole column with one value that is not a number stays).
+    // Decimal commas: every column read as text and converted, as a whole file is read.
+    let mut types = Types {
+        all_text: opened.decimal == Decimal::Comma,
+        keep_text: Vec::new(),
+    };
+    loop {
+        match read_batches(opened, required, options, reference, observe, batch, &types)? {
+            Pass::Done(frame, profile) => return Ok((frame, *profile)),
+            Pass::AllText => types.all_text = true,
+            Pass::KeepText(column) => types.keep_text.push(column),
+        }
+    }
+}
+
+/// How a pass types the batches.
+#[derive(Default)]
+struct Types {
+    all_text: bool,
+    keep_text: Vec<String>,
+}
+
+enum Pass {
+    Done(DataFrame, Box<DataProfile>),
+    /// A later batch does not parse with the first batch's types.
+    AllText,
+    /// This column is numbers in the first batch but not in a later one.
+    KeepText(String),
+}
+
+/// One pass over the file.
+fn read_batches(
+    opened: &Opened,
+    required: &[&str],
+    options: &LoadOptions,
+    reference: &Reference,
+    observe: &mut Option<WholeFrameObserver<'_>>,
+    batch: usize,
+    types: &Types,
+) -> Result<Pass, DataError> {
+    let path = opened.path();
+    let csv = opened.scan.csv.as_ref().expect("a CSV scan");
+    let mut blocks = RecordBlocks::open(path, csv.head.len(), csv.delimiter, batch)?;
+    let mut first: Option<First> = None;
+    let mut rows_before = 0usize;
+    let mut skipped = Skipped::default();
+    let mut sums: Option<Sums> = None;
+    let mut numbers: Vec<NumberStats> = Vec::new();
+    let mut analysed = 0usize;
+    while let Some(bytes) = blocks.next_block().map_err(|e| unreadable(path, e))? {
+        let schema = first.as_ref().map(|f| f.schema.clone());
+        let parsed = match parse_block(&bytes, csv.delimiter, types.all_text, schema) {
+            Ok(frame) => frame,
+            Err(_) if first.is_some() && !types.all_text => return Ok(Pass::AllText),
+            Err(e) => return Err(parse_error(path, e)),
+        };
+        drop(bytes);
+        let whole =
+            keep_text(opened.typed(parsed.clone())?, &parsed, &types.keep_text).map_err(|e| parse_error(path, e))?;
+        if let Some(f) = &first
+            && let Some(column) = f.retyped(&whole)
+        {
+            return Ok(Pass::KeepText(column));
+        }
+        let whole = match &first {
+            Some(f) => f.aligned(whole, &parsed).map_err(|e| parse_error(path, e))?,
+            None => whole,
+        };
+        if let Some(observe) = observe.as_mut() {
+            observe(WholeBatch {
+                reference,
+                frame: &whole,
+                first: first.is_none(),
+            });
+        }
+        let rows = whole.height();
+        if first.is_none() {
+            let mut profile = opened.profile(&whole);
+            let plan = plan_columns(opened, required, &profile).map_err(|missing| DataError::MissingColumns {
+                path: path.to_path_buf(),
+                missing,
+                found: opened.header.join(", "),
+                profile: Some(Box::new(profile.clone())),
+            })?;
+            first = Some(First {
+                schema: parsed.schema().clone(),
+                dtypes: whole.columns().iter().map(|c| c.dtype().clone()).collect(),
+                notes: std::mem::take(&mut profile.notes),
+                profile,
+                plan,
+                options: options.clone(),
+                derived: None,
+                order: Vec::new(),
+            });
+        }
+        let f = first.as_mut().expect("set above");
+        let narrowed = match narrow_counting(opened, &whole, &f.plan, &f.options, &mut f.profile) {
+            Ok(n) => Some(n),
+            // A batch whose every row is skipped: the file may still have rows.
+            Err(DataError::NoRows { .. }) => None,
+            Err(e) => return Err(e.after_rows(rows_before)),
+        };
+        rows_before += rows;
+        drop(whole);
+        let Some(narrowed) = narrowed else { continue };
+        if f.derived.is_none() {
+            // Later batches read dates in the format the first one's were found in.
+            if f.options.date_format.is_none() {
+                f.options.date_format = f.profile.date_format.as_deref().and_then(format_described);
+            }
+            f.order = narrowed
+                .frame
+                .get_column_names()
+                .iter()
+                .map(|c| c.to_string())
+                .collect();
+            f.derived = Some(narrowed.derived);
+        }
+        skipped.add(narrowed.skipped, &f.order);
+        analysed += narrowed.frame.height();
+        add_number_stats(&mut numbers, &narrowed.frame).map_err(|e| parse_error(path, e))?;
+        let s = sums.get_or_insert_with(|| Sums::of(&narrowed.frame));
+        s.add(narrowed.frame).map_err(|e| parse_error(path, e))?;
+    }
+    let (Some(f), Some(sums)) = (first, sums) else {
+        return Err(DataError::NoRows {
+            path: path.to_path_buf(),
+        });
+    };
+    let frame = sums.finish().map_err(|e| parse_error(path, e))?;
+    let mut profile = f.profile;
+    profile.rows = rows_before;
+    profile.notes = f.notes;
+    profile.notes.extend(skipped.notes());
+    profile.notes.extend(f.derived.unwrap_or_default());
+    profile.grouped = Some(Grouped {
+        rows: analysed,
+        numbers,
+    });
+    Ok(Pass::Done(frame, Box::new(profile)))
+}
+
+/// What the first batch settles for the rest.
+struct First {
+    /// The types polars parsed the first batch with.
+    schema: SchemaRef,
+    /// The types after [`Opened::typed`].
+    dtypes: Vec<DataType>,
+    /// The profile's notes before narrowing (mapping, decimals).
+    notes: Vec<String>,
+    profile: DataProfile,
+    plan: ColumnPlan,
+    options: LoadOptions,
+    /// The notes on derived columns, from the first batch that had rows.
+    derived: Option<Vec<String>>,
+    /// The narrowed columns, in order.
+    order: Vec<String>,
+}
+
+impl First {
+    /// A column of numbers in the first batch that is not in this one.
+    fn retyped(&self, whole: &DataFrame) -> Option<String> {
+        whole
+            .columns()
+            .iter()
+            .zip(&self.dtypes)
+            .find(|(c, dtype)| c.dtype() != *dtype && *dtype != &DataType::String)
+            .map(|(c, _)| c.name().to_string())
+    }
+
+    /// A column the first batch left as text, as this batch parsed it, though its values
+    /// here are all numbers.
+    fn aligned(&self, whole: DataFrame, parsed: &DataFrame) -> PolarsResult<DataFrame> {
+        let text: Vec<String> = whole
+            .columns()
+            .iter()
+            .zip(&self.dtypes)
+            .filter(|(c, dtype)| c.dtype() != *dtype)
+            .map(|(c, _)| c.name().to_string())
+            .collect();
+        keep_text(whole, parsed, &text)
+    }
+}
+
+/// `typed` with the `keep` columns as parsed, in text.
+fn keep_text(typed: DataFrame, parsed: &DataFrame, keep: &[String]) -> PolarsResult<DataFrame> {
+    if keep.is_empty() {
+        return Ok(typed);
+    }
+    let columns = typed
+        .columns()
+        .iter()
+        .map(|c| {
+            if keep.iter().any(|k| k == c.name().as_str()) {
+                parsed.column(c.name())?.cast(&DataType::String)
+            } else {
+                Ok(c.clone())
+            }
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    DataFrame::new(typed.height(), columns)
+}
+
+/// A date format from how [`DateFormat::describe`] says it.
+fn format_described(text: &str) -> Option<DateFormat> {
+    [DateFormat::YearFirst, DateFormat::DayFirst, DateFormat::MonthFirst]
+        .into_iter()
+        .find(|f| f.describe() == text)
+}
+
+fn unreadable(path: &Path, e: std::io::Error) -> DataError {
+    DataError::Unreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// One batch (the header line, then whole records) parsed as [`super::source::read_csv`]
+/// parses a file, with `schema` when given; a quoting polars does not take is read as
+/// csv-core reads it.
+fn parse_block(bytes: &[u8], delimiter: u8, all_text: bool, schema: Option<SchemaRef>) -> PolarsResult<DataFrame> {
+    let options = match schema {
+        Some(schema) => csv_options(delimiter, all_text).with_schema(Some(schema)),
+        None => csv_options(delimiter, all_text),
+    };
+    match options
+        .clone()
+        .into_reader_with_file_handle(Cursor::new(bytes))
+        .finish()
+    {
+        Ok(frame) => Ok(frame),
+        Err(e) => {
+            let text = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+            let requoted = requote(text, delimiter);
+            options
+                .into_reader_with_file_handle(Cursor::new(requoted))
+                .finish()
+                .map_err(|_| e)
+        }
+    }
+}
+
+/// Each number column's count, range and sum over `frame`, added to `stats`.
+fn add_number_stats(stats: &mut Vec<NumberStats>, frame: &DataFrame) -> PolarsResult<()> {
+    for column in frame.columns() {
+        if !column.dtype().is_primitive_numeric() {
+            continue;
+        }
+        let floats = column.cast(&DataType::Float64)?;
+        let floats = floats.f64()?;
+        let batch = NumberStats {
+            name: column.name().to_string(),
+            count: floats.len() - floats.null_count(),
+            min: floats.min(),
+            max: floats.max(),
+            sum: floats.sum().unwrap_or(0.0),
+        };
+        match stats.iter_mut().find(|s| s.name == batch.name) {
+            Some(s) => s.merge(&batch),
+            None => stats.push(batch),
+        }
+    }
+    Ok(())
+}
+
+/// Whole records of a CSV file in blocks of about `block` bytes, each led by the header
+/// line, so each parses as a file of its own.
+pub(super) struct RecordBlocks {
+    file: File,
+    header: Vec<u8>,
+    delimiter: u8,
+    block: usize,
+    /// Bytes read past the last whole record of the previous block.
+    carry: Vec<u8>,
+    done: bool,
+}
+
+impl RecordBlocks {
+    /// Blocks of the file at `path`, whose header record ends within `head_bytes` bytes.
+    pub(super) fn open(path: &Path, head_bytes: usize, delimiter: u8, block: usize) -> Result<RecordBlocks, DataError> {
+        let mut file = File::open(path).map_err(|e| unreadable(path, e))?;
+        let mut head = Vec::new();
+        (&mut file)
+            .take(head_bytes as u64 + 4)
+            .read_to_end(&mut head)
+            .map_err(|e| unreadable(path, e))?;
+        let (_, header_end) = records_to(&head, delimiter, 1, false);
+        let mut header = head[..header_end].to_vec();
+        while header.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            header.pop();
+        }
+        header.push(b'\n');
+        file.seek(SeekFrom::Start(header_end as u64))
+            .map_err(|e| unreadable(path, e))?;
+        Ok(RecordBlocks {
+            file,
+            header,
+            delimiter,
+            block: block.max(1),
+            carry: Vec::new(),
+            done: false,
+        })
+    }
+
+    /// The next block: the header, then whole records; `None` past the end.
+    pub(super) fn next_block(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut records = std::mem::take(&mut self.carry);
+        loop {
+            let start = records.len();
+            records.resize(start + self.block, 0);
+            let mut filled = start;
+            while filled < records.len() {
+                match self.file.read(&mut records[filled..])? {
+                    0 => break,
+                    n => filled += n,
+                }
+            }
+            let at_end = filled < records.len();
+            records.truncate(filled);
+            if at_end {
+                self.done = true;
+                if records.iter().all(|b| b.is_ascii_whitespace()) {
+                    return Ok(None);
+                }
+                return Ok(Some(self.led(&records)));
+            }
+            // A record longer than a block: read on until one ends.
+            if let Some(end) = last_record_end(&records, self.delimiter) {
+                self.carry = records.split_off(end);
+                return Ok(Some(self.led(&records)));
+            }
+        }
+    }
+
+    fn led(&self, records: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.header.len() + records.len());
+        out.extend_from_slice(&self.header);
+        out.extend_from_slice(records.strip_prefix(b"\n").unwrap_or(records));
+        out
+    }
+}
+
+/// The narrowed batches summed by their keys (every column that is not a float), each
+/// float column in whole cents (as `tools::frame` sums), so the sums of sums are exact.
+struct Sums {
+    /// The narrowed columns, in order.
+    order: Vec<String>,
+    keys: Vec<String>,
+    values: Vec<String>,
+    parts: Vec<DataFrame>,
+    held: usize,
+}
+
+/// Partial sums held before they are summed again.
+const HELD_ROWS: usize = 1 << 21;
+
+impl Sums {
+    fn of(frame: &DataFrame) -> Sums {
+        let (values, keys): (Vec<&Column>, Vec<&Column>) = frame.columns().iter().partition(|c| c.dtype().is_float());
+        let names = |cs: Vec<&Column>| cs.iter().map(|c| c.name().to_string()).collect();
+        Sums {
+            order: frame.get_column_names().iter().map(|c| c.to_string()).collect(),
+            keys: names(keys),
+            values: names(values),
+            parts: Vec::new(),
+            held: 0,
+        }
+    }
+
+    fn cents(name: &str) -> Expr {
+        let scaled = col(name) * lit(100.0);
+        when(scaled.clone().gt_eq(lit(0.0)))
+            .then(scaled.clone() + lit(0.5))
+            .otherwise(scaled - lit(0.5))
+            .cast(DataType::Int64)
+            .sum()
+            .alias(name)
+    }
+
+    fn grouped(&self, frame: LazyFrame, sum: impl Fn(&str) -> Expr) -> PolarsResult<DataFrame> {
+        let sums: Vec<Expr> = self.values.iter().map(|v| sum(v)).collect();
+        if self.keys.is_empty() {
+            return frame.select(sums).collect();
+        }
+        let keys: Vec<Expr> = self.keys.iter().map(|k| col(k.as_str())).collect();
+        frame.group_by(keys).agg(sums).collect()
+    }
+
+    fn add(&mut self, frame: DataFrame) -> PolarsResult<()> {
+        let part = self.grouped(frame.lazy(), Sums::cents)?;
+        self.held += part.height();
+        self.parts.push(part);
+        if self.held > HELD_ROWS {
+            let all = self.summed()?;
+            self.held = all.height();
+            self.parts = vec![all];
+        }
+        Ok(())
+    }
+
+    /// The partial sums summed into one frame.
+    fn summed(&mut self) -> PolarsResult<DataFrame> {
+        let parts = std::mem::take(&mut self.parts);
+        let lazy: Vec<LazyFrame> = parts.into_iter().map(IntoLazy::lazy).collect();
+        let all = concat(lazy, UnionArgs::default())?;
+        self.grouped(all, |v| col(v).sum().alias(v))
+    }
+
+    /// One row per key, in key order, with the sums back in units.
+    fn finish(mut self) -> PolarsResult<DataFrame> {
+        let all = self.summed()?;
+        let units: Vec<Expr> = self
+            .values
+            .iter()
+            .map(|v| (col(v.as_str()).cast(DataType::Float64) / lit(100.0)).alias(v.as_str()))
+            .collect();
+        let order: Vec<Expr> = self.order.iter().map(|c| col(c.as_str())).collect();
+        let mut lazy = all.lazy().with_columns(units).select(order);
+        if !self.keys.is_empty() {
+            lazy = lazy.sort(self.keys.clone(), SortMultipleOptions::default());
+        }
+        lazy.collect()
+    }
+}

@@ -1,0 +1,267 @@
+//! A file read in batches and summed as it goes (how a file too large to hold is read)
+//! gives the flow what the same file read whole gives: every tool's result, the profile,
+//! the notes, the errors and the baseline's describe().
+
+mod common;
+
+use std::path::Path;
+
+use mrflow::context::baseline;
+use mrflow::context::describe::Description;
+use mrflow::data::{Dataset, LoadOptions, WholeBatch, load};
+use mrflow::flow::Flow;
+use mrflow::tools::Rows;
+
+/// Reads in batches of about this many bytes, from any size of file.
+fn batched(batch: usize) -> LoadOptions {
+    LoadOptions {
+        stream_from: Some(0),
+        batch_bytes: Some(batch),
+        ..LoadOptions::default()
+    }
+}
+
+/// The dataset, the baseline's preview text made from what the loader showed, and how many
+/// batches it showed.
+fn load_with(path: &Path, required: &[&str], options: &LoadOptions) -> (Dataset, String, usize) {
+    let mut batches: Vec<polars::prelude::DataFrame> = Vec::new();
+    let dataset = load(
+        path,
+        required,
+        options,
+        None,
+        Some(&mut |b: WholeBatch<'_>| {
+            if b.first {
+                batches.clear();
+            }
+            batches.push(b.frame.clone());
+        }),
+    )
+    .unwrap();
+    let text = if batches.len() == 1 {
+        baseline::describe(&batches[0]).unwrap()
+    } else {
+        let mut d = Description::new();
+        for b in &batches {
+            d.add(b).unwrap();
+        }
+        d.text()
+    };
+    (dataset, text, batches.len())
+}
+
+fn rows(d: &Dataset) -> Rows<'_> {
+    Rows {
+        grouped: d.profile.grouped.as_ref(),
+        ..(&d.frame).into()
+    }
+}
+
+/// Every tool of every built-in flow, on both datasets: the same result, to the cent.
+fn assert_same_results(whole: &Dataset, summed: &Dataset) {
+    for name in ["roi_analysis", "brand_performance", "sales_forecast"] {
+        let flow = Flow::builtin(name).unwrap();
+        for call in flow.steps().iter().flat_map(|s| s.tools.iter()) {
+            let has = |c: &&str| whole.frame.column(c).is_ok();
+            if !call.required_columns().iter().all(has) {
+                continue;
+            }
+            let (a, b) = match (call.run_on(rows(whole)), call.run_on(rows(summed))) {
+                (Ok(a), Ok(b)) => (a, b),
+                (a, b) => {
+                    assert_eq!(a.map(|o| o.result), b.map(|o| o.result), "{name}: {}", call.label());
+                    continue;
+                }
+            };
+            if matches!(call, mrflow::tools::ToolCall::LoadData) {
+                assert_same_profile(&a.result, &b.result);
+            } else {
+                assert_eq!(a.result, b.result, "{name}: {}", call.label());
+                assert_eq!(a.facts, b.facts, "{name}: {}", call.label());
+            }
+        }
+    }
+}
+
+/// The same profile; sums (and means) added in another order agree to 1e-9 of them.
+fn assert_same_profile(a: &serde_json::Value, b: &serde_json::Value) {
+    assert_eq!(a["rows"], b["rows"]);
+    assert_eq!(a["first_date"], b["first_date"]);
+    assert_eq!(a["last_date"], b["last_date"]);
+    let (ca, cb) = (a["columns"].as_array().unwrap(), b["columns"].as_array().unwrap());
+    assert_eq!(ca.len(), cb.len());
+    for (x, y) in ca.iter().zip(cb) {
+        for field in ["name", "distinct", "min", "max"] {
+            assert_eq!(x[field], y[field], "{} {field}", x["name"]);
+        }
+        for field in ["mean", "sum"] {
+            match (x[field].as_f64(), y[field].as_f64()) {
+                (Some(p), Some(q)) => assert!(
+                    (p - q).abs() <= 1e-9 * p.abs().max(1.0),
+                    "{} {field}: {p} {q}",
+                    x["name"]
+                ),
+                (p, q) => assert_eq!(p, q, "{} {field}", x["name"]),
+            }
+        }
+    }
+}
+
+fn all_required() -> Vec<&'static str> {
+    let mut required: Vec<&'static str> = Vec::new();
+    for name in ["roi_analysis", "brand_performance", "sales_forecast"] {
+        let flow = Box::leak(Box::new(Flow::builtin(name).unwrap()));
+        for c in flow.required_columns() {
+            if !required.contains(&c) {
+                required.push(c);
+            }
+        }
+    }
+    required
+}
+
+#[test]
+fn the_sample_read_in_batches_gives_what_it_gives_read_whole() {
+    let required = all_required();
+    let (whole, whole_text, one) = load_with(&common::sample(), &required, &LoadOptions::default());
+    let (summed, summed_text, many) = load_with(&common::sample(), &required, &batched(100_000));
+    assert_eq!((one, many > 10), (1, true), "{many} batches");
+    assert!(whole.profile.grouped.is_none());
+    let grouped = summed.profile.grouped.as_ref().expect("summed");
+    assert_eq!(grouped.rows, whole.rows());
+    assert_eq!(summed.rows(), whole.rows());
+    assert!(summed.frame.height() < whole.frame.height());
+    let mut profile = summed.profile.clone();
+    profile.grouped = None;
+    assert_eq!(profile, whole.profile);
+    assert_eq!(summed.reference, whole.reference);
+    assert_same_results(&whole, &summed);
+    assert_eq!(summed_text, whole_text);
+}
+
+/// An export as people write them: CRLF, a BOM, quoted fields with delimiters and line
+/// breaks, empty values and NaN spread over the file, decimal commas under `;`.
+fn messy(rows: usize, delimiter: char, decimal: char) -> String {
+    let brands = ["Acme", "\"Best, Inc.\"", "Cola\u{e9}", "\"Multi\r\nLine\""];
+    let mut out = String::from("\u{feff}Order Date");
+    for h in ["Brand", "Region", "Units", "Revenue", "Cost", "Note"] {
+        out.push(delimiter);
+        out.push_str(h);
+    }
+    out.push_str("\r\n");
+    for i in 0..rows {
+        let revenue = if i % 997 == 5 {
+            String::new()
+        } else if i % 1499 == 7 {
+            "NaN".into()
+        } else {
+            format!("{}.{:02}", 100 + i % 900, i % 100)
+        };
+        let cost = format!("{}.{:02}", 40 + i % 300, (i * 7) % 100);
+        let fields = [
+            format!("2024-{:02}-{:02}", 1 + i % 12, 1 + i % 28),
+            brands[i % 4].to_string(),
+            ["North", "South", "East"][i % 3].to_string(),
+            (1 + i % 9).to_string(),
+            revenue.replace('.', &decimal.to_string()),
+            cost.replace('.', &decimal.to_string()),
+            if i % 5 == 0 {
+                format!("\"note {i}{delimiter} more\"")
+            } else {
+                String::new()
+            },
+        ];
+        out.push_str(&fields.join(&delimiter.to_string()));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_messy_export_read_in_batches_gives_what_it_gives_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let required = [
+        "brand",
+        "region",
+        "year",
+        "month",
+        "total_revenue",
+        "total_cost",
+        "profit",
+        "units_sold",
+    ];
+    for (name, delimiter, decimal) in [("comma.csv", ',', '.'), ("semicolon.csv", ';', ',')] {
+        let path = write(dir.path(), name, &messy(6000, delimiter, decimal));
+        let (whole, whole_text, _) = load_with(&path, &required, &LoadOptions::default());
+        let (summed, summed_text, many) = load_with(&path, &required, &batched(20_000));
+        assert!(many > 5, "{name}: {many} batches");
+        assert!(
+            whole.notes.iter().any(|n| n.starts_with("skipped")),
+            "{name}: {:?}",
+            whole.notes
+        );
+        assert_eq!(summed.notes, whole.notes, "{name}");
+        assert_eq!(summed.rows(), whole.rows(), "{name}");
+        assert_same_results(&whole, &summed);
+        assert_eq!(summed_text, whole_text, "{name}");
+    }
+}
+
+#[test]
+fn a_bad_value_in_a_later_batch_is_named_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = messy(3000, ',', '.');
+    text.push_str("2024-01-01,Acme,North,3,lots,1.00,\r\n");
+    let path = write(dir.path(), "bad.csv", &text);
+    let required = ["brand", "total_revenue"];
+    let whole = load(&path, &required, &LoadOptions::default(), None, None).unwrap_err();
+    let summed = load(&path, &required, &batched(10_000), None, None).unwrap_err();
+    assert!(whole.to_string().contains("line 3002"), "{whole}");
+    assert_eq!(summed.to_string(), whole.to_string());
+}
+
+#[test]
+fn a_column_whose_type_changes_in_a_later_batch_is_read_as_the_whole_file_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("brand,year,units_sold,total_revenue,discount\n");
+    for i in 0..30_000 {
+        // Past the records types are inferred from (10,000, all in the first batch), `year`
+        // turns to a decimal (the types no longer fit) and `discount` to a word (the
+        // column is then text).
+        let year = if i == 20_000 {
+            "2024.0".to_string()
+        } else {
+            (2020 + i % 4).to_string()
+        };
+        let discount = if i == 25_000 {
+            "none".to_string()
+        } else {
+            format!("{}.5", i % 10)
+        };
+        text.push_str(&format!(
+            "B{},{year},{},{}.25,{discount}\n",
+            i % 7,
+            1 + i % 5,
+            10 + i % 50
+        ));
+    }
+    let path = write(dir.path(), "drift.csv", &text);
+    let required = ["brand", "units_sold", "total_revenue"];
+    let (whole, whole_text, _) = load_with(&path, &required, &LoadOptions::default());
+    let (summed, summed_text, many) = load_with(&path, &required, &batched(300_000));
+    assert!(many > 2, "{many}");
+    assert_eq!(summed.rows(), whole.rows());
+    assert_eq!(summed_text, whole_text);
+    let sum = |d: &Dataset| {
+        use polars::prelude::ChunkAgg;
+        let revenue = d.frame.column("total_revenue").unwrap().f64().unwrap().sum().unwrap();
+        (revenue * 100.0).round()
+    };
+    assert_eq!(sum(&summed), sum(&whole));
+}
