@@ -265,3 +265,17 @@ fn a_column_whose_type_changes_in_a_later_batch_is_read_as_the_whole_file_reads_
     };
     assert_eq!(sum(&summed), sum(&whole));
 }
+
+#[test]
+fn progress_counts_the_batches_bytes_and_ends_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "progress.csv", &messy(3000, ',', '.'));
+    let progress = mrflow::data::LoadProgress::new();
+    let options = LoadOptions {
+        progress: mrflow::data::Progress(Some(progress.clone())),
+        ..batched(10_000)
+    };
+    load(&path, &["brand", "total_revenue"], &options, None, None).unwrap();
+    let n = std::fs::metadata(&path).unwrap().len();
+    assert_eq!(progress.snapshot(), (n, n, mrflow::data::Stage::Done));
+}

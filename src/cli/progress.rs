@@ -38,10 +38,10 @@ impl Progress {
         Progress::spawn(move |bar| {
             let (read, total, stage) = progress.snapshot();
             match stage {
-                Stage::Reading => {
+                Stage::Reading | Stage::Batches => {
                     bar.set_length(total);
                     bar.set_position(read);
-                    bar.set_message("reading");
+                    bar.set_message(if stage == Stage::Reading { "reading" } else { "parsing" });
                     true
                 }
                 Stage::Parsing => {

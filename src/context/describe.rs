@@ -10,6 +10,8 @@ use std::sync::Mutex;
 
 use polars::prelude::*;
 
+use crate::data::dictionary::Dictionary;
+
 use super::baseline::{STAT_ROWS, head_table, pandas_table, quartiles, quartiles_of_counts};
 
 /// Distinct values a column's quartiles are counted over before its values are kept.
@@ -185,17 +187,38 @@ impl Description {
 impl Numbers {
     fn add(&mut self, column: &Column) -> PolarsResult<()> {
         let floats = column.cast(&DataType::Float64)?;
-        for x in floats.f64()?.iter().flatten() {
-            self.count += 1;
+        for chunk in floats.f64()?.downcast_iter() {
+            let values = chunk.values().as_slice();
+            match chunk.validity().filter(|valid| valid.unset_bits() > 0) {
+                None => self.add_values(values),
+                Some(valid) => {
+                    let present: Vec<f64> = values
+                        .iter()
+                        .zip(valid.iter())
+                        .filter(|(_, ok)| *ok)
+                        .map(|(x, _)| *x)
+                        .collect();
+                    self.add_values(&present);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn add_values(&mut self, values: &[f64]) {
+        let Some(&shift) = self.shift.as_ref().or(values.first()) else {
+            return;
+        };
+        self.shift = Some(shift);
+        self.count += values.len();
+        for &x in values {
             self.sum += x;
-            let shift = *self.shift.get_or_insert(x);
             self.shifted += x - shift;
             self.squares += (x - shift) * (x - shift);
             self.min = self.min.min(x);
             self.max = self.max.max(x);
-            self.order.add(x, self.value_limit);
         }
-        Ok(())
+        self.order.add_all(values, self.value_limit);
     }
 
     fn cells(self) -> Vec<String> {
@@ -224,32 +247,48 @@ fn order_key(x: f64) -> u64 {
 }
 
 impl Order {
-    fn add(&mut self, x: f64, value_limit: usize) {
-        match self {
-            Order::Counts(counts) => {
-                // NaN and -0.0 order apart from what counting by bits gives.
-                if x.is_nan() || (x == 0.0 && x.is_sign_negative()) || counts.len() >= COUNTING_LIMIT {
-                    let mut values: Vec<f64> = Vec::with_capacity(counts.values().sum::<usize>() * 2);
-                    for (bits, n) in counts.drain() {
-                        values.extend(std::iter::repeat_n(f64::from_bits(bits), n));
+    fn add_all(&mut self, values: &[f64], value_limit: usize) {
+        let mut rest = values;
+        while !rest.is_empty() {
+            match self {
+                Order::Counts(counts) => {
+                    let mut taken = 0;
+                    for &x in rest {
+                        // NaN and -0.0 order apart from what counting by bits gives.
+                        if x.is_nan() || (x == 0.0 && x.is_sign_negative()) || counts.len() >= COUNTING_LIMIT {
+                            break;
+                        }
+                        *counts.entry(x.to_bits()).or_insert(0) += 1;
+                        taken += 1;
                     }
-                    *self = Order::Values(values);
-                    return self.add(x, value_limit);
-                }
-                *counts.entry(x.to_bits()).or_insert(0) += 1;
-            }
-            Order::Values(values) => {
-                if values.len() >= value_limit {
-                    let mut ranges = BTreeMap::new();
-                    for &v in values.iter() {
-                        add_to_range(&mut ranges, v);
+                    rest = &rest[taken..];
+                    if !rest.is_empty() {
+                        let mut kept: Vec<f64> = Vec::with_capacity(counts.values().sum::<usize>() * 2);
+                        for (bits, n) in counts.drain() {
+                            kept.extend(std::iter::repeat_n(f64::from_bits(bits), n));
+                        }
+                        *self = Order::Values(kept);
                     }
-                    *self = Order::Ranges(ranges);
-                    return self.add(x, value_limit);
                 }
-                values.push(x);
+                Order::Values(kept) => {
+                    let room = value_limit.saturating_sub(kept.len()).min(rest.len());
+                    kept.extend_from_slice(&rest[..room]);
+                    rest = &rest[room..];
+                    if !rest.is_empty() {
+                        let mut ranges = BTreeMap::new();
+                        for &v in kept.iter() {
+                            add_to_range(&mut ranges, v);
+                        }
+                        *self = Order::Ranges(ranges);
+                    }
+                }
+                Order::Ranges(ranges) => {
+                    for &x in rest {
+                        add_to_range(ranges, x);
+                    }
+                    rest = &[];
+                }
             }
-            Order::Ranges(ranges) => add_to_range(ranges, x),
         }
     }
 
@@ -309,15 +348,20 @@ fn add_to_range(ranges: &mut BTreeMap<u64, (usize, f64, f64)>, x: f64) {
 }
 
 impl Text {
+    /// The batch's distinct values (in the order first seen) and counts, then each added
+    /// to the file's: a lookup per distinct value, not per row.
     fn add(&mut self, column: &Column) -> PolarsResult<()> {
         let text = column.cast(&DataType::String)?;
-        for v in text.str()?.iter().flatten() {
+        let text = text.str()?;
+        let dictionary = Dictionary::of(text);
+        self.present += text.len() - text.null_count();
+        for (value, n) in dictionary.values.iter().zip(dictionary.counts()) {
+            let Some(value) = value else { continue };
             let seen = self.counts.len();
-            self.present += 1;
-            match self.counts.get_mut(v) {
-                Some((n, _)) => *n += 1,
+            match self.counts.get_mut(*value) {
+                Some((count, _)) => *count += n,
                 None => {
-                    self.counts.insert(v.to_string(), (1, seen));
+                    self.counts.insert(value.to_string(), (n, seen));
                 }
             }
         }

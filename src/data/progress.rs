@@ -11,6 +11,8 @@ pub enum Stage {
     Reading,
     /// Parsing and converting the columns.
     Parsing,
+    /// Parsing a large file batch by batch: the bytes read count again from 0.
+    Batches,
     Done,
 }
 
@@ -35,11 +37,18 @@ impl LoadProgress {
         self.read.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// Batches of the file are parsed from its start: bytes count from 0 again.
+    pub(crate) fn start_batches(&self) {
+        self.read.store(0, Ordering::Relaxed);
+        self.set_stage(Stage::Batches);
+    }
+
     pub(crate) fn set_stage(&self, stage: Stage) {
         let code = match stage {
             Stage::Reading => 0,
             Stage::Parsing => 1,
             Stage::Done => 2,
+            Stage::Batches => 3,
         };
         self.stage.store(code, Ordering::Relaxed);
     }
@@ -49,6 +58,7 @@ impl LoadProgress {
         let stage = match self.stage.load(Ordering::Relaxed) {
             0 => Stage::Reading,
             1 => Stage::Parsing,
+            3 => Stage::Batches,
             _ => Stage::Done,
         };
         (

@@ -188,15 +188,18 @@ fn elapsed(since: std::time::Instant) -> String {
     format!("{:.1} s", since.elapsed().as_secs_f64())
 }
 
-/// `loading ▕████░░░░▏ 45% of 107 MB · 1.2 s`, then `parsing 107 MB · 2.3 s`.
+/// `loading ▕████░░░░▏ 45% of 107 MB · 1.2 s`, then `parsing 107 MB · 2.3 s`; a large
+/// file parsed in batches shows its bar again: `parsing ▕██░░░░░░░░▏ 20% of 10715 MB`.
 fn loading(state: &AppState) -> String {
+    use crate::data::Stage;
     let mb = |b: u64| format!("{:.0} MB", b as f64 / 1e6);
     match state.load_progress {
-        Some((read, total, crate::data::Stage::Reading)) if total > 0 => {
+        Some((read, total, stage @ (Stage::Reading | Stage::Batches))) if total > 0 => {
             let fraction = (read as f64 / total as f64).clamp(0.0, 1.0);
             let filled = (fraction * 10.0).round() as usize;
             format!(
-                "loading ▕{}{}▏ {:.0}% of {} · {}",
+                "{} ▕{}{}▏ {:.0}% of {} · {}",
+                if stage == Stage::Reading { "loading" } else { "parsing" },
                 "█".repeat(filled),
                 "░".repeat(10 - filled),
                 fraction * 100.0,
