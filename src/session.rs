@@ -95,7 +95,7 @@ impl Session {
             Some(&mut preview.observer()),
         )
         .map(Arc::new)?;
-        preview.start();
+        preview.start(&dataset.reference);
         *self.preview.lock().unwrap_or_else(|e| e.into_inner()) = Some(preview);
         Ok(dataset)
     }

@@ -419,7 +419,7 @@ async fn the_data_file_disappearing_after_loading_changes_nothing() {
             Some(&mut preview.observer()),
         );
         let data = Arc::new(data.unwrap());
-        preview.start();
+        preview.start(&data.reference);
         preview.finish(&store);
         if remove {
             std::fs::remove_file(path).unwrap();

@@ -279,3 +279,39 @@ fn progress_counts_the_batches_bytes_and_ends_done() {
     let n = std::fs::metadata(&path).unwrap().len();
     assert_eq!(progress.snapshot(), (n, n, mrflow::data::Stage::Done));
 }
+
+/// Batches are read while the file is scanned, from what its first MiB says; the scan's
+/// findings past it stand: another encoding is read as the whole file is, a record with
+/// too many fields is the error.
+#[test]
+fn what_the_scan_finds_past_the_first_mib_stands() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = messy(30_000, ',', '.').replace('\u{e9}', "e").replace('\u{feff}', "");
+    assert!(text.len() > 1 << 20);
+    let required = ["brand", "region", "total_revenue"];
+
+    // Latin-1 past the first MiB: transcoded and read whole, as without batches.
+    let mut latin = text.clone().into_bytes();
+    latin.extend_from_slice(b"2024-01-01,Caf\xe9,North,1,10.00,5.00,\r\n");
+    let path = dir.path().join("latin.csv");
+    std::fs::write(&path, &latin).unwrap();
+    let (whole, whole_text, _) = load_with(&path, &required, &LoadOptions::default());
+    let (early, early_text, batches) = load_with(&path, &required, &batched(50_000));
+    assert_eq!(batches, 1, "read whole once the scan found Windows-1252");
+    assert!(early.profile.grouped.is_none());
+    assert!(
+        early.notes.iter().any(|n| n.contains("Windows-1252")),
+        "{:?}",
+        early.notes
+    );
+    assert_eq!(early.profile, whole.profile);
+    assert_eq!(early_text, whole_text);
+
+    // A record with an extra field past the first MiB: the scan's error.
+    text.push_str("2024-01-01,Acme,North,1,10.00,5.00,note,extra\r\n");
+    let path = write(dir.path(), "ragged.csv", &text);
+    let whole = load(&path, &required, &LoadOptions::default(), None, None).unwrap_err();
+    let early = load(&path, &required, &batched(50_000), None, None).unwrap_err();
+    assert!(whole.to_string().contains("fields, but the header has 7"), "{whole}");
+    assert_eq!(early.to_string(), whole.to_string());
+}

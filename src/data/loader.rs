@@ -108,7 +108,6 @@ pub type WholeFrameObserver<'a> = &'a mut dyn FnMut(WholeBatch<'_>);
 
 /// Every column of some of a file's rows, in file order.
 pub struct WholeBatch<'a> {
-    pub reference: &'a Reference,
     pub frame: &'a DataFrame,
     /// The read's first batch: any batch seen before belongs to a read given up on.
     pub first: bool,
@@ -141,21 +140,38 @@ pub fn load(
         _ if observe.is_some() => EarlyParse::start(path),
         _ => None,
     };
-    let opened = open(path, options)?;
+    let batch = options.batch_bytes.unwrap_or(stream::BATCH_BYTES);
+    let unknown = frames.is_none_or(|f| !f.knows_source(path));
+    // A large file no frame store knows is read in batches while it is scanned.
+    let early_batches = if large && unknown {
+        stream::load_while_scanning(path, required, options, &mut observe, batch)
+    } else {
+        None
+    };
+    let (opened, streamed) = match early_batches {
+        Some(both) => both?,
+        None => (open(path, options)?, None),
+    };
+    let key_of = |reference: &Reference| {
+        Reference::of_parts([
+            b"frame/v2".as_slice(),
+            reference.to_string().as_bytes(),
+            required.join(",").as_bytes(),
+        ])
+    };
     let reference = opened.dataset_reference(options);
-    let key = Reference::of_parts([
-        b"frame/v2".as_slice(),
-        reference.to_string().as_bytes(),
-        required.join(",").as_bytes(),
-    ]);
+    let key = key_of(&reference);
+    let stamp = opened.scan.stamp;
+    if let Some(streamed) = streamed {
+        let (frame, profile) = streamed?;
+        return finish(path, opened, stamp, (key, reference), frame, profile, frames, options);
+    }
     if let Some((frame, profile)) = frames.and_then(|f| f.get_frame(&key)) {
         return Ok(opened.into_dataset(reference, frame, profile));
     }
-    let stamp = opened.scan.stamp;
     if stream::streams(&opened, stream_from) {
         drop(early);
-        let batch = options.batch_bytes.unwrap_or(stream::BATCH_BYTES);
-        let (frame, profile) = stream::load_streamed(&opened, required, options, &reference, &mut observe, batch)?;
+        let (frame, profile) = stream::load_streamed(&opened, required, options, &mut observe, batch)?;
         return finish(path, opened, stamp, (key, reference), frame, profile, frames, options);
     }
     // With nobody to see every column, a CSV's other columns are typed from its sampled
@@ -200,7 +216,6 @@ pub fn load(
     };
     if let Some(observe) = observe {
         observe(WholeBatch {
-            reference: &reference,
             frame: &whole,
             first: true,
         });

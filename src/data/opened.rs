@@ -33,6 +33,13 @@ pub(super) fn open(path: &Path, options: &LoadOptions) -> Result<Opened, DataErr
     if let Some(p) = options.progress.get() {
         p.set_stage(super::Stage::Parsing);
     }
+    open_scanned(scan, options)
+}
+
+/// A file opened from its scan (or a CSV's from its first MiB: [`source::scan_head`]).
+pub(super) fn open_scanned(scan: Scan, options: &LoadOptions) -> Result<Opened, DataError> {
+    let path = scan.path.clone();
+    let path = path.as_path();
     let (header, frame, sheet) = match scan.format {
         FileFormat::Csv => {
             let csv = scan.csv.as_ref().expect("CSV scan");
@@ -110,6 +117,26 @@ pub(super) fn open(path: &Path, options: &LoadOptions) -> Result<Opened, DataErr
 impl Opened {
     pub(super) fn path(&self) -> &Path {
         &self.scan.path
+    }
+
+    /// Whether `other` reads the file as this does: the same bytes (by size and time), the
+    /// same encoding, delimiter, decimal separator, header and roles; so what was read
+    /// after one holds for the other.
+    pub(super) fn reads_as(&self, other: &Opened) -> bool {
+        let dialect = |o: &Opened| {
+            o.scan
+                .csv
+                .as_ref()
+                .map(|c| (c.encoding, c.delimiter, c.transcoded.is_some()))
+        };
+        self.scan.stamp == other.scan.stamp
+            && self.scan.format == other.scan.format
+            && dialect(self) == dialect(other)
+            && self.decimal == other.decimal
+            && self.header == other.header
+            && self.mapping == other.mapping
+            && self.frame.is_none()
+            && other.frame.is_none()
     }
 
     pub(super) fn dataset_reference(&self, options: &LoadOptions) -> Reference {

@@ -489,6 +489,56 @@ impl EarlyParse {
     }
 }
 
+/// What [`scan`] would find from a CSV's first MiB alone, before the rest is hashed and
+/// checked: its dialect and first records, so the file's batches can be parsed while the
+/// scan goes on beside them. `None` for what the scan would refuse or read otherwise from
+/// the first MiB (another format, UTF-16, a NUL byte, JSON, a header past a MiB), or a head
+/// that is not UTF-8. Its reference is a placeholder: only the scan's is the file's.
+pub fn scan_head(path: &Path) -> Option<Scan> {
+    let stamp = file_stamp(path);
+    let bytes = std::fs::metadata(path).ok()?.len();
+    let mut head = Vec::new();
+    File::open(path)
+        .ok()?
+        .take(SNIFF_BYTES as u64)
+        .read_to_end(&mut head)
+        .ok()?;
+    let complete = head.len() < SNIFF_BYTES;
+    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+    let refused = head.is_empty()
+        || head.starts_with(&[0xFF, 0xFE])
+        || head.starts_with(&[0xFE, 0xFF])
+        || head.contains(&0)
+        || text.trim_ascii_start().starts_with(b"{")
+        || text.trim_ascii_start().starts_with(b"[")
+        || (!complete && memchr::memchr(b'\n', &head).is_none());
+    // A head cut inside a character is still UTF-8 up to the cut.
+    let utf8 = match std::str::from_utf8(&head) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    };
+    if stamp.is_none() || refused || !utf8 || format_of(path, &head).is_some() {
+        return None;
+    }
+    let delimiter = sniff_delimiter(text, complete);
+    let (sample, end) = records_to(text, delimiter, SAMPLE_RECORDS, complete);
+    let head = text[..end].to_vec();
+    Some(Scan {
+        path: path.to_path_buf(),
+        reference: Reference::of_bytes(b""),
+        stamp,
+        bytes,
+        format: FileFormat::Csv,
+        csv: Some(CsvScan {
+            encoding: TextEncoding::Utf8,
+            delimiter,
+            sample,
+            head,
+            transcoded: None,
+        }),
+    })
+}
+
 /// The columns of a CSV file in `scope` into a frame: typed as polars infers them (as
 /// pandas would, which the baseline's describe() imitates), or as text when `all_text` (a
 /// file with decimal commas, or a typed read that failed).

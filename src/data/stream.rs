@@ -19,7 +19,6 @@ use super::numbers::Decimal;
 use super::opened::Opened;
 use super::profile::{DataProfile, Grouped, NumberStats};
 use super::source::{TextEncoding, csv_options};
-use crate::reference::Reference;
 
 /// Files from this size are read in batches: a million rows of a typical export (about
 /// 100 MB) then take 0.21 GB instead of 0.38 GB, for about 10% more time.
@@ -47,7 +46,6 @@ pub(super) fn load_streamed(
     opened: &Opened,
     required: &[&str],
     options: &LoadOptions,
-    reference: &Reference,
     observe: &mut Option<WholeFrameObserver<'_>>,
     batch: usize,
 ) -> Result<(DataFrame, DataProfile), DataError> {
@@ -61,11 +59,52 @@ pub(super) fn load_streamed(
         keep_text: Vec::new(),
     };
     loop {
-        match read_batches(opened, required, options, reference, observe, batch, &types)? {
+        match read_batches(opened, required, options, observe, batch, &types)? {
             Pass::Done(frame, profile) => return Ok((frame, *profile)),
             Pass::AllText => types.all_text = true,
             Pass::KeepText(column) => types.keep_text.push(column),
         }
+    }
+}
+
+/// The file opened by its scan and, when the scan read it as its first MiB said, its
+/// batches read meanwhile: the scan (hash, record and UTF-8 checks) on a thread of its own
+/// beside the batches, instead of before them. `None` when the first MiB does not allow it
+/// (then nothing was read); `Some((opened, None))` when the scan read the file otherwise
+/// (another encoding, say), and the batches read are dropped.
+#[allow(clippy::type_complexity)]
+pub(super) fn load_while_scanning(
+    path: &Path,
+    required: &[&str],
+    options: &LoadOptions,
+    observe: &mut Option<WholeFrameObserver<'_>>,
+    batch: usize,
+) -> Option<Result<(Opened, Option<Result<(DataFrame, DataProfile), DataError>>), DataError>> {
+    let head = super::source::scan_head(path)?;
+    // What cannot be mapped from the head is left to the scan to say, in its order.
+    let provisional = super::opened::open_scanned(head, options).ok()?;
+    if !streams(&provisional, 0) {
+        return None;
+    }
+    // The batches report progress; the scan, beside them, does not.
+    let quiet = LoadOptions {
+        progress: Default::default(),
+        ..options.clone()
+    };
+    let (scanned, streamed) = std::thread::scope(|scope| {
+        let scan = scope.spawn(|| super::opened::open(path, &quiet));
+        let streamed = load_streamed(&provisional, required, options, observe, batch);
+        (scan.join(), streamed)
+    });
+    let opened = match scanned {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(e)) => return Some(Err(e)),
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    if opened.reads_as(&provisional) && streams(&opened, 0) {
+        Some(Ok((opened, Some(streamed))))
+    } else {
+        Some(Ok((opened, None)))
     }
 }
 
@@ -102,7 +141,6 @@ fn read_batches(
     opened: &Opened,
     required: &[&str],
     options: &LoadOptions,
-    reference: &Reference,
     observe: &mut Option<WholeFrameObserver<'_>>,
     batch: usize,
     types: &Types,
@@ -111,6 +149,7 @@ fn read_batches(
     let csv = opened.scan.csv.as_ref().expect("a CSV scan");
     let mut blocks = RecordBlocks::open(path, csv.head.len(), csv.delimiter, batch)?;
     if let Some(p) = options.progress.get() {
+        p.set_total(opened.scan.bytes);
         p.start_batches();
     }
     let (delimiter, all_text) = (csv.delimiter, types.all_text);
@@ -146,7 +185,7 @@ fn read_batches(
                 }
             }
         });
-        add_up(opened, required, options, reference, observe, types, rx)
+        add_up(opened, required, options, observe, types, rx)
     })
 }
 
@@ -155,7 +194,6 @@ fn add_up(
     opened: &Opened,
     required: &[&str],
     options: &LoadOptions,
-    reference: &Reference,
     observe: &mut Option<WholeFrameObserver<'_>>,
     types: &Types,
     batches: std::sync::mpsc::Receiver<Parsed>,
@@ -193,7 +231,6 @@ fn add_up(
         };
         if let Some(observe) = observe.as_mut() {
             observe(WholeBatch {
-                reference,
                 frame: &whole,
                 first: first.is_none(),
             });

@@ -119,7 +119,8 @@ fn preview(store: &ResultStore, dataset: &Reference, text: impl FnOnce() -> Stri
 /// [`finish`](Self::finish) before building the report.
 #[derive(Default)]
 pub struct PreviewJob {
-    reference: Option<Reference>,
+    /// A batch could not be described: the preview is made from the file after the run.
+    failed: bool,
     /// A file read at once: described whole, on a thread of its own.
     whole: Option<DataFrame>,
     /// A file read in batches: described as they pass.
@@ -132,7 +133,6 @@ impl PreviewJob {
         |batch| {
             if batch.first {
                 *self = PreviewJob {
-                    reference: Some(*batch.reference),
                     whole: Some(batch.frame.clone()),
                     ..PreviewJob::default()
                 };
@@ -143,15 +143,16 @@ impl PreviewJob {
                 Some(first) => description.add(&first).and_then(|_| description.add(batch.frame)),
                 None => description.add(batch.frame),
             };
-            if added.is_err() {
-                // A preview that cannot be made is made from the file after the run.
-                self.reference = None;
-            }
+            self.failed |= added.is_err();
         }
     }
 
-    pub fn start(&mut self) {
-        let Some(reference) = self.reference.take() else { return };
+    /// Starts describing what the loader showed of the dataset `reference` names.
+    pub fn start(&mut self, reference: &Reference) {
+        let reference = *reference;
+        if self.failed {
+            return;
+        }
         if let Some(whole) = self.whole.take() {
             self.running = Some(std::thread::spawn(move || {
                 (reference, baseline::describe(&whole).unwrap_or_default())
