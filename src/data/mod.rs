@@ -1,6 +1,7 @@
 //! Sales data from other people's files: format and dialect detection, roles mapped from
 //! column names, values converted as exports write them, and the synthetic generator.
 
+pub mod coded;
 mod columns;
 mod csv;
 pub mod dates;

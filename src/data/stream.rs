@@ -10,6 +10,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+use super::coded::{Coded, Key, SCALE, cents_of};
 use super::columns::{ColumnPlan, Skipped, narrow_counting, parse_error, plan_columns};
 use super::csv::{last_record_end, records_to, requote};
 use super::dates::DateFormat;
@@ -515,83 +516,133 @@ impl RecordBlocks {
 
 /// The narrowed batches summed by their keys (every column that is not a float), each
 /// float column in whole cents (as `tools::frame` sums), so the sums of sums are exact.
+/// Each batch's keys are coded (a dictionary per column), its rows summed per code tuple,
+/// then each tuple's codes translated to the file's and its sums added there: a hash per
+/// distinct key of the batch, additions per row.
 struct Sums {
-    /// The narrowed columns, in order.
-    order: Vec<String>,
+    /// The narrowed columns, in order, with their types.
+    order: Vec<(String, DataType)>,
     keys: Vec<String>,
     values: Vec<String>,
-    parts: Vec<DataFrame>,
-    held: usize,
+    /// Each key column's values over the file, and the code of each.
+    dictionaries: Vec<(Vec<Key>, PlHashMap<Key, u32>)>,
+    /// Per tuple of codes, the cents of each value column.
+    groups: PlHashMap<Vec<u32>, Vec<i64>>,
 }
-
-/// Partial sums held before they are summed again.
-const HELD_ROWS: usize = 1 << 18;
 
 impl Sums {
     fn of(frame: &DataFrame) -> Sums {
         let (values, keys): (Vec<&Column>, Vec<&Column>) = frame.columns().iter().partition(|c| c.dtype().is_float());
-        let names = |cs: Vec<&Column>| cs.iter().map(|c| c.name().to_string()).collect();
+        let names = |cs: Vec<&Column>| -> Vec<String> { cs.iter().map(|c| c.name().to_string()).collect() };
+        let keys = names(keys);
         Sums {
-            order: frame.get_column_names().iter().map(|c| c.to_string()).collect(),
-            keys: names(keys),
+            order: frame
+                .columns()
+                .iter()
+                .map(|c| (c.name().to_string(), c.dtype().clone()))
+                .collect(),
+            dictionaries: keys.iter().map(|_| Default::default()).collect(),
+            keys,
             values: names(values),
-            parts: Vec::new(),
-            held: 0,
+            groups: PlHashMap::new(),
         }
-    }
-
-    fn cents(name: &str) -> Expr {
-        let scaled = col(name) * lit(100.0);
-        when(scaled.clone().gt_eq(lit(0.0)))
-            .then(scaled.clone() + lit(0.5))
-            .otherwise(scaled - lit(0.5))
-            .cast(DataType::Int64)
-            .sum()
-            .alias(name)
-    }
-
-    fn grouped(&self, frame: LazyFrame, sum: impl Fn(&str) -> Expr) -> PolarsResult<DataFrame> {
-        let sums: Vec<Expr> = self.values.iter().map(|v| sum(v)).collect();
-        if self.keys.is_empty() {
-            return frame.select(sums).collect();
-        }
-        let keys: Vec<Expr> = self.keys.iter().map(|k| col(k.as_str())).collect();
-        frame.group_by(keys).agg(sums).collect()
     }
 
     fn add(&mut self, frame: DataFrame) -> PolarsResult<()> {
-        let part = self.grouped(frame.lazy(), Sums::cents)?;
-        self.held += part.height();
-        self.parts.push(part);
-        if self.held > HELD_ROWS {
-            let all = self.summed()?;
-            self.held = all.height();
-            self.parts = vec![all];
+        let mut coded = Vec::with_capacity(self.keys.len());
+        for k in &self.keys {
+            let column = frame.column(k)?;
+            let column = if column.dtype().is_integer() || column.dtype() == &DataType::String {
+                column.clone()
+            } else {
+                column.cast(&DataType::String)?
+            };
+            coded.push(Coded::of(&column)?.expect("text or integers"));
+        }
+        let cents = self
+            .values
+            .iter()
+            .map(|v| cents_of(frame.column(v)?))
+            .collect::<PolarsResult<Vec<_>>>()?;
+        // The batch's codes as the file's.
+        let global: Vec<Vec<u32>> = coded
+            .iter()
+            .zip(&mut self.dictionaries)
+            .map(|(c, (values, codes))| {
+                c.dictionary
+                    .iter()
+                    .map(|key| {
+                        *codes.entry(key.clone()).or_insert_with(|| {
+                            values.push(key.clone());
+                            values.len() as u32 - 1
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        let width = self.values.len();
+        let rows = frame.height();
+        // Per row, its codes as one index (mixed radix over the batch's dictionaries).
+        let sizes: Vec<u64> = coded.iter().map(|c| c.dictionary.len().max(1) as u64).collect();
+        let index = |row: usize| -> u64 {
+            coded
+                .iter()
+                .zip(&sizes)
+                .fold(0u64, |acc, (c, n)| acc * n + c.codes[row] as u64)
+        };
+        let mut batch: PlHashMap<u64, Vec<i64>> = PlHashMap::new();
+        for row in 0..rows {
+            let sums = batch.entry(index(row)).or_insert_with(|| vec![0; width]);
+            for (s, c) in sums.iter_mut().zip(&cents) {
+                *s += c[row];
+            }
+        }
+        for (mut i, sums) in batch {
+            let mut key = vec![0u32; sizes.len()];
+            for (slot, n) in sizes.iter().enumerate().rev() {
+                key[slot] = global[slot][(i % n) as usize];
+                i /= n;
+            }
+            let total = self.groups.entry(key).or_insert_with(|| vec![0; width]);
+            for (t, s) in total.iter_mut().zip(sums) {
+                *t += s;
+            }
         }
         Ok(())
     }
 
-    /// The partial sums summed into one frame.
-    fn summed(&mut self) -> PolarsResult<DataFrame> {
-        let parts = std::mem::take(&mut self.parts);
-        let lazy: Vec<LazyFrame> = parts.into_iter().map(IntoLazy::lazy).collect();
-        let all = concat(lazy, UnionArgs::default())?;
-        self.grouped(all, |v| col(v).sum().alias(v))
-    }
-
     /// One row per key, in key order, with the sums back in units.
-    fn finish(mut self) -> PolarsResult<DataFrame> {
-        let all = self.summed()?;
-        let units: Vec<Expr> = self
-            .values
-            .iter()
-            .map(|v| (col(v.as_str()).cast(DataType::Float64) / lit(100.0)).alias(v.as_str()))
+    fn finish(self) -> PolarsResult<DataFrame> {
+        let mut groups: Vec<(Vec<&Key>, Vec<i64>)> = self
+            .groups
+            .into_iter()
+            .map(|(codes, sums)| {
+                let keys = codes
+                    .iter()
+                    .zip(&self.dictionaries)
+                    .map(|(&c, (values, _))| &values[c as usize])
+                    .collect();
+                (keys, sums)
+            })
             .collect();
-        let order: Vec<Expr> = self.order.iter().map(|c| col(c.as_str())).collect();
-        let mut lazy = all.lazy().with_columns(units).select(order);
-        if !self.keys.is_empty() {
-            lazy = lazy.sort(self.keys.clone(), SortMultipleOptions::default());
+        groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let height = groups.len();
+        let mut columns = Vec::with_capacity(self.order.len());
+        for (name, dtype) in &self.order {
+            let column = if let Some(k) = self.keys.iter().position(|k| k == name) {
+                let keys = groups.iter().map(|(keys, _)| keys[k]);
+                let column = match dtype {
+                    DataType::String => Column::new(name.into(), keys.map(|key| key.text()).collect::<Vec<_>>()),
+                    _ => Column::new(name.into(), keys.map(|key| key.int()).collect::<Vec<_>>()),
+                };
+                column.cast(dtype)?
+            } else {
+                let v = self.values.iter().position(|v| v == name).expect("a key or a value");
+                let units: Vec<f64> = groups.iter().map(|(_, sums)| sums[v] as f64 / SCALE).collect();
+                Column::new(name.into(), units)
+            };
+            columns.push(column);
         }
-        lazy.collect()
+        DataFrame::new(height, columns)
     }
 }

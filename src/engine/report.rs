@@ -119,13 +119,40 @@ fn preview(store: &ResultStore, dataset: &Reference, text: impl FnOnce() -> Stri
 /// [`finish`](Self::finish) before building the report.
 #[derive(Default)]
 pub struct PreviewJob {
-    /// A batch could not be described: the preview is made from the file after the run.
-    failed: bool,
     /// A file read at once: described whole, on a thread of its own.
     whole: Option<DataFrame>,
-    /// A file read in batches: described as they pass.
-    batches: Option<Description>,
-    running: Option<std::thread::JoinHandle<(Reference, String)>>,
+    /// A file read in batches: each described on a thread of its own as it passes, while
+    /// the loader goes on with the next.
+    batches: Option<Describing>,
+    running: Option<std::thread::JoinHandle<Option<(Reference, String)>>>,
+}
+
+/// The thread adding up batches, and the way to it.
+struct Describing {
+    to: std::sync::mpsc::SyncSender<DataFrame>,
+    thread: std::thread::JoinHandle<Option<Description>>,
+}
+
+impl Describing {
+    fn spawn() -> Describing {
+        // Two batches wait at most: the loader is held back rather than memory filled.
+        let (to, batches) = std::sync::mpsc::sync_channel::<DataFrame>(2);
+        let thread = std::thread::spawn(move || {
+            let mut description = Description::new();
+            for batch in batches {
+                // A batch that cannot be described: the preview is made from the file
+                // after the run instead.
+                description.add(&batch).ok()?;
+            }
+            Some(description)
+        });
+        Describing { to, thread }
+    }
+
+    fn send(&self, batch: DataFrame) {
+        // A thread that stopped has failed; its join says so.
+        let _ = self.to.send(batch);
+    }
 }
 
 impl PreviewJob {
@@ -138,33 +165,33 @@ impl PreviewJob {
                 };
                 return;
             }
-            let description = self.batches.get_or_insert_with(Description::new);
-            let added = match self.whole.take() {
-                Some(first) => description.add(&first).and_then(|_| description.add(batch.frame)),
-                None => description.add(batch.frame),
-            };
-            self.failed |= added.is_err();
+            let describing = self.batches.get_or_insert_with(Describing::spawn);
+            if let Some(first) = self.whole.take() {
+                describing.send(first);
+            }
+            describing.send(batch.frame.clone());
         }
     }
 
     /// Starts describing what the loader showed of the dataset `reference` names.
     pub fn start(&mut self, reference: &Reference) {
         let reference = *reference;
-        if self.failed {
-            return;
-        }
         if let Some(whole) = self.whole.take() {
             self.running = Some(std::thread::spawn(move || {
-                (reference, baseline::describe(&whole).unwrap_or_default())
+                Some((reference, baseline::describe(&whole).unwrap_or_default()))
             }));
-        } else if let Some(description) = self.batches.take() {
-            self.running = Some(std::thread::spawn(move || (reference, description.text())));
+        } else if let Some(Describing { to, thread }) = self.batches.take() {
+            drop(to);
+            self.running = Some(std::thread::spawn(move || {
+                let description = thread.join().ok()??;
+                Some((reference, description.text()))
+            }));
         }
     }
 
     /// Waits for the preview and keeps it in `store`.
     pub fn finish(self, store: &ResultStore) {
-        if let Some(Ok((reference, text))) = self.running.map(|h| h.join()) {
+        if let Some(Ok(Some((reference, text)))) = self.running.map(|h| h.join()) {
             preview(store, &reference, || text);
         }
     }
