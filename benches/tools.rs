@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use mrflow::cache::{Reference, ResultStore, StoredValue};
-use mrflow::data::{Dataset, LoadOptions, generate::generate, load, load_csv};
+use mrflow::data::{Dataset, LoadOptions, generate::generate, load};
 use mrflow::tools::{Rollup, Rows, ToolCall};
 
 fn calls() -> Vec<ToolCall> {
@@ -43,9 +43,14 @@ fn columns(calls: &[ToolCall]) -> Vec<&str> {
     columns
 }
 
+/// Every row, read whole (a file this large is otherwise read in batches and summed).
 fn dataset(rows: usize, calls: &[ToolCall]) -> Dataset {
     let (_dir, path) = generated(rows);
-    load_csv(&path, &columns(calls)).unwrap()
+    let whole = LoadOptions {
+        stream_from: Some(u64::MAX),
+        ..LoadOptions::default()
+    };
+    load(&path, &columns(calls), &whole, None, None).unwrap()
 }
 
 fn tools(c: &mut Criterion) {
@@ -71,10 +76,15 @@ fn rollup_and_describe(c: &mut Criterion) {
     let calls = calls();
     let (_dir, path) = generated(1_000_000);
     let mut whole = None;
+    // Read whole: the rows themselves, not the sums of batches.
+    let whole_file = LoadOptions {
+        stream_from: Some(u64::MAX),
+        ..LoadOptions::default()
+    };
     let data = load(
         &path,
         &columns(&calls),
-        &LoadOptions::default(),
+        &whole_file,
         None,
         Some(&mut |b: mrflow::data::WholeBatch<'_>| whole = Some(b.frame.clone())),
     )
@@ -123,7 +133,7 @@ fn rollup_and_describe(c: &mut Criterion) {
     // A large file's load: read in batches of 32 MiB, each summed by its keys.
     let mut group = c.benchmark_group("load_1000000_rows");
     group.sample_size(10);
-    for (name, stream_from) in [("whole", None), ("in_batches", Some(0))] {
+    for (name, stream_from) in [("whole", Some(u64::MAX)), ("in_batches", Some(0))] {
         let options = LoadOptions {
             stream_from,
             ..LoadOptions::default()

@@ -359,3 +359,18 @@ async fn a_run_on_batches_measures_the_same_baseline() {
     );
     assert_eq!(batched.facts, whole.facts);
 }
+
+#[test]
+fn a_header_alone_has_no_rows_read_either_way() {
+    let dir = tempfile::tempdir().unwrap();
+    for text in [
+        "brand,total_revenue",
+        "brand,total_revenue\n",
+        "brand,total_revenue\r\n\r\n",
+    ] {
+        let path = write(dir.path(), "header.csv", text);
+        let whole = load(&path, &["brand"], &LoadOptions::default(), None, None).unwrap_err();
+        let early = load(&path, &["brand"], &batched(1000), None, None).unwrap_err();
+        assert_eq!(early.to_string(), whole.to_string(), "{text:?}");
+    }
+}

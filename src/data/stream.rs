@@ -449,11 +449,19 @@ impl RecordBlocks {
             .read_to_end(&mut head)
             .map_err(|e| unreadable(path, e))?;
         let (_, header_end) = records_to(&head, delimiter, 1, false);
+        if header_end == 0 {
+            // No line ends the header: the file is its header alone.
+            return Err(DataError::NoRows {
+                path: path.to_path_buf(),
+            });
+        }
         let mut header = head[..header_end].to_vec();
         while header.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
             header.pop();
         }
         header.push(b'\n');
+        // csv-core ends a CRLF header at its `\r`: the `\n` is the header's too.
+        let header_end = header_end + usize::from(head.get(header_end) == Some(&b'\n'));
         file.seek(SeekFrom::Start(header_end as u64))
             .map_err(|e| unreadable(path, e))?;
         Ok(RecordBlocks {
@@ -467,35 +475,33 @@ impl RecordBlocks {
         })
     }
 
-    /// The next block: the header, then whole records; `None` past the end.
+    /// The next block: the header, then whole records; `None` past the end. Read into
+    /// the block's own buffer after the header, so no block is copied.
     pub(super) fn next_block(&mut self) -> std::io::Result<Option<Vec<u8>>> {
         if self.done {
             return Ok(None);
         }
-        let mut records = std::mem::take(&mut self.carry);
+        let body = self.header.len();
+        let mut out = Vec::with_capacity(body + self.carry.len() + self.block);
+        out.extend_from_slice(&self.header);
+        out.append(&mut self.carry);
         loop {
-            let start = records.len();
-            records.resize(start + self.block, 0);
-            let mut filled = start;
-            while filled < records.len() {
-                match self.file.read(&mut records[filled..])? {
-                    0 => break,
-                    n => filled += n,
-                }
-            }
-            let at_end = filled < records.len();
-            records.truncate(filled);
-            if at_end {
+            let before = out.len();
+            (&mut self.file).take(self.block as u64).read_to_end(&mut out)?;
+            if out.len() - before < self.block {
                 self.done = true;
-                if records.iter().all(|b| b.is_ascii_whitespace()) {
+                self.consumed += (out.len() - body) as u64;
+                if out[body..].iter().all(|b| b.is_ascii_whitespace()) {
                     return Ok(None);
                 }
-                return Ok(Some(self.led(&records)));
+                return Ok(Some(out));
             }
             // A record longer than a block: read on until one ends.
-            if let Some(end) = last_record_end(&records, self.delimiter) {
-                self.carry = records.split_off(end);
-                return Ok(Some(self.led(&records)));
+            if let Some(end) = last_record_end(&out[body..], self.delimiter) {
+                self.carry = out[body + end..].to_vec();
+                out.truncate(body + end);
+                self.consumed += end as u64;
+                return Ok(Some(out));
             }
         }
     }
@@ -503,14 +509,6 @@ impl RecordBlocks {
     /// Bytes of the file given in blocks since the last call.
     pub(super) fn take_consumed(&mut self) -> u64 {
         std::mem::take(&mut self.consumed)
-    }
-
-    fn led(&mut self, records: &[u8]) -> Vec<u8> {
-        self.consumed += records.len() as u64;
-        let mut out = Vec::with_capacity(self.header.len() + records.len());
-        out.extend_from_slice(&self.header);
-        out.extend_from_slice(records.strip_prefix(b"\n").unwrap_or(records));
-        out
     }
 }
 
