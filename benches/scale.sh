@@ -27,7 +27,7 @@ run() {
     MRFLOW_CONFIG_DIR=$home/config MRFLOW_CACHE_DIR=$home/cache MRFLOW_DATA_DIR=$home/data \
         "$venv/bin/python" benches/peer/measure.py -- "$bin" run --format json --data "$data" "$@"
 }
-echo "file: $data ($(du -h "$data" | cut -f1))"
+echo "file: $data ($(du -hL "$data" | cut -f1))"
 echo "cold (--no-cache): $(run --no-cache)"
 echo "cold, cache kept:  $(run)"
 echo "warm:              $(run)"
