@@ -276,7 +276,8 @@ fn filtered_cache_and_context_at_every_size() {
 }
 
 /// While the data loads, the header shows bytes read against the file's size, then the
-/// parse; while a run goes, steps done against all.
+/// parse (a large file's batches with a bar of their own); while a run goes, steps done
+/// against all.
 #[test]
 fn the_header_shows_load_progress() {
     let flow = Arc::new(Flow::builtin("roi_analysis").unwrap());
@@ -300,4 +301,15 @@ fn the_header_shows_load_progress() {
         },
     );
     assert!(render(&mut s, 120, 40).contains("parsing 100 MB · "));
+    // A large file parsed in batches: its bar again, for the bytes parsed.
+    update(
+        &mut s,
+        Action::LoadProgress {
+            read: 20_000_000,
+            total: 100_000_000,
+            stage: mrflow::data::Stage::Batches,
+        },
+    );
+    let screen = render(&mut s, 120, 40);
+    assert!(screen.contains("parsing ▕██░░░░░░░░▏ 20% of 100 MB · "), "{screen}");
 }

@@ -13,6 +13,8 @@ pub fn preview_lines(frame: &DataFrame, rows: usize) -> Vec<String> {
             (0..frame.height())
                 .map(|i| match s.get(i) {
                     Ok(AnyValue::String(v)) => v.to_string(),
+                    // polars writes large sums as `1.7946e8`; every digit is more use.
+                    Ok(AnyValue::Float64(x)) if x.is_finite() && (x.abs() >= 1e6) => x.to_string(),
                     Ok(v) => v.to_string(),
                     Err(_) => String::new(),
                 })
@@ -43,4 +45,17 @@ pub fn preview_lines(frame: &DataFrame, rows: usize) -> Vec<String> {
         lines.push(row(cells.iter().map(|c| c[i].clone()).collect()));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use polars::prelude::*;
+
+    #[test]
+    fn large_numbers_are_written_out() {
+        let frame = df! { "revenue" => [179_460_012.25, 12.5] }.unwrap();
+        let lines = super::preview_lines(&frame, 10);
+        assert_eq!(lines[1].trim(), "179460012.25");
+        assert_eq!(lines[2].trim(), "12.5");
+    }
 }
