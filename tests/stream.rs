@@ -374,3 +374,33 @@ fn a_header_alone_has_no_rows_read_either_way() {
         assert_eq!(early.to_string(), whole.to_string(), "{text:?}");
     }
 }
+
+/// `mrflow-tui data` on a large file reads it in batches too, and says what it says of the
+/// file read whole: the profile, what is missing, the value a run would stop at.
+#[test]
+fn inspecting_in_batches_says_what_inspecting_whole_says() {
+    use mrflow::data::inspect;
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(dir.path(), "good.csv", &messy(6000, ',', '.'));
+    let mut text = messy(6000, ',', '.');
+    text.push_str("2024-01-01,Acme,North,3,lots,1.00,\r\n");
+    let bad = write(dir.path(), "bad.csv", &text);
+    let cases: [(&Path, &[&str]); 4] = [
+        (&good, &["brand", "total_revenue", "profit"]),
+        (&good, &["brand", "category"]),
+        (&bad, &["brand", "total_revenue"]),
+        (
+            &common::sample(),
+            &["brand", "category", "total_revenue", "year", "month"],
+        ),
+    ];
+    for (path, required) in cases {
+        let whole = inspect(path, required, &LoadOptions::default()).unwrap();
+        let batches = inspect(path, required, &batched(20_000)).unwrap();
+        let mut profile = batches.profile.clone();
+        profile.grouped = None;
+        assert_eq!(profile, whole.profile, "{path:?} {required:?}");
+        assert_eq!(batches.missing, whole.missing, "{path:?} {required:?}");
+        assert_eq!(batches.problem, whole.problem, "{path:?} {required:?}");
+    }
+}

@@ -273,6 +273,9 @@ impl Inspection {
 /// when the file cannot be read at all.
 pub fn inspect(path: &Path, required: &[&str], options: &LoadOptions) -> Result<Inspection, DataError> {
     let opened = open(path, options)?;
+    if stream::streams(&opened, options.stream_from.unwrap_or(stream::STREAM_FROM_BYTES)) {
+        return inspect_in_batches(&opened, required, options);
+    }
     let whole = opened.read(&CsvScope::default())?;
     let mut profile = opened.profile(&whole);
     let (missing, problem) = match plan_columns(&opened, required, &profile) {
@@ -288,6 +291,39 @@ pub fn inspect(path: &Path, required: &[&str], options: &LoadOptions) -> Result<
             }
         }
         Err(missing) => (missing, None),
+    };
+    Ok(Inspection {
+        profile,
+        missing,
+        problem,
+    })
+}
+
+/// [`inspect`] of a file too large to hold: read in batches as a run reads it.
+fn inspect_in_batches(
+    opened: &super::opened::Opened,
+    required: &[&str],
+    options: &LoadOptions,
+) -> Result<Inspection, DataError> {
+    let batch = options.batch_bytes.unwrap_or(stream::BATCH_BYTES);
+    let (profile, missing, problem) = match stream::load_streamed(opened, required, options, &mut None, batch) {
+        Ok((_, profile)) => (profile, Vec::new(), None),
+        Err(DataError::MissingColumns {
+            missing,
+            profile: Some(profile),
+            ..
+        }) => (*profile, missing, None),
+        Err(e @ (DataError::Parse { .. } | DataError::Unreadable { .. })) => return Err(e),
+        // A value or date a run would stop at: said beside the file's first records' profile.
+        Err(e) => {
+            let head = opened.read(&CsvScope {
+                columns: None,
+                head_only: true,
+            })?;
+            let mut profile = opened.profile(&head);
+            profile.rows = opened.scan.csv.as_ref().and_then(|c| c.records).unwrap_or(profile.rows);
+            (profile, Vec::new(), Some(e.to_string()))
+        }
     };
     Ok(Inspection {
         profile,

@@ -86,6 +86,8 @@ pub struct CsvScan {
     pub head: Vec<u8>,
     /// The whole file as UTF-8 when it was in another encoding (read from memory then).
     pub transcoded: Option<Vec<u8>>,
+    /// Data records counted by the scan (`None` from the first MiB alone).
+    pub records: Option<usize>,
 }
 
 fn unreadable(path: &Path, e: std::io::Error) -> DataError {
@@ -217,9 +219,10 @@ pub fn scan(path: &Path, progress: Option<&LoadProgress>) -> Result<Scan, DataEr
             check.feed(chunk);
             utf8.feed(chunk);
         })?;
-    if let (_, Some(r)) = check.finish() {
-        return Err(ragged(path, r, delimiter));
-    }
+    let records = match check.finish() {
+        (_, Some(r)) => return Err(ragged(path, r, delimiter)),
+        (records, None) => records,
+    };
     let encoding = match utf8.finish() {
         Utf8Verdict::Valid => TextEncoding::Utf8,
         Utf8Verdict::Legacy => TextEncoding::Windows1252,
@@ -261,6 +264,7 @@ pub fn scan(path: &Path, progress: Option<&LoadProgress>) -> Result<Scan, DataEr
             sample,
             head,
             transcoded,
+            records: Some(records),
         }),
     })
 }
@@ -288,9 +292,10 @@ fn csv_of(
     let delimiter = sniff_delimiter(&text[..text.len().min(SNIFF_BYTES)], complete);
     let mut check = RecordCheck::new(delimiter);
     check.feed(text);
-    if let (_, Some(r)) = check.finish() {
-        return Err(ragged(path, r, delimiter));
-    }
+    let records = match check.finish() {
+        (_, Some(r)) => return Err(ragged(path, r, delimiter)),
+        (records, None) => records,
+    };
     let sample_bytes = &text[..text.len().min(SNIFF_BYTES)];
     let (sample, end) = records_to(sample_bytes, delimiter, SAMPLE_RECORDS, complete);
     Ok(CsvScan {
@@ -299,6 +304,7 @@ fn csv_of(
         sample,
         head: sample_bytes[..end].to_vec(),
         transcoded,
+        records: Some(records),
     })
 }
 
@@ -535,6 +541,7 @@ pub fn scan_head(path: &Path) -> Option<Scan> {
             sample,
             head,
             transcoded: None,
+            records: None,
         }),
     })
 }

@@ -105,6 +105,23 @@ pub(super) fn load_while_scanning(
         Err(panic) => std::panic::resume_unwind(panic),
     };
     if opened.reads_as(&provisional) && streams(&opened, 0) {
+        let streamed = streamed.map_err(|e| match e {
+            DataError::MissingColumns {
+                path,
+                missing,
+                found,
+                profile: Some(mut profile),
+            } => {
+                profile.rows = opened.scan.csv.as_ref().and_then(|c| c.records).unwrap_or(profile.rows);
+                DataError::MissingColumns {
+                    path,
+                    missing,
+                    found,
+                    profile: Some(profile),
+                }
+            }
+            other => other,
+        });
         Some(Ok((opened, Some(streamed))))
     } else {
         Some(Ok((opened, None)))
@@ -241,11 +258,16 @@ fn add_up(
         let rows = whole.height();
         if first.is_none() {
             let mut profile = opened.profile(&whole);
-            let plan = plan_columns(opened, required, &profile).map_err(|missing| DataError::MissingColumns {
-                path: path.to_path_buf(),
-                missing,
-                found: opened.header.join(", "),
-                profile: Some(Box::new(profile.clone())),
+            let plan = plan_columns(opened, required, &profile).map_err(|missing| {
+                // The profile shown beside the error counts the file's rows as the scan did.
+                let mut whole = profile.clone();
+                whole.rows = opened.scan.csv.as_ref().and_then(|c| c.records).unwrap_or(whole.rows);
+                DataError::MissingColumns {
+                    path: path.to_path_buf(),
+                    missing,
+                    found: opened.header.join(", "),
+                    profile: Some(Box::new(whole)),
+                }
             })?;
             first = Some(First {
                 dtypes: whole.columns().iter().map(|c| c.dtype().clone()).collect(),
