@@ -404,3 +404,13 @@ fn inspecting_in_batches_says_what_inspecting_whole_says() {
         assert_eq!(batches.problem, whole.problem, "{path:?} {required:?}");
     }
 }
+
+/// A report whose preview was not kept describes the file again: read as the loader reads
+/// it, so a `;` export with decimal commas is described as a run describes it.
+#[test]
+fn the_preview_made_again_is_the_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "semicolon.csv", &messy(3000, ';', ','));
+    let (_, run_text, _) = load_with(&path, &["brand"], &LoadOptions::default());
+    assert_eq!(baseline::data_preview(&path).unwrap(), run_text);
+}

@@ -81,14 +81,38 @@ pub fn preview_key(dataset: &Reference) -> Reference {
     Reference::of_parts([b"baseline-preview/v1".as_slice(), dataset.to_string().as_bytes()])
 }
 
-/// `df.describe(include='all')` and `df.head(20)` of the whole file, printed as pandas does.
+/// `df.describe(include='all')` and `df.head(20)` of the whole file, printed as pandas does:
+/// read as the loader reads it (its dialect and encoding; a large file in batches, added up
+/// as they pass), for a report whose preview was not kept.
 pub fn data_preview(path: &Path) -> PolarsResult<String> {
-    let frame = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(10_000))
-        .try_into_reader_with_file_path(Some(path.to_path_buf()))?
-        .finish()?;
-    describe(&frame)
+    use crate::data::{LoadOptions, WholeBatch, load};
+    let mut whole: Option<DataFrame> = None;
+    let mut batches: Option<super::describe::Description> = None;
+    let mut failed: Option<PolarsError> = None;
+    let mut observe = |batch: WholeBatch<'_>| {
+        if batch.first {
+            (whole, batches, failed) = (Some(batch.frame.clone()), None, None);
+            return;
+        }
+        let description = batches.get_or_insert_with(super::describe::Description::new);
+        let added = match whole.take() {
+            Some(first) => description.add(&first).and_then(|_| description.add(batch.frame)),
+            None => description.add(batch.frame),
+        };
+        if let Err(e) = added {
+            failed = Some(e);
+        }
+    };
+    load(path, &[], &LoadOptions::default(), None, Some(&mut observe))
+        .map_err(|e| PolarsError::ComputeError(e.to_string().into()))?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    match (whole, batches) {
+        (Some(whole), _) => describe(&whole),
+        (None, Some(description)) => Ok(description.text()),
+        (None, None) => Ok(String::new()),
+    }
 }
 
 /// The preview of a frame holding every column of the file.

@@ -176,7 +176,7 @@ pub fn load(
     }
     // With nobody to see every column, a CSV's other columns are typed from its sampled
     // first records and only the columns the flow reads are parsed whole.
-    let projected = observe.is_none() && opened.frame.is_none();
+    let projected = observe.is_none() && opened.frame.is_none() && !required.is_empty();
     let scope = CsvScope {
         columns: None,
         head_only: projected,
