@@ -229,41 +229,48 @@ fn a_bad_value_in_a_later_batch_is_named_at_its_line() {
 #[test]
 fn a_column_whose_type_changes_in_a_later_batch_is_read_as_the_whole_file_reads_it() {
     let dir = tempfile::tempdir().unwrap();
-    let mut text = String::from("brand,year,units_sold,total_revenue,discount\n");
-    for i in 0..30_000 {
-        // Past the records types are inferred from (10,000, all in the first batch), `year`
-        // turns to a decimal (the types no longer fit) and `discount` to a word (the
-        // column is then text).
-        let year = if i == 20_000 {
-            "2024.0".to_string()
-        } else {
-            (2020 + i % 4).to_string()
+    // `year` turns to a decimal and `discount` to a word: past the records types are
+    // inferred from (10,000: the types no longer fit, every column is read as text), or
+    // within them but past the first batch (the types inferred from them already fit; a
+    // column with a word in it is text).
+    for (year_at, discount_at, batch) in [
+        (20_000, 25_000, 300_000),
+        (5_000, 99_999, 8_000),
+        (99_999, 3_000, 8_000),
+    ] {
+        let mut text = String::from("brand,year,units_sold,total_revenue,discount\n");
+        for i in 0..30_000 {
+            let year = if i == year_at {
+                "2024.0".to_string()
+            } else {
+                (2020 + i % 4).to_string()
+            };
+            let discount = if i == discount_at {
+                "none".to_string()
+            } else {
+                format!("{}.5", i % 10)
+            };
+            text.push_str(&format!(
+                "B{},{year},{},{}.25,{discount}\n",
+                i % 7,
+                1 + i % 5,
+                10 + i % 50
+            ));
+        }
+        let path = write(dir.path(), "drift.csv", &text);
+        let required = ["brand", "units_sold", "total_revenue"];
+        let (whole, whole_text, _) = load_with(&path, &required, &LoadOptions::default());
+        let (summed, summed_text, many) = load_with(&path, &required, &batched(batch));
+        assert!(many > 2, "{many}");
+        assert_eq!(summed.rows(), whole.rows());
+        assert_eq!(summed_text, whole_text, "year at {year_at}, discount at {discount_at}");
+        let sum = |d: &Dataset| {
+            use polars::prelude::ChunkAgg;
+            let revenue = d.frame.column("total_revenue").unwrap().f64().unwrap().sum().unwrap();
+            (revenue * 100.0).round()
         };
-        let discount = if i == 25_000 {
-            "none".to_string()
-        } else {
-            format!("{}.5", i % 10)
-        };
-        text.push_str(&format!(
-            "B{},{year},{},{}.25,{discount}\n",
-            i % 7,
-            1 + i % 5,
-            10 + i % 50
-        ));
+        assert_eq!(sum(&summed), sum(&whole));
     }
-    let path = write(dir.path(), "drift.csv", &text);
-    let required = ["brand", "units_sold", "total_revenue"];
-    let (whole, whole_text, _) = load_with(&path, &required, &LoadOptions::default());
-    let (summed, summed_text, many) = load_with(&path, &required, &batched(300_000));
-    assert!(many > 2, "{many}");
-    assert_eq!(summed.rows(), whole.rows());
-    assert_eq!(summed_text, whole_text);
-    let sum = |d: &Dataset| {
-        use polars::prelude::ChunkAgg;
-        let revenue = d.frame.column("total_revenue").unwrap().f64().unwrap().sum().unwrap();
-        (revenue * 100.0).round()
-    };
-    assert_eq!(sum(&summed), sum(&whole));
 }
 
 #[test]

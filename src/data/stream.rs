@@ -65,7 +65,7 @@ pub(super) fn load_streamed(
         match read_batches(opened, required, options, observe, batch, &types)? {
             Pass::Done(frame, profile) => return Ok((frame, *profile)),
             Pass::AllText => types.all_text = true,
-            Pass::KeepText(column) => types.keep_text.push(column),
+            Pass::KeepText(columns) => types.keep_text.extend(columns),
         }
     }
 }
@@ -139,8 +139,8 @@ enum Pass {
     Done(DataFrame, Box<DataProfile>),
     /// A later batch does not parse with the first batch's types.
     AllText,
-    /// This column is numbers in the first batch but not in a later one.
-    KeepText(String),
+    /// These columns are numbers in the first batch but not in a later one.
+    KeepText(Vec<String>),
 }
 
 /// A batch as the reading thread parsed it.
@@ -173,12 +173,16 @@ fn read_batches(
         p.start_batches();
     }
     let (delimiter, all_text) = (csv.delimiter, types.all_text);
+    // Types from the file's first records, as many as a whole file's are inferred from,
+    // whatever the batches' size.
+    let inferred = if all_text { None } else { infer_schema(path, delimiter) };
     std::thread::scope(|scope| {
         // One parsed batch waits while another is worked on: two in memory at most.
         let (tx, rx) = std::sync::mpsc::sync_channel::<Parsed>(1);
         scope.spawn(move || {
-            // Later batches are parsed with the types inferred for the first.
-            let mut schema: Option<SchemaRef> = None;
+            // Every batch is parsed with the types inferred (or, when they could not be,
+            // with those of the first batch).
+            let mut schema: Option<SchemaRef> = inferred;
             loop {
                 let bytes = match blocks.next_block() {
                     Ok(Some(bytes)) => bytes,
@@ -240,10 +244,11 @@ fn add_up(
         };
         let whole =
             keep_text(opened.typed(parsed.clone())?, &parsed, &types.keep_text).map_err(|e| parse_error(path, e))?;
-        if let Some(f) = &first
-            && let Some(column) = f.retyped(&whole)
-        {
-            return Ok(Pass::KeepText(column));
+        if let Some(f) = &first {
+            let retyped = f.retyped(&whole);
+            if !retyped.is_empty() {
+                return Ok(Pass::KeepText(retyped));
+            }
         }
         let whole = match &first {
             Some(f) => f.aligned(whole, &parsed).map_err(|e| parse_error(path, e))?,
@@ -342,14 +347,15 @@ struct First {
 }
 
 impl First {
-    /// A column of numbers in the first batch that is not in this one.
-    fn retyped(&self, whole: &DataFrame) -> Option<String> {
+    /// The columns of numbers in the first batch that are not in this one.
+    fn retyped(&self, whole: &DataFrame) -> Vec<String> {
         whole
             .columns()
             .iter()
             .zip(&self.dtypes)
-            .find(|(c, dtype)| c.dtype() != *dtype && *dtype != &DataType::String)
+            .filter(|(c, dtype)| c.dtype() != *dtype && *dtype != &DataType::String)
             .map(|(c, _)| c.name().to_string())
+            .collect()
     }
 
     /// A column the first batch left as text, as this batch parsed it, though its values
@@ -383,6 +389,20 @@ fn keep_text(typed: DataFrame, parsed: &DataFrame, keep: &[String]) -> PolarsRes
         })
         .collect::<PolarsResult<Vec<_>>>()?;
     DataFrame::new(typed.height(), columns)
+}
+
+/// The types polars infers from a CSV's first records (as many as [`csv_options`] infers a
+/// whole file's from); `None` when they cannot be read so (the first batch's are used).
+fn infer_schema(path: &Path, delimiter: u8) -> Option<SchemaRef> {
+    let options = csv_options(delimiter, false);
+    let records = options.infer_schema_length.unwrap_or(10_000);
+    let head = options
+        .with_n_rows(Some(records))
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .ok()?
+        .finish()
+        .ok()?;
+    Some(head.schema().clone())
 }
 
 /// A date format from how [`DateFormat::describe`] says it.
