@@ -392,17 +392,27 @@ fn keep_text(typed: DataFrame, parsed: &DataFrame, keep: &[String]) -> PolarsRes
 }
 
 /// The types polars infers from a CSV's first records (as many as [`csv_options`] infers a
-/// whole file's from); `None` when they cannot be read so (the first batch's are used).
+/// whole file's from), read from those records' bytes alone (a reader given the file maps
+/// and counts all of it); `None` when they cannot be read so (the first batch's are used).
 fn infer_schema(path: &Path, delimiter: u8) -> Option<SchemaRef> {
     let options = csv_options(delimiter, false);
     let records = options.infer_schema_length.unwrap_or(10_000);
-    let head = options
+    let mut file = File::open(path).ok()?;
+    let mut head = Vec::new();
+    // Enough lines for the header and the records (a record may span lines: then more).
+    while memchr::memchr_iter(b'\n', &head).count() <= records && head.len() < 256 << 20 {
+        let before = head.len();
+        (&mut file).take(1 << 20).read_to_end(&mut head).ok()?;
+        if head.len() == before {
+            break;
+        }
+    }
+    let frame = options
         .with_n_rows(Some(records))
-        .try_into_reader_with_file_path(Some(path.to_path_buf()))
-        .ok()?
+        .into_reader_with_file_handle(Cursor::new(head))
         .finish()
         .ok()?;
-    Some(head.schema().clone())
+    Some(frame.schema().clone())
 }
 
 /// A date format from how [`DateFormat::describe`] says it.
