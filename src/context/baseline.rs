@@ -256,7 +256,12 @@ pub(super) fn quartiles_of_counts(distinct: &[(f64, usize)], count: usize) -> (f
             Some(*end)
         })
         .collect();
-    let at = |k: usize| distinct[ends.partition_point(|&end| end <= k)].0;
+    interpolated_quartiles(count, |k| distinct[ends.partition_point(|&end| end <= k)].0)
+}
+
+/// The quartiles (pandas' linear interpolation between neighbouring order positions) of
+/// `count` values, given the value at each order position.
+pub(super) fn interpolated_quartiles(count: usize, at: impl Fn(usize) -> f64) -> (f64, f64, f64) {
     let last = count - 1;
     let quantile = |p: f64| {
         let pos = p * last as f64;

@@ -12,7 +12,7 @@ use polars::prelude::*;
 
 use crate::data::dictionary::Dictionary;
 
-use super::baseline::{STAT_ROWS, head_table, pandas_table, quartiles, quartiles_of_counts};
+use super::baseline::{STAT_ROWS, head_table, interpolated_quartiles, pandas_table, quartiles, quartiles_of_counts};
 
 /// Distinct values a column's quartiles are counted over before its values are kept.
 const COUNTING_LIMIT: usize = 1 << 16;
@@ -323,18 +323,7 @@ impl Order {
                         lo + (hi - lo) * (k - start) as f64 / (n - 1) as f64
                     }
                 };
-                let last = count - 1;
-                let quantile = |p: f64| {
-                    let pos = p * last as f64;
-                    let (k, frac) = (pos.floor() as usize, pos - pos.floor());
-                    let a = at(k);
-                    if frac == 0.0 || k == last {
-                        a
-                    } else {
-                        a + (at(k + 1) - a) * frac
-                    }
-                };
-                (quantile(0.25), quantile(0.5), quantile(0.75))
+                interpolated_quartiles(count, at)
             }
         }
     }

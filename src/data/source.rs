@@ -428,6 +428,50 @@ pub(super) fn csv_options(delimiter: u8, all_text: bool) -> CsvReadOptions {
         .with_infer_schema_length(Some(if all_text { 0 } else { 10_000 }))
 }
 
+/// A file's first MiB when it looks like CSV text the scan would read as such (no other
+/// format, no UTF-16 mark, no NUL byte, not JSON, a line break within it), with the
+/// delimiter sniffed from it: what may be parsed before the scan has checked the rest.
+/// What the scan refuses from the first MiB alone is left to it, so that nothing goes on
+/// parsing after the error is said.
+struct TextHead {
+    stamp: Stamp,
+    head: Vec<u8>,
+    /// The head is the whole file.
+    complete: bool,
+    delimiter: u8,
+}
+
+impl TextHead {
+    fn read(path: &Path) -> Option<TextHead> {
+        let stamp = file_stamp(path);
+        let mut head = Vec::new();
+        File::open(path)
+            .ok()?
+            .take(SNIFF_BYTES as u64)
+            .read_to_end(&mut head)
+            .ok()?;
+        let complete = head.len() < SNIFF_BYTES;
+        let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+        let refused = head.is_empty()
+            || head.starts_with(&[0xFF, 0xFE])
+            || head.starts_with(&[0xFE, 0xFF])
+            || head.contains(&0)
+            || text.trim_ascii_start().starts_with(b"{")
+            || text.trim_ascii_start().starts_with(b"[")
+            || (!complete && memchr::memchr(b'\n', &head).is_none());
+        if stamp.is_none() || refused || format_of(path, &head).is_some() {
+            return None;
+        }
+        let delimiter = sniff_delimiter(text, complete);
+        Some(TextHead {
+            stamp,
+            head,
+            complete,
+            delimiter,
+        })
+    }
+}
+
 /// A whole CSV file's parse, started from its first MiB before the scan has hashed and
 /// checked the rest, so the two run side by side; used only when the scan then finds what
 /// the parse assumed.
@@ -442,28 +486,7 @@ impl EarlyParse {
     /// when its first MiB looks like UTF-8 CSV text (no other format, no UTF-16 mark, no
     /// NUL byte); `None` otherwise.
     pub fn start(path: &Path) -> Option<EarlyParse> {
-        let stamp = file_stamp(path);
-        let mut head = Vec::new();
-        File::open(path)
-            .ok()?
-            .take(SNIFF_BYTES as u64)
-            .read_to_end(&mut head)
-            .ok()?;
-        let complete = head.len() < SNIFF_BYTES;
-        let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
-        // What the scan refuses from the first MiB alone is not parsed: it would go on
-        // parsing after the error was said.
-        let refused = head.is_empty()
-            || head.starts_with(&[0xFF, 0xFE])
-            || head.starts_with(&[0xFE, 0xFF])
-            || head.contains(&0)
-            || text.trim_ascii_start().starts_with(b"{")
-            || text.trim_ascii_start().starts_with(b"[")
-            || (!complete && memchr::memchr(b'\n', &head).is_none());
-        if stamp.is_none() || refused || format_of(path, &head).is_some() {
-            return None;
-        }
-        let delimiter = sniff_delimiter(text, complete);
+        let TextHead { stamp, delimiter, .. } = TextHead::read(path)?;
         if delimiter == b';' {
             // Where `;` separates fields, `,` often marks decimals: such a file is read as
             // text and converted, so a typed parse now would be done twice.
@@ -501,32 +524,22 @@ impl EarlyParse {
 /// the first MiB (another format, UTF-16, a NUL byte, JSON, a header past a MiB), or a head
 /// that is not UTF-8. Its reference is a placeholder: only the scan's is the file's.
 pub fn scan_head(path: &Path) -> Option<Scan> {
-    let stamp = file_stamp(path);
     let bytes = std::fs::metadata(path).ok()?.len();
-    let mut head = Vec::new();
-    File::open(path)
-        .ok()?
-        .take(SNIFF_BYTES as u64)
-        .read_to_end(&mut head)
-        .ok()?;
-    let complete = head.len() < SNIFF_BYTES;
+    let TextHead {
+        stamp,
+        head,
+        complete,
+        delimiter,
+    } = TextHead::read(path)?;
     let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
-    let refused = head.is_empty()
-        || head.starts_with(&[0xFF, 0xFE])
-        || head.starts_with(&[0xFE, 0xFF])
-        || head.contains(&0)
-        || text.trim_ascii_start().starts_with(b"{")
-        || text.trim_ascii_start().starts_with(b"[")
-        || (!complete && memchr::memchr(b'\n', &head).is_none());
     // A head cut inside a character is still UTF-8 up to the cut.
     let utf8 = match std::str::from_utf8(&head) {
         Ok(_) => true,
         Err(e) => e.error_len().is_none(),
     };
-    if stamp.is_none() || refused || !utf8 || format_of(path, &head).is_some() {
+    if !utf8 {
         return None;
     }
-    let delimiter = sniff_delimiter(text, complete);
     let (sample, end) = records_to(text, delimiter, SAMPLE_RECORDS, complete);
     let head = text[..end].to_vec();
     Some(Scan {
