@@ -404,41 +404,11 @@ async fn cancelling_at_every_step_leaves_a_consistent_state_that_reruns_cleanly(
 /// again, so the file changing or disappearing after loading changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_data_file_disappearing_after_loading_changes_nothing() {
-    use mrflow::context::Tokenizer;
-    use mrflow::engine::{Measure, PreviewJob, RunReport};
-
-    async fn report(path: &std::path::Path, remove: bool) -> RunReport {
-        let flow = Arc::new(Flow::builtin("roi_analysis").unwrap());
-        let store = Arc::new(ResultStore::new());
-        let mut preview = PreviewJob::default();
-        let data = mrflow::data::load(
-            path,
-            &flow.required_columns(),
-            &Default::default(),
-            None,
-            Some(&mut preview.observer()),
-        );
-        let data = Arc::new(data.unwrap());
-        preview.start(&data.reference);
-        preview.finish(&store);
-        if remove {
-            std::fs::remove_file(path).unwrap();
-        }
-        let (handle, mut events) = Engine::spawn(flow.clone(), data.clone(), store.clone());
-        let snapshot = handle.run_to_end(&mut events).await;
-        let measure = Measure {
-            model: "gpt-4o-mini",
-            tokenizer: Tokenizer::for_model("gpt-4o-mini"),
-            price: None,
-        };
-        RunReport::build(&flow, &data, &snapshot, &store, &measure)
-    }
-
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("sales.csv");
     std::fs::copy(common::sample(), &path).unwrap();
-    let kept = report(&path, false).await;
-    let gone = report(&path, true).await;
+    let kept = common::roi_report(&path, &Default::default(), || {}).await;
+    let gone = common::roi_report(&path, &Default::default(), || std::fs::remove_file(&path).unwrap()).await;
     assert!(!path.exists());
     assert_eq!(gone.status, RunState::Completed);
     assert_eq!(gone.totals, kept.totals, "the baseline did not need the file again");

@@ -327,38 +327,8 @@ fn what_the_scan_finds_past_the_first_mib_stands() {
 /// (its describe() made batch by batch on a thread of its own) and keeps every fact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_on_batches_measures_the_same_baseline() {
-    use mrflow::cache::ResultStore;
-    use mrflow::context::Tokenizer;
-    use mrflow::engine::{Engine, Measure, PreviewJob, RunReport};
-    use std::sync::Arc;
-
-    async fn report(options: &LoadOptions) -> RunReport {
-        let flow = Arc::new(Flow::builtin("roi_analysis").unwrap());
-        let store = Arc::new(ResultStore::new());
-        let mut preview = PreviewJob::default();
-        let data = load(
-            &common::sample(),
-            &flow.required_columns(),
-            options,
-            None,
-            Some(&mut preview.observer()),
-        )
-        .unwrap();
-        preview.start(&data.reference);
-        preview.finish(&store);
-        let data = Arc::new(data);
-        let (handle, mut events) = Engine::spawn(flow.clone(), data.clone(), store.clone());
-        let snapshot = handle.run_to_end(&mut events).await;
-        let measure = Measure {
-            model: "gpt-4o-mini",
-            tokenizer: Tokenizer::for_model("gpt-4o-mini"),
-            price: None,
-        };
-        RunReport::build(&flow, &data, &snapshot, &store, &measure)
-    }
-
-    let whole = report(&LoadOptions::default()).await;
-    let batched = report(&batched(100_000)).await;
+    let whole = common::roi_report(&common::sample(), &LoadOptions::default(), || {}).await;
+    let batched = common::roi_report(&common::sample(), &batched(100_000), || {}).await;
     assert!(batched.totals.baseline_prompt_tokens > 10_000);
     assert_eq!(
         batched.totals.baseline_prompt_tokens,

@@ -91,3 +91,37 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// `roi_analysis` on `path` loaded with `options` and run offline to its report, with the
+/// baseline's preview made from the loader's parse; `after_load` runs between the load and
+/// the run.
+pub async fn roi_report(
+    path: &Path,
+    options: &mrflow::data::LoadOptions,
+    after_load: impl FnOnce(),
+) -> mrflow::engine::RunReport {
+    use mrflow::engine::{Engine, Measure, PreviewJob, RunReport};
+    use std::sync::Arc;
+    let flow = Arc::new(mrflow::flow::Flow::builtin("roi_analysis").unwrap());
+    let store = Arc::new(mrflow::cache::ResultStore::new());
+    let mut preview = PreviewJob::default();
+    let data = mrflow::data::load(
+        path,
+        &flow.required_columns(),
+        options,
+        None,
+        Some(&mut preview.observer()),
+    );
+    let data = Arc::new(data.unwrap());
+    preview.start(&data.reference);
+    preview.finish(&store);
+    after_load();
+    let (handle, mut events) = Engine::spawn(flow.clone(), data.clone(), store.clone());
+    let snapshot = handle.run_to_end(&mut events).await;
+    let measure = Measure {
+        model: "gpt-4o-mini",
+        tokenizer: mrflow::context::Tokenizer::for_model("gpt-4o-mini"),
+        price: None,
+    };
+    RunReport::build(&flow, &data, &snapshot, &store, &measure)
+}
