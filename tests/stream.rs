@@ -391,3 +391,54 @@ fn the_preview_made_again_is_the_runs() {
     let (_, run_text, _) = load_with(&path, &["brand"], &LoadOptions::default());
     assert_eq!(baseline::data_preview(&path).unwrap(), run_text);
 }
+
+/// A Parquet file as large is read a few row groups at a time, to the same figures.
+#[test]
+fn a_large_parquet_file_is_read_a_few_row_groups_at_a_time() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write(dir.path(), "export.csv", &messy(6000, ',', '.'));
+    let mut frame = CsvReadOptions::default()
+        .try_into_reader_with_file_path(Some(csv))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let path = dir.path().join("export.parquet");
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .with_row_group_size(Some(500))
+        .finish(&mut frame)
+        .unwrap();
+    let required = [
+        "brand",
+        "region",
+        "year",
+        "month",
+        "total_revenue",
+        "total_cost",
+        "profit",
+        "units_sold",
+    ];
+    let whole_file = LoadOptions {
+        stream_from: Some(u64::MAX),
+        ..LoadOptions::default()
+    };
+    let (whole, whole_text, one) = load_with(&path, &required, &whole_file);
+    let (summed, summed_text, many) = load_with(&path, &required, &batched(20_000));
+    assert!(
+        one == 1 && many > 5,
+        "{one} and {many} batches: 500-row groups, 312 rows wanted"
+    );
+    assert!(summed.profile.grouped.is_some());
+    assert_eq!(summed.notes, whole.notes);
+    assert_eq!(summed.rows(), whole.rows());
+    assert_same_results(&whole, &summed);
+    assert_eq!(summed_text, whole_text);
+    // What `data` says of it, and of what it lacks.
+    for required in [&required[..], &["brand", "category"]] {
+        let a = mrflow::data::inspect(&path, required, &whole_file).unwrap();
+        let b = mrflow::data::inspect(&path, required, &batched(20_000)).unwrap();
+        let mut profile = b.profile.clone();
+        profile.grouped = None;
+        assert_eq!((profile, b.missing, b.problem), (a.profile, a.missing, a.problem));
+    }
+}

@@ -316,12 +316,18 @@ fn inspect_in_batches(
         Err(e @ (DataError::Parse { .. } | DataError::Unreadable { .. })) => return Err(e),
         // A value or date a run would stop at: said beside the file's first records' profile.
         Err(e) => {
-            let head = opened.read(&CsvScope {
-                columns: None,
-                head_only: true,
-            })?;
+            let head = match opened.scan.format {
+                super::source::FileFormat::Parquet => opened.typed(
+                    super::source::read_parquet_rows(opened.path(), 0, 2_000)
+                        .map_err(|e| super::columns::parse_error(opened.path(), e))?,
+                )?,
+                _ => opened.read(&CsvScope {
+                    columns: None,
+                    head_only: true,
+                })?,
+            };
             let mut profile = opened.profile(&head);
-            profile.rows = opened.scan.csv.as_ref().and_then(|c| c.records).unwrap_or(profile.rows);
+            profile.rows = stream::file_rows(opened).unwrap_or(profile.rows);
             (profile, Vec::new(), Some(e.to_string()))
         }
     };

@@ -50,6 +50,11 @@ pub(super) fn open_scanned(scan: Scan, options: &LoadOptions) -> Result<Opened, 
             let header: Vec<String> = header.into_iter().map(|h| h.trim().to_string()).collect();
             (header, None, None)
         }
+        // A large Parquet file is read a few row groups at a time (`stream`): its columns
+        // come from its footer.
+        FileFormat::Parquet if scan.bytes >= options.stream_from.unwrap_or(super::stream::STREAM_FROM_BYTES) => {
+            (source::parquet_layout(path)?.0, None, None)
+        }
         FileFormat::Parquet => {
             let frame = source::read_parquet(path)?;
             let header = frame.get_column_names().iter().map(|c| c.to_string()).collect();
@@ -159,6 +164,7 @@ impl Opened {
     pub(super) fn read(&self, scope: &CsvScope) -> Result<DataFrame, DataError> {
         let frame = match &self.frame {
             Some(frame) => Ok(frame.clone()),
+            None if self.scan.format == FileFormat::Parquet => return self.typed(source::read_parquet(self.path())?),
             None => source::read_csv(&self.scan, self.decimal == Decimal::Comma, scope)
                 // A value past the rows types were inferred from: read text, convert below.
                 .or_else(|_| source::read_csv(&self.scan, true, scope)),
@@ -173,7 +179,7 @@ impl Opened {
     /// Whether a CSV parsed whole before the scan finished ([`source::EarlyParse`]) is what
     /// [`read`](Opened::read) would parse: a CSV whose numbers have decimal points.
     pub(super) fn takes_early_parse(&self) -> bool {
-        self.frame.is_none() && self.decimal != Decimal::Comma
+        self.frame.is_none() && self.scan.csv.is_some() && self.decimal != Decimal::Comma
     }
 
     /// Text columns of numbers (currency, decimal commas, percentages) as numbers; not

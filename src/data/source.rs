@@ -605,6 +605,37 @@ pub fn read_parquet(path: &Path) -> Result<DataFrame, DataError> {
     })
 }
 
+/// A Parquet file's columns and the rows of each of its row groups, from its footer.
+pub fn parquet_layout(path: &Path) -> Result<(Vec<String>, Vec<usize>), DataError> {
+    let fail = |e: PolarsError| DataError::Parse {
+        path: path.to_path_buf(),
+        reason: first_line(&e.to_string()),
+    };
+    let file = File::open(path).map_err(|e| unreadable(path, e))?;
+    let mut reader = ParquetReader::new(file);
+    let columns = reader
+        .schema()
+        .map_err(fail)?
+        .iter_names()
+        .map(|n| n.to_string())
+        .collect();
+    let groups = reader
+        .get_metadata()
+        .map_err(fail)?
+        .row_groups
+        .iter()
+        .map(|g| g.num_rows())
+        .collect();
+    Ok((columns, groups))
+}
+
+/// `len` rows of a Parquet file from row `start`: a file too large to read at once is read
+/// a few row groups at a time.
+pub fn read_parquet_rows(path: &Path, start: usize, len: usize) -> PolarsResult<DataFrame> {
+    let file = File::open(path)?;
+    ParquetReader::new(file).with_slice(Some((start, len))).finish()
+}
+
 pub fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().to_string()
 }

@@ -19,7 +19,7 @@ use super::loader::{LoadOptions, WholeBatch, WholeFrameObserver};
 use super::numbers::Decimal;
 use super::opened::Opened;
 use super::profile::{DataProfile, Grouped, NumberStats};
-use super::source::{TextEncoding, csv_options};
+use super::source::{FileFormat, TextEncoding, csv_options};
 
 /// Files from this size are read in batches: a million rows of a typical export (about
 /// 100 MB) then take 0.13 GB instead of 0.38 GB, in as little time. Below it, one parse of
@@ -31,9 +31,14 @@ pub const STREAM_FROM_BYTES: u64 = 64 << 20;
 /// as fast as 8 or 16 MiB in 130 MB instead of 160 or 205 MB.
 pub const BATCH_BYTES: usize = 4 << 20;
 
-/// Whether `opened` is read in batches of `batch` bytes: a UTF-8 CSV of at least
-/// `from` bytes (one in another encoding is transcoded into memory whole anyway).
+/// Whether `opened` is read in batches: a UTF-8 CSV of at least `from` bytes (one in
+/// another encoding is transcoded into memory whole anyway), or a Parquet file as large.
 pub(super) fn streams(opened: &Opened, from: u64) -> bool {
+    // A Parquet file is left unread when opened when it is to be read a few row groups at
+    // a time.
+    if opened.scan.format == FileFormat::Parquet {
+        return opened.frame.is_none();
+    }
     opened.frame.is_none()
         && opened
             .scan
@@ -166,6 +171,9 @@ fn read_batches(
     types: &Types,
 ) -> Result<Pass, DataError> {
     let path = opened.path();
+    if opened.scan.format == FileFormat::Parquet {
+        return read_row_groups(opened, required, options, observe, batch, types);
+    }
     let csv = opened.scan.csv.as_ref().expect("a CSV scan");
     let mut blocks = RecordBlocks::open(path, csv.head.len(), csv.delimiter, batch)?;
     if let Some(p) = options.progress.get() {
@@ -213,6 +221,46 @@ fn read_batches(
     })
 }
 
+/// [`read_batches`] of a Parquet file: a few row groups at a time, about as many rows as a
+/// CSV batch of `batch` bytes holds (64 bytes a row), a row group at least.
+fn read_row_groups(
+    opened: &Opened,
+    required: &[&str],
+    options: &LoadOptions,
+    observe: &mut Option<WholeFrameObserver<'_>>,
+    batch: usize,
+    types: &Types,
+) -> Result<Pass, DataError> {
+    let path = opened.path();
+    let (_, groups) = super::source::parquet_layout(path)?;
+    let rows: usize = groups.iter().sum();
+    let wanted = (batch / 64).max(1);
+    let mut slices: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    for n in groups {
+        match slices.last_mut() {
+            Some((_, len)) if *len < wanted => *len += n,
+            _ => slices.push((start, n)),
+        }
+        start += n;
+    }
+    if let Some(p) = options.progress.get() {
+        p.set_total(opened.scan.bytes);
+        p.start_batches();
+    }
+    let bytes = opened.scan.bytes;
+    let batches = slices.into_iter().map(|(start, len)| {
+        // The bytes read, in proportion to the rows.
+        let consumed = (bytes as u128 * len as u128 / rows.max(1) as u128) as u64;
+        match super::source::read_parquet_rows(path, start, len) {
+            Ok(frame) => Parsed::Frame(frame, consumed),
+            // The file's own types: a batch that does not read is an error, not a retry.
+            Err(error) => Parsed::Failed { first: true, error },
+        }
+    });
+    add_up(opened, required, options, observe, types, batches)
+}
+
 /// The pass's batches, as they come, added up into the dataset.
 fn add_up(
     opened: &Opened,
@@ -220,7 +268,7 @@ fn add_up(
     options: &LoadOptions,
     observe: &mut Option<WholeFrameObserver<'_>>,
     types: &Types,
-    batches: std::sync::mpsc::Receiver<Parsed>,
+    batches: impl IntoIterator<Item = Parsed>,
 ) -> Result<Pass, DataError> {
     let path = opened.path();
     let progress = options.progress.get();
@@ -266,7 +314,7 @@ fn add_up(
             let plan = plan_columns(opened, required, &profile).map_err(|missing| {
                 // The profile shown beside the error counts the file's rows as the scan did.
                 let mut whole = profile.clone();
-                whole.rows = opened.scan.csv.as_ref().and_then(|c| c.records).unwrap_or(whole.rows);
+                whole.rows = file_rows(opened).unwrap_or(whole.rows);
                 DataError::MissingColumns {
                     path: path.to_path_buf(),
                     missing,
@@ -413,6 +461,16 @@ fn infer_schema(path: &Path, delimiter: u8) -> Option<SchemaRef> {
         .finish()
         .ok()?;
     Some(frame.schema().clone())
+}
+
+/// The file's data rows as its scan or its footer counts them, when they do.
+pub(super) fn file_rows(opened: &Opened) -> Option<usize> {
+    match opened.scan.format {
+        FileFormat::Parquet => super::source::parquet_layout(opened.path())
+            .ok()
+            .map(|(_, groups)| groups.iter().sum()),
+        _ => opened.scan.csv.as_ref().and_then(|c| c.records),
+    }
 }
 
 /// A date format from how [`DateFormat::describe`] says it.
