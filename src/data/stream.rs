@@ -1,5 +1,5 @@
-//! A CSV too large to hold row by row, read in batches of whole records: each batch is
-//! parsed, typed and narrowed as a whole file is, shown whole to the observer (the
+//! A file too large to hold row by row, read in batches (a CSV's whole records, a Parquet
+//! file's row groups): each batch is parsed, typed and narrowed as a whole file is, shown whole to the observer (the
 //! baseline's `describe()` adds it up), then summed by its keys, so memory holds one batch
 //! and the sums, not the file. Every tool is a sum by keys (`tools::frame::sums_by`), so
 //! the sums give them exactly what the rows would.
