@@ -67,7 +67,13 @@ pub(super) fn load_streamed(
         keep_text: Vec::new(),
     };
     loop {
-        match read_batches(opened, required, options, observe, batch, &types)? {
+        let reading = Reading {
+            opened,
+            required,
+            options,
+            types: &types,
+        };
+        match read_batches(&reading, observe, batch)? {
             Pass::Done(frame, profile) => return Ok((frame, *profile)),
             Pass::AllText => types.all_text = true,
             Pass::KeepText(columns) => types.keep_text.extend(columns),
@@ -133,6 +139,15 @@ pub(super) fn load_while_scanning(
     }
 }
 
+/// What a pass over the file reads with.
+#[derive(Clone, Copy)]
+struct Reading<'a> {
+    opened: &'a Opened,
+    required: &'a [&'a str],
+    options: &'a LoadOptions,
+    types: &'a Types,
+}
+
 /// How a pass types the batches.
 #[derive(Default)]
 struct Types {
@@ -163,16 +178,14 @@ enum Parsed {
 /// One pass over the file: a thread reads and parses each batch while the one before is
 /// typed, described, narrowed and summed here.
 fn read_batches(
-    opened: &Opened,
-    required: &[&str],
-    options: &LoadOptions,
+    r: &Reading<'_>,
     observe: &mut Option<WholeFrameObserver<'_>>,
     batch: usize,
-    types: &Types,
 ) -> Result<Pass, DataError> {
+    let (opened, options, types) = (r.opened, r.options, r.types);
     let path = opened.path();
     if opened.scan.format == FileFormat::Parquet {
-        return read_row_groups(opened, required, options, observe, batch, types);
+        return read_row_groups(r, observe, batch);
     }
     let csv = opened.scan.csv.as_ref().expect("a CSV scan");
     let mut blocks = RecordBlocks::open(path, csv.head.len(), csv.delimiter, batch)?;
@@ -217,20 +230,18 @@ fn read_batches(
                 }
             }
         });
-        add_up(opened, required, options, observe, types, rx)
+        add_up(r, observe, rx)
     })
 }
 
 /// [`read_batches`] of a Parquet file: a few row groups at a time, about as many rows as a
 /// CSV batch of `batch` bytes holds (64 bytes a row), a row group at least.
 fn read_row_groups(
-    opened: &Opened,
-    required: &[&str],
-    options: &LoadOptions,
+    r: &Reading<'_>,
     observe: &mut Option<WholeFrameObserver<'_>>,
     batch: usize,
-    types: &Types,
 ) -> Result<Pass, DataError> {
+    let (opened, options) = (r.opened, r.options);
     let path = opened.path();
     let (_, groups) = super::source::parquet_layout(path)?;
     let rows: usize = groups.iter().sum();
@@ -258,18 +269,21 @@ fn read_row_groups(
             Err(error) => Parsed::Failed { first: true, error },
         }
     });
-    add_up(opened, required, options, observe, types, batches)
+    add_up(r, observe, batches)
 }
 
 /// The pass's batches, as they come, added up into the dataset.
 fn add_up(
-    opened: &Opened,
-    required: &[&str],
-    options: &LoadOptions,
+    r: &Reading<'_>,
     observe: &mut Option<WholeFrameObserver<'_>>,
-    types: &Types,
     batches: impl IntoIterator<Item = Parsed>,
 ) -> Result<Pass, DataError> {
+    let Reading {
+        opened,
+        required,
+        options,
+        types,
+    } = *r;
     let path = opened.path();
     let progress = options.progress.get();
     let mut first: Option<First> = None;
