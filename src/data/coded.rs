@@ -124,3 +124,57 @@ impl Coded {
         }
     }
 }
+
+/// The rows' cents summed per tuple of codes, one tuple a distinct combination of `keys`
+/// (each column's codes, row by row), in the keys' order: each row's codes combined into
+/// one index (mixed radix, so indices order as the code tuples do) and its cents added at
+/// that index, in a dense table when the key space is small, else in a hash table. Each
+/// group comes back as its codes, one per key, and its sums, one per value column.
+pub fn sums_by_codes(keys: &[&Coded], cents: &[&[i64]]) -> Vec<(Vec<u32>, Vec<i64>)> {
+    let sizes: Vec<u64> = keys.iter().map(|c| c.dictionary.len().max(1) as u64).collect();
+    let rows = keys.first().map_or(0, |c| c.codes.len());
+    let index = |row: usize| -> u64 {
+        keys.iter()
+            .zip(&sizes)
+            .fold(0u64, |acc, (c, n)| acc * n + c.codes[row] as u64)
+    };
+    let space: u64 = sizes.iter().product();
+    let width = cents.len();
+    let found: Vec<(u64, Vec<i64>)> = if space <= 1 << 20 {
+        let mut counts = vec![0u32; space as usize];
+        let mut sums = vec![0i64; space as usize * width];
+        for row in 0..rows {
+            let i = index(row) as usize;
+            counts[i] += 1;
+            for (j, c) in cents.iter().enumerate() {
+                sums[i * width + j] += c[row];
+            }
+        }
+        (0..space as usize)
+            .filter(|&i| counts[i] > 0)
+            .map(|i| (i as u64, sums[i * width..(i + 1) * width].to_vec()))
+            .collect()
+    } else {
+        let mut table: PlHashMap<u64, Vec<i64>> = PlHashMap::new();
+        for row in 0..rows {
+            let sums = table.entry(index(row)).or_insert_with(|| vec![0; width]);
+            for (j, c) in cents.iter().enumerate() {
+                sums[j] += c[row];
+            }
+        }
+        let mut found: Vec<(u64, Vec<i64>)> = table.into_iter().collect();
+        found.sort_unstable_by_key(|(i, _)| *i);
+        found
+    };
+    found
+        .into_iter()
+        .map(|(mut i, sums)| {
+            let mut codes = vec![0u32; sizes.len()];
+            for (slot, n) in sizes.iter().enumerate().rev() {
+                codes[slot] = (i % n) as u32;
+                i /= n;
+            }
+            (codes, sums)
+        })
+        .collect()
+}

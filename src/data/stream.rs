@@ -10,7 +10,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::coded::{Coded, Key, SCALE, cents_of};
+use super::coded::{Coded, Key, SCALE, cents_of, sums_by_codes};
 use super::columns::{ColumnPlan, Skipped, narrow_counting, parse_error, plan_columns};
 use super::csv::{last_record_end, records_to, requote};
 use super::dates::DateFormat;
@@ -705,28 +705,10 @@ impl Sums {
             })
             .collect();
         let width = self.values.len();
-        let rows = frame.height();
-        // Per row, its codes as one index (mixed radix over the batch's dictionaries).
-        let sizes: Vec<u64> = coded.iter().map(|c| c.dictionary.len().max(1) as u64).collect();
-        let index = |row: usize| -> u64 {
-            coded
-                .iter()
-                .zip(&sizes)
-                .fold(0u64, |acc, (c, n)| acc * n + c.codes[row] as u64)
-        };
-        let mut batch: PlHashMap<u64, Vec<i64>> = PlHashMap::new();
-        for row in 0..rows {
-            let sums = batch.entry(index(row)).or_insert_with(|| vec![0; width]);
-            for (s, c) in sums.iter_mut().zip(&cents) {
-                *s += c[row];
-            }
-        }
-        for (mut i, sums) in batch {
-            let mut key = vec![0u32; sizes.len()];
-            for (slot, n) in sizes.iter().enumerate().rev() {
-                key[slot] = global[slot][(i % n) as usize];
-                i /= n;
-            }
+        let keys: Vec<&Coded> = coded.iter().collect();
+        let cents: Vec<&[i64]> = cents.iter().map(Vec::as_slice).collect();
+        for (codes, sums) in sums_by_codes(&keys, &cents) {
+            let key: Vec<u32> = codes.iter().zip(&global).map(|(&c, g)| g[c as usize]).collect();
             let total = self.groups.entry(key).or_insert_with(|| vec![0; width]);
             for (t, s) in total.iter_mut().zip(sums) {
                 *t += s;

@@ -4,7 +4,7 @@ use polars::prelude::*;
 
 use crate::data::Grouped;
 pub use crate::data::coded::Key;
-use crate::data::coded::{Coded, SCALE, cents_of};
+use crate::data::coded::{Coded, SCALE, cents_of, sums_by_codes};
 use crate::reference::Reference;
 
 /// One group: its keys (in the order asked) and the sums of the value columns.
@@ -86,55 +86,16 @@ impl Rollup {
         let find_key = |k: &str| &self.keys.iter().find(|(r, _)| r == k).expect("covered").1;
         let find_value = |v: &str| &self.values.iter().find(|(r, _)| r == v).expect("covered").1;
         let coded: Vec<&Coded> = keys.iter().map(|k| find_key(k)).collect();
-        let cents: Vec<&Vec<i64>> = values.iter().map(|v| find_value(v)).collect();
-        let rows = coded.first().map_or(0, |c| c.codes.len());
-        let index = |row: usize| -> u64 {
-            coded
-                .iter()
-                .fold(0u64, |acc, c| acc * c.dictionary.len() as u64 + c.codes[row] as u64)
-        };
-        // Per index: its rows' count and sums, in a dense table when the key space is small.
-        let space: u64 = coded.iter().map(|c| c.dictionary.len() as u64).product();
-        let width = values.len();
-        let mut found: Vec<(u64, Vec<i64>)> = if space <= 1 << 20 {
-            let mut counts = vec![0u32; space as usize];
-            let mut sums = vec![0i64; space as usize * width];
-            for row in 0..rows {
-                let i = index(row) as usize;
-                counts[i] += 1;
-                for (j, c) in cents.iter().enumerate() {
-                    sums[i * width + j] += c[row];
-                }
-            }
-            (0..space as usize)
-                .filter(|&i| counts[i] > 0)
-                .map(|i| (i as u64, sums[i * width..(i + 1) * width].to_vec()))
-                .collect()
-        } else {
-            let mut table: PlHashMap<u64, Vec<i64>> = PlHashMap::new();
-            for row in 0..rows {
-                let sums = table.entry(index(row)).or_insert_with(|| vec![0; width]);
-                for (j, c) in cents.iter().enumerate() {
-                    sums[j] += c[row];
-                }
-            }
-            let mut found: Vec<(u64, Vec<i64>)> = table.into_iter().collect();
-            found.sort_unstable_by_key(|(i, _)| *i);
-            found
-        };
-        found
-            .drain(..)
-            .map(|(mut i, sums)| {
-                let mut keys = vec![Key::Int(0); coded.len()];
-                for (slot, c) in coded.iter().enumerate().rev() {
-                    let n = c.dictionary.len() as u64;
-                    keys[slot] = c.dictionary[(i % n) as usize].clone();
-                    i /= n;
-                }
-                Group {
-                    keys,
-                    sums: sums.into_iter().map(|x| x as f64 / SCALE).collect(),
-                }
+        let cents: Vec<&[i64]> = values.iter().map(|v| find_value(v).as_slice()).collect();
+        sums_by_codes(&coded, &cents)
+            .into_iter()
+            .map(|(codes, sums)| Group {
+                keys: codes
+                    .iter()
+                    .zip(&coded)
+                    .map(|(&code, c)| c.dictionary[code as usize].clone())
+                    .collect(),
+                sums: sums.into_iter().map(|x| x as f64 / SCALE).collect(),
             })
             .collect()
     }
