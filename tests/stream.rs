@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use mrflow::context::baseline;
-use mrflow::context::describe::Description;
+use mrflow::context::describe::FilePreview;
 use mrflow::data::{Dataset, LoadOptions, WholeBatch, load};
 use mrflow::flow::Flow;
 use mrflow::tools::Rows;
@@ -24,30 +24,20 @@ fn batched(batch: usize) -> LoadOptions {
 /// The dataset, the baseline's preview text made from what the loader showed, and how many
 /// batches it showed.
 fn load_with(path: &Path, required: &[&str], options: &LoadOptions) -> (Dataset, String, usize) {
-    let mut batches: Vec<polars::prelude::DataFrame> = Vec::new();
+    let mut preview = FilePreview::default();
+    let mut batches = 0;
     let dataset = load(
         path,
         required,
         options,
         None,
         Some(&mut |b: WholeBatch<'_>| {
-            if b.first {
-                batches.clear();
-            }
-            batches.push(b.frame.clone());
+            batches = if b.first { 1 } else { batches + 1 };
+            preview.add(b.frame, b.first);
         }),
     )
     .unwrap();
-    let text = if batches.len() == 1 {
-        baseline::describe(&batches[0]).unwrap()
-    } else {
-        let mut d = Description::new();
-        for b in &batches {
-            d.add(b).unwrap();
-        }
-        d.text()
-    };
-    (dataset, text, batches.len())
+    (dataset, preview.text().unwrap(), batches)
 }
 
 fn rows(d: &Dataset) -> Rows<'_> {

@@ -86,33 +86,16 @@ pub fn preview_key(dataset: &Reference) -> Reference {
 /// as they pass), for a report whose preview was not kept.
 pub fn data_preview(path: &Path) -> PolarsResult<String> {
     use crate::data::{LoadOptions, WholeBatch, load};
-    let mut whole: Option<DataFrame> = None;
-    let mut batches: Option<super::describe::Description> = None;
-    let mut failed: Option<PolarsError> = None;
-    let mut observe = |batch: WholeBatch<'_>| {
-        if batch.first {
-            (whole, batches, failed) = (Some(batch.frame.clone()), None, None);
-            return;
-        }
-        let description = batches.get_or_insert_with(super::describe::Description::new);
-        let added = match whole.take() {
-            Some(first) => description.add(&first).and_then(|_| description.add(batch.frame)),
-            None => description.add(batch.frame),
-        };
-        if let Err(e) = added {
-            failed = Some(e);
-        }
-    };
-    load(path, &[], &LoadOptions::default(), None, Some(&mut observe))
-        .map_err(|e| PolarsError::ComputeError(e.to_string().into()))?;
-    if let Some(e) = failed {
-        return Err(e);
-    }
-    match (whole, batches) {
-        (Some(whole), _) => describe(&whole),
-        (None, Some(description)) => Ok(description.text()),
-        (None, None) => Ok(String::new()),
-    }
+    let mut preview = super::describe::FilePreview::default();
+    load(
+        path,
+        &[],
+        &LoadOptions::default(),
+        None,
+        Some(&mut |b: WholeBatch<'_>| preview.add(b.frame, b.first)),
+    )
+    .map_err(|e| PolarsError::ComputeError(e.to_string().into()))?;
+    preview.text()
 }
 
 /// The preview of a frame holding every column of the file.

@@ -81,6 +81,49 @@ struct Text {
     counts: PlHashMap<String, (usize, usize)>,
 }
 
+/// The baseline's preview of what a loader shows of a file (`WholeBatch`es): a file read
+/// whole is described whole ([`super::baseline::describe`]); a file read in batches is
+/// added up as they pass. A read given up on (its batches start again) is forgotten.
+#[derive(Default)]
+pub struct FilePreview {
+    /// The read's first batch, described whole if no other follows.
+    first: Option<DataFrame>,
+    batches: Option<Description>,
+    failed: Option<PolarsError>,
+}
+
+impl FilePreview {
+    pub fn add(&mut self, batch: &DataFrame, first: bool) {
+        if first {
+            *self = FilePreview {
+                first: Some(batch.clone()),
+                ..FilePreview::default()
+            };
+            return;
+        }
+        let description = self.batches.get_or_insert_with(Description::new);
+        let added = match self.first.take() {
+            Some(first) => description.add(&first).and_then(|_| description.add(batch)),
+            None => description.add(batch),
+        };
+        if let Err(e) = added {
+            self.failed.get_or_insert(e);
+        }
+    }
+
+    /// The preview; empty when nothing was shown.
+    pub fn text(self) -> PolarsResult<String> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        match (self.first, self.batches) {
+            (Some(whole), _) => super::baseline::describe(&whole),
+            (None, Some(description)) => Ok(description.text()),
+            (None, None) => Ok(String::new()),
+        }
+    }
+}
+
 impl Default for Description {
     fn default() -> Description {
         Description {

@@ -12,7 +12,7 @@ use super::handle::{FlowSnapshot, StepState};
 use crate::cache::{CacheStats, Reference, ResultStore, Summary};
 use crate::config::Price;
 use crate::context::baseline::{self, BaselineStep};
-use crate::context::describe::Description;
+use crate::context::describe::FilePreview;
 use crate::context::ledger::{FactRetention, StepTokens, Totals};
 use crate::context::{Encoding, ItemDecision, Tokenizer, layout};
 use crate::data::{Dataset, WholeBatch};
@@ -119,79 +119,51 @@ fn preview(store: &ResultStore, dataset: &Reference, text: impl FnOnce() -> Stri
 /// [`finish`](Self::finish) before building the report.
 #[derive(Default)]
 pub struct PreviewJob {
-    /// A file read at once: described whole, on a thread of its own.
-    whole: Option<DataFrame>,
-    /// A file read in batches: each described on a thread of its own as it passes, while
-    /// the loader goes on with the next.
-    batches: Option<Describing>,
-    running: Option<std::thread::JoinHandle<Option<(Reference, String)>>>,
-}
-
-/// The thread adding up batches, and the way to it.
-struct Describing {
-    to: std::sync::mpsc::SyncSender<DataFrame>,
-    thread: std::thread::JoinHandle<Option<Description>>,
-}
-
-impl Describing {
-    fn spawn() -> Describing {
-        // Two batches wait at most: the loader is held back rather than memory filled.
-        let (to, batches) = std::sync::mpsc::sync_channel::<DataFrame>(2);
-        let thread = std::thread::spawn(move || {
-            let mut description = Description::new();
-            for batch in batches {
-                // A batch that cannot be described: the preview is made from the file
-                // after the run instead.
-                description.add(&batch).ok()?;
-            }
-            Some(description)
-        });
-        Describing { to, thread }
-    }
-
-    fn send(&self, batch: DataFrame) {
-        // A thread that stopped has failed; its join says so.
-        let _ = self.to.send(batch);
-    }
+    /// The way to the thread that describes what the loader shows, as it shows it: a
+    /// whole file once loading ends, a large one batch by batch while the loader goes on.
+    /// `None` says loading is done: a job dropped before that describes nothing.
+    to: Option<std::sync::mpsc::SyncSender<Option<(DataFrame, bool)>>>,
+    describing: Option<std::thread::JoinHandle<Option<String>>>,
+    reference: Option<Reference>,
 }
 
 impl PreviewJob {
     pub fn observer(&mut self) -> impl FnMut(WholeBatch<'_>) + '_ {
         |batch| {
-            if batch.first {
-                *self = PreviewJob {
-                    whole: Some(batch.frame.clone()),
-                    ..PreviewJob::default()
-                };
-                return;
-            }
-            let describing = self.batches.get_or_insert_with(Describing::spawn);
-            if let Some(first) = self.whole.take() {
-                describing.send(first);
-            }
-            describing.send(batch.frame.clone());
+            let to = self.to.get_or_insert_with(|| {
+                // Two batches wait at most: the loader is held back rather than memory filled.
+                let (to, batches) = std::sync::mpsc::sync_channel::<Option<(DataFrame, bool)>>(2);
+                self.describing = Some(std::thread::spawn(move || {
+                    let mut preview = FilePreview::default();
+                    loop {
+                        match batches.recv().ok()? {
+                            Some((frame, first)) => preview.add(&frame, first),
+                            // A preview that cannot be made is made from the file after
+                            // the run.
+                            None => return preview.text().ok(),
+                        }
+                    }
+                }));
+                to
+            });
+            // A thread that stopped has failed; its join says so.
+            let _ = to.send(Some((batch.frame.clone(), batch.first)));
         }
     }
 
-    /// Starts describing what the loader showed of the dataset `reference` names.
+    /// Lets the preview of what the loader showed of the dataset `reference` names be
+    /// finished, on its thread, while the flow runs.
     pub fn start(&mut self, reference: &Reference) {
-        let reference = *reference;
-        if let Some(whole) = self.whole.take() {
-            self.running = Some(std::thread::spawn(move || {
-                Some((reference, baseline::describe(&whole).unwrap_or_default()))
-            }));
-        } else if let Some(Describing { to, thread }) = self.batches.take() {
-            drop(to);
-            self.running = Some(std::thread::spawn(move || {
-                let description = thread.join().ok()??;
-                Some((reference, description.text()))
-            }));
+        self.reference = Some(*reference);
+        if let Some(to) = self.to.take() {
+            let _ = to.send(None);
         }
     }
 
     /// Waits for the preview and keeps it in `store`.
-    pub fn finish(self, store: &ResultStore) {
-        if let Some(Ok(Some((reference, text)))) = self.running.map(|h| h.join()) {
+    pub fn finish(mut self, store: &ResultStore) {
+        self.to = None;
+        if let (Some(reference), Some(Ok(Some(text)))) = (self.reference, self.describing.map(|h| h.join())) {
             preview(store, &reference, || text);
         }
     }
