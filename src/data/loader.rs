@@ -85,6 +85,16 @@ pub struct LoadOptions {
 }
 
 impl LoadOptions {
+    /// The size from which a file is read in batches.
+    pub(super) fn streams_from(&self) -> u64 {
+        self.stream_from.unwrap_or(stream::STREAM_FROM_BYTES)
+    }
+
+    /// Bytes of records per batch.
+    pub(super) fn batch_size(&self) -> usize {
+        self.batch_bytes.unwrap_or(stream::BATCH_BYTES)
+    }
+
     /// What these options change about results, for the dataset's reference.
     pub(super) fn signature(&self) -> String {
         let date = self.date_format.as_ref().map(DateFormat::describe).unwrap_or_default();
@@ -130,7 +140,7 @@ pub fn load(
     frames: Option<&dyn FrameStore>,
     mut observe: Option<WholeFrameObserver<'_>>,
 ) -> Result<Dataset, DataError> {
-    let stream_from = options.stream_from.unwrap_or(stream::STREAM_FROM_BYTES);
+    let stream_from = options.streams_from();
     let large = std::fs::metadata(path).is_ok_and(|m| m.len() >= stream_from);
     // A file no frame store knows is parsed while the scan hashes and checks it, unless it
     // is large enough to be read in batches.
@@ -140,11 +150,10 @@ pub fn load(
         _ if observe.is_some() => EarlyParse::start(path),
         _ => None,
     };
-    let batch = options.batch_bytes.unwrap_or(stream::BATCH_BYTES);
     let unknown = frames.is_none_or(|f| !f.knows_source(path));
     // A large file no frame store knows is read in batches while it is scanned.
     let early_batches = if large && unknown {
-        stream::load_while_scanning(path, required, options, &mut observe, batch)
+        stream::load_while_scanning(path, required, options, &mut observe)
     } else {
         None
     };
@@ -152,15 +161,12 @@ pub fn load(
         Some(both) => both?,
         None => (open(path, options)?, None),
     };
-    let key_of = |reference: &Reference| {
-        Reference::of_parts([
-            b"frame/v2".as_slice(),
-            reference.to_string().as_bytes(),
-            required.join(",").as_bytes(),
-        ])
-    };
     let reference = opened.dataset_reference(options);
-    let key = key_of(&reference);
+    let key = Reference::of_parts([
+        b"frame/v2".as_slice(),
+        reference.to_string().as_bytes(),
+        required.join(",").as_bytes(),
+    ]);
     let stamp = opened.scan.stamp;
     if let Some(streamed) = streamed {
         let (frame, profile) = streamed?;
@@ -171,7 +177,7 @@ pub fn load(
     }
     if stream::streams(&opened, stream_from) {
         drop(early);
-        let (frame, profile) = stream::load_streamed(&opened, required, options, &mut observe, batch)?;
+        let (frame, profile) = stream::load_streamed(&opened, required, options, &mut observe)?;
         return finish(path, opened, stamp, (key, reference), frame, profile, frames, options);
     }
     // With nobody to see every column, a CSV's other columns are typed from its sampled
@@ -273,7 +279,7 @@ impl Inspection {
 /// when the file cannot be read at all.
 pub fn inspect(path: &Path, required: &[&str], options: &LoadOptions) -> Result<Inspection, DataError> {
     let opened = open(path, options)?;
-    if stream::streams(&opened, options.stream_from.unwrap_or(stream::STREAM_FROM_BYTES)) {
+    if stream::streams(&opened, options.streams_from()) {
         return inspect_in_batches(&opened, required, options);
     }
     let whole = opened.read(&CsvScope::default())?;
@@ -305,8 +311,7 @@ fn inspect_in_batches(
     required: &[&str],
     options: &LoadOptions,
 ) -> Result<Inspection, DataError> {
-    let batch = options.batch_bytes.unwrap_or(stream::BATCH_BYTES);
-    let (profile, missing, problem) = match stream::load_streamed(opened, required, options, &mut None, batch) {
+    let (profile, missing, problem) = match stream::load_streamed(opened, required, options, &mut None) {
         Ok((_, profile)) => (profile, Vec::new(), None),
         Err(DataError::MissingColumns {
             missing,

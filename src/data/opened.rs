@@ -52,9 +52,7 @@ pub(super) fn open_scanned(scan: Scan, options: &LoadOptions) -> Result<Opened, 
         }
         // A large Parquet file is read a few row groups at a time (`stream`): its columns
         // come from its footer.
-        FileFormat::Parquet if scan.bytes >= options.stream_from.unwrap_or(super::stream::STREAM_FROM_BYTES) => {
-            (source::parquet_layout(path)?.0, None, None)
-        }
+        FileFormat::Parquet if scan.bytes >= options.streams_from() => (source::parquet_layout(path)?.0, None, None),
         FileFormat::Parquet => {
             let frame = source::read_parquet(path)?;
             let header = frame.get_column_names().iter().map(|c| c.to_string()).collect();

@@ -90,7 +90,7 @@ pub struct CsvScan {
     pub records: Option<usize>,
 }
 
-fn unreadable(path: &Path, e: std::io::Error) -> DataError {
+pub(super) fn unreadable(path: &Path, e: std::io::Error) -> DataError {
     DataError::Unreadable {
         path: path.to_path_buf(),
         reason: e.to_string(),

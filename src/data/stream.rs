@@ -19,7 +19,7 @@ use super::loader::{LoadOptions, WholeBatch, WholeFrameObserver};
 use super::numbers::Decimal;
 use super::opened::Opened;
 use super::profile::{DataProfile, Grouped, NumberStats};
-use super::source::{FileFormat, TextEncoding, csv_options};
+use super::source::{FileFormat, TextEncoding, csv_options, unreadable};
 
 /// Files from this size are read in batches: a million rows of a typical export (about
 /// 100 MB) then take 0.13 GB instead of 0.38 GB, in as little time. Below it, one parse of
@@ -55,7 +55,6 @@ pub(super) fn load_streamed(
     required: &[&str],
     options: &LoadOptions,
     observe: &mut Option<WholeFrameObserver<'_>>,
-    batch: usize,
 ) -> Result<(DataFrame, DataProfile), DataError> {
     // Types are inferred from the first batch's records, as from a whole file's first
     // ones. A later value that does not fit them means reading again: every column as
@@ -73,7 +72,7 @@ pub(super) fn load_streamed(
             options,
             types: &types,
         };
-        match read_batches(&reading, observe, batch)? {
+        match read_batches(&reading, observe)? {
             Pass::Done(frame, profile) => return Ok((frame, *profile)),
             Pass::AllText => types.all_text = true,
             Pass::KeepText(columns) => types.keep_text.extend(columns),
@@ -92,7 +91,6 @@ pub(super) fn load_while_scanning(
     required: &[&str],
     options: &LoadOptions,
     observe: &mut Option<WholeFrameObserver<'_>>,
-    batch: usize,
 ) -> Option<Result<(Opened, Option<Result<(DataFrame, DataProfile), DataError>>), DataError>> {
     let head = super::source::scan_head(path)?;
     // What cannot be mapped from the head is left to the scan to say, in its order.
@@ -107,7 +105,7 @@ pub(super) fn load_while_scanning(
     };
     let (scanned, streamed) = std::thread::scope(|scope| {
         let scan = scope.spawn(|| super::opened::open(path, &quiet));
-        let streamed = load_streamed(&provisional, required, options, observe, batch);
+        let streamed = load_streamed(&provisional, required, options, observe);
         (scan.join(), streamed)
     });
     let opened = match scanned {
@@ -123,7 +121,7 @@ pub(super) fn load_while_scanning(
                 found,
                 profile: Some(mut profile),
             } => {
-                profile.rows = opened.scan.csv.as_ref().and_then(|c| c.records).unwrap_or(profile.rows);
+                profile.rows = file_rows(&opened).unwrap_or(profile.rows);
                 DataError::MissingColumns {
                     path,
                     missing,
@@ -177,22 +175,14 @@ enum Parsed {
 
 /// One pass over the file: a thread reads and parses each batch while the one before is
 /// typed, described, narrowed and summed here.
-fn read_batches(
-    r: &Reading<'_>,
-    observe: &mut Option<WholeFrameObserver<'_>>,
-    batch: usize,
-) -> Result<Pass, DataError> {
+fn read_batches(r: &Reading<'_>, observe: &mut Option<WholeFrameObserver<'_>>) -> Result<Pass, DataError> {
     let (opened, options, types) = (r.opened, r.options, r.types);
     let path = opened.path();
     if opened.scan.format == FileFormat::Parquet {
-        return read_row_groups(r, observe, batch);
+        return read_row_groups(r, observe);
     }
     let csv = opened.scan.csv.as_ref().expect("a CSV scan");
-    let mut blocks = RecordBlocks::open(path, csv.head.len(), csv.delimiter, batch)?;
-    if let Some(p) = options.progress.get() {
-        p.set_total(opened.scan.bytes);
-        p.start_batches();
-    }
+    let mut blocks = RecordBlocks::open(path, csv.head.len(), csv.delimiter, options.batch_size())?;
     let (delimiter, all_text) = (csv.delimiter, types.all_text);
     // Types from the file's first records, as many as a whole file's are inferred from,
     // whatever the batches' size.
@@ -235,17 +225,13 @@ fn read_batches(
 }
 
 /// [`read_batches`] of a Parquet file: a few row groups at a time, about as many rows as a
-/// CSV batch of `batch` bytes holds (64 bytes a row), a row group at least.
-fn read_row_groups(
-    r: &Reading<'_>,
-    observe: &mut Option<WholeFrameObserver<'_>>,
-    batch: usize,
-) -> Result<Pass, DataError> {
+/// CSV batch holds (64 bytes a row), a row group at least.
+fn read_row_groups(r: &Reading<'_>, observe: &mut Option<WholeFrameObserver<'_>>) -> Result<Pass, DataError> {
     let (opened, options) = (r.opened, r.options);
     let path = opened.path();
     let (_, groups) = super::source::parquet_layout(path)?;
     let rows: usize = groups.iter().sum();
-    let wanted = (batch / 64).max(1);
+    let wanted = (options.batch_size() / 64).max(1);
     let mut slices: Vec<(usize, usize)> = Vec::new();
     let mut start = 0;
     for n in groups {
@@ -254,10 +240,6 @@ fn read_row_groups(
             _ => slices.push((start, n)),
         }
         start += n;
-    }
-    if let Some(p) = options.progress.get() {
-        p.set_total(opened.scan.bytes);
-        p.start_batches();
     }
     let bytes = opened.scan.bytes;
     let batches = slices.into_iter().map(|(start, len)| {
@@ -286,6 +268,10 @@ fn add_up(
     } = *r;
     let path = opened.path();
     let progress = options.progress.get();
+    if let Some(p) = progress {
+        p.set_total(opened.scan.bytes);
+        p.start_batches();
+    }
     let mut first: Option<First> = None;
     let mut rows_before = 0usize;
     let mut skipped = Skipped::default();
@@ -462,12 +448,14 @@ fn infer_schema(path: &Path, delimiter: u8) -> Option<SchemaRef> {
     let mut file = File::open(path).ok()?;
     let mut head = Vec::new();
     // Enough lines for the header and the records (a record may span lines: then more).
-    while memchr::memchr_iter(b'\n', &head).count() <= records && head.len() < 256 << 20 {
+    let mut lines = 0;
+    while lines <= records && head.len() < 256 << 20 {
         let before = head.len();
         (&mut file).take(1 << 20).read_to_end(&mut head).ok()?;
         if head.len() == before {
             break;
         }
+        lines += memchr::memchr_iter(b'\n', &head[before..]).count();
     }
     let frame = options
         .with_n_rows(Some(records))
@@ -492,13 +480,6 @@ fn format_described(text: &str) -> Option<DateFormat> {
     [DateFormat::YearFirst, DateFormat::DayFirst, DateFormat::MonthFirst]
         .into_iter()
         .find(|f| f.describe() == text)
-}
-
-fn unreadable(path: &Path, e: std::io::Error) -> DataError {
-    DataError::Unreadable {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    }
 }
 
 /// One batch (the header line, then whole records) parsed as [`super::source::read_csv`]
