@@ -173,33 +173,46 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     path
 }
 
+/// The roles the messy exports are read for.
+const MESSY_ROLES: [&str; 8] = [
+    "brand",
+    "region",
+    "year",
+    "month",
+    "total_revenue",
+    "total_cost",
+    "profit",
+    "units_sold",
+];
+
+/// `path` read with `whole_file` and with `in_batches`: the same notes, rows, tool results
+/// and describe(). The two datasets, and how many batches each read showed.
+fn assert_reads_alike(
+    path: &Path,
+    whole_file: &LoadOptions,
+    in_batches: &LoadOptions,
+) -> (Dataset, Dataset, usize, usize) {
+    let (whole, whole_text, one) = load_with(path, &MESSY_ROLES, whole_file);
+    let (summed, summed_text, many) = load_with(path, &MESSY_ROLES, in_batches);
+    assert_eq!(summed.notes, whole.notes, "{path:?}");
+    assert_eq!(summed.rows(), whole.rows(), "{path:?}");
+    assert_same_results(&whole, &summed);
+    assert_eq!(summed_text, whole_text, "{path:?}");
+    (whole, summed, one, many)
+}
+
 #[test]
 fn a_messy_export_read_in_batches_gives_what_it_gives_read_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let required = [
-        "brand",
-        "region",
-        "year",
-        "month",
-        "total_revenue",
-        "total_cost",
-        "profit",
-        "units_sold",
-    ];
     for (name, delimiter, decimal) in [("comma.csv", ',', '.'), ("semicolon.csv", ';', ',')] {
         let path = write(dir.path(), name, &messy(6000, delimiter, decimal));
-        let (whole, whole_text, _) = load_with(&path, &required, &LoadOptions::default());
-        let (summed, summed_text, many) = load_with(&path, &required, &batched(20_000));
+        let (whole, _, _, many) = assert_reads_alike(&path, &LoadOptions::default(), &batched(20_000));
         assert!(many > 5, "{name}: {many} batches");
         assert!(
             whole.notes.iter().any(|n| n.starts_with("skipped")),
             "{name}: {:?}",
             whole.notes
         );
-        assert_eq!(summed.notes, whole.notes, "{name}");
-        assert_eq!(summed.rows(), whole.rows(), "{name}");
-        assert_same_results(&whole, &summed);
-        assert_eq!(summed_text, whole_text, "{name}");
     }
 }
 
@@ -398,33 +411,18 @@ fn a_large_parquet_file_is_read_a_few_row_groups_at_a_time() {
         .with_row_group_size(Some(500))
         .finish(&mut frame)
         .unwrap();
-    let required = [
-        "brand",
-        "region",
-        "year",
-        "month",
-        "total_revenue",
-        "total_cost",
-        "profit",
-        "units_sold",
-    ];
     let whole_file = LoadOptions {
         stream_from: Some(u64::MAX),
         ..LoadOptions::default()
     };
-    let (whole, whole_text, one) = load_with(&path, &required, &whole_file);
-    let (summed, summed_text, many) = load_with(&path, &required, &batched(20_000));
+    let (_, summed, one, many) = assert_reads_alike(&path, &whole_file, &batched(20_000));
     assert!(
         one == 1 && many > 5,
         "{one} and {many} batches: 500-row groups, 312 rows wanted"
     );
     assert!(summed.profile.grouped.is_some());
-    assert_eq!(summed.notes, whole.notes);
-    assert_eq!(summed.rows(), whole.rows());
-    assert_same_results(&whole, &summed);
-    assert_eq!(summed_text, whole_text);
     // What `data` says of it, and of what it lacks.
-    for required in [&required[..], &["brand", "category"]] {
+    for required in [&MESSY_ROLES[..], &["brand", "category"]] {
         let a = mrflow::data::inspect(&path, required, &whole_file).unwrap();
         let b = mrflow::data::inspect(&path, required, &batched(20_000)).unwrap();
         let mut profile = b.profile.clone();
