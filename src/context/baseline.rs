@@ -19,6 +19,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+use super::value_counts::ValueCounts;
 use crate::data::dictionary::Dictionary;
 use crate::flow::StepDef;
 use crate::reference::Reference;
@@ -205,25 +206,18 @@ const COUNTING_LIMIT: usize = 1 << 16;
 
 /// What [`quartiles`] gives, for a column of few distinct values (years, months, units,
 /// prices): each distinct value counted, then the order positions read off the running
-/// counts; one hashing pass and a sort of the distinct values, instead of three selections.
-/// `None` past `limit` distinct values, or for a NaN or a negative zero, where the
-/// selection's order and minimum are kept.
+/// counts; one counting pass ([`ValueCounts`]) and a sort of the distinct values, instead
+/// of three selections. `None` when more values follow `limit` distinct ones, or for a NaN
+/// or a negative zero, where the selection's order and minimum are kept.
 fn quartiles_by_counting(v: &[f64], limit: usize) -> Option<(f64, f64, f64, f64, f64)> {
     if v.is_empty() {
         return None;
     }
-    let mut counts: PlHashMap<u64, usize> = PlHashMap::new();
-    for &x in v {
-        if x.is_nan() || (x == 0.0 && x.is_sign_negative()) {
-            return None;
-        }
-        *counts.entry(x.to_bits()).or_insert(0) += 1;
-        if counts.len() > limit {
-            return None;
-        }
+    let mut counts = ValueCounts::default();
+    if counts.add_while(v, limit) < v.len() {
+        return None;
     }
-    let mut distinct: Vec<(f64, usize)> = counts.into_iter().map(|(b, n)| (f64::from_bits(b), n)).collect();
-    distinct.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let distinct = counts.into_ascending();
     let (q1, q2, q3) = quartiles_of_counts(&distinct, v.len());
     Some((q1, q2, q3, distinct.first()?.0, distinct.last()?.0))
 }

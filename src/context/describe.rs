@@ -13,6 +13,7 @@ use polars::prelude::*;
 use crate::data::dictionary::Dictionary;
 
 use super::baseline::{STAT_ROWS, head_table, interpolated_quartiles, pandas_table, quartiles, quartiles_of_counts};
+use super::value_counts::ValueCounts;
 
 /// Distinct values a column's quartiles are counted over before its values are kept.
 const COUNTING_LIMIT: usize = 1 << 16;
@@ -61,7 +62,7 @@ struct Numbers {
 /// What the quartiles are read from.
 enum Order {
     /// Each distinct value's count, while there are few.
-    Counts(PlHashMap<u64, usize>),
+    Counts(ValueCounts),
     /// Every value.
     Values(Vec<f64>),
     /// Counts, least and greatest value of each narrow range of values.
@@ -70,7 +71,7 @@ enum Order {
 
 impl Default for Order {
     fn default() -> Order {
-        Order::Counts(PlHashMap::new())
+        Order::Counts(ValueCounts::default())
     }
 }
 
@@ -295,20 +296,12 @@ impl Order {
         while !rest.is_empty() {
             match self {
                 Order::Counts(counts) => {
-                    let mut taken = 0;
-                    for &x in rest {
-                        // NaN and -0.0 order apart from what counting by bits gives.
-                        if x.is_nan() || (x == 0.0 && x.is_sign_negative()) || counts.len() >= COUNTING_LIMIT {
-                            break;
-                        }
-                        *counts.entry(x.to_bits()).or_insert(0) += 1;
-                        taken += 1;
-                    }
-                    rest = &rest[taken..];
+                    rest = &rest[counts.add_while(rest, COUNTING_LIMIT)..];
                     if !rest.is_empty() {
-                        let mut kept: Vec<f64> = Vec::with_capacity(counts.values().sum::<usize>() * 2);
-                        for (bits, n) in counts.drain() {
-                            kept.extend(std::iter::repeat_n(f64::from_bits(bits), n));
+                        let distinct = std::mem::take(counts).into_ascending();
+                        let mut kept: Vec<f64> = Vec::with_capacity(distinct.iter().map(|d| d.1).sum::<usize>() * 2);
+                        for (value, n) in distinct {
+                            kept.extend(std::iter::repeat_n(value, n));
                         }
                         *self = Order::Values(kept);
                     }
@@ -337,11 +330,7 @@ impl Order {
 
     fn quartiles(self, count: usize) -> (f64, f64, f64) {
         match self {
-            Order::Counts(counts) => {
-                let mut distinct: Vec<(f64, usize)> = counts.into_iter().map(|(b, n)| (f64::from_bits(b), n)).collect();
-                distinct.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-                quartiles_of_counts(&distinct, count)
-            }
+            Order::Counts(counts) => quartiles_of_counts(&counts.into_ascending(), count),
             Order::Values(mut values) => {
                 let (q1, q2, q3, _, _) = quartiles(&mut values);
                 (q1, q2, q3)

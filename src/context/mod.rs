@@ -10,6 +10,7 @@ mod memo;
 mod prune;
 pub mod render;
 mod tokenizer;
+mod value_counts;
 
 pub use crate::settings::Priority;
 pub use crate::settings::Strategy;

@@ -490,6 +490,11 @@ fn parse_block(bytes: &[u8], delimiter: u8, all_text: bool, schema: Option<Schem
         Some(schema) => csv_options(delimiter, all_text).with_schema(Some(schema)),
         None => csv_options(delimiter, all_text),
     };
+    let options = if memchr::memchr(b'"', bytes).is_none() {
+        options.map_parse_options(|p| p.with_quote_char(None))
+    } else {
+        options
+    };
     match options
         .clone()
         .into_reader_with_file_handle(Cursor::new(bytes))
