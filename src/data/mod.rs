@@ -12,6 +12,7 @@ pub mod generate;
 mod loader;
 pub mod numbers;
 mod opened;
+mod plain_csv;
 pub mod preview;
 pub mod profile;
 pub mod progress;

@@ -18,6 +18,7 @@ use super::error::DataError;
 use super::loader::{LoadOptions, WholeBatch, WholeFrameObserver};
 use super::numbers::Decimal;
 use super::opened::Opened;
+use super::plain_csv::parse_plain;
 use super::profile::{DataProfile, Grouped, NumberStats};
 use super::source::{FileFormat, TextEncoding, csv_options, unreadable};
 
@@ -483,9 +484,13 @@ fn format_described(text: &str) -> Option<DateFormat> {
 }
 
 /// One batch (the header line, then whole records) parsed as [`super::source::read_csv`]
-/// parses a file, with `schema` when given; a quoting polars does not take is read as
-/// csv-core reads it.
+/// parses a file, with `schema` when given: a plain batch in one pass of our own
+/// ([`parse_plain`]), any other by polars' reader; a quoting polars does not take is read
+/// as csv-core reads it.
 fn parse_block(bytes: &[u8], delimiter: u8, all_text: bool, schema: Option<SchemaRef>) -> PolarsResult<DataFrame> {
+    if let Some(frame) = schema.as_ref().and_then(|s| parse_plain(bytes, delimiter, s)) {
+        return Ok(frame);
+    }
     let options = match schema {
         Some(schema) => csv_options(delimiter, all_text).with_schema(Some(schema)),
         None => csv_options(delimiter, all_text),
