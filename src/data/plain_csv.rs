@@ -61,15 +61,8 @@ impl Builder {
 /// `bytes` (a header line, then whole records) parsed with `schema`'s types, as polars'
 /// reader parses them with `delimiter` and `"` quotes; `None` when the batch is not plain
 /// or a value is not written as this parser takes it.
-pub(super) fn parse_plain(bytes: &[u8], delimiter: u8, schema: &Schema) -> Option<DataFrame> {
-    // On every core but one: the batch before this one is typed, described and summed on
-    // the others meanwhile (on two cores, one part parses with less work than two).
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    parse_in_parts(bytes, delimiter, schema, cores.saturating_sub(1).max(1))
-}
-
-/// [`parse_plain`] in about `parts` pieces side by side, each a chunk of the columns.
-fn parse_in_parts(bytes: &[u8], delimiter: u8, schema: &Schema, parts: usize) -> Option<DataFrame> {
+/// Parsed in about `parts` pieces side by side, each a chunk of the columns.
+pub(super) fn parse_plain(bytes: &[u8], delimiter: u8, schema: &Schema, parts: usize) -> Option<DataFrame> {
     if schema.len() < 2
         || !delimiter.is_ascii()
         || matches!(delimiter, b'"' | b'\r' | b'\n')
@@ -233,9 +226,9 @@ mod tests {
     }
 
     fn assert_same(bytes: &str, delimiter: u8, schema: &Schema) -> DataFrame {
-        let ours = parse_plain(bytes.as_bytes(), delimiter, schema).expect("a plain batch");
+        let ours = parse_plain(bytes.as_bytes(), delimiter, schema, 1).expect("a plain batch");
         // In pieces, as on a machine of more cores.
-        let pieces = parse_in_parts(bytes.as_bytes(), delimiter, schema, 3).expect("a plain batch");
+        let pieces = parse_plain(bytes.as_bytes(), delimiter, schema, 3).expect("a plain batch");
         assert!(ours.equals_missing(&pieces));
         let theirs = by_polars(bytes.as_bytes(), delimiter, schema).unwrap();
         assert_eq!(ours.schema(), theirs.schema());
@@ -318,13 +311,13 @@ mod tests {
             "a,b,c\n1,2.5 ,x\n",
             "a,b,c\n1,abc,x\n",
         ] {
-            assert!(parse_plain(text.as_bytes(), b',', &types).is_none(), "{text:?}");
+            assert!(parse_plain(text.as_bytes(), b',', &types, 1).is_none(), "{text:?}");
         }
         // Types this parser does not build.
         let booleans = schema(&[("a", DataType::Boolean), ("b", DataType::String)]);
-        assert!(parse_plain(b"a,b\ntrue,x\n", b',', &booleans).is_none());
+        assert!(parse_plain(b"a,b\ntrue,x\n", b',', &booleans, 1).is_none());
         // Broken UTF-8.
-        assert!(parse_plain(b"a,b,c\n1,2.5,\xff\n", b',', &types).is_none());
+        assert!(parse_plain(b"a,b,c\n1,2.5,\xff\n", b',', &types, 1).is_none());
     }
 
     /// Random batches from fields spelled every which way: whatever this parser takes,
@@ -379,7 +372,7 @@ mod tests {
             if next(2) == 0 {
                 text.push('\n');
             }
-            match parse_plain(text.as_bytes(), b',', &schema) {
+            match parse_plain(text.as_bytes(), b',', &schema, 1) {
                 Some(_) => {
                     assert_same(&text, b',', &schema);
                     taken += 1;

@@ -174,8 +174,8 @@ enum Parsed {
     Unreadable(std::io::Error),
 }
 
-/// One pass over the file: a thread reads and parses each batch while the one before is
-/// typed, described, narrowed and summed here.
+/// One pass over the file: a thread reads each batch and parsers parse them while the one
+/// before is typed, described, narrowed and summed here.
 fn read_batches(r: &Reading<'_>, observe: &mut Option<WholeFrameObserver<'_>>) -> Result<Pass, DataError> {
     let (opened, options, types) = (r.opened, r.options, r.types);
     let path = opened.path();
@@ -188,41 +188,115 @@ fn read_batches(r: &Reading<'_>, observe: &mut Option<WholeFrameObserver<'_>>) -
     // Types from the file's first records, as many as a whole file's are inferred from,
     // whatever the batches' size.
     let inferred = if all_text { None } else { infer_schema(path, delimiter) };
+    // Batches are dealt in turn to parsers and taken back in the same turn, so in file
+    // order. Two when the types are known before the first batch (else the first batch's
+    // are): on two cores one parser kept the rest waiting.
+    let parsers = if inferred.is_some() { PARSERS } else { 1 };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let parts = (cores.saturating_sub(1) / parsers).max(1);
     std::thread::scope(|scope| {
-        // One parsed batch waits while another is worked on: two in memory at most.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Parsed>(1);
+        let mut to_parsers = Vec::with_capacity(parsers);
+        let mut from_parsers = Vec::with_capacity(parsers);
+        for _ in 0..parsers {
+            // Each parser holds a batch to parse and one parsed: memory stays a few batches.
+            let (to, blocks) = std::sync::mpsc::sync_channel::<std::io::Result<(Vec<u8>, u64)>>(1);
+            let (parsed, from) = std::sync::mpsc::sync_channel::<Parsed>(1);
+            to_parsers.push(to);
+            from_parsers.push(from);
+            let batch = BatchParse {
+                delimiter,
+                all_text,
+                schema: inferred.clone(),
+                parts,
+            };
+            scope.spawn(move || batch.parse_each(blocks, parsed));
+        }
         scope.spawn(move || {
-            // Every batch is parsed with the types inferred (or, when they could not be,
-            // with those of the first batch).
-            let mut schema: Option<SchemaRef> = inferred;
-            loop {
-                let bytes = match blocks.next_block() {
-                    Ok(Some(bytes)) => bytes,
+            for turn in 0.. {
+                let block = match blocks.next_block() {
+                    Ok(Some(bytes)) => Ok((bytes, blocks.take_consumed())),
                     Ok(None) => return,
-                    Err(e) => {
-                        let _ = tx.send(Parsed::Unreadable(e));
-                        return;
-                    }
+                    Err(e) => Err(e),
                 };
-                let consumed = blocks.take_consumed();
-                let parsed = match parse_block(&bytes, delimiter, all_text, schema.clone()) {
-                    Ok(frame) => frame,
-                    Err(error) => {
-                        let first = schema.is_none();
-                        let _ = tx.send(Parsed::Failed { first, error });
-                        return;
-                    }
-                };
-                drop(bytes);
-                schema.get_or_insert_with(|| parsed.schema().clone());
-                // The receiver is gone when the pass ended early.
-                if tx.send(Parsed::Frame(parsed, consumed)).is_err() {
+                let unreadable = block.is_err();
+                // A parser is gone when it failed or the pass ended early.
+                if to_parsers[turn % parsers].send(block).is_err() || unreadable {
                     return;
                 }
             }
         });
-        add_up(r, observe, rx)
+        add_up(
+            r,
+            observe,
+            InTurn {
+                from: from_parsers,
+                turn: 0,
+            },
+        )
     })
+}
+
+/// Threads parsing a large CSV's batches (see [`read_batches`]).
+const PARSERS: usize = 2;
+
+/// How one parser parses its batches.
+struct BatchParse {
+    delimiter: u8,
+    all_text: bool,
+    /// The types inferred (or, when they could not be, those of the first batch).
+    schema: Option<SchemaRef>,
+    /// Pieces a plain batch is parsed in side by side.
+    parts: usize,
+}
+
+impl BatchParse {
+    /// Parses each block it is dealt, until the blocks end or one does not parse.
+    fn parse_each(
+        mut self,
+        blocks: std::sync::mpsc::Receiver<std::io::Result<(Vec<u8>, u64)>>,
+        parsed: std::sync::mpsc::SyncSender<Parsed>,
+    ) {
+        while let Ok(block) = blocks.recv() {
+            let (bytes, consumed) = match block {
+                Ok(block) => block,
+                Err(e) => {
+                    let _ = parsed.send(Parsed::Unreadable(e));
+                    return;
+                }
+            };
+            let frame = match parse_block(&bytes, self.delimiter, self.all_text, self.schema.clone(), self.parts) {
+                Ok(frame) => frame,
+                Err(error) => {
+                    let first = self.schema.is_none();
+                    let _ = parsed.send(Parsed::Failed { first, error });
+                    return;
+                }
+            };
+            drop(bytes);
+            self.schema.get_or_insert_with(|| frame.schema().clone());
+            // The receiver is gone when the pass ended early.
+            if parsed.send(Parsed::Frame(frame, consumed)).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Parsed batches taken from the parsers in the turn they were dealt in.
+struct InTurn {
+    from: Vec<std::sync::mpsc::Receiver<Parsed>>,
+    turn: usize,
+}
+
+impl Iterator for InTurn {
+    type Item = Parsed;
+
+    fn next(&mut self) -> Option<Parsed> {
+        // A parser that ends without a batch in its turn had none dealt: the file ended.
+        let parsed = self.from[self.turn % self.from.len()].recv().ok()?;
+        self.turn += 1;
+        Some(parsed)
+    }
 }
 
 /// [`read_batches`] of a Parquet file: a few row groups at a time, about as many rows as a
@@ -485,10 +559,16 @@ fn format_described(text: &str) -> Option<DateFormat> {
 
 /// One batch (the header line, then whole records) parsed as [`super::source::read_csv`]
 /// parses a file, with `schema` when given: a plain batch in one pass of our own
-/// ([`parse_plain`]), any other by polars' reader; a quoting polars does not take is read
-/// as csv-core reads it.
-fn parse_block(bytes: &[u8], delimiter: u8, all_text: bool, schema: Option<SchemaRef>) -> PolarsResult<DataFrame> {
-    if let Some(frame) = schema.as_ref().and_then(|s| parse_plain(bytes, delimiter, s)) {
+/// ([`parse_plain`], in `parts` pieces side by side), any other by polars' reader; a
+/// quoting polars does not take is read as csv-core reads it.
+fn parse_block(
+    bytes: &[u8],
+    delimiter: u8,
+    all_text: bool,
+    schema: Option<SchemaRef>,
+    parts: usize,
+) -> PolarsResult<DataFrame> {
+    if let Some(frame) = schema.as_ref().and_then(|s| parse_plain(bytes, delimiter, s, parts)) {
         return Ok(frame);
     }
     let options = match schema {
