@@ -1,14 +1,13 @@
 //! Independent passes over a frame's columns, side by side on the machine's cores.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 /// `f` of every item, in order, computed by as many threads as there are cores (never more
 /// than there are items): each thread takes the next item when it is done with one, so at
 /// most one item per core is in flight and its working memory with it.
 pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers = cores.min(items.len());
+    let workers = cores().min(items.len());
     if workers <= 1 {
         return items.iter().map(f).collect();
     }
@@ -32,6 +31,13 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
         .into_iter()
         .map(|r| r.expect("every item mapped"))
         .collect()
+}
+
+/// The cores this process may use, asked once: the standard library reads the cgroup's
+/// quota files on every call (about 60 µs), and a large file asks for each batch.
+pub fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 #[cfg(test)]

@@ -223,7 +223,7 @@ pub fn scan(path: &Path, progress: Option<&LoadProgress>) -> Result<Scan, DataEr
         (_, Some(r)) => return Err(ragged(path, r, delimiter)),
         (records, None) => records,
     };
-    let encoding = match utf8.finish() {
+    let encoding = match utf8.finish(path)? {
         Utf8Verdict::Valid => TextEncoding::Utf8,
         Utf8Verdict::Legacy => TextEncoding::Windows1252,
         Utf8Verdict::Broken { line, byte } => {
@@ -361,13 +361,17 @@ enum Utf8Verdict {
 }
 
 /// UTF-8 validation across chunk boundaries, remembering whether real UTF-8 text (a
-/// multi-byte sequence) came before the first invalid byte.
+/// multi-byte sequence) came before the first invalid byte. A chunk is validated where it
+/// lies (only a sequence cut at its end is carried to the next), and the first invalid
+/// byte is kept by its offset: its line is counted only when there is one.
 #[derive(Default)]
 struct Utf8Check {
+    /// A sequence cut short at the end of the last chunk.
     carry: Vec<u8>,
-    line: usize,
+    /// Bytes of the file validated before `carry`.
+    offset: u64,
     multibyte: bool,
-    invalid: Option<(usize, u8)>,
+    invalid: Option<(u64, u8)>,
 }
 
 impl Utf8Check {
@@ -375,34 +379,65 @@ impl Utf8Check {
         if self.invalid.is_some() {
             return;
         }
-        self.carry.extend_from_slice(chunk);
-        let valid_up_to = match std::str::from_utf8(&self.carry) {
-            Ok(_) => self.carry.len(),
+        if self.carry.is_empty() {
+            let valid = self.validate(chunk);
+            self.carry.extend_from_slice(&chunk[valid..]);
+        } else {
+            let mut joined = std::mem::take(&mut self.carry);
+            joined.extend_from_slice(chunk);
+            let valid = self.validate(&joined);
+            self.carry.extend_from_slice(&joined[valid..]);
+        }
+    }
+
+    /// Notes the valid bytes at the start of `bytes`; how many there are, unless a sequence
+    /// cut short at the end follows them (then all of `bytes`, after an invalid byte).
+    fn validate(&mut self, bytes: &[u8]) -> usize {
+        let valid = match std::str::from_utf8(bytes) {
+            Ok(_) => bytes.len(),
             Err(e) if e.error_len().is_none() => e.valid_up_to(),
             Err(e) => {
                 let bad = e.valid_up_to();
-                self.note(bad);
-                self.invalid = Some((self.line + 1, self.carry[bad]));
-                return;
+                self.note(&bytes[..bad]);
+                self.invalid = Some((self.offset, bytes[bad]));
+                return bytes.len();
             }
         };
-        self.note(valid_up_to);
-        self.carry.drain(..valid_up_to);
+        self.note(&bytes[..valid]);
+        valid
     }
 
-    fn note(&mut self, upto: usize) {
-        let valid = &self.carry[..upto];
-        self.line += memchr::memchr_iter(b'\n', valid).count();
+    fn note(&mut self, valid: &[u8]) {
+        self.offset += valid.len() as u64;
         self.multibyte |= !valid.is_ascii();
     }
 
-    fn finish(self) -> Utf8Verdict {
-        let invalid = self.invalid.or_else(|| self.carry.first().map(|&b| (self.line + 1, b)));
-        match invalid {
+    /// The verdict on `path`'s bytes as fed; the line of a broken byte is counted in the
+    /// file.
+    fn finish(self, path: &Path) -> Result<Utf8Verdict, DataError> {
+        let invalid = self.invalid.or_else(|| self.carry.first().map(|&b| (self.offset, b)));
+        Ok(match invalid {
             None => Utf8Verdict::Valid,
             Some(_) if !self.multibyte => Utf8Verdict::Legacy,
-            Some((line, byte)) => Utf8Verdict::Broken { line, byte },
+            Some((offset, byte)) => Utf8Verdict::Broken {
+                line: line_at(path, offset).map_err(|e| unreadable(path, e))?,
+                byte,
+            },
+        })
+    }
+}
+
+/// The line (1-based) of the byte at `offset` in the file at `path`.
+fn line_at(path: &Path, offset: u64) -> std::io::Result<usize> {
+    let mut before = File::open(path)?.take(offset);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut lines = 1;
+    loop {
+        let n = before.read(&mut buf)?;
+        if n == 0 {
+            return Ok(lines);
         }
+        lines += memchr::memchr_iter(b'\n', &buf[..n]).count();
     }
 }
 
@@ -759,6 +794,32 @@ mod tests {
         let mut f = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
         f.write_all(content).unwrap();
         f
+    }
+
+    /// The verdict on `content` fed in chunks of every size from 1 to 7 bytes.
+    fn utf8_verdicts(content: &[u8]) -> Vec<String> {
+        let f = file(content);
+        (1..8)
+            .map(|size| {
+                let mut check = Utf8Check::default();
+                content.chunks(size).for_each(|c| check.feed(c));
+                match check.finish(f.path()).unwrap() {
+                    Utf8Verdict::Valid => "valid".to_string(),
+                    Utf8Verdict::Legacy => "legacy".to_string(),
+                    Utf8Verdict::Broken { line, byte } => format!("line {line}: 0x{byte:02X}"),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn utf8_is_checked_across_chunks_and_a_broken_byte_found_by_its_line() {
+        let all = |v: &str| vec![v.to_string(); 7];
+        assert_eq!(utf8_verdicts("brand\nCafé\n日本\n".as_bytes()), all("valid"));
+        assert_eq!(utf8_verdicts(b"brand\nCaf\xE9\n"), all("legacy"));
+        assert_eq!(utf8_verdicts(b"brand\nCaf\xC3\xA9\nx\n\xFF\n"), all("line 4: 0xFF"));
+        // A sequence cut short by the end of the file.
+        assert_eq!(utf8_verdicts(b"a\nCaf\xC3\xA9\n\xE6\x97"), all("line 3: 0xE6"));
     }
 
     #[test]

@@ -192,8 +192,7 @@ fn read_batches(r: &Reading<'_>, observe: &mut Option<WholeFrameObserver<'_>>) -
     // order. Two when the types are known before the first batch (else the first batch's
     // are): on two cores one parser kept the rest waiting.
     let parsers = if inferred.is_some() { PARSERS } else { 1 };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let parts = (cores.saturating_sub(1) / parsers).max(1);
+    let parts = (crate::parallel::cores().saturating_sub(1) / parsers).max(1);
     std::thread::scope(|scope| {
         let mut to_parsers = Vec::with_capacity(parsers);
         let mut from_parsers = Vec::with_capacity(parsers);
