@@ -8,56 +8,6 @@
 
 use polars::prelude::*;
 
-/// One column being built.
-enum Builder {
-    Int(PrimitiveChunkedBuilder<Int64Type>),
-    Float(PrimitiveChunkedBuilder<Float64Type>),
-    Text(StringChunkedBuilder),
-}
-
-impl Builder {
-    fn new(name: &PlSmallStr, dtype: &DataType, capacity: usize) -> Option<Builder> {
-        let name = name.clone();
-        Some(match dtype {
-            DataType::Int64 => Builder::Int(PrimitiveChunkedBuilder::new(name, capacity)),
-            DataType::Float64 => Builder::Float(PrimitiveChunkedBuilder::new(name, capacity)),
-            DataType::String => Builder::Text(StringChunkedBuilder::new(name, capacity)),
-            _ => return None,
-        })
-    }
-
-    /// Adds a field; `None` when it is not a value this column takes as written.
-    #[inline]
-    fn push(&mut self, field: &str) -> Option<()> {
-        if field.is_empty() {
-            self.push_missing();
-            return Some(());
-        }
-        match self {
-            Builder::Text(b) => b.append_value(field),
-            Builder::Int(b) => b.append_value(plain_int(field.as_bytes())?),
-            Builder::Float(b) => b.append_value(float(field.as_bytes())?),
-        }
-        Some(())
-    }
-
-    fn push_missing(&mut self) {
-        match self {
-            Builder::Int(b) => b.append_null(),
-            Builder::Float(b) => b.append_null(),
-            Builder::Text(b) => b.append_null(),
-        }
-    }
-
-    fn finish(self) -> Column {
-        match self {
-            Builder::Int(b) => b.finish().into_column(),
-            Builder::Float(b) => b.finish().into_column(),
-            Builder::Text(b) => b.finish().into_column(),
-        }
-    }
-}
-
 /// `bytes` (a header line, then whole records) parsed with `schema`'s types, as polars'
 /// reader parses them with `delimiter` and `"` quotes; `None` when the batch is not plain
 /// or a value is not written as this parser takes it.
@@ -101,19 +51,67 @@ fn at_line_breaks(records: &str, parts: usize) -> Vec<&str> {
     pieces
 }
 
+/// One column being built.
+enum Builder {
+    Int(PrimitiveChunkedBuilder<Int64Type>),
+    Float(PrimitiveChunkedBuilder<Float64Type>),
+    Text(StringChunkedBuilder),
+}
+
+impl Builder {
+    fn new(name: &PlSmallStr, dtype: &DataType, capacity: usize) -> Option<Builder> {
+        let name = name.clone();
+        Some(match dtype {
+            DataType::Int64 => Builder::Int(PrimitiveChunkedBuilder::new(name, capacity)),
+            DataType::Float64 => Builder::Float(PrimitiveChunkedBuilder::new(name, capacity)),
+            DataType::String => Builder::Text(StringChunkedBuilder::new(name, capacity)),
+            _ => return None,
+        })
+    }
+
+    /// Adds a field; `None` when it is not a value this column takes as written (an empty
+    /// field is a missing value).
+    #[inline]
+    fn push(&mut self, field: &str) -> Option<()> {
+        if field.is_empty() {
+            match self {
+                Builder::Int(b) => b.append_null(),
+                Builder::Float(b) => b.append_null(),
+                Builder::Text(b) => b.append_null(),
+            }
+            return Some(());
+        }
+        match self {
+            Builder::Text(b) => b.append_value(field),
+            Builder::Int(b) => b.append_value(plain_int(field.as_bytes())?),
+            Builder::Float(b) => b.append_value(float(field.as_bytes())?),
+        }
+        Some(())
+    }
+
+    fn finish(self) -> Column {
+        match self {
+            Builder::Int(b) => b.finish().into_column(),
+            Builder::Float(b) => b.finish().into_column(),
+            Builder::Text(b) => b.finish().into_column(),
+        }
+    }
+}
+
 /// Whole records (the last may end without a line break) as columns of `schema`'s types.
 fn parse_records(records: &str, delimiter: u8, schema: &Schema) -> Option<DataFrame> {
+    let bytes = records.as_bytes();
     // Room for every row at once: a column that grows is copied and faulted in again.
-    let capacity = memchr::memchr_iter(b'\n', records.as_bytes()).count() + 1;
+    let capacity = memchr::memchr_iter(b'\n', bytes).count() + 1;
     let mut columns = schema
         .iter()
         .map(|(name, dtype)| Builder::new(name, dtype, capacity))
         .collect::<Option<Vec<_>>>()?;
     let last = columns.len() - 1;
     let (mut column, mut start) = (0, 0);
-    for end in memchr::memchr2_iter(delimiter, b'\n', records.as_bytes()) {
+    while let Some(end) = field_end(bytes, start, delimiter) {
         columns[column].push(&records[start..end])?;
-        if records.as_bytes()[end] == b'\n' {
+        if bytes[end] == b'\n' {
             if column != last {
                 return None;
             }
@@ -126,6 +124,7 @@ fn parse_records(records: &str, delimiter: u8, schema: &Schema) -> Option<DataFr
         }
         start = end + 1;
     }
+    // The last record may end without a line break.
     if start < records.len() {
         columns[column].push(&records[start..])?;
         if column != last {
@@ -136,6 +135,36 @@ fn parse_records(records: &str, delimiter: u8, schema: &Schema) -> Option<DataFr
     }
     let columns: Vec<Column> = columns.into_iter().map(Builder::finish).collect();
     DataFrame::new(columns.first().map_or(0, |c| c.len()), columns).ok()
+}
+
+/// Where the field at `from` ends: the first delimiter or line break from there on, found
+/// eight bytes at a time (most fields are shorter: one step, where a search call costs
+/// more than it saves).
+#[inline]
+fn field_end(bytes: &[u8], from: usize, delimiter: u8) -> Option<usize> {
+    let mut at = from;
+    while let Some(word) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        let found = bytes_equal(word, delimiter) | bytes_equal(word, b'\n');
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| b == delimiter || b == b'\n')
+        .map(|p| at + p)
+}
+
+/// The high bit of each byte of `word` that equals `byte`, and no other bit.
+#[inline]
+fn bytes_equal(word: u64, byte: u8) -> u64 {
+    const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let x = word ^ (u64::from(byte) * 0x0101_0101_0101_0101);
+    // A byte's high bit is set after adding 0x7F to its low bits, or is its own, unless
+    // the byte is zero.
+    !(((x & LOW) + LOW) | x | LOW)
 }
 
 /// Powers of ten up to those a double holds exactly.
@@ -275,6 +304,31 @@ mod tests {
             .height(),
             0
         );
+    }
+
+    #[test]
+    fn fields_end_at_the_first_delimiter_or_line_break() {
+        let line = b"2024-01-03;12;\xC3\xA9\x80\xFF;Starbucks Cold Brew;;x\nnext";
+        let mut ends = Vec::new();
+        let mut from = 0;
+        while let Some(end) = field_end(line, from, b';') {
+            ends.push(end);
+            from = end + 1;
+        }
+        let expected: Vec<usize> = line
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b';' || **b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(ends, expected);
+        for byte in [0u8, 1, b';', 0x7F, 0x80, 0xFF] {
+            let word = u64::from_le_bytes([byte, 0, b';', 0x80, 0xFF, 0x7F, 1, byte]);
+            let want = (0..8)
+                .filter(|i| word.to_le_bytes()[*i] == byte)
+                .fold(0u64, |m, i| m | 0x80 << (8 * i));
+            assert_eq!(bytes_equal(word, byte), want, "{byte:#x}");
+        }
     }
 
     #[test]
