@@ -240,15 +240,10 @@ mod tests {
         types.iter().map(|(n, t)| Field::new((*n).into(), t.clone())).collect()
     }
 
-    /// What polars' reader gives for the same bytes and types, quoting on.
+    /// What polars' reader gives for the same bytes and types, read as the loader reads a
+    /// batch it does not parse itself.
     fn by_polars(bytes: &[u8], delimiter: u8, schema: &Schema) -> PolarsResult<DataFrame> {
-        CsvReadOptions::default()
-            .with_has_header(true)
-            .with_parse_options(
-                CsvParseOptions::default()
-                    .with_separator(delimiter)
-                    .with_quote_char(Some(b'"')),
-            )
+        crate::data::source::csv_options(delimiter, false)
             .with_schema(Some(Arc::new(schema.clone())))
             .into_reader_with_file_handle(Cursor::new(bytes.to_vec()))
             .finish()
