@@ -580,17 +580,13 @@ fn parse_block(
         None => csv_options(delimiter, all_text),
     };
     // Without quotes in the batch quoting changes nothing, and polars' line count (a byte
-    // loop on stable Rust) is cheaper with it off.
-    let options = if memchr::memchr(b'"', bytes).is_none() {
-        options.map_parse_options(|p| p.with_quote_char(None))
+    // loop on stable Rust) is cheaper with it off. The requoted batch below has quotes.
+    let first = if memchr::memchr(b'"', bytes).is_none() {
+        options.clone().map_parse_options(|p| p.with_quote_char(None))
     } else {
-        options
+        options.clone()
     };
-    match options
-        .clone()
-        .into_reader_with_file_handle(Cursor::new(bytes))
-        .finish()
-    {
+    match first.into_reader_with_file_handle(Cursor::new(bytes)).finish() {
         Ok(frame) => Ok(frame),
         Err(e) => {
             let text = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
