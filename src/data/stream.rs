@@ -752,13 +752,13 @@ impl Sums {
     fn add(&mut self, frame: DataFrame) -> PolarsResult<()> {
         let mut coded = Vec::with_capacity(self.keys.len());
         for k in &self.keys {
+            // Narrowing leaves keys as text or integers; any other type would not come back
+            // from its codes as it was.
             let column = frame.column(k)?;
-            let column = if column.dtype().is_integer() || column.dtype() == &DataType::String {
-                column.clone()
-            } else {
-                column.cast(&DataType::String)?
+            let Some(c) = Coded::of(column)? else {
+                polars_bail!(ComputeError: "column `{k}` of type {} cannot be summed by", column.dtype());
             };
-            coded.push(Coded::of(&column)?.expect("text or integers"));
+            coded.push(c);
         }
         let cents = self
             .values
@@ -827,5 +827,33 @@ impl Sums {
             columns.push(column);
         }
         DataFrame::new(height, columns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_give_back_text_and_integer_keys_and_refuse_others() {
+        let batch = |units: &[i32], brands: &[&str], profit: &[f64]| {
+            df! { "units" => units, "brand" => brands, "profit" => profit }.unwrap()
+        };
+        let first = batch(&[1, 2, 1], &["A", "B", "A"], &[1.25, 2.5, 0.25]);
+        let mut sums = Sums::of(&first);
+        sums.add(first).unwrap();
+        sums.add(batch(&[2, 3], &["B", "A"], &[0.5, 4.0])).unwrap();
+        let frame = sums.finish().unwrap();
+        let expected = df! {
+            "units" => [1i32, 2, 3],
+            "brand" => ["A", "B", "A"],
+            "profit" => [1.5, 3.0, 4.0],
+        }
+        .unwrap();
+        assert!(frame.equals(&expected), "{frame}");
+        // A key of another type is an error, not keys made up from its text.
+        let flags = df! { "flag" => [true, false], "profit" => [1.0, 2.0] }.unwrap();
+        let mut sums = Sums::of(&flags);
+        assert!(sums.add(flags).unwrap_err().to_string().contains("`flag` of type bool"));
     }
 }
