@@ -5,7 +5,7 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::columns::{ColumnPlan, parse_each};
+use super::columns::{ColumnPlan, parse_each, parse_error};
 use super::dates;
 use super::error::DataError;
 use super::loader::{Dataset, LoadOptions};
@@ -13,7 +13,7 @@ use super::numbers::{Decimal, detect_decimal, parse_number};
 use super::profile::{ColumnProfile, DataProfile};
 use super::roles::Mapping;
 use super::schema::{ColumnKind, column_spec};
-use super::source::{self, CsvScope, FileFormat, Scan, first_line};
+use super::source::{self, CsvScope, FileFormat, Scan};
 use crate::reference::Reference;
 
 /// A file whose header, mapping and dialect are known, before its body is parsed.
@@ -167,10 +167,7 @@ impl Opened {
                 // A value past the rows types were inferred from: read text, convert below.
                 .or_else(|_| source::read_csv(&self.scan, true, scope)),
         }
-        .map_err(|e| DataError::Parse {
-            path: self.path().to_path_buf(),
-            reason: first_line(&e.to_string()),
-        })?;
+        .map_err(|e| parse_error(self.path(), e))?;
         self.typed(frame)
     }
 
@@ -207,10 +204,7 @@ impl Opened {
                 }
             })
             .collect();
-        DataFrame::new(frame.height(), columns).map_err(|e| DataError::Parse {
-            path: self.path().to_path_buf(),
-            reason: first_line(&e.to_string()),
-        })
+        DataFrame::new(frame.height(), columns).map_err(|e| parse_error(self.path(), e))
     }
 
     pub(super) fn profile(&self, whole: &DataFrame) -> DataProfile {

@@ -11,6 +11,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::DataError;
+use super::columns::parse_error;
 use super::csv::{Ragged, RecordCheck, records_to, sniff_delimiter};
 use super::progress::LoadProgress;
 use crate::reference::Reference;
@@ -634,18 +635,12 @@ pub fn read_csv(scan: &Scan, all_text: bool, scope: &CsvScope) -> PolarsResult<D
 /// A Parquet file's columns.
 pub fn read_parquet(path: &Path) -> Result<DataFrame, DataError> {
     let file = File::open(path).map_err(|e| unreadable(path, e))?;
-    ParquetReader::new(file).finish().map_err(|e| DataError::Parse {
-        path: path.to_path_buf(),
-        reason: first_line(&e.to_string()),
-    })
+    ParquetReader::new(file).finish().map_err(|e| parse_error(path, e))
 }
 
 /// A Parquet file's columns and the rows of each of its row groups, from its footer.
 pub fn parquet_layout(path: &Path) -> Result<(Vec<String>, Vec<usize>), DataError> {
-    let fail = |e: PolarsError| DataError::Parse {
-        path: path.to_path_buf(),
-        reason: first_line(&e.to_string()),
-    };
+    let fail = |e| parse_error(path, e);
     let file = File::open(path).map_err(|e| unreadable(path, e))?;
     let mut reader = ParquetReader::new(file);
     let columns = reader
