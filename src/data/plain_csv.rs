@@ -173,13 +173,19 @@ const POWERS_OF_TEN: [f64; 16] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
 
+/// Whether a number is written with a leading `-`, and the rest.
+#[inline]
+fn sign(s: &[u8]) -> (bool, &[u8]) {
+    match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, s),
+    }
+}
+
 /// An integer written `-?[0-9]{1,18}`.
 #[inline]
 fn plain_int(s: &[u8]) -> Option<i64> {
-    let (negative, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, s),
-    };
+    let (negative, digits) = sign(s);
     if digits.is_empty() || digits.len() > 18 {
         return None;
     }
@@ -204,10 +210,7 @@ fn float(s: &[u8]) -> Option<f64> {
 
 #[inline]
 fn plain_decimal(s: &[u8]) -> Option<f64> {
-    let (negative, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, s),
-    };
+    let (negative, digits) = sign(s);
     let mut mantissa: u64 = 0;
     let mut count = 0;
     let mut point = None;
