@@ -67,6 +67,33 @@ pub struct LlmSettings {
     pub stream: bool,
     /// Send OpenAI's `prompt_cache_key` (flow and step) when the server is OpenAI's.
     pub prompt_cache_key: bool,
+    /// Sampling temperature sent with each request (0: the likeliest answer, repeatable);
+    /// not sent to OpenAI's reasoning models, which accept only their own.
+    pub temperature: f64,
+    /// Sampling seed, for servers that honour one (llama.cpp, vLLM, Ollama, OpenAI).
+    pub seed: Option<u64>,
+    /// The longest answer asked for, in tokens; also what a prompt must leave room for in
+    /// the model's context window.
+    pub max_tokens: u32,
+    /// The model's context window in tokens; unset: the pricing table's, else what the
+    /// server says (llama.cpp `/props`, `/v1/models`).
+    pub context_window: Option<usize>,
+    /// What follows an answer that lacks its step's critical figures or states figures the
+    /// prompt does not hold.
+    pub answer_check: AnswerPolicy,
+}
+
+/// What the engine does with an answer the fact check flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, strum::IntoStaticStr)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum AnswerPolicy {
+    /// Ask once more, with a note naming the missing figures and the unsupported ones, and
+    /// keep the better answer (its prompt tokens are counted).
+    #[default]
+    Retry,
+    /// Keep the answer as written and mark the step; later steps still get the exact figures.
+    Mark,
 }
 
 /// Who writes step answers.
@@ -101,6 +128,11 @@ struct LlmLayer {
     max_retries: Option<u32>,
     stream: Option<bool>,
     prompt_cache_key: Option<bool>,
+    temperature: Option<f64>,
+    seed: Option<u64>,
+    max_tokens: Option<u32>,
+    context_window: Option<usize>,
+    answer_check: Option<AnswerPolicy>,
 }
 
 /// The `[memory]` table: where insights persist and how many a step may be given.
@@ -211,6 +243,11 @@ impl Config {
                     max_retries: l.max_retries.expect("default sets max_retries"),
                     stream: l.stream.expect("default sets stream"),
                     prompt_cache_key: l.prompt_cache_key.expect("default sets prompt_cache_key"),
+                    temperature: l.temperature.expect("default sets temperature"),
+                    seed: l.seed,
+                    max_tokens: l.max_tokens.expect("default sets max_tokens"),
+                    context_window: l.context_window,
+                    answer_check: l.answer_check.expect("default sets answer_check"),
                 }
             },
             memory: {
@@ -274,6 +311,11 @@ impl Config {
             s.max_retries = l.max_retries.unwrap_or(s.max_retries);
             s.stream = l.stream.unwrap_or(s.stream);
             s.prompt_cache_key = l.prompt_cache_key.unwrap_or(s.prompt_cache_key);
+            s.temperature = l.temperature.unwrap_or(s.temperature);
+            s.seed = l.seed.or(s.seed);
+            s.max_tokens = l.max_tokens.unwrap_or(s.max_tokens);
+            s.context_window = l.context_window.or(s.context_window);
+            s.answer_check = l.answer_check.unwrap_or(s.answer_check);
         }
         if let Some(d) = layer.data {
             self.data.columns.extend(d.columns);

@@ -14,6 +14,7 @@ pub mod context;
 pub mod data;
 pub mod dirs;
 pub mod engine;
+pub mod eval;
 pub mod flow;
 pub mod format;
 pub mod history;

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         None => cli::tui::tui(&cli.tui),
         Some(Command::Run(args)) => cli::run::run(args),
+        Some(Command::Eval(args)) => cli::eval::run(args),
         Some(Command::Flows { json }) => cli::flows(*json),
         Some(Command::GenData(args)) => cli::gen_data(args),
         Some(Command::Cache { action }) => cli::cache::run(action),

@@ -106,6 +106,7 @@ impl Session {
             analyst: self.parts.analyst.clone(),
             memory: self.parts.memory.clone(),
             tokenizer: self.tokenizer,
+            answer_policy: self.parts.config.llm.answer_check,
         };
         Engine::spawn_with(self.parts.flow.clone(), dataset, self.store.clone(), config)
     }

@@ -9,6 +9,7 @@ use crate::llm::Usage;
 use crate::reference::Reference;
 use crate::settings::StepSettings;
 use crate::tools::Fact;
+use crate::tools::fact_check;
 
 /// One tool call a step made, by reference to its memoized output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +40,71 @@ pub struct StepOutput {
     pub reported: Option<Usage>,
     /// The context the step was given.
     pub context: StepContext,
+    /// How the answer fared against the step's critical figures.
+    #[serde(default)]
+    pub check: AnswerCheck,
+}
+
+/// An answer checked against the exact figures its prompt held, as it arrived.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AnswerCheck {
+    /// Keys of the critical facts the answer should carry: a step's own that its prompt
+    /// held; for the final report, every critical fact its prompt held.
+    pub expected: Vec<String>,
+    /// Keys of those the answer lacks.
+    pub missing: Vec<String>,
+    /// Money and percent figures the answer states that neither its prompt nor the exact
+    /// results hold.
+    pub unsupported: Vec<String>,
+    /// The answer carries none of its expected facts, or (the final report) lacks any of
+    /// them or states unsupported figures.
+    pub flagged: bool,
+    /// The answer was asked for a second time with a note naming what was wrong
+    /// (`[llm] answer_check = "retry"`); the better of the two is kept.
+    pub retried: bool,
+    /// Tokens of the retry's prompt and of the answer not kept (counted in the ledger).
+    pub retry_prompt_tokens: usize,
+    pub retry_completion_tokens: usize,
+}
+
+impl AnswerCheck {
+    /// Checks `answer` against the facts it should carry (`expected`), and its money and
+    /// percent figures against its `prompt` and the exact results (`ground`).
+    pub fn of(answer: &str, expected: &[&Fact], prompt: &str, ground: &[&Fact], is_final: bool) -> AnswerCheck {
+        let missing: Vec<String> = fact_check::missing(answer, expected.iter().copied())
+            .iter()
+            .map(|f| f.key.clone())
+            .collect();
+        let unsupported = fact_check::unsupported(answer, prompt, ground);
+        let none_kept = !expected.is_empty() && missing.len() == expected.len();
+        let flagged = none_kept || (is_final && (!missing.is_empty() || !unsupported.is_empty()));
+        AnswerCheck {
+            expected: expected.iter().map(|f| f.key.clone()).collect(),
+            missing,
+            unsupported,
+            flagged,
+            ..AnswerCheck::default()
+        }
+    }
+
+    /// How many of the expected facts the answer carries.
+    pub fn kept(&self) -> usize {
+        self.expected.len() - self.missing.len()
+    }
+
+    /// Orders answers: more facts kept first, then fewer unsupported figures.
+    pub fn score(&self) -> (usize, std::cmp::Reverse<usize>) {
+        (self.kept(), std::cmp::Reverse(self.unsupported.len()))
+    }
+
+    /// `2 of 5 critical figures, 1 unsupported`.
+    pub fn summary(&self) -> String {
+        let mut s = format!("{} of {} critical figures", self.kept(), self.expected.len());
+        if !self.unsupported.is_empty() {
+            s.push_str(&format!(", {} unsupported", self.unsupported.len()));
+        }
+        s
+    }
 }
 
 /// A step's context: every item at every level (so budgets can be re-tried without running
@@ -85,6 +151,7 @@ impl StepOutput {
             answer: &self.answer,
             facts: &self.facts,
             answer_facts: &self.answer_facts,
+            unsupported: &self.check.unsupported,
             reference,
         }
     }

@@ -28,6 +28,7 @@ const LAYERS: &[&[&str]] = &[
     &["engine"],
     &["history"],
     &["session"],
+    &["eval"],
     &["tui"],
 ];
 

@@ -169,9 +169,9 @@ fn bad_budget_and_strategy_are_usage_errors() {
 #[test]
 fn the_readme_figures_for_the_sample_hold() {
     for (flow, prompt, baseline) in [
-        ("roi_analysis", 1502, 19922),
-        ("brand_performance", 1578, 25190),
-        ("sales_forecast", 1091, 19746),
+        ("roi_analysis", 1501, 19952),
+        ("brand_performance", 1682, 25218),
+        ("sales_forecast", 1139, 19744),
     ] {
         let r = run_json(&["--flow", flow, "--no-cache"]);
         assert_eq!(r["totals"]["prompt_tokens"], prompt, "{flow}");

@@ -13,12 +13,22 @@ use common::{json, mrflow, stderr, stdout};
 
 const KEY: &str = "sk-test-0123456789abcdefSECRET";
 
+/// Writes `[llm]` settings. Answers are only marked, not asked for again, unless `llm`
+/// says otherwise: these stubs write no facts, and most tests count requests.
 fn config(home: &Path, llm: &str) {
     std::fs::create_dir_all(home.join("config")).unwrap();
-    std::fs::write(home.join("config/config.toml"), format!("[llm]\n{llm}\n")).unwrap();
+    let policy = if llm.contains("answer_check") {
+        ""
+    } else {
+        "answer_check = \"mark\"\n"
+    };
+    std::fs::write(home.join("config/config.toml"), format!("[llm]\n{policy}{llm}\n")).unwrap();
 }
 
 fn run_openai(home: &Path, server: &Server, extra: &[&str]) -> std::process::Output {
+    if !home.join("config/config.toml").exists() {
+        config(home, "");
+    }
     mrflow(home)
         .env("OPENAI_API_KEY", KEY)
         .args([
@@ -282,6 +292,11 @@ async fn cancelling_a_step_closes_its_request() {
         stream: true,
         prompt_cache_key: false,
         backoff: Duration::from_millis(10),
+        temperature: None,
+        seed: None,
+        max_tokens: 1024,
+        context_window: None,
+        is_openai: false,
     })
     .unwrap();
     let flow = Arc::new(Flow::builtin("roi_analysis").unwrap());
@@ -364,6 +379,11 @@ fn the_prompt_cache_key_names_the_flow_and_step() {
         stream: false,
         prompt_cache_key: true,
         backoff: Duration::from_millis(10),
+        temperature: Some(0.0),
+        seed: Some(7),
+        max_tokens: 1024,
+        context_window: None,
+        is_openai: false,
     };
     let flow = mrflow::flow::Flow::builtin("roi_analysis").unwrap();
     let step = &flow.steps()[1];
@@ -397,4 +417,218 @@ fn the_prompt_cache_key_names_the_flow_and_step() {
             .unwrap()
             .prompt_cache_key
     );
+}
+
+/// The figures a correction note names, as the model is asked to state them: its `- `
+/// lines after "It left out these exact figures".
+fn figures_in_note(body: &serde_json::Value) -> Option<String> {
+    let user = body["messages"].as_array()?.last()?["content"].as_str()?.to_string();
+    let (_, note) = user.split_once("## Check of your previous answer")?;
+    let lines: Vec<&str> = note.lines().filter(|l| l.starts_with("- ")).collect();
+    Some(lines.join("\n"))
+}
+
+/// The default policy: an answer without its step's critical figures is asked for once
+/// more with a note naming them; the better answer is kept and the retry's tokens counted.
+#[test]
+fn a_flagged_answer_is_asked_again_with_the_missing_figures() {
+    let home = tempfile::tempdir().unwrap();
+    config(home.path(), "stream = false\nanswer_check = \"retry\"");
+    let server = Server::start(|_, req| {
+        let text = figures_in_note(&req.json()).unwrap_or_else(|| "Please provide me with the CSV file.".into());
+        Reply::Json(200, vec![], completion(&text, 100, 10))
+    });
+    let out = run_openai(home.path(), &server, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(server.requests().len(), 8, "each step asked twice");
+    let note = figures_in_note(&server.requests()[1].json()).unwrap();
+    assert!(
+        note.contains("- Dataset: "),
+        "the note names the missing figure: {note}"
+    );
+    for step in report["steps"].as_array().unwrap() {
+        let check = &step["answer_check"];
+        assert_eq!(check["retried"], true, "{step}");
+        assert_eq!(check["flagged"], false, "the retry carried the figures: {check}");
+        assert_eq!(check["missing"].as_array().unwrap().len(), 0);
+        let retry = check["retry_prompt_tokens"].as_u64().unwrap();
+        assert!(retry > 0);
+        assert_eq!(step["tokens"]["retry_prompt"].as_u64().unwrap(), retry);
+    }
+    let f = &report["facts"];
+    assert_eq!(f["retained"], f["critical"], "{f}");
+    assert_eq!(f["unsupported"].as_array().unwrap().len(), 0);
+    // The second prompt is the first with the note after it.
+    let (first, second) = (server.requests()[6].json(), server.requests()[7].json());
+    let user = |b: &serde_json::Value| b["messages"][1]["content"].as_str().unwrap().to_string();
+    assert!(user(&second).starts_with(&user(&first)));
+    // Downstream steps were handed the engine's figures, not "provide the CSV file".
+    let retried_report = server.requests()[6].json();
+    assert!(
+        user(&retried_report).contains("Total revenue: $"),
+        "{}",
+        user(&retried_report)
+    );
+}
+
+/// `mark`: the answer stands, flagged on its step; later prompts still get the figures.
+#[test]
+fn the_mark_policy_keeps_the_answer_and_flags_the_step() {
+    let home = tempfile::tempdir().unwrap();
+    config(home.path(), "stream = false\nanswer_check = \"mark\"");
+    let server = Server::start(|_, _| {
+        Reply::Json(
+            200,
+            vec![],
+            completion(
+                "Revenue grew 87.3% and the CAC is $23.17. Please send the CSV file.",
+                100,
+                10,
+            ),
+        )
+    });
+    let out = run_openai(home.path(), &server, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(server.requests().len(), 4);
+    let report = json(&out);
+    let last = common::step_of(&report, "generate_report");
+    assert_eq!(last["answer_check"]["flagged"], true);
+    assert_eq!(last["answer_check"]["retried"], false);
+    assert_eq!(report["facts"]["retained"], 0);
+    assert_eq!(report["facts"]["unsupported"], serde_json::json!(["87.3%", "$23.17"]));
+    // The report's prompt carries the exact figures of the steps before it.
+    let user = server.requests()[3].json()["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(user.contains("Exact figures (computed from the data):"), "{user}");
+    assert!(user.contains("Largest budget allocation:"), "{user}");
+    let table = mrflow(home.path())
+        .args(["run", "--llm", "openai", "--base-url", &server.base_url()])
+        .output()
+        .unwrap();
+    let text = stdout(&table);
+    assert!(
+        text.contains("unsupported figures in the report: 87.3%, $23.17"),
+        "{text}"
+    );
+    assert!(
+        text.contains("answer check: generate_report carries 0 of 13 critical figures, 2 unsupported ⚠ flagged"),
+        "{text}"
+    );
+}
+
+/// A prompt that does not fit the window the server states fails its step with the
+/// numbers; nothing is sent to be truncated.
+#[test]
+fn a_prompt_over_the_window_fails_with_the_numbers() {
+    let home = tempfile::tempdir().unwrap();
+    config(home.path(), "stream = false\nmax_tokens = 512");
+    let server = Server::start(|_, _| Reply::Json(200, vec![], completion("ok", 10, 1))).with_window(600);
+    let out = run_openai(home.path(), &server, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(server.requests().is_empty(), "nothing was sent");
+    let error = common::step_of(&json(&out), "load_data")["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("and 512 for the answer do not fit gpt-4o-mini's context window of 600 tokens"),
+        "{error}"
+    );
+    // Configured, the window needs no server to say it.
+    let home = tempfile::tempdir().unwrap();
+    config(home.path(), "stream = false\ncontext_window = 100000");
+    let server = Server::start(|_, _| Reply::Json(200, vec![], completion("ok", 10, 1))).with_window(600);
+    assert!(run_openai(home.path(), &server, &[]).status.success());
+}
+
+/// `eval` sends the optimized prompts and the baseline's, the baseline's built from its
+/// own earlier answers, and reports both arms; a window too small for the baseline's
+/// prompts is a finding ("does not fit"), not an error.
+#[test]
+fn eval_runs_both_arms_against_one_model() {
+    let home = tempfile::tempdir().unwrap();
+    config(home.path(), "stream = false");
+    let server =
+        Server::start(|i, _| Reply::Json(200, vec![], completion(&format!("Answer {i}: $77,777."), 100 + i, 5)))
+            .with_window(100_000);
+    let eval = |home: &Path, server: &Server, extra: &[&str]| {
+        mrflow(home)
+            .args(["eval", "--llm", "openai", "--base-url", &server.base_url()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = eval(home.path(), &server, &["--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let e = json(&out);
+    assert_eq!(e["flow"], "roi_analysis");
+    assert_eq!(e["context_window"], 100_000);
+    assert_eq!(e["critical"], 13);
+    let run = &e["runs"][0];
+    let (opt, base) = (&run["optimized"], &run["baseline"]);
+    assert_eq!(
+        (opt["status"].as_str(), base["status"].as_str()),
+        (Some("completed"), Some("completed"))
+    );
+    let requests = server.requests();
+    assert_eq!(requests.len(), 8, "four optimized prompts, then four baseline prompts");
+    // The baseline's last prompt holds its own earlier answers, not the optimized arm's.
+    let last = requests[7].json()["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        last.contains("Answer 4: $77,777.") && last.contains("Answer 6: $77,777."),
+        "{last}"
+    );
+    assert!(
+        !last.contains("Answer 0:"),
+        "the optimized arm's answers stay out of the baseline"
+    );
+    assert!(base["prompt_tokens"].as_u64().unwrap() > 10 * opt["prompt_tokens"].as_u64().unwrap());
+    assert_eq!(base["prompt_tokens_reported"], 104 + 105 + 106 + 107);
+    for arm in [opt, base] {
+        assert_eq!(arm["facts_kept"], 0);
+        assert_eq!(arm["unsupported"], serde_json::json!(["$77,777"]));
+        assert_eq!(arm["steps"].as_array().unwrap().len(), 4);
+    }
+    assert_eq!(e["optimized"]["completed"], 1);
+    let kept = std::fs::read_dir(home.path().join("data/evals")).unwrap().count();
+    assert_eq!(kept, 1, "the eval is kept in the data directory");
+
+    // A 4,000-token window: the optimized prompts fit, the baseline's do not.
+    let home = tempfile::tempdir().unwrap();
+    config(home.path(), "stream = false\nmax_tokens = 256");
+    let server = Server::start(|_, _| Reply::Json(200, vec![], completion("ok", 10, 1))).with_window(4000);
+    let out = eval(home.path(), &server, &["--repeat", "2", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let e = json(&out);
+    assert_eq!(e["runs"].as_array().unwrap().len(), 2);
+    assert_eq!(e["runs"][0]["optimized"]["status"], "completed");
+    assert_eq!(e["runs"][0]["baseline"]["status"], "does_not_fit");
+    assert!(
+        e["runs"][0]["baseline"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("do not fit gpt-4o-mini's context window of 4000 tokens")
+    );
+    assert_eq!(e["baseline"]["does_not_fit"], 2);
+    assert_eq!(
+        e["optimized"]["prompt_tokens"]["min"],
+        e["optimized"]["prompt_tokens"]["max"]
+    );
+    let table = eval(home.path(), &server, &["--format", "table"]);
+    assert!(stdout(&table).contains("baseline   does_not_fit"), "{}", stdout(&table));
+
+    // A server that is down: exit 2, naming the model.
+    let home = tempfile::tempdir().unwrap();
+    let out = mrflow(home.path())
+        .args(["eval", "--llm", "openai", "--base-url", "http://127.0.0.1:9/v1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
 }

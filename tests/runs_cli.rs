@@ -33,13 +33,13 @@ fn runs_are_kept_listed_shown_and_compared() {
     assert_eq!(shown["id"], b);
     assert!(shown["report"].as_str().unwrap().starts_with("# Report: roi analysis"));
     let text = stdout(&run(home.path(), &["runs", "show", a]));
-    assert!(text.contains("Tokens  1,502 prompt"), "{text}");
+    assert!(text.contains("Tokens  1,501 prompt"), "{text}");
 
     let diff = runs_json(home.path(), &["runs", "diff", a, b, "--json"]);
     assert!(diff["prompt_tokens_delta"].as_i64().unwrap() < 0, "{diff}");
     assert_eq!(diff["steps"][0]["settings_changed"][0], "budget 300 → 200");
-    assert_eq!(diff["facts_retained"]["b"], 6);
-    assert_eq!(diff["facts_lost"].as_array().unwrap().len(), 7);
+    assert_eq!(diff["facts_retained"]["b"], 4);
+    assert_eq!(diff["facts_lost"].as_array().unwrap().len(), 9);
     assert!(
         diff["report_diff"]
             .as_str()

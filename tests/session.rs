@@ -46,7 +46,7 @@ async fn a_session_run_counts_in_cache_stats_and_history_and_says_what_broke() {
     assert!(report.succeeded());
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(
-        report.totals.baseline_prompt_tokens, 19922,
+        report.totals.baseline_prompt_tokens, 19952,
         "the preview came from the one parse"
     );
 

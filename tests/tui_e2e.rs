@@ -173,7 +173,7 @@ fn runs_tunes_reruns_and_quits_cleanly() {
     s.press("\r");
     s.wait_for("load_data · ↑↓ scroll");
     s.wait_for("Answer");
-    s.wait_for("prompt 246 of budget 300");
+    s.wait_for("prompt 252 of budget 300");
     s.press("\x1b");
     s.press("5");
     s.wait_for("critical facts reached the report");
@@ -195,7 +195,7 @@ fn runs_tunes_reruns_and_quits_cleanly() {
     s.press("H");
     s.wait_for("Runs · 2 kept");
     s.press("c");
-    s.wait_for("prompt tokens 1502 → 1502 (+0)");
+    s.wait_for("prompt tokens 1501 → 1501 (+0)");
     s.wait_for("budget 300 → 350");
     // Page down to the report comparison.
     s.press("\x1b[6~");

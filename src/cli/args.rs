@@ -107,6 +107,9 @@ pub struct TuiArgs {
 pub enum Command {
     /// Run a flow headless and print its report.
     Run(RunArgs),
+    /// A/B against one model: the flow optimized and as the naive sequential pipeline, with
+    /// tokens, time, critical facts kept and unsupported figures for both.
+    Eval(EvalArgs),
     /// List the built-in flows.
     Flows {
         /// Print JSON instead of a table.
@@ -282,6 +285,23 @@ pub struct RunArgs {
     /// Keep results in memory only: neither read nor write the cache directory.
     #[arg(long)]
     pub no_cache: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Output format (markdown prints the table).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Run both arms this many times: small models are noisy, so the summary gives medians
+    /// and ranges.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: usize,
+    /// Print an eval kept earlier (its JSON, e.g. from the data directory's `evals/`) as a
+    /// table, and run nothing.
+    #[arg(long, value_name = "FILE")]
+    pub show: Option<std::path::PathBuf>,
 }
 
 /// Who writes the steps' answers.

@@ -6,6 +6,7 @@ pub mod args;
 pub mod bench;
 pub mod cache;
 pub mod data;
+pub mod eval;
 pub mod memory;
 pub mod progress;
 pub mod run;

@@ -195,9 +195,33 @@ fn render_table(r: &RunReport) -> String {
         ));
     }
     out.push_str(&format!("\n{}\n", ledger_line(r)));
+    out.push_str(&checks(r));
     if let Some(report) = &r.report {
         out.push('\n');
         out.push_str(report);
+    }
+    out
+}
+
+/// The answer check's flags and the report's unsupported figures, when there are any.
+fn checks(r: &RunReport) -> String {
+    let mut out = String::new();
+    for s in &r.steps {
+        if let Some(c) = s.answer_check.as_ref().filter(|c| c.flagged || c.retried) {
+            out.push_str(&format!(
+                "        answer check: {} carries {}{}{}\n",
+                s.state.id,
+                c.summary(),
+                if c.retried { " after a retry" } else { "" },
+                if c.flagged { " ⚠ flagged" } else { "" },
+            ));
+        }
+    }
+    if !r.facts.unsupported.is_empty() {
+        out.push_str(&format!(
+            "        unsupported figures in the report: {}\n",
+            r.facts.unsupported.join(", ")
+        ));
     }
     out
 }
@@ -236,5 +260,6 @@ fn render_markdown(r: &RunReport) -> String {
         ));
     }
     out.push_str(&format!("\n{}\n", ledger_line(r)));
+    out.push_str(&checks(r));
     out
 }

@@ -51,30 +51,32 @@ pub fn message(step: &StepDef) -> String {
 
 /// The baseline prompt of every step, in order.
 pub fn prompts(steps: &[BaselineStep<'_>], data_text: &str) -> Vec<String> {
-    let mut prompts = Vec::with_capacity(steps.len());
-    for k in 0..steps.len() {
-        let mut p = message(steps[k].step);
-        p.push_str("\n\nData:\n");
-        p.push_str(data_text);
-        for s in &steps[..=k] {
-            for (call, result) in &s.outputs {
-                if matches!(call, ToolCall::LoadData) {
-                    continue;
-                }
-                p.push_str(&format!("\n\nTool output {}:\n{}", call.label(), result));
+    (0..steps.len()).map(|k| prompt(steps, k, data_text)).collect()
+}
+
+/// The baseline prompt of step `k`: its message, the data, every tool output so far and the
+/// answers of the steps before it (step `k`'s own answer is not read).
+pub fn prompt(steps: &[BaselineStep<'_>], k: usize, data_text: &str) -> String {
+    let mut p = message(steps[k].step);
+    p.push_str("\n\nData:\n");
+    p.push_str(data_text);
+    for s in &steps[..=k] {
+        for (call, result) in &s.outputs {
+            if matches!(call, ToolCall::LoadData) {
+                continue;
             }
+            p.push_str(&format!("\n\nTool output {}:\n{}", call.label(), result));
         }
-        for s in &steps[..k] {
-            p.push_str(&format!(
-                "\n\nEarlier task ({}):\n{}\n\nAnswer:\n{}",
-                s.step.id,
-                message(s.step),
-                s.answer
-            ));
-        }
-        prompts.push(p);
     }
-    prompts
+    for s in &steps[..k] {
+        p.push_str(&format!(
+            "\n\nEarlier task ({}):\n{}\n\nAnswer:\n{}",
+            s.step.id,
+            message(s.step),
+            s.answer
+        ));
+    }
+    p
 }
 
 /// Where a dataset's preview is kept: it is the same for the same bytes.

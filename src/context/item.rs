@@ -13,7 +13,7 @@ use super::{Priority, Tokenizer};
 use crate::data::Dataset;
 use crate::flow::{ContextSource, StepDef};
 use crate::reference::Reference;
-use crate::tools::{Fact, ToolOutput, fact_list as statements, profile, unique_by_key};
+use crate::tools::{Fact, ToolOutput, fact_check, fact_list as statements, profile, unique_by_key};
 
 /// One rendering of an item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,12 +74,19 @@ pub struct Upstream<'a> {
     pub facts: &'a [Fact],
     /// Keys of the facts whose values the answer carries.
     pub answer_facts: &'a [String],
+    /// Figures the answer states that nothing it was given holds: lines carrying them are
+    /// not passed on.
+    pub unsupported: &'a [String],
     pub reference: Reference,
 }
 
 fn keys<'a>(facts: impl IntoIterator<Item = &'a Fact>) -> Vec<String> {
     facts.into_iter().map(|f| f.key.clone()).collect()
 }
+
+/// Every persona says where the figures come from: a model that is not told asks for the
+/// data file, writes code to load it, or makes up figures.
+pub const GROUNDING: &str = "Use the exact figures given below; no file or code is needed.";
 
 /// Dataset renderings (full, summary) cached by the frame's reference (flows reading other
 /// columns of one file see other frames): the full one needs a profiling pass.
@@ -88,17 +95,16 @@ static RENDERINGS: LazyLock<Memo<Reference, Arc<(String, String)>>> = LazyLock::
 fn dataset_renderings(dataset: &Dataset) -> Arc<(String, String)> {
     let frame = dataset.frame_reference();
     RENDERINGS.get_or_insert_with(frame, || {
-        let short = dataset.reference.short();
         let rows = crate::tools::Rows {
             dataset: Some(frame),
             grouped: dataset.profile.grouped.as_ref(),
             ..(&dataset.frame).into()
         };
         let full = match profile::of(rows) {
-            Ok(p) => dataset_full(dataset, &p, &short),
-            Err(_) => dataset_shape(dataset, &short),
+            Ok(p) => dataset_full(dataset, &p),
+            Err(_) => dataset_shape(dataset),
         };
-        Arc::new((full, dataset_shape(dataset, &short)))
+        Arc::new((full, dataset_shape(dataset)))
     })
 }
 
@@ -124,10 +130,13 @@ pub fn build(inputs: &ContextInputs<'_>, tokenizer: &Tokenizer) -> ContextBundle
                 let a = &step.agent;
                 (
                     r(
-                        format!("You are {}. Your goal: {}. {}", a.role, a.goal, a.backstory),
+                        format!("You are {}. Your goal: {}. {} {GROUNDING}", a.role, a.goal, a.backstory),
                         vec![],
                     ),
-                    r(format!("You are {}. Your goal: {}.", a.role, a.goal), vec![]),
+                    r(
+                        format!("You are {}. Your goal: {}. {GROUNDING}", a.role, a.goal),
+                        vec![],
+                    ),
                     None,
                 )
             }
@@ -166,7 +175,7 @@ pub fn build(inputs: &ContextInputs<'_>, tokenizer: &Tokenizer) -> ContextBundle
                 (
                     r(rendered.0.clone(), vec![]),
                     r(rendered.1.clone(), vec![]),
-                    r(format!("{} dataset, {} rows", d.reference.short(), d.rows()), vec![]),
+                    r(format!("dataset (loaded): {} rows", d.rows()), vec![]),
                 )
             }
             ContextSource::Results => {
@@ -198,11 +207,31 @@ pub fn build(inputs: &ContextInputs<'_>, tokenizer: &Tokenizer) -> ContextBundle
                 None => (None, None, None),
                 Some(out) => {
                     facts.extend(out.facts);
-                    let listed: Vec<&Fact> = out.facts.iter().filter(|f| out.answer_facts.contains(&f.key)).collect();
                     let critical: Vec<&Fact> = out.facts.iter().filter(|f| f.priority == Priority::Critical).collect();
+                    // The engine's exact figures reach the step whatever the earlier model
+                    // wrote: those its answer lacks go first, the answer beside them.
+                    let lacking = fact_check::missing(out.answer, critical.iter().copied());
+                    // A line stating a figure the earlier model made up is not passed on.
+                    let kept_lines: Vec<&str> = out
+                        .answer
+                        .lines()
+                        .filter(|l| !fact_check::states_any(l, out.unsupported))
+                        .collect();
+                    let answer = kept_lines.join("\n");
+                    let answer = answer.trim();
+                    let full = if lacking.is_empty() {
+                        answer.to_string()
+                    } else {
+                        format!(
+                            "Exact figures (computed from the data):\n{}\n\nThe {id} analyst wrote:\n{answer}",
+                            statements(lacking.iter().copied())
+                        )
+                    };
+                    let mut carried: Vec<&Fact> = critical.clone();
+                    carried.extend(out.facts.iter().filter(|f| out.answer_facts.contains(&f.key)));
                     let summary = (!critical.is_empty()).then(|| statements(critical.iter().copied()));
                     (
-                        r(out.answer.trim().to_string(), keys(listed)),
+                        r(full, keys(unique_by_key(carried))),
                         summary.and_then(|s| r(s, keys(critical.iter().copied()))),
                         r(format!("output of {id}: {}", out.reference.short()), vec![]),
                     )

@@ -8,7 +8,12 @@ use crate::tools::Fact;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepTokens {
+    /// Prompt tokens sent: the fitted prompt, and a retry's when the answer check asked
+    /// again.
     pub prompt: usize,
+    /// Of `prompt`, the tokens of the answer check's retry.
+    #[serde(default)]
+    pub retry_prompt: usize,
     pub completion: usize,
     pub baseline_prompt: usize,
     /// What the model's server reported for the same call (null offline). It counts the
@@ -137,11 +142,16 @@ pub struct FactRetention {
     pub baseline_retained: usize,
     /// Keys of critical facts the optimized report lacks.
     pub missing: Vec<String>,
+    /// Money and percent figures the report states that neither its prompt nor the exact
+    /// results hold, as written.
+    #[serde(default)]
+    pub unsupported: Vec<String>,
 }
 
-/// Whether `text` carries the fact's value as written (`display`), e.g. `$258,663`.
+/// Whether `text` carries the fact: its subject and figure in one sentence, bullet or table
+/// row, written in any form a reader accepts (see [`crate::tools::fact_check`]).
 pub fn carries(text: &str, fact: &Fact) -> bool {
-    text.contains(&fact.display)
+    crate::tools::fact_check::carries(text, fact)
 }
 
 impl FactRetention {
@@ -155,6 +165,7 @@ impl FactRetention {
                 .filter(|f| !carries(report, f))
                 .map(|f| f.key.clone())
                 .collect(),
+            unsupported: Vec::new(),
         }
     }
 }

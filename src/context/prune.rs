@@ -40,6 +40,16 @@ impl Decision {
         self.into()
     }
 
+    /// How much of the item the decision keeps: kept 3 down to dropped 0.
+    fn richness(self) -> u8 {
+        match self {
+            Decision::Kept => 3,
+            Decision::Summarized => 2,
+            Decision::Referenced => 1,
+            Decision::Dropped => 0,
+        }
+    }
+
     /// The next cheaper decision.
     fn degrade(self) -> Decision {
         match self {
@@ -125,6 +135,28 @@ fn rendition(item: &ContextItem, d: Decision) -> Option<&Rendition> {
     }
 }
 
+/// The next richer decision than `d` the item can take, up to `ceiling` (skipping missing
+/// levels); none at the ceiling.
+fn richer(item: &ContextItem, d: Decision, ceiling: Decision) -> Option<Decision> {
+    let mut up = d;
+    loop {
+        up = match up {
+            Decision::Dropped => Decision::Referenced,
+            Decision::Referenced => Decision::Summarized,
+            Decision::Summarized | Decision::Kept => Decision::Kept,
+        };
+        if up.richness() > ceiling.richness() || up == d {
+            return None;
+        }
+        if rendition(item, up).is_some() {
+            return Some(up);
+        }
+        if up == Decision::Kept {
+            return None;
+        }
+    }
+}
+
 /// The best decision at or below `d` that the item can take (skipping missing levels).
 fn available(item: &ContextItem, mut d: Decision) -> Decision {
     while d != Decision::Dropped && rendition(item, d).is_none() {
@@ -191,7 +223,8 @@ pub fn assemble(bundle: &ContextBundle, decisions: &[Decision]) -> String {
 ///
 /// 1. each item's ceiling comes from the strategy (e.g. `stateless` drops history);
 /// 2. critical items take their ceiling; if together they do not fit they are summarized,
-///    then referenced, largest first; if they still do not fit the step cannot run;
+///    all of them before any is referenced (a summary keeps an item's critical facts), the
+///    one nearest the volatile tail first; if they still do not fit the step cannot run;
 /// 3. important, then useful items take the richest level that still fits, else drop;
 /// 4. optional items go in whole if they fit, else drop;
 /// 5. the assembled prompt is counted exactly; while it exceeds the budget (token merges
@@ -233,15 +266,18 @@ pub fn prune(
         .copied()
         .filter(|&i| priority[i] == Priority::Critical)
         .collect();
+    let ceilings = decisions.clone();
     let mut used = frame + critical.iter().map(|&i| cost(i, decisions[i])).sum::<usize>();
     while used > budget {
-        // Shrink the critical item nearest the prompt's volatile tail that can still shrink
-        // without being dropped, so the stable prefix is the last to change.
+        // Shrink a critical item at the richest level any still has (every one is summarized
+        // before any is only referenced: a summary keeps its critical facts, a reference
+        // none); among those, the one nearest the prompt's volatile tail, so the stable
+        // prefix is the last to change.
         let candidate = critical
             .iter()
             .copied()
             .filter(|&i| available(&bundle.items[i], decisions[i].degrade()) != Decision::Dropped)
-            .max_by_key(|&i| (Stability::of(&bundle.items[i].source), i));
+            .max_by_key(|&i| (decisions[i].richness(), Stability::of(&bundle.items[i].source), i));
         let Some(i) = candidate else {
             return Err(OverBudget {
                 needed: used,
@@ -251,6 +287,19 @@ pub fn prune(
         used -= cost(i, decisions[i]);
         decisions[i] = available(&bundle.items[i], decisions[i].degrade());
         used += cost(i, decisions[i]);
+    }
+    // Shrinking one level at a time can overshoot: an item the budget now has room for goes
+    // back up (the most stable first), so a report keeps a plan's summary rather than its
+    // reference when the summary fits.
+    for &i in &critical {
+        while let Some(up) = richer(&bundle.items[i], decisions[i], ceilings[i]) {
+            let grown = used - cost(i, decisions[i]) + cost(i, up);
+            if grown > budget {
+                break;
+            }
+            used = grown;
+            decisions[i] = up;
+        }
     }
     for &i in order.iter().filter(|&&i| priority[i] != Priority::Critical) {
         let mut d = decisions[i];
@@ -504,6 +553,33 @@ mod tests {
         );
         assert!(p.facts.contains(&"results.summary".to_string()), "{:?}", p.facts);
         assert!(!p.facts.contains(&"results.full".to_string()));
+    }
+
+    #[test]
+    fn every_critical_item_is_summarized_before_any_is_referenced() {
+        // Two critical earlier steps (a report's profitability and budget plan): the later
+        // one must not drop to its reference, losing its facts, while the other is whole.
+        let long = "word ".repeat(150);
+        let step = |key: &str, id: &str| {
+            item(
+                key,
+                ContextSource::Step(id.into()),
+                Priority::Critical,
+                &long,
+                Some("- a critical figure: $1,234"),
+                Some("output of a step"),
+            )
+        };
+        let bundle = ContextBundle {
+            items: vec![step("profitability", "a"), step("budget_plan", "b")],
+            facts: vec![],
+        };
+        let settings = StepSettings::new(200, Strategy::ProgressivePruning);
+        let p = prune(&bundle, &settings, "", &Tokenizer::new(Encoding::O200kBase)).unwrap();
+        assert_eq!(decisions(&p), ["kept", "summarized"]);
+        let settings = StepSettings::new(60, Strategy::ProgressivePruning);
+        let p = prune(&bundle, &settings, "", &Tokenizer::new(Encoding::O200kBase)).unwrap();
+        assert_eq!(decisions(&p), ["summarized", "summarized"]);
     }
 
     #[test]

@@ -101,8 +101,8 @@ fn table(name: &str, rows: &[Value]) -> String {
 
 /// A dataset as shape, the columns the flow reads with their types and compact statistics,
 /// and the names of the rest: what an agent needs to reason about the data without seeing it.
-pub fn dataset_full(dataset: &Dataset, profile: &DataProfile, short_ref: &str) -> String {
-    let mut out = shape_line(dataset, short_ref);
+pub fn dataset_full(dataset: &Dataset, profile: &DataProfile) -> String {
+    let mut out = shape_line(dataset);
     let stats: Vec<String> = profile
         .columns
         .iter()
@@ -139,25 +139,21 @@ pub fn dataset_full(dataset: &Dataset, profile: &DataProfile, short_ref: &str) -
     out
 }
 
-fn shape_line(dataset: &Dataset, short_ref: &str) -> String {
+fn shape_line(dataset: &Dataset) -> String {
     let name = dataset
         .path
         .file_name()
         .map_or_else(|| dataset.path.display().to_string(), |n| n.to_string_lossy().into());
     format!(
-        "{short_ref} {name}: {} rows x {} columns",
+        "{name} (loaded): {} rows x {} columns",
         grouped(dataset.rows() as f64),
         dataset.file_columns.len()
     )
 }
 
 /// Shape and column names only.
-pub fn dataset_shape(dataset: &Dataset, short_ref: &str) -> String {
-    format!(
-        "{} ({})",
-        shape_line(dataset, short_ref),
-        dataset.file_columns.join(", ")
-    )
+pub fn dataset_shape(dataset: &Dataset) -> String {
+    format!("{} ({})", shape_line(dataset), dataset.file_columns.join(", "))
 }
 
 fn short_type(dtype: &str) -> &str {

@@ -26,6 +26,8 @@ pub struct EngineConfig {
     pub memory: Option<Arc<Memory>>,
     /// Counts tokens in the configured model's encoding.
     pub tokenizer: Tokenizer,
+    /// What follows an answer the fact check flags.
+    pub answer_policy: crate::config::AnswerPolicy,
 }
 
 impl EngineConfig {
@@ -35,6 +37,7 @@ impl EngineConfig {
             analyst: Arc::new(OfflineAnalyst),
             memory: None,
             tokenizer: Tokenizer::for_model(model),
+            answer_policy: crate::config::AnswerPolicy::default(),
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::data::{Dataset, WholeBatch};
 use crate::flow::Flow;
 use crate::llm::{AnswerRequest, OfflineAnalyst};
 use crate::settings::Priority;
-use crate::step_output::{StepOutput, ToolRecord};
+use crate::step_output::{AnswerCheck, StepOutput, ToolRecord};
 use crate::tools::Fact;
 
 #[derive(Debug, Clone, Serialize)]
@@ -103,6 +103,9 @@ pub struct StepReport {
     pub context: Vec<ItemDecision>,
     pub tools: Vec<ToolRecord>,
     pub facts: Vec<Fact>,
+    /// The answer checked against the step's critical figures as it arrived; null when
+    /// the step did not finish.
+    pub answer_check: Option<AnswerCheck>,
 }
 
 /// The baseline's preview of a dataset, kept by its reference; `text` runs only if absent.
@@ -283,12 +286,16 @@ impl RunReport {
             .map(|(i, s)| {
                 let output = outputs[i].as_ref();
                 let ctx = output.map(|o| &o.context);
+                let retry = output.map_or((0, 0), |o| {
+                    (o.check.retry_prompt_tokens, o.check.retry_completion_tokens)
+                });
                 StepReport {
                     state: s.clone(),
                     analyst: output.map(|o| o.analyst.clone()),
                     tokens: StepTokens {
-                        prompt: ctx.map_or(0, |c| c.pruned.tokens),
-                        completion: ctx.map_or(0, |c| c.completion_tokens),
+                        prompt: ctx.map_or(0, |c| c.pruned.tokens) + retry.0,
+                        retry_prompt: retry.0,
+                        completion: ctx.map_or(0, |c| c.completion_tokens) + retry.1,
                         baseline_prompt: of_ran(&baseline_tokens, i),
                         prompt_reported: output.and_then(|o| o.reported).map(|u| u.prompt_tokens),
                         completion_reported: output.and_then(|o| o.reported).map(|u| u.completion_tokens),
@@ -301,6 +308,7 @@ impl RunReport {
                     context: ctx.map(|c| c.pruned.decisions.clone()).unwrap_or_default(),
                     tools: output.map(|o| o.tools.clone()).unwrap_or_default(),
                     facts: output.map(|o| o.facts.clone()).unwrap_or_default(),
+                    answer_check: output.map(|o| o.check.clone()),
                 }
             })
             .collect();
@@ -338,7 +346,21 @@ impl RunReport {
             }),
             _ => String::new(),
         };
-        let facts = FactRetention::check(&critical, report.as_deref().unwrap_or_default(), &baseline_report);
+        let mut facts = FactRetention::check(&critical, report.as_deref().unwrap_or_default(), &baseline_report);
+        // Figures the report states that nothing its writer was given holds.
+        facts.unsupported = sinks
+            .iter()
+            .filter_map(|&i| outputs[i].as_ref())
+            .flat_map(|o| {
+                let others = outputs
+                    .iter()
+                    .flatten()
+                    .filter(|x| x.step != o.step)
+                    .map(|x| x.answer.as_str());
+                let given = crate::tools::fact_check::ground(&o.context.pruned.prompt, others);
+                crate::tools::fact_check::unsupported(&o.answer, &given, &all)
+            })
+            .collect();
 
         let referenced: usize = steps
             .iter()

@@ -9,13 +9,15 @@ use tokio_util::sync::CancellationToken;
 use super::events::EngineEvent;
 use super::handle::EngineConfig;
 use crate::cache::{Reference, ResultStore, StoredValue};
+use crate::config::AnswerPolicy;
 use crate::context::{self, ContextInputs, Upstream, ledger};
 use crate::data::Dataset;
 use crate::flow::{ContextSource, Flow};
-use crate::llm::{AnswerRequest, LlmError};
+use crate::llm::{Answer, AnswerRequest, LlmError};
 use crate::memory::Scope;
 use crate::settings::StepSettings;
-use crate::step_output::{StepContext, StepOutput, ToolRecord};
+use crate::step_output::{AnswerCheck, StepContext, StepOutput, ToolRecord};
+use crate::tools::fact_check;
 use crate::tools::{Fact, Rollup, Rows, ToolCall, ToolOutput, unique_by_key};
 
 /// How a step task ended.
@@ -130,7 +132,7 @@ impl StepJob {
         let data = self.dataset.frame_reference().to_string();
         let memory = memory.join("\n");
         Reference::of_parts([
-            b"step/v3".as_slice(),
+            b"step/v4".as_slice(),
             &def,
             &settings,
             &inputs,
@@ -273,6 +275,20 @@ impl StepJob {
         let own_visible = visible(&facts);
         let upstream_visible: Vec<(&str, Vec<Fact>)> =
             upstream.iter().map(|(id, _, o)| (*id, visible(&o.facts))).collect();
+        let analyst = &self.config.analyst;
+        if let Some(window) = analyst.context_window() {
+            let reserve = analyst.answer_reserve();
+            if pruned.tokens + reserve > window {
+                return Err(Outcome::Failed(format!(
+                    "llm: the prompt of {} tokens (~, by {}) and {reserve} for the answer do not fit {}'s context \
+                     window of {window} tokens; lower the step's budget or [llm] max_tokens, or use a model with \
+                     a larger window",
+                    pruned.tokens,
+                    tokenizer.encoding,
+                    analyst.name()
+                )));
+            }
+        }
         let request = AnswerRequest {
             flow: self.flow.name(),
             step: def,
@@ -288,11 +304,71 @@ impl StepJob {
                 text: text.to_string(),
             })
         };
-        let answer = match self.config.analyst.answer(&request, &mut on_text, &self.token) {
-            Ok(a) => a,
-            Err(LlmError::Cancelled) => return Err(Outcome::Cancelled),
-            Err(e) => return Err(Outcome::Failed(format!("llm: {e}"))),
+        let ask = |request: &AnswerRequest<'_>, on_text: &mut dyn FnMut(&str)| match analyst.answer(
+            request,
+            on_text,
+            &self.token,
+        ) {
+            Ok(a) => Ok(a),
+            Err(LlmError::Cancelled) => Err(Outcome::Cancelled),
+            Err(e) => Err(Outcome::Failed(format!("llm: {e}"))),
         };
+        // The facts the answer must carry: the step's own critical ones its prompt held;
+        // for the report, every critical one its prompt held.
+        let expected: Vec<&Fact> = own_visible
+            .iter()
+            .chain(
+                upstream_visible
+                    .iter()
+                    .filter(|_| self.is_final)
+                    .flat_map(|(_, f)| f.iter()),
+            )
+            .filter(|f| f.priority == crate::settings::Priority::Critical)
+            .collect();
+        let expected = unique_by_key(expected);
+        let ground: Vec<&Fact> = facts
+            .iter()
+            .chain(upstream.iter().flat_map(|(_, _, o)| o.facts.iter()))
+            .collect();
+        let given = fact_check::ground(&pruned.prompt, upstream.iter().map(|(_, _, o)| o.answer.as_str()));
+        let judge = |text: &str| AnswerCheck::of(text, &expected, &given, &ground, self.is_final);
+        let mut answer = ask(&request, &mut on_text)?;
+        let mut check = judge(&answer.text);
+        if check.flagged && self.config.answer_policy == AnswerPolicy::Retry {
+            let note = correction(&check, &expected);
+            let user = format!("{}\n\n{note}", request.messages.user);
+            let retry = AnswerRequest {
+                messages: crate::context::Messages {
+                    system: request.messages.system,
+                    user: &user,
+                },
+                ..request.clone()
+            };
+            self.emit(EngineEvent::StepProgress {
+                run: self.run,
+                step: def.id.clone(),
+                message: format!("answer flagged ({}); asking once more", check.summary()),
+            });
+            let second = ask(&retry, &mut on_text)?;
+            let second_check = judge(&second.text);
+            let retry_prompt_tokens = tokenizer.count(&format!("{}\n\n{note}", pruned.prompt));
+            let better = second_check.score() >= check.score();
+            let (kept, dropped) = if better { (second, answer) } else { (answer, second) };
+            let reported = match (kept.reported, dropped.reported) {
+                (Some(a), Some(b)) => Some(a.plus(b)),
+                _ => None,
+            };
+            check = AnswerCheck {
+                retried: true,
+                retry_prompt_tokens,
+                retry_completion_tokens: tokenizer.count(&dropped.text),
+                ..if better { second_check } else { check }
+            };
+            answer = Answer {
+                text: kept.text,
+                reported,
+            };
+        }
         let answer_facts: Vec<String> = own_visible
             .iter()
             .chain(upstream_visible.iter().flat_map(|(_, f)| f.iter()))
@@ -315,6 +391,30 @@ impl StepJob {
                 pruned,
                 completion_tokens,
             },
+            check,
         })
     }
+}
+
+/// The note a flagged answer is asked again with: what was wrong, and the exact figures.
+fn correction(check: &AnswerCheck, expected: &[&Fact]) -> String {
+    let mut note = String::from("## Check of your previous answer\n");
+    let missing: Vec<&Fact> = expected
+        .iter()
+        .copied()
+        .filter(|f| check.missing.contains(&f.key))
+        .collect();
+    if !check.unsupported.is_empty() {
+        note.push_str(&format!(
+            "It stated figures that are not in the data: {}. Do not use them.\n",
+            check.unsupported.join(", ")
+        ));
+    }
+    if !missing.is_empty() {
+        note.push_str("It left out these exact figures; state each with what it measures:\n");
+        note.push_str(&crate::tools::fact_list(missing));
+        note.push('\n');
+    }
+    note.push_str("Write the whole answer again, using only the figures above exactly as given.");
+    note
 }

@@ -53,6 +53,19 @@ pub struct Usage {
     pub cache_write_tokens: Option<usize>,
 }
 
+impl Usage {
+    /// Two calls' usage together (an answer asked for twice).
+    pub fn plus(self, other: Usage) -> Usage {
+        let both = |a: Option<usize>, b: Option<usize>| a.zip(b).map(|(a, b)| a + b);
+        Usage {
+            prompt_tokens: self.prompt_tokens + other.prompt_tokens,
+            completion_tokens: self.completion_tokens + other.completion_tokens,
+            cached_tokens: both(self.cached_tokens, other.cached_tokens),
+            cache_write_tokens: both(self.cache_write_tokens, other.cache_write_tokens),
+        }
+    }
+}
+
 /// An answer and, when a server wrote it, the usage the server reported.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
@@ -93,6 +106,22 @@ pub trait Analyst: Send + Sync {
     /// Who writes the answers, for cache keys and reports: answers of different backends or
     /// models are not interchangeable. Never contains a secret.
     fn identity(&self) -> String;
+
+    /// The model's name, for messages.
+    fn name(&self) -> String {
+        self.identity()
+    }
+
+    /// The model's context window in tokens, when known: a prompt plus
+    /// [`answer_reserve`](Self::answer_reserve) must fit in it.
+    fn context_window(&self) -> Option<usize> {
+        None
+    }
+
+    /// Tokens a prompt must leave free for the answer.
+    fn answer_reserve(&self) -> usize {
+        0
+    }
 
     /// Answers from the request, passing partial text to `on_text` as it arrives. Called on
     /// a blocking thread; returns [`LlmError::Cancelled`] soon after `cancel` fires.

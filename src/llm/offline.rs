@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Analyst, Answer, AnswerRequest, LlmError};
 use crate::context::Priority;
-use crate::tools::{Fact, FactValue, fact_list};
+use crate::tools::{Fact, FactValue, fact_check, fact_list};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OfflineAnalyst;
@@ -93,7 +93,7 @@ fn report(request: &AnswerRequest<'_>) -> String {
         // Important facts whose values the findings do not already carry.
         let facts = all
             .iter()
-            .filter(|(x, f)| *x == s && f.priority == Priority::Important && !critical.contains(&f.display));
+            .filter(|(x, f)| *x == s && f.priority == Priority::Important && !fact_check::carries(&critical, f));
         let list = fact_list(facts.map(|(_, f)| *f));
         if !list.is_empty() {
             detail.push_str(&format!("\n### {s}\n\n{list}\n"));

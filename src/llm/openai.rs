@@ -31,6 +31,20 @@ pub struct OpenAiSettings {
     pub prompt_cache_key: bool,
     /// The first wait after a 429/5xx without `Retry-After`; doubles each retry.
     pub backoff: Duration,
+    /// Sent unless the model takes none (OpenAI's reasoning models).
+    pub temperature: Option<f64>,
+    pub seed: Option<u64>,
+    pub max_tokens: u32,
+    /// The model's context window when configured; otherwise asked of the server once.
+    pub context_window: Option<usize>,
+    /// OpenAI's own API, which names the answer limit `max_completion_tokens`.
+    pub is_openai: bool,
+}
+
+/// OpenAI's reasoning models reject any temperature but their own.
+fn takes_temperature(model: &str) -> bool {
+    let bare = model.rsplit('/').next().unwrap_or(model);
+    !["o1", "o3", "o4", "gpt-5"].iter().any(|p| bare.starts_with(p))
 }
 
 impl OpenAiSettings {
@@ -61,6 +75,11 @@ impl OpenAiSettings {
             stream: settings.stream,
             prompt_cache_key: settings.prompt_cache_key && url.host_str() == Some("api.openai.com"),
             backoff: Duration::from_millis(500),
+            temperature: takes_temperature(model).then_some(settings.temperature),
+            seed: settings.seed,
+            max_tokens: settings.max_tokens,
+            context_window: settings.context_window,
+            is_openai: url.host_str() == Some("api.openai.com"),
         })
     }
 }
@@ -69,6 +88,8 @@ pub struct OpenAiAnalyst {
     settings: OpenAiSettings,
     client: reqwest::Client,
     url: String,
+    /// The window the server reported, asked once.
+    window: std::sync::OnceLock<Option<usize>>,
 }
 
 /// How one attempt failed.
@@ -96,7 +117,12 @@ impl OpenAiAnalyst {
             .build()
             .map_err(|e| LlmError::Config(format!("cannot set up the HTTP client: {e}")))?;
         let url = format!("{}/chat/completions", settings.base_url);
-        Ok(OpenAiAnalyst { settings, client, url })
+        Ok(OpenAiAnalyst {
+            settings,
+            client,
+            url,
+            window: std::sync::OnceLock::new(),
+        })
     }
 
     /// The request body: the pruned prompt as messages, nothing added.
@@ -110,6 +136,18 @@ impl OpenAiAnalyst {
         if self.settings.prompt_cache_key {
             body["prompt_cache_key"] = json!(format!("mrflow/{}/{}", request.flow, request.step.id));
         }
+        if let Some(t) = self.settings.temperature {
+            body["temperature"] = json!(t);
+        }
+        if let Some(seed) = self.settings.seed {
+            body["seed"] = json!(seed);
+        }
+        let limit = if self.settings.is_openai {
+            "max_completion_tokens"
+        } else {
+            "max_tokens"
+        };
+        body[limit] = json!(self.settings.max_tokens);
         if self.settings.stream {
             body["stream"] = json!(true);
             body["stream_options"] = json!({"include_usage": true});
@@ -297,9 +335,73 @@ impl OpenAiAnalyst {
     }
 }
 
+impl OpenAiAnalyst {
+    /// The context window as the server states it: llama.cpp's `/props`
+    /// (`default_generation_settings.n_ctx`), or `/v1/models` (vLLM's `max_model_len`,
+    /// llama.cpp's `meta.n_ctx_train`, others' `context_length` or `context_window`).
+    async fn ask_window(&self) -> Option<usize> {
+        let get = |url: String| async move {
+            let response = self
+                .client
+                .get(&url)
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+                .ok()?
+                .error_for_status()
+                .ok()?;
+            response.json::<Value>().await.ok()
+        };
+        let number = |v: &Value, pointers: &[&str]| {
+            pointers
+                .iter()
+                .find_map(|p| v.pointer(p).and_then(Value::as_u64))
+                .map(|n| n as usize)
+        };
+        let root = self.settings.base_url.trim_end_matches("/v1");
+        if let Some(props) = get(format!("{root}/props")).await
+            && let Some(n) = number(&props, &["/default_generation_settings/n_ctx", "/n_ctx"])
+        {
+            return Some(n);
+        }
+        let models = get(format!("{}/models", self.settings.base_url)).await?;
+        let entries = models.get("data")?.as_array()?;
+        let entry = entries
+            .iter()
+            .find(|m| m.get("id").and_then(Value::as_str) == Some(self.settings.model.as_str()))
+            .or_else(|| entries.first())?;
+        number(
+            entry,
+            &[
+                "/max_model_len",
+                "/context_length",
+                "/context_window",
+                "/meta/n_ctx_train",
+            ],
+        )
+    }
+}
+
 impl Analyst for OpenAiAnalyst {
     fn identity(&self) -> String {
         format!("openai/v1 {} {}", self.settings.base_url, self.settings.model)
+    }
+
+    fn name(&self) -> String {
+        self.settings.model.clone()
+    }
+
+    fn context_window(&self) -> Option<usize> {
+        if let Some(n) = self.settings.context_window {
+            return Some(n);
+        }
+        *self
+            .window
+            .get_or_init(|| crate::net::block_on(self.ask_window()).ok().flatten())
+    }
+
+    fn answer_reserve(&self) -> usize {
+        self.settings.max_tokens as usize
     }
 
     fn answer(

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::format::{money, pct, round};
 use super::members::{member_figures, ratio_pct, sort_desc_by};
-use super::{Analysis, Dimension, Fact, ToolFailure};
+use super::{Analysis, Dimension, Fact, ToolFailure, Unit};
 use crate::settings::Priority;
 
 pub fn default_total() -> f64 {
@@ -215,14 +215,16 @@ impl Analysis for BudgetPlan {
                     pct(first.share_pct),
                     money(self.total_budget)
                 ),
-            ),
+            )
+            .with_figure(first.allocation, Unit::Money),
             Fact::number(
                 format!("budget.{d}.largest_amount"),
                 Priority::Important,
                 first.allocation,
                 money(first.allocation),
                 format!("{} allocation: {}", first.member, money(first.allocation)),
-            ),
+            )
+            .about(&[&first.member]),
             Fact::number(
                 "budget.projected_roi",
                 Priority::Critical,
@@ -233,7 +235,8 @@ impl Analysis for BudgetPlan {
                     pct(self.projected_roi_pct),
                     money(self.projected_profit)
                 ),
-            ),
+            )
+            .about(&["roi", "return"]),
             Fact::number(
                 "budget.uplift_vs_even",
                 Priority::Important,
@@ -243,13 +246,15 @@ impl Analysis for BudgetPlan {
                     "Optimized split beats an even split by {}",
                     pct(self.uplift_vs_even_pct)
                 ),
-            ),
+            )
+            .about(&["even", "equal", "uniform", "uplift"]),
             Fact::text(
                 format!("budget.{d}.smallest"),
                 Priority::Useful,
                 &last.member,
                 format!("Smallest allocation: {} gets {}", last.member, money(last.allocation)),
-            ),
+            )
+            .with_figure(last.allocation, Unit::Money),
         ]
     }
 }

@@ -214,7 +214,8 @@ impl Analysis for Forecast {
                     money(self.total),
                     self.method.as_str()
                 ),
-            ),
+            )
+            .about(&["forecast", "project", "predict", "expect", "outlook", "next"]),
             Fact::number(
                 "forecast.mape",
                 Priority::Critical,
@@ -225,21 +226,24 @@ impl Analysis for Forecast {
                     self.backtest_periods,
                     pct(self.mape_pct)
                 ),
-            ),
+            )
+            .about(&["mape", "error", "accura", "backtest", "deviat"]),
             Fact::number(
                 "forecast.next",
                 Priority::Important,
                 first.revenue,
                 money(first.revenue),
                 format!("Next month ({}) forecast: {}", first.label, money(first.revenue)),
-            ),
+            )
+            .about(&["next", &first.label]),
             Fact::number(
                 "forecast.trend",
                 Priority::Useful,
                 self.trend_per_period,
                 money(self.trend_per_period),
                 format!("Underlying trend: {} revenue per month", money(self.trend_per_period)),
-            ),
+            )
+            .about(&["trend"]),
         ]
     }
 }

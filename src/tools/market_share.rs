@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::format::{grouped, pct};
 use super::frame::sums_by;
 use super::members::{ratio_pct, sort_desc_by};
-use super::{Analysis, Dimension, Fact, ToolFailure};
+use super::{Analysis, Dimension, Fact, ToolFailure, Unit};
 use crate::settings::Priority;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,37 +117,45 @@ impl Analysis for MarketShare {
                     self.leader,
                     pct(self.leader_share_pct)
                 ),
-            ),
+            )
+            .with_figure(self.leader_share_pct, Unit::Percent),
             Fact::number(
                 "market_share.leader_pct",
                 Priority::Important,
                 self.leader_share_pct,
                 pct(self.leader_share_pct),
                 format!("{} share: {}", self.leader, pct(self.leader_share_pct)),
-            ),
+            )
+            .about(&[&self.leader]),
             Fact::number(
                 "market_share.top3",
                 Priority::Important,
                 self.top3_share_pct,
                 pct(self.top3_share_pct),
                 format!("Top three brands hold {} of revenue", pct(self.top3_share_pct)),
-            ),
+            )
+            .about(&["top three", "top 3", "three", "3 "]),
             Fact::number(
                 "market_share.hhi",
                 Priority::Important,
                 self.hhi,
                 grouped(self.hhi),
                 format!("Concentration: HHI {} ({})", grouped(self.hhi), self.concentration),
-            ),
+            )
+            .about(&["hhi", "herfindahl", "concentrat"]),
         ];
         if let Some(d) = &self.within {
             for g in &self.groups {
-                facts.push(Fact::text(
-                    format!("market_share.{}.{}.leader", d.label(), g.group),
-                    Priority::Useful,
-                    &g.leader,
-                    format!("{} leads {} with {}", g.leader, g.group, pct(g.leader_share_pct)),
-                ));
+                facts.push(
+                    Fact::text(
+                        format!("market_share.{}.{}.leader", d.label(), g.group),
+                        Priority::Useful,
+                        &g.leader,
+                        format!("{} leads {} with {}", g.leader, g.group, pct(g.leader_share_pct)),
+                    )
+                    .about(&[&g.group])
+                    .with_figure(g.leader_share_pct, Unit::Percent),
+                );
             }
         }
         facts

@@ -6,6 +6,9 @@ pub mod budget;
 pub mod forecast;
 /// Number formatting for facts and reports (a leaf module; kept here under its old name).
 pub use crate::format;
+mod fact;
+pub mod fact_check;
+pub use fact::{Clue, Fact, FactValue, Figure, Unit, fact_list, unique_by_key};
 mod frame;
 pub use frame::{Rollup, Rows};
 pub mod market_share;
@@ -21,7 +24,6 @@ use polars::prelude::{DataFrame, PolarsError};
 use serde::{Deserialize, Serialize};
 
 use crate::reference::Reference;
-use crate::settings::Priority;
 
 /// A dimension the sales can be broken down by: a dimension role, or any text column of
 /// the file by its own name (`by = "Segment"`).
@@ -159,7 +161,7 @@ impl ToolCall {
     /// What the tool does, as an agent framework would describe it to a model.
     pub fn description(&self) -> &'static str {
         match self {
-            ToolCall::LoadData => "Load the sales CSV and describe its shape, columns and statistics.",
+            ToolCall::LoadData => "Profile the loaded sales data: its shape, columns and statistics.",
             ToolCall::Profitability { .. } => {
                 "Revenue, cost, profit, margin and units per member of a dimension, with top and bottom performers."
             }
@@ -223,7 +225,7 @@ impl ToolCall {
     pub fn memo_reference(&self, dataset: &Reference) -> Reference {
         let args = serde_json::to_vec(self).expect("tool calls serialize");
         let data = dataset.to_string();
-        Reference::of_parts([b"tool-output/v1".as_slice(), &args, data.as_bytes()])
+        Reference::of_parts([b"tool-output/v2".as_slice(), &args, data.as_bytes()])
     }
 
     /// The columns the call groups by, for a shared [`Rollup`]; empty when it groups none.
@@ -305,73 +307,6 @@ pub struct ToolOutput {
     pub facts: Vec<Fact>,
 }
 
-/// A statement a reader must be able to find, with the value that makes it checkable.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Fact {
-    /// Stable identifier, e.g. `profitability.brand.top`.
-    pub key: String,
-    /// The statement as a report would write it.
-    pub statement: String,
-    pub value: FactValue,
-    /// The value as written in the statement; retention checks look for this text.
-    pub display: String,
-    pub priority: Priority,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum FactValue {
-    Number(f64),
-    Text(String),
-}
-
-impl Fact {
-    pub fn number(key: impl Into<String>, priority: Priority, value: f64, display: String, statement: String) -> Self {
-        Fact {
-            key: key.into(),
-            statement,
-            value: FactValue::Number(value),
-            display,
-            priority,
-        }
-    }
-
-    pub fn text(key: impl Into<String>, priority: Priority, value: &str, statement: String) -> Self {
-        Fact {
-            key: key.into(),
-            statement,
-            value: FactValue::Text(value.to_string()),
-            display: value.to_string(),
-            priority,
-        }
-    }
-}
-
-/// Facts with one per key, the first of each kept, in order: a key names one statement,
-/// even when two tools (or two steps) produce it.
-pub fn unique_by_key<'a>(facts: impl IntoIterator<Item = &'a Fact>) -> Vec<&'a Fact> {
-    let mut out: Vec<&Fact> = Vec::new();
-    for f in facts {
-        if !out.iter().any(|x| x.key == f.key) {
-            out.push(f);
-        }
-    }
-    out
-}
-
-/// Fact statements as a Markdown list, leaving out a statement whose value an earlier line
-/// already carries ("Coca-Cola profit: $258,663" after "Top brand by profit: Coca-Cola
-/// ($258,663 profit, …)"): same facts, fewer tokens.
-pub fn fact_list<'a>(facts: impl IntoIterator<Item = &'a Fact>) -> String {
-    let mut lines: Vec<String> = Vec::new();
-    for f in facts {
-        if !lines.iter().any(|l| l.contains(&f.display)) {
-            lines.push(format!("- {}", f.statement));
-        }
-    }
-    lines.join("\n")
-}
-
 /// A tool that could not produce a result, with the call it was.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{tool}: {message}")]
@@ -432,14 +367,6 @@ pub(crate) mod fixture {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn one_fact_per_key_the_first_kept() {
-        let fact = |key: &str, display: &str| Fact::text(key, Priority::Useful, display, display.into());
-        let facts = [fact("a", "1"), fact("b", "2"), fact("a", "3")];
-        let unique: Vec<&str> = unique_by_key(&facts).iter().map(|f| f.display.as_str()).collect();
-        assert_eq!(unique, ["1", "2"]);
-    }
 
     #[test]
     fn tool_calls_parse_from_flow_toml_and_reject_unknowns() {

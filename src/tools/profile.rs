@@ -114,13 +114,26 @@ fn run_grouped(frame: &DataFrame, grouped: Option<&Grouped>) -> Result<DataProfi
 
 impl Analysis for DataProfile {
     fn facts(&self) -> Vec<Fact> {
-        let mut facts = vec![Fact::number(
-            "data.rows",
-            Priority::Critical,
-            self.rows as f64,
-            grouped(self.rows as f64),
-            format!("Dataset: {} sales rows", grouped(self.rows as f64)),
-        )];
+        let mut facts = vec![
+            Fact::number(
+                "data.rows",
+                Priority::Critical,
+                self.rows as f64,
+                grouped(self.rows as f64),
+                format!("Dataset: {} sales rows", grouped(self.rows as f64)),
+            )
+            .about(&[
+                "row",
+                "record",
+                "transaction",
+                "entries",
+                "entry",
+                "line",
+                "observation",
+                "sale",
+                "order",
+            ]),
+        ];
         if let (Some(a), Some(b)) = (&self.first_date, &self.last_date) {
             facts.push(Fact::text(
                 "data.period",
@@ -131,22 +144,28 @@ impl Analysis for DataProfile {
         }
         for c in &self.columns {
             if let (Some(n), "brand" | "region" | "category" | "country") = (c.distinct, c.name.as_str()) {
-                facts.push(Fact::number(
-                    format!("data.distinct.{}", c.name),
-                    Priority::Useful,
-                    n as f64,
-                    n.to_string(),
-                    format!("{} distinct {} values", n, c.name),
-                ));
+                facts.push(
+                    Fact::number(
+                        format!("data.distinct.{}", c.name),
+                        Priority::Useful,
+                        n as f64,
+                        n.to_string(),
+                        format!("{} distinct {} values", n, c.name),
+                    )
+                    .about(&[&c.name, &crate::format::plural(&c.name)]),
+                );
             }
             if let (Some(sum), "total_revenue") = (c.sum, c.name.as_str()) {
-                facts.push(Fact::number(
-                    "data.revenue",
-                    Priority::Important,
-                    sum,
-                    money(sum),
-                    format!("Revenue in the data: {}", money(sum)),
-                ));
+                facts.push(
+                    Fact::number(
+                        "data.revenue",
+                        Priority::Important,
+                        sum,
+                        money(sum),
+                        format!("Revenue in the data: {}", money(sum)),
+                    )
+                    .about(&["revenue", "sales", "turnover"]),
+                );
             }
         }
         facts

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::format::{money, pct, plural, pp};
 use super::members::{MemberFigures, Totals, member_figures, ratio_pct, sort_desc_by, totals};
-use super::{Analysis, Dimension, Fact, ToolFailure};
+use super::{Analysis, Dimension, Fact, ToolFailure, Unit};
 use crate::settings::Priority;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,21 +76,24 @@ impl Analysis for Profitability {
                 t.revenue,
                 money(t.revenue),
                 format!("Total revenue: {}", money(t.revenue)),
-            ),
+            )
+            .about(&["revenue", "sales", "turnover"]),
             Fact::number(
                 "totals.profit",
                 Priority::Critical,
                 t.profit,
                 money(t.profit),
                 format!("Total profit: {}", money(t.profit)),
-            ),
+            )
+            .about(&["profit", "earning"]),
             Fact::number(
                 "totals.margin",
                 Priority::Important,
                 t.margin_pct,
                 pct(t.margin_pct),
                 format!("Overall profit margin: {}", pct(t.margin_pct)),
-            ),
+            )
+            .about(&["margin"]),
             Fact::text(
                 key("top"),
                 Priority::Critical,
@@ -101,14 +104,16 @@ impl Analysis for Profitability {
                     money(top.profit),
                     pct(top.margin_pct)
                 ),
-            ),
+            )
+            .with_figure(top.profit, Unit::Money),
             Fact::number(
                 key("top_profit"),
                 Priority::Important,
                 top.profit,
                 money(top.profit),
                 format!("{} profit: {}", top.member, money(top.profit)),
-            ),
+            )
+            .about(&[&top.member]),
             Fact::text(
                 key("bottom"),
                 Priority::Important,
@@ -119,40 +124,46 @@ impl Analysis for Profitability {
                     money(bottom.profit),
                     pct(bottom.margin_pct)
                 ),
-            ),
+            )
+            .with_figure(bottom.profit, Unit::Money),
             Fact::number(
                 key("bottom_profit"),
                 Priority::Useful,
                 bottom.profit,
                 money(bottom.profit),
                 format!("{} profit: {}", bottom.member, money(bottom.profit)),
-            ),
+            )
+            .about(&[&bottom.member]),
             Fact::text(
                 key("highest_margin"),
                 Priority::Critical,
                 &high.member,
                 format!("Highest-margin {d}: {} at {}", high.member, pct(high.margin_pct)),
-            ),
+            )
+            .with_figure(high.margin_pct, Unit::Percent),
             Fact::number(
                 key("highest_margin_pct"),
                 Priority::Important,
                 high.margin_pct,
                 pct(high.margin_pct),
                 format!("{} profit margin: {}", high.member, pct(high.margin_pct)),
-            ),
+            )
+            .about(&[&high.member]),
             Fact::text(
                 key("lowest_margin"),
                 Priority::Useful,
                 &low.member,
                 format!("Lowest-margin {d}: {} at {}", low.member, pct(low.margin_pct)),
-            ),
+            )
+            .with_figure(low.margin_pct, Unit::Percent),
             Fact::number(
                 key("margin_spread"),
                 Priority::Useful,
                 self.margin_spread_pp,
                 pp(self.margin_spread_pp),
                 format!("Margin spread across {}: {}", plural(d), pp(self.margin_spread_pp)),
-            ),
+            )
+            .about(&["spread", "gap", "range", "difference", "apart"]),
             Fact::number(
                 key("top5_share"),
                 Priority::Useful,
@@ -163,7 +174,8 @@ impl Analysis for Profitability {
                     plural(d),
                     pct(self.top5_revenue_share_pct)
                 ),
-            ),
+            )
+            .about(&["top five", "top 5", "five", "5 "]),
         ]
     }
 }

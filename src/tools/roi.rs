@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::format::{money, pct};
 use super::members::{member_figures, sort_desc_by, totals};
-use super::{Analysis, Dimension, Fact, ToolFailure};
+use super::{Analysis, Dimension, Fact, ToolFailure, Unit};
 use crate::settings::Priority;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,26 +65,30 @@ impl Analysis for Roi {
                     money(self.total_profit),
                     money(self.total_cost)
                 ),
-            ),
+            )
+            .about(&["roi", "return"]),
             Fact::text(
                 format!("roi.{d}.best"),
                 Priority::Critical,
                 &best.member,
                 format!("Best ROI {d}: {} at {}", best.member, pct(best.roi_pct)),
-            ),
+            )
+            .with_figure(best.roi_pct, Unit::Percent),
             Fact::number(
                 format!("roi.{d}.best_pct"),
                 Priority::Important,
                 best.roi_pct,
                 pct(best.roi_pct),
                 format!("{} ROI: {}", best.member, pct(best.roi_pct)),
-            ),
+            )
+            .about(&[&best.member]),
             Fact::text(
                 format!("roi.{d}.worst"),
                 Priority::Important,
                 &worst.member,
                 format!("Worst ROI {d}: {} at {}", worst.member, pct(worst.roi_pct)),
-            ),
+            )
+            .with_figure(worst.roi_pct, Unit::Percent),
         ]
     }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::format::{decimal, money, pct};
 use super::frame::sums_by;
 use super::members::ratio_pct;
-use super::{Analysis, Fact, Period, ToolFailure, period_name};
+use super::{Analysis, Fact, Period, ToolFailure, Unit, period_name};
 use crate::settings::Priority;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -172,7 +172,8 @@ impl Analysis for TimeSeries {
                 Priority::Critical,
                 &self.peak,
                 format!("Peak season: {} (seasonal index {})", self.peak, decimal(peak, 2)),
-            ),
+            )
+            .about(&["peak", "highest", "strongest", "best", "busiest", "top", "strong"]),
             Fact::text(
                 key("trough"),
                 Priority::Important,
@@ -182,7 +183,8 @@ impl Analysis for TimeSeries {
                     self.trough,
                     decimal(trough, 2)
                 ),
-            ),
+            )
+            .about(&["weak", "low", "trough", "slow", "worst", "quiet"]),
             Fact::number(
                 key("seasonality_strength"),
                 Priority::Important,
@@ -192,7 +194,8 @@ impl Analysis for TimeSeries {
                     "Seasonality strength (peak minus trough index): {}",
                     decimal(self.seasonality_strength, 2)
                 ),
-            ),
+            )
+            .about(&["season"]),
             Fact::text(
                 key("best_period"),
                 Priority::Useful,
@@ -202,16 +205,22 @@ impl Analysis for TimeSeries {
                     best.label,
                     money(best.revenue)
                 ),
-            ),
+            )
+            .with_figure(best.revenue, Unit::Money),
         ];
         if let (Some(g), Some((y0, y1))) = (self.yoy_growth_pct, self.yoy_years) {
-            facts.push(Fact::number(
-                "timeseries.yoy_growth",
-                Priority::Critical,
-                g,
-                pct(g),
-                format!("Revenue growth {y1} vs {y0}: {}", pct(g)),
-            ));
+            facts.push(
+                Fact::number(
+                    "timeseries.yoy_growth",
+                    Priority::Critical,
+                    g,
+                    pct(g),
+                    format!("Revenue growth {y1} vs {y0}: {}", pct(g)),
+                )
+                .about(&[
+                    "growth", "grew", "grow", "increase", "rose", "up ", "decline", "fell", "down", "change",
+                ]),
+            );
         }
         facts
     }

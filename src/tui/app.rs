@@ -930,6 +930,7 @@ mod tests {
                             pruned: context,
                             completion_tokens: 40,
                         },
+                        check: Default::default(),
                     }),
                 })
             })
@@ -947,7 +948,7 @@ mod tests {
             effects,
             [Effect::WhatIf {
                 step: 1,
-                settings: StepSettings::new(650, Strategy::ProgressivePruning),
+                settings: StepSettings::new(550, Strategy::ProgressivePruning),
             }]
         );
         // Stale at once; the panes show the what-if when it comes back.
@@ -958,7 +959,7 @@ mod tests {
             &mut s,
             Action::WhatIf {
                 step: 1,
-                result: Ok(pruned(&step, 650, Strategy::ProgressivePruning, 600)),
+                result: Ok(pruned(&step, 550, Strategy::ProgressivePruning, 600)),
             },
         );
         assert!(s.is_stale(1));
@@ -988,7 +989,7 @@ mod tests {
         assert_eq!(commands.len(), 5, "{commands:?}");
         assert!(commands.contains(&&EngineCommand::Configure {
             step: "analyze_profitability".into(),
-            settings: StepSettings::new(650, Strategy::AbstractedSummaries),
+            settings: StepSettings::new(550, Strategy::AbstractedSummaries),
         }));
         assert_eq!(
             commands.last(),

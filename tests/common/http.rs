@@ -43,6 +43,9 @@ type Responder = dyn Fn(usize, &Request) -> Reply + Send + Sync;
 pub struct Server {
     pub port: u16,
     requests: Arc<Mutex<Vec<Request>>>,
+    /// The context window `GET /props` states, as llama.cpp's server does; none: 404, as
+    /// most servers answer. Such probes are not requests the responder sees.
+    window: Arc<Mutex<Option<usize>>>,
     /// Set when a client closed a connection the server was hanging on.
     pub hung_up: Arc<AtomicBool>,
 }
@@ -53,17 +56,23 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let window = Arc::new(Mutex::new(None));
         let hung_up = Arc::new(AtomicBool::new(false));
         let respond: Arc<Responder> = Arc::new(respond);
         let count = Arc::new(AtomicUsize::new(0));
         {
-            let (requests, hung_up) = (requests.clone(), hung_up.clone());
+            let (requests, hung_up, window) = (requests.clone(), hung_up.clone(), window.clone());
             std::thread::spawn(move || {
                 for stream in listener.incoming().flatten() {
-                    let (requests, hung_up, respond, count) =
-                        (requests.clone(), hung_up.clone(), respond.clone(), count.clone());
+                    let (requests, hung_up, respond, count, window) = (
+                        requests.clone(),
+                        hung_up.clone(),
+                        respond.clone(),
+                        count.clone(),
+                        window.clone(),
+                    );
                     std::thread::spawn(move || {
-                        let _ = serve(stream, &requests, &hung_up, &*respond, &count);
+                        let _ = serve(stream, &requests, &hung_up, &*respond, &count, &window);
                     });
                 }
             });
@@ -71,8 +80,15 @@ impl Server {
         Server {
             port,
             requests,
+            window,
             hung_up,
         }
+    }
+
+    /// Makes `GET /props` state a context window of `tokens`, as llama.cpp's server does.
+    pub fn with_window(self, tokens: usize) -> Server {
+        *self.window.lock().unwrap() = Some(tokens);
+        self
     }
 
     pub fn base_url(&self) -> String {
@@ -90,6 +106,7 @@ fn serve(
     hung_up: &AtomicBool,
     respond: &Responder,
     count: &AtomicUsize,
+    window: &Mutex<Option<usize>>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
@@ -124,9 +141,24 @@ fn serve(
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     };
+    let mut out = stream;
+    // A client asking the model's context window (llama.cpp's /props, /v1/models).
+    if request.method == "GET" && (request.path == "/props" || request.path == "/v1/models") {
+        let reply = match (*window.lock().unwrap(), request.path.as_str()) {
+            (Some(n), "/props") => {
+                let body = format!(r#"{{"default_generation_settings":{{"n_ctx":{n}}}}}"#);
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            }
+            _ => "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_string(),
+        };
+        out.write_all(reply.as_bytes())?;
+        return out.flush();
+    }
     let index = count.fetch_add(1, Ordering::SeqCst);
     requests.lock().unwrap().push(request.clone());
-    let mut out = stream;
     match respond(index, &request) {
         Reply::Json(status, extra, body) => {
             let mut head = format!(

@@ -47,6 +47,20 @@ pub fn lines(state: &AppState, i: usize, theme: &Theme) -> Vec<Line<'static>> {
             .unwrap_or_default();
         lines.extend(markdown::render(answer, &highlights, theme));
     }
+    if let Some(check) = view.map(|v| &v.output.check).filter(|c| c.flagged || c.retried) {
+        let mut text = format!("  answer check: carries {}", check.summary());
+        if check.retried {
+            text.push_str(", after a retry");
+        }
+        if !check.unsupported.is_empty() {
+            text.push_str(&format!(" ({})", check.unsupported.join(", ")));
+        }
+        let style = if check.flagged { theme.warn } else { theme.dim };
+        lines.push(Line::styled(
+            format!("{}{text}", if check.flagged { "⚠" } else { " " }),
+            style,
+        ));
+    }
 
     lines.push(Line::default());
     lines.push(heading("Tokens", theme));
@@ -103,7 +117,7 @@ pub fn lines(state: &AppState, i: usize, theme: &Theme) -> Vec<Line<'static>> {
         for f in &v.output.facts {
             let critical = if f.priority == Priority::Critical { "★" } else { " " };
             let reached = match report {
-                Some(r) if r.contains(&f.display) => "✓",
+                Some(r) if crate::context::ledger::carries(r, f) => "✓",
                 Some(_) => "✗",
                 None => " ",
             };
