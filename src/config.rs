@@ -83,16 +83,21 @@ pub struct LlmSettings {
     pub answer_check: AnswerPolicy,
 }
 
-/// What the engine does with an answer the fact check flags.
+/// What the engine does with an answer the fact check flags. Every flagged answer is marked
+/// on its step, and later steps get the exact figures whatever it says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, strum::IntoStaticStr)]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum AnswerPolicy {
-    /// Ask once more, with a note naming the missing figures and the unsupported ones, and
-    /// keep the better answer (its prompt tokens are counted).
+    /// A final report that lacks critical figures is completed by one short second call:
+    /// the model is given only the missing figures and writes a "Key figures" section,
+    /// appended to its report (a few hundred tokens, counted). Other steps are marked.
     #[default]
+    CompleteReport,
+    /// Every flagged answer is asked for once more, the whole prompt with a note naming the
+    /// missing and unsupported figures; the better answer is kept (its tokens counted).
     Retry,
-    /// Keep the answer as written and mark the step; later steps still get the exact figures.
+    /// Keep every answer as written.
     Mark,
 }
 

@@ -7,6 +7,7 @@
 //! Both arms run without long-term memory, on a store of their own per repeat, so repeats
 //! are independent and neither arm reads the other's answers.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -22,7 +23,8 @@ use crate::llm::{AnswerRequest, LlmError};
 use crate::session::Session;
 use crate::settings::Priority;
 use crate::tools::fact_check;
-use crate::tools::{Fact, ToolOutput};
+use crate::tools::format::grouped;
+use crate::tools::{Fact, ToolOutput, unique_by_key};
 
 /// How an arm ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
@@ -196,10 +198,18 @@ pub async fn evaluate(session: &Session, dataset: Arc<Dataset>, repeat: usize, c
             break;
         }
     }
+    // Asking the server is blocking I/O: off the async threads.
+    let context_window = {
+        let analyst = analyst.clone();
+        tokio::task::spawn_blocking(move || analyst.context_window())
+            .await
+            .ok()
+            .flatten()
+    };
     Eval {
         flow: session.parts.flow.name().to_string(),
         analyst: analyst.identity(),
-        context_window: analyst.context_window(),
+        context_window,
         data: session.parts.data.clone(),
         critical,
         repeat: repeat.max(1),
@@ -333,7 +343,14 @@ fn baseline_arm(
     tokenizer: Tokenizer,
     cancel: &CancellationToken,
 ) -> Arm {
-    let data_text = baseline::data_preview(&dataset.path).unwrap_or_default();
+    // The preview the optimized arm's report measured the baseline with (kept in its store).
+    let data_text = store
+        .summary(&baseline::preview_key(&dataset.reference), || crate::cache::Summary {
+            producer: "baseline data preview".into(),
+            text: baseline::data_preview(&dataset.path).unwrap_or_default(),
+        })
+        .text
+        .clone();
     // The steps the optimized run finished (so the same route), in flow order, with the
     // tool outputs it stored: the same exact results.
     let ran: Vec<usize> = flow
@@ -383,7 +400,12 @@ fn baseline_arm(
         let prompt = baseline::prompt(&view, k, &data_text);
         let tokens = tokenizer.count(&prompt);
         let is_final = sinks.contains(&i);
-        let own: Vec<Fact> = outputs[k].iter().flat_map(|o| o.facts.iter().cloned()).collect();
+        // One fact per key, as the engine keeps a step's facts (three profitability calls
+        // each state the total revenue).
+        let own: Vec<Fact> = unique_by_key(outputs[k].iter().flat_map(|o| o.facts.iter()))
+            .into_iter()
+            .cloned()
+            .collect();
         let expected: Vec<&Fact> = if is_final {
             critical.iter().collect()
         } else {
@@ -487,6 +509,180 @@ fn baseline_arm(
         },
         report: report_text,
         steps,
+    }
+}
+
+impl Eval {
+    /// Both arms per step and in total, and the summary over the repeats, as a table.
+    pub fn table(&self) -> String {
+        table(self)
+    }
+
+    /// Keeps the eval as JSON in `<data dir>/evals/<flow>-<UTC time>.json`; the path.
+    pub fn keep(&self, data_dir: &Path) -> std::io::Result<PathBuf> {
+        let dir = data_dir.join(EVALS);
+        std::fs::create_dir_all(&dir)?;
+        let stamp = chrono::DateTime::from_timestamp_millis(crate::history::now_ms() as i64)
+            .map_or_else(|| "unknown-time".into(), |t| t.format("%Y-%m-%dT%H-%M-%S").to_string());
+        let path = dir.join(format!("{}-{stamp}.json", self.flow));
+        let json = serde_json::to_string_pretty(self).expect("evals serialize");
+        crate::private_file::write(&path, &json)?;
+        Ok(path)
+    }
+
+    /// The newest eval of `flow` kept under `data_dir`, with its path; `None` when there is
+    /// none, an error naming the file when it cannot be read.
+    pub fn latest(data_dir: &Path, flow: &str) -> Option<Result<(PathBuf, Eval), String>> {
+        let prefix = format!("{flow}-");
+        let mut kept: Vec<PathBuf> = std::fs::read_dir(data_dir.join(EVALS))
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "json")
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(&prefix))
+            })
+            .collect();
+        // Names end in their UTC time, so the last in order is the newest.
+        kept.sort();
+        let path = kept.pop()?;
+        Some(Eval::read(&path).map(|e| (path, e)))
+    }
+
+    /// An eval as `eval --format json` wrote it.
+    pub fn read(path: &Path) -> Result<Eval, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "{}:{}:{}: not an eval ({e}); `mrflow-tui eval --format json` writes one",
+                path.display(),
+                e.line(),
+                e.column()
+            )
+        })
+    }
+}
+
+/// Where evals are kept, under the data directory.
+const EVALS: &str = "evals";
+
+fn count(n: Option<usize>) -> String {
+    n.map_or("-".into(), |n| grouped(n as f64))
+}
+
+fn secs(ms: u64) -> String {
+    format!("{:.1} s", ms as f64 / 1000.0)
+}
+
+fn spread(s: Option<Spread>, unit: impl Fn(f64) -> String) -> String {
+    match s {
+        None => "-".into(),
+        Some(s) if s.min == s.max => unit(s.median),
+        Some(s) => format!("{} [{}–{}]", unit(s.median), unit(s.min), unit(s.max)),
+    }
+}
+
+fn arm_line(name: &str, arm: &Arm) -> String {
+    let mut line = format!(
+        "{name:<10} {:<12} prompt {:>7} (server {:>7}) · {:>7} · facts {}/{} · unsupported {}",
+        arm.status.as_str(),
+        grouped(arm.prompt_tokens as f64),
+        count(arm.prompt_tokens_reported),
+        secs(arm.wall_ms),
+        arm.facts_kept,
+        arm.critical,
+        arm.unsupported.len(),
+    );
+    if !arm.unsupported.is_empty() {
+        line.push_str(&format!(" ({})", arm.unsupported.join(", ")));
+    }
+    if let Some(note) = &arm.note {
+        line.push_str(&format!("\n{:<10} {note}", ""));
+    }
+    line
+}
+
+fn table(e: &Eval) -> String {
+    let mut out = format!(
+        "Eval    {} · {} · window {} · {} repeat(s){}\n",
+        e.flow,
+        e.analyst,
+        count(e.context_window),
+        e.repeat,
+        if e.cancelled { " · cancelled" } else { "" }
+    );
+    for (k, run) in e.runs.iter().enumerate() {
+        out.push_str(&format!(
+            "\nRun {}\n{:<22} {:>9} {:>9} {:>8} {:>6} {:>6}   {:>9} {:>9} {:>8} {:>6} {:>6}\n",
+            k + 1,
+            "STEP",
+            "PROMPT",
+            "SERVER",
+            "TIME",
+            "FACTS",
+            "UNSUP",
+            "BASE",
+            "SERVER",
+            "TIME",
+            "FACTS",
+            "UNSUP"
+        ));
+        for step in &run.optimized.steps {
+            let [p, s, t, f, u] = cells(Some(step));
+            let [bp, bs, bt, bf, bu] = cells(run.baseline.steps.iter().find(|b| b.id == step.id));
+            out.push_str(&format!(
+                "{:<22} {p:>9} {s:>9} {t:>8} {f:>6} {u:>6}   {bp:>9} {bs:>9} {bt:>8} {bf:>6} {bu:>6}\n",
+                step.id
+            ));
+        }
+        out.push_str(&format!(
+            "{}\n{}\n",
+            arm_line("optimized", &run.optimized),
+            arm_line("baseline", &run.baseline)
+        ));
+    }
+    let facts = |n: f64| format!("{n:.0}/{}", e.critical);
+    let tokens = |n: f64| grouped(n);
+    let time = |n: f64| secs(n as u64);
+    let plain = |n: f64| format!("{n:.0}");
+    out.push_str("\nSummary (median [range] over the runs that completed)\n");
+    for (name, s) in [("optimized", &e.optimized), ("baseline", &e.baseline)] {
+        out.push_str(&format!(
+            "{name:<10} completed {}/{}{} · prompt {} · time {} · facts {} · unsupported {}\n",
+            s.completed,
+            e.runs.len(),
+            if s.does_not_fit > 0 {
+                format!(" (does not fit: {})", s.does_not_fit)
+            } else {
+                String::new()
+            },
+            spread(s.prompt_tokens, tokens),
+            spread(s.wall_ms, time),
+            spread(s.facts_kept, facts),
+            spread(s.unsupported, plain),
+        ));
+    }
+    out
+}
+
+/// A step's prompt, server count, time, facts and unsupported figures; dashes for a step
+/// the arm did not run, and "no fit" for a prompt that did not fit or failed.
+fn cells(step: Option<&ArmStep>) -> [String; 5] {
+    match step {
+        None => std::array::from_fn(|_| "-".to_string()),
+        Some(s) => [
+            if s.error.is_some() {
+                format!("{} ✗", grouped(s.prompt_tokens as f64))
+            } else {
+                grouped(s.prompt_tokens as f64)
+            },
+            count(s.prompt_tokens_reported),
+            secs(s.wall_ms),
+            format!("{}/{}", s.facts_kept, s.facts_expected),
+            s.unsupported.len().to_string(),
+        ],
     }
 }
 

@@ -596,8 +596,25 @@ fn eval_runs_both_arms_against_one_model() {
         assert_eq!(arm["steps"].as_array().unwrap().len(), 4);
     }
     assert_eq!(e["optimized"]["completed"], 1);
-    let kept = std::fs::read_dir(home.path().join("data/evals")).unwrap().count();
-    assert_eq!(kept, 1, "the eval is kept in the data directory");
+    let kept: Vec<_> = std::fs::read_dir(home.path().join("data/evals"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(kept.len(), 1, "the eval is kept in the data directory");
+    let shown = mrflow(home.path())
+        .args(["eval", "--show", kept[0].path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    assert!(stdout(&shown).contains("optimized  completed"), "{}", stdout(&shown));
+    let broken = home.path().join("broken.json");
+    std::fs::write(&broken, "{\"flow\": 1}").unwrap();
+    let out = mrflow(home.path())
+        .args(["eval", "--show", broken.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("broken.json:1:"), "{}", stderr(&out));
 
     // A 4,000-token window: the optimized prompts fit, the baseline's do not.
     let home = tempfile::tempdir().unwrap();
@@ -631,4 +648,57 @@ fn eval_runs_both_arms_against_one_model() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
+}
+
+/// The default policy: a final report without critical figures is completed by one short
+/// call given only those figures; its section is appended and its tokens counted. Earlier
+/// steps are only marked.
+#[test]
+fn a_report_without_its_figures_is_completed_by_one_short_call() {
+    let home = tempfile::tempdir().unwrap();
+    config(home.path(), "stream = false\nanswer_check = \"complete_report\"");
+    let server = Server::start(|_, req| {
+        let body = req.json();
+        let user = body["messages"].as_array().unwrap().last().unwrap()["content"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let text = match user.split_once("## key_figures\n") {
+            Some((_, rest)) => {
+                let lines: Vec<&str> = rest.lines().take_while(|l| l.starts_with("- ")).collect();
+                format!("## Key figures\n{}", lines.join("\n"))
+            }
+            None => "Please provide me with the CSV file.".into(),
+        };
+        Reply::Json(200, vec![], completion(&text, 100, 10))
+    });
+    let out = run_openai(home.path(), &server, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        server.requests().len(),
+        5,
+        "four steps and one completion of the report"
+    );
+    let report = json(&out);
+    let last = common::step_of(&report, "generate_report");
+    let check = &last["answer_check"];
+    assert_eq!(check["retried"], true);
+    assert_eq!(check["missing"].as_array().unwrap().len(), 0, "{check}");
+    let extra = check["retry_prompt_tokens"].as_u64().unwrap();
+    assert!(extra > 50 && extra < 500, "a short call: {extra} tokens");
+    assert_eq!(last["tokens"]["retry_prompt"].as_u64().unwrap(), extra);
+    assert_eq!(
+        common::step_of(&report, "analyze_profitability")["answer_check"]["flagged"],
+        true
+    );
+    assert_eq!(
+        common::step_of(&report, "analyze_profitability")["answer_check"]["retried"],
+        false
+    );
+    let text = report["report"].as_str().unwrap();
+    assert!(
+        text.starts_with("Please provide me with the CSV file.\n\n## Key figures\n- "),
+        "{text}"
+    );
+    assert_eq!(report["facts"]["retained"], report["facts"]["critical"]);
 }

@@ -96,6 +96,18 @@ pub struct Messages<'a> {
     pub user: &'a str,
 }
 
+impl Messages<'_> {
+    /// The messages as one prompt, laid out as [`assemble`] writes it: the text whose tokens
+    /// are counted.
+    pub fn prompt(&self) -> String {
+        if self.system.is_empty() {
+            format!("{USER_MARK}{}", self.user)
+        } else {
+            format!("{SYSTEM_MARK}{}\n\n{USER_MARK}{}", self.system, self.user)
+        }
+    }
+}
+
 const SYSTEM_MARK: &str = "[system]\n";
 const USER_MARK: &str = "[user]\n";
 

@@ -297,22 +297,6 @@ impl StepJob {
             own_facts: &own_visible,
             upstream: upstream_visible.iter().map(|(id, f)| (*id, f.as_slice())).collect(),
         };
-        let mut on_text = |text: &str| {
-            self.emit(EngineEvent::AnswerDelta {
-                run: self.run,
-                step: def.id.clone(),
-                text: text.to_string(),
-            })
-        };
-        let ask = |request: &AnswerRequest<'_>, on_text: &mut dyn FnMut(&str)| match analyst.answer(
-            request,
-            on_text,
-            &self.token,
-        ) {
-            Ok(a) => Ok(a),
-            Err(LlmError::Cancelled) => Err(Outcome::Cancelled),
-            Err(e) => Err(Outcome::Failed(format!("llm: {e}"))),
-        };
         // The facts the answer must carry: the step's own critical ones its prompt held;
         // for the report, every critical one its prompt held.
         let expected: Vec<&Fact> = own_visible
@@ -332,43 +316,15 @@ impl StepJob {
             .collect();
         let given = fact_check::ground(&pruned.prompt, upstream.iter().map(|(_, _, o)| o.answer.as_str()));
         let judge = |text: &str| AnswerCheck::of(text, &expected, &given, &ground, self.is_final);
-        let mut answer = ask(&request, &mut on_text)?;
-        let mut check = judge(&answer.text);
-        if check.flagged && self.config.answer_policy == AnswerPolicy::Retry {
-            let note = correction(&check, &expected);
-            let user = format!("{}\n\n{note}", request.messages.user);
-            let retry = AnswerRequest {
-                messages: crate::context::Messages {
-                    system: request.messages.system,
-                    user: &user,
-                },
-                ..request.clone()
-            };
-            self.emit(EngineEvent::StepProgress {
-                run: self.run,
-                step: def.id.clone(),
-                message: format!("answer flagged ({}); asking once more", check.summary()),
-            });
-            let second = ask(&retry, &mut on_text)?;
-            let second_check = judge(&second.text);
-            let retry_prompt_tokens = tokenizer.count(&format!("{}\n\n{note}", pruned.prompt));
-            let better = second_check.score() >= check.score();
-            let (kept, dropped) = if better { (second, answer) } else { (answer, second) };
-            let reported = match (kept.reported, dropped.reported) {
-                (Some(a), Some(b)) => Some(a.plus(b)),
-                _ => None,
-            };
-            check = AnswerCheck {
-                retried: true,
-                retry_prompt_tokens,
-                retry_completion_tokens: tokenizer.count(&dropped.text),
-                ..if better { second_check } else { check }
-            };
-            answer = Answer {
-                text: kept.text,
-                reported,
-            };
-        }
+        let answer = self.ask(&request)?;
+        let check = judge(&answer.text);
+        let (answer, check) = match self.config.answer_policy {
+            AnswerPolicy::CompleteReport if self.is_final && !check.missing.is_empty() => {
+                self.complete_report(&request, answer, &check, &expected, &judge)?
+            }
+            AnswerPolicy::Retry if check.flagged => self.retry(&request, answer, check, &expected, &judge)?,
+            _ => (answer, check),
+        };
         let answer_facts: Vec<String> = own_visible
             .iter()
             .chain(upstream_visible.iter().flat_map(|(_, f)| f.iter()))
@@ -393,6 +349,111 @@ impl StepJob {
             },
             check,
         })
+    }
+}
+
+/// How an answer is judged against its step's facts.
+type Judge<'a> = dyn Fn(&str) -> AnswerCheck + 'a;
+
+impl StepJob {
+    /// The analyst's answer to `request`, its text streamed to the step as it arrives.
+    fn ask(&self, request: &AnswerRequest<'_>) -> Result<Answer, Outcome> {
+        let mut on_text = |text: &str| {
+            self.emit(EngineEvent::AnswerDelta {
+                run: self.run,
+                step: request.step.id.clone(),
+                text: text.to_string(),
+            })
+        };
+        match self.config.analyst.answer(request, &mut on_text, &self.token) {
+            Ok(a) => Ok(a),
+            Err(LlmError::Cancelled) => Err(Outcome::Cancelled),
+            Err(e) => Err(Outcome::Failed(format!("llm: {e}"))),
+        }
+    }
+
+    /// Asks again with the step's persona and `user`, saying `why` on the step; the answer
+    /// and the tokens of the prompt sent.
+    fn ask_again(&self, request: &AnswerRequest<'_>, user: &str, why: String) -> Result<(Answer, usize), Outcome> {
+        let again = AnswerRequest {
+            messages: crate::context::Messages {
+                system: request.messages.system,
+                user,
+            },
+            ..request.clone()
+        };
+        self.emit(EngineEvent::StepProgress {
+            run: self.run,
+            step: request.step.id.clone(),
+            message: why,
+        });
+        let tokens = self.config.tokenizer.count(&again.messages.prompt());
+        Ok((self.ask(&again)?, tokens))
+    }
+
+    /// `complete_report`: one short call given only the report's missing figures writes its
+    /// "Key figures" section, appended to the report.
+    fn complete_report(
+        &self,
+        request: &AnswerRequest<'_>,
+        answer: Answer,
+        check: &AnswerCheck,
+        expected: &[&Fact],
+        judge: &Judge<'_>,
+    ) -> Result<(Answer, AnswerCheck), Outcome> {
+        let missing = expected.iter().copied().filter(|f| check.missing.contains(&f.key));
+        let user = format!(
+            "## key_figures\n{}\n\n## task\nThe report above left out these key figures. Write its \
+             \"Key figures\" section: one bullet per figure, stating it exactly as given with what it measures. \
+             Use no other figures.",
+            crate::tools::fact_list(missing)
+        );
+        let why = format!("report lacks {} critical figures; asking for them", check.missing.len());
+        let (section, tokens) = self.ask_again(request, &user, why)?;
+        let text = format!("{}\n\n{}\n", answer.text.trim_end(), section.text.trim());
+        let check = AnswerCheck {
+            retried: true,
+            retry_prompt_tokens: tokens,
+            ..judge(&text)
+        };
+        let reported = answer.reported.zip(section.reported).map(|(a, b)| a.plus(b));
+        Ok((Answer { text, reported }, check))
+    }
+
+    /// `retry`: the whole prompt again with a note naming what was wrong; the better of the
+    /// two answers is kept.
+    fn retry(
+        &self,
+        request: &AnswerRequest<'_>,
+        first: Answer,
+        check: AnswerCheck,
+        expected: &[&Fact],
+        judge: &Judge<'_>,
+    ) -> Result<(Answer, AnswerCheck), Outcome> {
+        let user = format!("{}\n\n{}", request.messages.user, correction(&check, expected));
+        let why = format!("answer flagged ({}); asking once more", check.summary());
+        let (second, tokens) = self.ask_again(request, &user, why)?;
+        let second_check = judge(&second.text);
+        let better = second_check.score() >= check.score();
+        let (kept, dropped, kept_check) = if better {
+            (second, first, second_check)
+        } else {
+            (first, second, check)
+        };
+        let check = AnswerCheck {
+            retried: true,
+            retry_prompt_tokens: tokens,
+            retry_completion_tokens: self.config.tokenizer.count(&dropped.text),
+            ..kept_check
+        };
+        let reported = kept.reported.zip(dropped.reported).map(|(a, b)| a.plus(b));
+        Ok((
+            Answer {
+                text: kept.text,
+                reported,
+            },
+            check,
+        ))
     }
 }
 

@@ -82,6 +82,9 @@ pub enum Action {
     DataInfo,
     /// The runs kept: when, settings, tokens, cost, facts.
     History,
+    /// The newest eval of this flow (`mrflow-tui eval`): optimized against baseline with a
+    /// real model.
+    Evals,
     /// In the history: the selected run against the latest.
     Compare,
     /// Type a filter for the Cache or Context list.
@@ -194,6 +197,7 @@ impl Action {
             Action::Memory => "long-term memory: what the step recalls, what is stored",
             Action::DataInfo => "the data file: format, columns and their roles",
             Action::History => "run history: every run with its settings, tokens, cost, facts",
+            Action::Evals => "the newest eval of this flow: optimized vs baseline with a real model",
             Action::Compare => "in the history: compare the selected run with the latest",
             Action::Filter => "filter the Cache or Context list (Enter keeps it, Esc clears it)",
             _ => "",

@@ -57,6 +57,8 @@ pub enum Effect {
     SaveOverrides,
     /// Read the run history.
     History,
+    /// Read the newest eval of the flow.
+    Evals,
 }
 
 /// A finished step as the panes show it.
@@ -720,6 +722,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         }
         Action::DataInfo => state.popup = Some(data_popup(state)),
         Action::History => return vec![Effect::History],
+        Action::Evals => return vec![Effect::Evals],
         Action::Compare => state.status = "c compares runs in the history: press H first".into(),
         Action::HistoryLoaded { runs, warnings } => {
             if !warnings.is_empty() {
@@ -1006,6 +1009,7 @@ mod tests {
         let mut s = ran();
         s.step = 2;
         assert_eq!(update(&mut s, Action::Memory), [Effect::Memory(2)]);
+        assert_eq!(update(&mut s, Action::Evals), [Effect::Evals]);
     }
 
     #[test]

@@ -341,13 +341,38 @@ fn memory_view(e: &Running, state: &AppState, session: &Session, step: usize) ->
     Action::Inspect { title, lines }
 }
 
+/// The newest eval of the flow, as `eval --show` prints it.
+fn evals_view(state: &AppState, session: &Session) -> Action {
+    let flow = state.flow.name();
+    let kept = session
+        .parts
+        .dirs
+        .as_ref()
+        .and_then(|d| crate::eval::Eval::latest(&d.data, flow));
+    match kept {
+        Some(Ok((path, eval))) => Action::Inspect {
+            title: format!("Eval · {}", path.file_name().unwrap_or_default().to_string_lossy()),
+            lines: eval.table().lines().map(str::to_string).collect(),
+        },
+        Some(Err(message)) => Action::Notice(message),
+        None => Action::Notice(format!(
+            "no eval of {flow} kept yet: `mrflow-tui eval --flow {flow} --llm openai --base-url URL --model M`"
+        )),
+    }
+}
+
 fn perform(effect: Effect, engine: &Option<Running>, state: &AppState, session: &Session) -> Option<Action> {
-    if effect == Effect::History {
-        let listing = session.runs();
-        return Some(Action::HistoryLoaded {
-            runs: listing.runs,
-            warnings: listing.warnings,
-        });
+    // These read what is kept on disk, engine or not.
+    match effect {
+        Effect::Evals => return Some(evals_view(state, session)),
+        Effect::History => {
+            let listing = session.runs();
+            return Some(Action::HistoryLoaded {
+                runs: listing.runs,
+                warnings: listing.warnings,
+            });
+        }
+        _ => {}
     }
     let Some(e) = engine else {
         return Some(Action::Notice("the data is not loaded yet".into()));
@@ -381,7 +406,7 @@ fn perform(effect: Effect, engine: &Option<Running>, state: &AppState, session: 
             Ok(path) => format!("saved the tuned flow to {path}; run it with --flow {path}"),
             Err(err) => format!("saving failed: {err}"),
         })),
-        Effect::History => None,
+        Effect::History | Effect::Evals => None,
     }
 }
 

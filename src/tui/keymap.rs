@@ -51,6 +51,7 @@ pub const DEFAULT_KEYS: &[(&str, &str)] = &[
     ("m", "memory"),
     ("D", "data_info"),
     ("H", "history"),
+    ("E", "evals"),
     ("c", "compare"),
     ("/", "filter"),
 ];
