@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Price;
 use crate::tools::Fact;
+use crate::tools::fact_check::carries;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepTokens {
@@ -148,13 +149,9 @@ pub struct FactRetention {
     pub unsupported: Vec<String>,
 }
 
-/// Whether `text` carries the fact: its subject and figure in one sentence, bullet or table
-/// row, written in any form a reader accepts (see [`crate::tools::fact_check`]).
-pub fn carries(text: &str, fact: &Fact) -> bool {
-    crate::tools::fact_check::carries(text, fact)
-}
-
 impl FactRetention {
+    /// Which critical facts each report carries: subject and figure in one sentence, bullet
+    /// or table row, written in any form a reader accepts (see [`crate::tools::fact_check`]).
     pub fn check(critical: &[&Fact], report: &str, baseline_report: &str) -> FactRetention {
         FactRetention {
             critical: critical.len(),

@@ -10,7 +10,7 @@ use super::events::EngineEvent;
 use super::handle::EngineConfig;
 use crate::cache::{Reference, ResultStore, StoredValue};
 use crate::config::AnswerPolicy;
-use crate::context::{self, ContextInputs, Upstream, ledger};
+use crate::context::{self, ContextInputs, Upstream};
 use crate::data::Dataset;
 use crate::flow::{ContextSource, Flow};
 use crate::llm::{Answer, AnswerRequest, LlmError};
@@ -328,7 +328,7 @@ impl StepJob {
         let answer_facts: Vec<String> = own_visible
             .iter()
             .chain(upstream_visible.iter().flat_map(|(_, f)| f.iter()))
-            .filter(|f| ledger::carries(&answer.text, f))
+            .filter(|f| fact_check::carries(&answer.text, f))
             .map(|f| f.key.clone())
             .collect();
         let completion_tokens = tokenizer.count(&answer.text);

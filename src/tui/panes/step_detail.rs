@@ -117,7 +117,7 @@ pub fn lines(state: &AppState, i: usize, theme: &Theme) -> Vec<Line<'static>> {
         for f in &v.output.facts {
             let critical = if f.priority == Priority::Critical { "★" } else { " " };
             let reached = match report {
-                Some(r) if crate::context::ledger::carries(r, f) => "✓",
+                Some(r) if crate::tools::fact_check::carries(r, f) => "✓",
                 Some(_) => "✗",
                 None => " ",
             };
