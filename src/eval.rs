@@ -252,10 +252,8 @@ async fn optimized_arm(
 ) -> (Arm, RunReport, Arc<ResultStore>) {
     let store = report_store(session);
     let config = EngineConfig {
-        analyst: session.parts.analyst.clone(),
         memory: None,
-        tokenizer: session.tokenizer,
-        answer_policy: session.parts.config.llm.answer_check,
+        ..session.engine_config()
     };
     let started = Instant::now();
     let (handle, mut events) = Engine::spawn_with(session.parts.flow.clone(), dataset.clone(), store.clone(), config);
@@ -344,13 +342,7 @@ fn baseline_arm(
     cancel: &CancellationToken,
 ) -> Arm {
     // The preview the optimized arm's report measured the baseline with (kept in its store).
-    let data_text = store
-        .summary(&baseline::preview_key(&dataset.reference), || crate::cache::Summary {
-            producer: "baseline data preview".into(),
-            text: baseline::data_preview(&dataset.path).unwrap_or_default(),
-        })
-        .text
-        .clone();
+    let data_text = crate::engine::baseline_preview(store, dataset);
     // The steps the optimized run finished (so the same route), in flow order, with the
     // tool outputs it stored: the same exact results.
     let ran: Vec<usize> = flow
@@ -372,8 +364,6 @@ fn baseline_arm(
         .collect();
     let critical: Vec<Fact> = report.critical_facts().into_iter().cloned().collect();
     let all_facts: Vec<Fact> = report.steps.iter().flat_map(|s| s.facts.iter().cloned()).collect();
-    let window = analyst.context_window();
-    let reserve = analyst.answer_reserve();
     let sinks = flow.dag.sinks();
 
     let mut answers: Vec<String> = Vec::new();
@@ -422,13 +412,7 @@ fn baseline_arm(
             unsupported: vec![],
             error: None,
         };
-        if let Some(w) = window
-            && tokens + reserve > w
-        {
-            let why = format!(
-                "the prompt of {tokens} tokens (~) and {reserve} for the answer do not fit {}'s context window of {w} tokens",
-                analyst.name()
-            );
+        if let Some(why) = crate::llm::window_problem(analyst, tokens, tokenizer.encoding) {
             step.error = Some(why.clone());
             steps.push(step);
             status = ArmStatus::DoesNotFit;

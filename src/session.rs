@@ -102,13 +102,22 @@ impl Session {
 
     /// The engine for `dataset`, on the current tokio runtime.
     pub fn spawn_engine(&self, dataset: Arc<Dataset>) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {
-        let config = EngineConfig {
+        Engine::spawn_with(
+            self.parts.flow.clone(),
+            dataset,
+            self.store.clone(),
+            self.engine_config(),
+        )
+    }
+
+    /// What the engine runs with: the session's analyst, memory, encoding and answer policy.
+    pub fn engine_config(&self) -> EngineConfig {
+        EngineConfig {
             analyst: self.parts.analyst.clone(),
             memory: self.parts.memory.clone(),
             tokenizer: self.tokenizer,
             answer_policy: self.parts.config.llm.answer_check,
-        };
-        Engine::spawn_with(self.parts.flow.clone(), dataset, self.store.clone(), config)
+        }
     }
 
     /// The run's report as it stands, measured against the baseline (waiting for the

@@ -8,4 +8,4 @@ mod step_job;
 
 pub use events::{EngineCommand, EngineEvent, RunState, StepStatus};
 pub use handle::{Engine, EngineConfig, EngineHandle, FlowSnapshot, StepState};
-pub use report::{CacheSummary, DataSummary, Measure, PreviewJob, RunReport, StepReport};
+pub use report::{CacheSummary, DataSummary, Measure, PreviewJob, RunReport, StepReport, baseline_preview};

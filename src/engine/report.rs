@@ -116,6 +116,17 @@ fn preview(store: &ResultStore, dataset: &Reference, text: impl FnOnce() -> Stri
     })
 }
 
+/// The data as the baseline's loading tool returned it (`describe()` and `head(20)`), kept
+/// in `store` by the dataset's reference: it costs a full read of the file and is the same
+/// for the same bytes.
+pub fn baseline_preview(store: &ResultStore, dataset: &Dataset) -> String {
+    preview(store, &dataset.reference, || {
+        baseline::data_preview(&dataset.path).unwrap_or_default()
+    })
+    .text
+    .clone()
+}
+
 /// The baseline's preview of a file, from the loader's single parse of it and computed on a
 /// thread of its own while the flow runs: take the loader's whole frame with
 /// [`observer`](Self::observer), [`start`](Self::start) after loading, and
@@ -250,12 +261,7 @@ impl RunReport {
                 answer: &outputs[i].as_ref().expect("ran").answer,
             })
             .collect();
-        // The preview costs a full read of the file; it is the same for the same bytes.
-        let data_text = preview(store, &dataset.reference, || {
-            baseline::data_preview(&dataset.path).unwrap_or_default()
-        })
-        .text
-        .clone();
+        let data_text = baseline_preview(store, dataset);
         // Counts are kept by the prompt's hash, so a rerun served from the cache never needs
         // to load the encoding at all.
         let encoding = measure.tokenizer.encoding.as_str();

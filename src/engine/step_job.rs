@@ -275,19 +275,10 @@ impl StepJob {
         let own_visible = visible(&facts);
         let upstream_visible: Vec<(&str, Vec<Fact>)> =
             upstream.iter().map(|(id, _, o)| (*id, visible(&o.facts))).collect();
-        let analyst = &self.config.analyst;
-        if let Some(window) = analyst.context_window() {
-            let reserve = analyst.answer_reserve();
-            if pruned.tokens + reserve > window {
-                return Err(Outcome::Failed(format!(
-                    "llm: the prompt of {} tokens (~, by {}) and {reserve} for the answer do not fit {}'s context \
-                     window of {window} tokens; lower the step's budget or [llm] max_tokens, or use a model with \
-                     a larger window",
-                    pruned.tokens,
-                    tokenizer.encoding,
-                    analyst.name()
-                )));
-            }
+        if let Some(why) = crate::llm::window_problem(self.config.analyst.as_ref(), pruned.tokens, tokenizer.encoding) {
+            return Err(Outcome::Failed(format!(
+                "llm: {why}; lower the step's budget or [llm] max_tokens, or use a model with a larger window"
+            )));
         }
         let request = AnswerRequest {
             flow: self.flow.name(),

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{LlmBackend, LlmSettings};
-use crate::context::Messages;
+use crate::context::{Encoding, Messages};
 use crate::flow::StepDef;
 use crate::tools::Fact;
 
@@ -131,6 +131,21 @@ pub trait Analyst: Send + Sync {
         on_text: &mut dyn FnMut(&str),
         cancel: &CancellationToken,
     ) -> Result<Answer, LlmError>;
+}
+
+/// Why a prompt of `tokens` (counted in `encoding`: an estimate for a model with another
+/// tokenizer) is not sent to `analyst`: with the answer's reserve it does not fit the
+/// model's context window. None when it fits or the window is unknown.
+pub fn window_problem(analyst: &dyn Analyst, tokens: usize, encoding: Encoding) -> Option<String> {
+    let window = analyst.context_window()?;
+    let reserve = analyst.answer_reserve();
+    (tokens + reserve > window).then(|| {
+        format!(
+            "the prompt of {tokens} tokens (~, by {encoding}) and {reserve} for the answer do not fit {}'s context \
+             window of {window} tokens",
+            analyst.name()
+        )
+    })
 }
 
 /// The analyst the configuration asks for, writing as `model`.
