@@ -38,6 +38,8 @@ fn state_after_run() -> AppState {
         model: "gpt-4o-mini",
         tokenizer: Tokenizer::for_model("gpt-4o-mini"),
         price: None,
+        cache_rule: Default::default(),
+        counts_exact: true,
     };
     let report = RunReport::build(&flow, &dataset, &snapshot, &store, &measure);
     let mut state = AppState::new(flow, "beverage_sales.csv".into());

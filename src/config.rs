@@ -6,30 +6,17 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::models::Price;
+use crate::models::{BUILTIN_MODELS, CacheRule, CacheTtl, ModelCard, Provider, Tokenizer, family};
+
 pub const DEFAULT_CONFIG: &str = include_str!("../assets/config/default.toml");
-
-/// USD per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Price {
-    pub input: f64,
-    pub output: f64,
-    /// Input read from the provider's prompt cache; absent when the model has no discount.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cached_input: Option<f64>,
-}
-
-impl Price {
-    /// USD per million cached input tokens (the full input price when there is no discount).
-    pub fn cached_input(&self) -> f64 {
-        self.cached_input.unwrap_or(self.input)
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Config {
     pub model: String,
-    pub pricing: BTreeMap<String, Price>,
+    /// What is known of each model: prices, cache rules, window, tokenizer (see
+    /// [`crate::models`]); the built-in table with `config.toml`'s `[models]` over it.
+    pub models: BTreeMap<String, ModelCard>,
     /// TUI key bindings over the defaults: key → action.
     pub keys: BTreeMap<String, String>,
     /// `default` or `mono`.
@@ -59,14 +46,22 @@ pub struct DataSettings {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LlmSettings {
     pub backend: LlmBackend,
-    pub base_url: String,
+    /// The server; unset: the backend's own (see [`LlmSettings::base_url`]).
+    pub base_url: Option<String>,
     /// The environment variable that holds the API key; the key itself is never in a file.
-    pub api_key_env: String,
+    /// Unset: the backend's own (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`).
+    pub api_key_env: Option<String>,
     pub timeout_seconds: u64,
     pub max_retries: u32,
     pub stream: bool,
     /// Send OpenAI's `prompt_cache_key` (flow and step) when the server is OpenAI's.
     pub prompt_cache_key: bool,
+    /// OpenAI's `prompt_cache_retention` (`in_memory` or `24h`), sent to api.openai.com
+    /// when set.
+    pub prompt_cache_retention: Option<String>,
+    /// How long a cache entry written at a breakpoint lives (Anthropic's `cache_control`
+    /// TTL); writes are priced by it.
+    pub cache_ttl: CacheTtl,
     /// Sampling temperature sent with each request (0: the likeliest answer, repeatable);
     /// not sent to OpenAI's reasoning models, which accept only their own.
     pub temperature: f64,
@@ -109,6 +104,8 @@ pub enum LlmBackend {
     Offline,
     /// Any OpenAI-compatible chat-completions server.
     Openai,
+    /// Anthropic's Messages API, with prompt-cache breakpoints.
+    Anthropic,
 }
 
 /// Where insights persist.
@@ -133,6 +130,8 @@ struct LlmLayer {
     max_retries: Option<u32>,
     stream: Option<bool>,
     prompt_cache_key: Option<bool>,
+    prompt_cache_retention: Option<String>,
+    cache_ttl: Option<CacheTtl>,
     temperature: Option<f64>,
     seed: Option<u64>,
     max_tokens: Option<u32>,
@@ -192,8 +191,12 @@ struct CacheLayer {
 struct Layer {
     model: Option<String>,
     theme: Option<String>,
+    /// Price-only overrides (the older form): an entry updates a known model's prices or
+    /// adds a model with OpenAI's cache rules and estimated counts.
     #[serde(default)]
     pricing: BTreeMap<String, Price>,
+    #[serde(default)]
+    models: BTreeMap<String, ModelCard>,
     #[serde(default)]
     keys: BTreeMap<String, String>,
     cache: Option<CacheLayer>,
@@ -211,22 +214,36 @@ pub struct ConfigError {
 }
 
 fn parse(text: &str, origin: &str) -> Result<Layer, ConfigError> {
-    toml::from_str(text).map_err(|e| ConfigError {
+    let layer: Layer = toml::from_str(text).map_err(|e| ConfigError {
         origin: origin.to_string(),
         line: e
             .span()
             .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1),
         message: e.message().trim().to_string(),
-    })
+    })?;
+    for (name, card) in &layer.models {
+        if let Some(problem) = card.problem() {
+            return Err(ConfigError {
+                origin: origin.to_string(),
+                line: text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with("[models.") && l.contains(name.as_str()))
+                    .map(|n| n + 1),
+                message: format!("[models.\"{name}\"]: {problem}"),
+            });
+        }
+    }
+    Ok(layer)
 }
 
 impl Config {
     /// The embedded default alone.
     pub fn default_only() -> Config {
         let layer = parse(DEFAULT_CONFIG, "default config").expect("the default config parses (tested)");
-        Config {
+        let table = parse(BUILTIN_MODELS, "built-in model table").expect("the model table parses (tested)");
+        let mut config = Config {
             model: layer.model.expect("default sets a model"),
-            pricing: layer.pricing,
+            models: table.models,
             keys: layer.keys,
             theme: layer.theme.unwrap_or_else(|| "default".into()),
             cache: {
@@ -242,12 +259,14 @@ impl Config {
                 let l = layer.llm.expect("default has [llm]");
                 LlmSettings {
                     backend: l.backend.expect("default sets backend"),
-                    base_url: l.base_url.expect("default sets base_url"),
-                    api_key_env: l.api_key_env.expect("default sets api_key_env"),
+                    base_url: l.base_url,
+                    api_key_env: l.api_key_env,
                     timeout_seconds: l.timeout_seconds.expect("default sets timeout_seconds"),
                     max_retries: l.max_retries.expect("default sets max_retries"),
                     stream: l.stream.expect("default sets stream"),
                     prompt_cache_key: l.prompt_cache_key.expect("default sets prompt_cache_key"),
+                    prompt_cache_retention: l.prompt_cache_retention,
+                    cache_ttl: l.cache_ttl.unwrap_or_default(),
                     temperature: l.temperature.expect("default sets temperature"),
                     seed: l.seed,
                     max_tokens: l.max_tokens.expect("default sets max_tokens"),
@@ -268,7 +287,9 @@ impl Config {
                 }
             },
             data: layer.data.unwrap_or_default(),
-        }
+        };
+        config.apply_prices(layer.pricing);
+        config
     }
 
     /// Default, then `config.toml` in `config_dir` if present, then the environment.
@@ -299,7 +320,8 @@ impl Config {
         if let Some(theme) = layer.theme {
             self.theme = theme;
         }
-        self.pricing.extend(layer.pricing);
+        self.models.extend(layer.models);
+        self.apply_prices(layer.pricing);
         self.keys.extend(layer.keys);
         if let Some(c) = layer.cache {
             self.cache.memory_mb = c.memory_mb.unwrap_or(self.cache.memory_mb);
@@ -310,12 +332,14 @@ impl Config {
         if let Some(l) = layer.llm {
             let s = &mut self.llm;
             s.backend = l.backend.unwrap_or(s.backend);
-            s.base_url = l.base_url.unwrap_or(std::mem::take(&mut s.base_url));
-            s.api_key_env = l.api_key_env.unwrap_or(std::mem::take(&mut s.api_key_env));
+            s.base_url = l.base_url.or(s.base_url.take());
+            s.api_key_env = l.api_key_env.or(s.api_key_env.take());
             s.timeout_seconds = l.timeout_seconds.unwrap_or(s.timeout_seconds);
             s.max_retries = l.max_retries.unwrap_or(s.max_retries);
             s.stream = l.stream.unwrap_or(s.stream);
             s.prompt_cache_key = l.prompt_cache_key.unwrap_or(s.prompt_cache_key);
+            s.prompt_cache_retention = l.prompt_cache_retention.or(s.prompt_cache_retention.take());
+            s.cache_ttl = l.cache_ttl.unwrap_or(s.cache_ttl);
             s.temperature = l.temperature.unwrap_or(s.temperature);
             s.seed = l.seed.or(s.seed);
             s.max_tokens = l.max_tokens.unwrap_or(s.max_tokens);
@@ -339,29 +363,84 @@ impl Config {
         }
     }
 
-    /// The price of `model`, if the pricing table knows it; a dated snapshot
-    /// (`gpt-4o-2024-08-06`) or a provider-prefixed name (`openai/gpt-4o`) takes its
-    /// family's price when it has none of its own.
+    /// `[pricing]` entries: a known model's prices replaced, an unknown one added with
+    /// OpenAI's cache rules and estimated counts.
+    fn apply_prices(&mut self, prices: BTreeMap<String, Price>) {
+        for (name, price) in prices {
+            let card = self.models.entry(name).or_insert_with(|| ModelCard {
+                provider: Provider::Other,
+                input: 0.0,
+                output: 0.0,
+                cached_input: None,
+                cache_write: None,
+                min_cacheable_tokens: CacheRule::default().min_tokens,
+                context_window: None,
+                tokenizer: Tokenizer::Estimated,
+                prices_as_of: "2026-01-01".into(),
+                source: "config.toml [pricing]".into(),
+            });
+            card.input = price.input;
+            card.output = price.output;
+            card.cached_input = price.cached_input;
+            if price.cache_write.is_some() {
+                card.cache_write = Some(crate::models::CacheWrite {
+                    five_minutes: price.cache_write,
+                    one_hour: price.cache_write,
+                });
+            }
+            card.source = "config.toml [pricing]".into();
+        }
+    }
+
+    /// The entry for `model`: its own, else its family's (a dated snapshot or a
+    /// provider-prefixed name takes its family's entry).
+    pub fn model_card(&self, model: &str) -> Option<(&str, &ModelCard)> {
+        let name = family(model, |n| self.models.contains_key(n))?;
+        self.models.get_key_value(name).map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// The price of `model`, writes at the configured cache TTL; None when the table does
+    /// not know the model.
     pub fn price(&self, model: &str) -> Option<Price> {
-        let bare = model.rsplit('/').next().unwrap_or(model);
-        [model, bare, undated(bare)]
-            .into_iter()
-            .find_map(|name| self.pricing.get(name).copied())
+        self.model_card(model).map(|(_, card)| card.price(self.llm.cache_ttl))
+    }
+
+    /// The prompt-cache rules `model` is costed by (OpenAI's for a model the table lacks).
+    pub fn cache_rule(&self, model: &str) -> CacheRule {
+        self.model_card(model).map(|(_, c)| c.cache_rule()).unwrap_or_default()
+    }
+
+    /// Whether token counts for `model` are exact: its tokenizer is one we ship. A model the
+    /// table lacks is exact when its name is one of OpenAI's.
+    pub fn counts_exact(&self, model: &str) -> bool {
+        match self.model_card(model) {
+            Some((_, card)) => card.tokenizer.exact(),
+            None => {
+                let bare = model.rsplit('/').next().unwrap_or(model).to_ascii_lowercase();
+                ["gpt-", "o1", "o3", "o4", "text-embedding"]
+                    .iter()
+                    .any(|p| bare.starts_with(p))
+            }
+        }
     }
 }
 
-/// A model name without its snapshot date: `gpt-4o-2024-08-06` → `gpt-4o`.
-fn undated(model: &str) -> &str {
-    let bytes = model.as_bytes();
-    let n = bytes.len();
-    let dated = n > 11
-        && bytes[n - 11] == b'-'
-        && bytes[n - 6] == b'-'
-        && bytes[n - 3] == b'-'
-        && [n - 10, n - 9, n - 8, n - 7, n - 5, n - 4, n - 2, n - 1]
-            .iter()
-            .all(|&i| bytes[i].is_ascii_digit());
-    if dated { &model[..n - 11] } else { model }
+impl LlmSettings {
+    /// The server: the configured one, else the backend's own.
+    pub fn base_url(&self) -> &str {
+        self.base_url.as_deref().unwrap_or(match self.backend {
+            LlmBackend::Anthropic => "https://api.anthropic.com",
+            LlmBackend::Offline | LlmBackend::Openai => "https://api.openai.com/v1",
+        })
+    }
+
+    /// The variable that holds the key: the configured one, else the backend's own.
+    pub fn api_key_env(&self) -> &str {
+        self.api_key_env.as_deref().unwrap_or(match self.backend {
+            LlmBackend::Anthropic => "ANTHROPIC_API_KEY",
+            LlmBackend::Offline | LlmBackend::Openai => "OPENAI_API_KEY",
+        })
+    }
 }
 
 #[cfg(test)]
@@ -378,8 +457,20 @@ mod tests {
                 input: 2.5,
                 output: 10.0,
                 cached_input: Some(1.25),
+                cache_write: None,
             })
         );
+        for model in ["claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5"] {
+            let (_, card) = c.model_card(model).unwrap_or_else(|| panic!("{model} is known"));
+            assert_eq!(card.provider, Provider::Anthropic);
+            assert!(card.cache_write.is_some() && card.context_window.is_some(), "{model}");
+        }
+        assert!(c.model_card("gemini-3-pro-preview").is_some() && c.model_card("gpt-5.6-terra").is_some());
+        assert_eq!(
+            c.model_card("claude-haiku-4-5-20251001").map(|(n, _)| n),
+            Some("claude-haiku-4-5")
+        );
+        assert!(!c.counts_exact("claude-sonnet-5-5") && c.counts_exact("gpt-5.4") && !c.counts_exact("llama3"));
         for model in ["gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-4.1", "o3", "o4-mini"] {
             let p = c.price(model).unwrap_or_else(|| panic!("{model} has a price"));
             assert!(p.cached_input() < p.input, "{model}");
@@ -401,6 +492,30 @@ mod tests {
         .unwrap();
         let c = Config::load(dir.path()).unwrap();
         assert!(c.price("local").is_some() && c.price("gpt-4o-mini").is_some());
+        assert_eq!(c.model_card("local").unwrap().1.source, "config.toml [pricing]");
+    }
+
+    #[test]
+    fn a_model_entry_missing_a_field_names_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let entry = "[models.\"acme-1\"]\nprovider = \"other\"\ninput = 1.0\noutput = 2.0\nmin_cacheable_tokens = 0\n\
+                     tokenizer = \"estimated\"\nsource = \"acme.example/pricing\"\n";
+        std::fs::write(&path, format!("model = \"acme-1\"\n\n{entry}")).unwrap();
+        let err = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("{}:3: missing field `prices_as_of`", path.display())),
+            "{err}"
+        );
+        std::fs::write(&path, format!("{entry}prices_as_of = \"soon\"\n")).unwrap();
+        let err = Config::load(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains(":1: [models.\"acme-1\"]: `prices_as_of` must be a date"),
+            "{err}"
+        );
+        std::fs::write(&path, format!("{entry}prices_as_of = \"2026-12-01\"\n")).unwrap();
+        let c = Config::load(dir.path()).unwrap();
+        assert_eq!(c.price("acme-1").map(|p| p.output), Some(2.0));
     }
 
     #[test]

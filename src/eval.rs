@@ -18,7 +18,7 @@ use crate::cache::{CacheConfig, ResultStore};
 use crate::context::baseline::{self, BaselineStep};
 use crate::context::{Messages, Tokenizer};
 use crate::data::Dataset;
-use crate::engine::{Engine, EngineCommand, EngineConfig, EngineEvent, Measure, RunReport, StepStatus};
+use crate::engine::{Engine, EngineCommand, EngineConfig, EngineEvent, RunReport, StepStatus};
 use crate::llm::{AnswerRequest, LlmError};
 use crate::session::Session;
 use crate::settings::Priority;
@@ -271,12 +271,7 @@ async fn optimized_arm(
     };
     handle.send(EngineCommand::Shutdown);
     let wall_ms = started.elapsed().as_millis() as u64;
-    let measure = Measure {
-        model: &session.parts.model,
-        tokenizer: session.tokenizer,
-        price: session.price(),
-    };
-    let report = RunReport::build(&session.parts.flow, &dataset, &snapshot, &store, &measure);
+    let report = RunReport::build(&session.parts.flow, &dataset, &snapshot, &store, &session.measure());
     let steps: Vec<ArmStep> = report
         .steps
         .iter()
@@ -424,6 +419,7 @@ fn baseline_arm(
             flow: flow.name(),
             step: def,
             is_final,
+            stable: Default::default(),
             messages: Messages {
                 system: "",
                 user: &prompt,

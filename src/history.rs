@@ -69,7 +69,7 @@ impl StepRecord {
 
     /// The step's cost at `price`: its prompt and completion at list prices.
     pub fn cost(&self, price: Option<Price>) -> Option<f64> {
-        price.map(|p| ledger::cost(p, self.tokens.prompt, 0, self.tokens.completion))
+        price.map(|p| ledger::cost(p, self.tokens.prompt, 0, 0, self.tokens.completion))
     }
 }
 

@@ -20,6 +20,7 @@ pub mod format;
 pub mod history;
 pub mod llm;
 pub mod memory;
+pub mod models;
 mod net;
 pub mod parallel;
 pub mod private_file;

@@ -23,6 +23,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => cli::run::run(args),
         Some(Command::Eval(args)) => cli::eval::run(args),
         Some(Command::Flows { json }) => cli::flows(*json),
+        Some(Command::Models { json }) => cli::models::run(*json),
         Some(Command::GenData(args)) => cli::gen_data(args),
         Some(Command::Cache { action }) => cli::cache::run(action),
         Some(Command::Bench(args)) => cli::bench::run(args),

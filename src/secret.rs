@@ -24,6 +24,11 @@ impl ApiKey {
         format!("Bearer {}", self.0)
     }
 
+    /// The key as its own header's value (Anthropic's `x-api-key`).
+    pub(crate) fn plain(&self) -> &str {
+        &self.0
+    }
+
     /// The value for Mem0's `Authorization` header.
     pub(crate) fn token(&self) -> String {
         format!("Token {}", self.0)

@@ -76,6 +76,18 @@ impl Session {
         self.parts.config.price(&self.parts.model)
     }
 
+    /// How runs are measured: the model's encoding, prices and cache rules.
+    pub fn measure(&self) -> Measure<'_> {
+        let config = &self.parts.config;
+        Measure {
+            model: &self.parts.model,
+            tokenizer: self.tokenizer,
+            price: self.price(),
+            cache_rule: config.cache_rule(&self.parts.model),
+            counts_exact: config.counts_exact(&self.parts.model),
+        }
+    }
+
     /// Loads the data file for the flow, the parsed frame from the cache's disk tier when
     /// this file was parsed before. The same parse is described for the baseline on a
     /// thread of its own while the flow runs ([`Session::finish_run`] waits for it), so the
@@ -127,12 +139,7 @@ impl Session {
         if let Some(job) = pending {
             job.finish(&self.store);
         }
-        let measure = Measure {
-            model: &self.parts.model,
-            tokenizer: self.tokenizer,
-            price: self.price(),
-        };
-        RunReport::build(&self.parts.flow, dataset, snapshot, &self.store, &measure)
+        RunReport::build(&self.parts.flow, dataset, snapshot, &self.store, &self.measure())
     }
 
     /// The report of a finished run; the run's cache counters are added to `cache stats`
@@ -155,6 +162,7 @@ impl Session {
     /// cache file, memory that failed, a run that could not be kept.
     pub fn take_warnings(&self) -> Vec<String> {
         let mut all = self.store.take_warnings();
+        all.extend(self.parts.analyst.take_warnings());
         if let Some(m) = &self.parts.memory {
             all.extend(m.take_warnings());
         }

@@ -15,6 +15,7 @@ const LAYERS: &[&[&str]] = &[
         "dirs",
         "net",
         "sample",
+        "models",
     ],
     &["config"],
     &["data"],

@@ -46,7 +46,11 @@ fn check(name: &str, input: Input, expected: &str) {
         }
         Input::Args(a) => a.into_iter().map(String::from).collect(),
     };
-    let out = mrflow(home.path()).args(&args).output().unwrap();
+    let out = mrflow(home.path())
+        .env_remove("ANTHROPIC_API_KEY")
+        .args(&args)
+        .output()
+        .unwrap();
     let err = stderr(&out);
     let config_path = home.path().join("config/config.toml");
     let expected = expected
@@ -341,12 +345,27 @@ fn bad_config_and_command_lines() {
     check(
         "unknown_key",
         Input::Config("colour = \"red\"\n".into()),
-        "{config}:1: unknown field `colour`, expected one of `model`, `theme`, `pricing`, `keys`, `cache`, `llm`, `memory`, `data`",
+        "{config}:1: unknown field `colour`, expected one of `model`, `theme`, `pricing`, `models`, `keys`, `cache`, `llm`, `memory`, `data`",
     );
     check(
         "unknown_llm_backend",
         Input::Config("[llm]\nbackend = \"gpt\"\n".into()),
-        "{config}:2: unknown variant `gpt`, expected `offline` or `openai`",
+        "{config}:2: unknown variant `gpt`, expected one of `offline`, `openai`, `anthropic`",
+    );
+    check(
+        "model_entry_without_a_date",
+        Input::Config(
+            "model = \"acme\"\n[models.\"acme\"]\nprovider = \"other\"\ninput = 1.0\noutput = 2.0\n\
+             min_cacheable_tokens = 1024\ntokenizer = \"estimated\"\nsource = \"acme.example\"\n"
+                .into(),
+        ),
+        "{config}:2: missing field `prices_as_of`",
+    );
+    check(
+        "anthropic_without_a_key",
+        Input::Args(vec!["run", "--llm", "anthropic", "--model", "claude-sonnet-5-5"]),
+        "the anthropic backend needs an API key for https://api.anthropic.com: set ANTHROPIC_API_KEY (or point \
+         --base-url at a server that speaks the Messages API, or use --llm offline)",
     );
     check(
         "wrong_type",

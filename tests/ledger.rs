@@ -196,13 +196,15 @@ fn the_cached_baseline_cost_of_a_known_shared_prefix_is_exact() {
     assert_eq!(t.encode(&shared).len(), 1300);
     let common = tokens[0].iter().zip(&tokens[1]).take_while(|(a, b)| a == b).count();
     assert!((1300..1302).contains(&common), "{common}");
-    let cached = layout::cached_prefixes(&tokens);
+    let used = layout::cache_use(&tokens, &[], mrflow::models::CacheRule::default());
+    let cached: Vec<usize> = used.iter().map(|u| u.read).collect();
     assert_eq!(cached, [0, 1280], "1,024 + 2 × 128 of the shared 1,300");
 
     let price = Price {
         input: 1.25,
         output: 10.0,
         cached_input: Some(0.125),
+        cache_write: None,
     };
     let steps: Vec<StepTokens> = tokens
         .iter()

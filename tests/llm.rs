@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::http::{Reply, Server, completion, streamed};
+use common::http::{Reply, Server, completion, messages_streamed, streamed};
 use common::{json, mrflow, stderr, stdout};
 
 const KEY: &str = "sk-test-0123456789abcdefSECRET";
@@ -291,11 +291,13 @@ async fn cancelling_a_step_closes_its_request() {
         max_retries: 0,
         stream: true,
         prompt_cache_key: false,
+        prompt_cache_retention: None,
         backoff: Duration::from_millis(10),
         temperature: None,
         seed: None,
         max_tokens: 1024,
         context_window: None,
+        known_window: None,
         is_openai: false,
     })
     .unwrap();
@@ -354,10 +356,10 @@ fn cached_tokens_a_server_reports_are_recorded_and_costed() {
     assert_eq!(totals["cached_tokens_reported"], 4864);
     assert_eq!(totals["cached_tokens"], 4864);
     assert_eq!(steps[0]["tokens"]["cache_write_reported"], 16);
-    // gpt-4o: $2.50 input, $1.25 cached input, $10.00 output per million.
-    let prompt = totals["prompt_tokens"].as_f64().unwrap();
-    let completion = totals["completion_tokens"].as_f64().unwrap();
-    let expected = ((prompt - 4864.0).max(0.0) * 2.5 + prompt.min(4864.0) * 1.25 + completion * 10.0) / 1e6;
+    // gpt-4o: $2.50 input, $1.25 cached input, $10.00 output per million, writes free; at
+    // the server's own counts, as every step reported them.
+    let (prompt, completion) = (8000.0, 40.0);
+    let expected = ((prompt - 4864.0) * 2.5 + 4864.0 * 1.25 + completion * 10.0) / 1e6;
     let got = totals["cost_cached_usd"].as_f64().unwrap();
     assert!((got - expected).abs() < 1e-12, "{got} vs {expected}");
     // Not OpenAI itself: no prompt_cache_key is sent.
@@ -378,11 +380,13 @@ fn the_prompt_cache_key_names_the_flow_and_step() {
         max_retries: 0,
         stream: false,
         prompt_cache_key: true,
+        prompt_cache_retention: None,
         backoff: Duration::from_millis(10),
         temperature: Some(0.0),
         seed: Some(7),
         max_tokens: 1024,
         context_window: None,
+        known_window: None,
         is_openai: false,
     };
     let flow = mrflow::flow::Flow::builtin("roi_analysis").unwrap();
@@ -391,6 +395,7 @@ fn the_prompt_cache_key_names_the_flow_and_step() {
         flow: flow.name(),
         step,
         is_final: false,
+        stable: Default::default(),
         messages: mrflow::context::Messages {
             system: "You are an analyst.",
             user: "## task\nSay ok.",
@@ -409,14 +414,23 @@ fn the_prompt_cache_key_names_the_flow_and_step() {
         let body = server.requests().last().unwrap().json();
         assert_eq!(body.get("prompt_cache_key").and_then(|v| v.as_str()), expected);
     }
-    // From config, only OpenAI's own host gets the key.
-    let mut llm = mrflow::config::Config::default_only().llm;
-    llm.base_url = server.base_url();
-    assert!(
-        !OpenAiSettings::from_config(&llm, "gpt-5-mini")
-            .unwrap()
-            .prompt_cache_key
+    // The retention setting goes out as set.
+    let analyst = OpenAiAnalyst::new(OpenAiSettings {
+        prompt_cache_retention: Some("24h".into()),
+        ..settings.clone()
+    })
+    .unwrap();
+    analyst.answer(&request, &mut |_| {}, &cancel).unwrap();
+    assert_eq!(
+        server.requests().last().unwrap().json()["prompt_cache_retention"],
+        "24h"
     );
+    // From config, only OpenAI's own host gets the key and the retention.
+    let mut llm = mrflow::config::Config::default_only().llm;
+    llm.base_url = Some(server.base_url());
+    llm.prompt_cache_retention = Some("24h".into());
+    let from_config = OpenAiSettings::from_config(&llm, "gpt-5-mini").unwrap();
+    assert!(!from_config.prompt_cache_key && from_config.prompt_cache_retention.is_none());
 }
 
 /// The figures a correction note names, as the model is asked to state them: its `- `
@@ -701,4 +715,230 @@ fn a_report_without_its_figures_is_completed_by_one_short_call() {
         "{text}"
     );
     assert_eq!(report["facts"]["retained"], report["facts"]["critical"]);
+}
+
+// Anthropic's Messages API.
+
+/// A Claude-like model whose minimum cacheable prefix is `min` (our estimate's tokens), at
+/// Sonnet 5.5's prices, written to config.toml beside `llm`.
+fn claude_config(home: &Path, min: usize, llm: &str) {
+    std::fs::create_dir_all(home.join("config")).unwrap();
+    std::fs::write(
+        home.join("config/config.toml"),
+        format!(
+            "[llm]\nanswer_check = \"mark\"\n{llm}\n\n[models.\"claude-test\"]\nprovider = \"anthropic\"\n\
+             input = 2.0\noutput = 10.0\ncached_input = 0.2\ncache_write = {{ \"5m\" = 2.5, \"1h\" = 4.0 }}\n\
+             min_cacheable_tokens = {min}\ncontext_window = 1000000\ntokenizer = \"estimated\"\n\
+             prices_as_of = \"2026-12-06\"\nsource = \"test\"\n"
+        ),
+    )
+    .unwrap();
+}
+
+fn run_anthropic(home: &Path, server: &Server, extra: &[&str]) -> std::process::Output {
+    mrflow(home)
+        .env("ANTHROPIC_API_KEY", KEY)
+        .env_remove("OPENAI_API_KEY")
+        .args([
+            "run",
+            "--llm",
+            "anthropic",
+            "--base-url",
+            &format!("http://127.0.0.1:{}", server.port),
+            "--model",
+            "claude-test",
+            "--format",
+            "json",
+        ])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// The text of a `system` or user `content`: a string, or its text blocks joined.
+fn text_of(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(blocks) => blocks.iter().map(|b| b["text"].as_str().unwrap()).collect(),
+        other => panic!("not text: {other}"),
+    }
+}
+
+/// The cache_control blocks of a request, with the text up to and including each.
+fn breakpoints(body: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    let mut seen = String::new();
+    let mut out = Vec::new();
+    for part in [&body["system"], &body["messages"][0]["content"]] {
+        match part {
+            serde_json::Value::Array(blocks) => {
+                for b in blocks {
+                    seen.push_str(b["text"].as_str().unwrap());
+                    if let Some(c) = b.get("cache_control") {
+                        out.push((seen.clone(), c.clone()));
+                    }
+                }
+            }
+            serde_json::Value::String(s) => seen.push_str(s),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn anthropic_requests_carry_the_key_the_version_and_exactly_the_pruned_prompt() {
+    let home = tempfile::tempdir().unwrap();
+    claude_config(home.path(), 100_000, "");
+    let server = Server::start(|i, _| Reply::Sse(messages_streamed(&["Answer ", &format!("{i}.")], 900, 0, 0, 7)));
+    let prompts = home.path().join("prompts");
+    let out = run_anthropic(home.path(), &server, &["--dump-prompts", prompts.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["token_counts"], "estimated");
+    let steps = report["steps"].as_array().unwrap();
+    let requests = server.requests();
+    assert_eq!(requests.len(), steps.len());
+    for (req, step) in requests.iter().zip(steps) {
+        assert_eq!((req.method.as_str(), req.path.as_str()), ("POST", "/v1/messages"));
+        assert_eq!(req.header("x-api-key"), Some(KEY));
+        assert_eq!(req.header("anthropic-version"), Some(mrflow::llm::ANTHROPIC_VERSION));
+        assert_eq!(req.header("authorization"), None, "the key goes in its own header only");
+        let body = req.json();
+        assert_eq!(body["model"], "claude-test");
+        assert_eq!(body["max_tokens"], 1024);
+        assert_eq!(body["stream"], true);
+        assert_eq!(body["messages"].as_array().unwrap().len(), 1);
+        assert_eq!(body["messages"][0]["role"], "user");
+        // Prefixes under the model's minimum: no breakpoint, plain strings.
+        assert!(breakpoints(&body).is_empty());
+        let id = step["id"].as_str().unwrap();
+        let dumped = std::fs::read_to_string(prompts.join(format!("{id}.txt"))).unwrap();
+        assert_eq!(
+            format!(
+                "[system]\n{}\n\n[user]\n{}",
+                text_of(&body["system"]),
+                text_of(&body["messages"][0]["content"])
+            ),
+            dumped
+        );
+        assert_eq!(step["tokens"]["prompt_reported"], 900);
+        assert_eq!(step["tokens"]["completion_reported"], 7);
+        assert_eq!(
+            step["analyst"].as_str().unwrap(),
+            format!("anthropic/messages http://127.0.0.1:{} claude-test", server.port)
+        );
+    }
+    assert_eq!(report["report"], "Answer 3.");
+}
+
+#[test]
+fn a_breakpoint_ends_a_long_stable_prefix_and_writes_and_reads_are_priced() {
+    let home = tempfile::tempdir().unwrap();
+    claude_config(home.path(), 64, "cache_ttl = \"1h\"");
+    // The first step writes 300 tokens to the cache, the rest read 300 and write 100.
+    let server = Server::start(|i, _| {
+        let (write, read) = if i == 0 { (300, 0) } else { (100, 300) };
+        Reply::Sse(messages_streamed(&[&format!("Answer {i}.")], 500, write, read, 20))
+    });
+    let prompts = home.path().join("prompts");
+    let out = run_anthropic(home.path(), &server, &["--dump-prompts", prompts.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json(&out);
+    let steps = report["steps"].as_array().unwrap();
+    for (req, step) in server.requests().iter().zip(steps) {
+        let body = req.json();
+        let marks = breakpoints(&body);
+        assert_eq!(marks.len(), 1, "one breakpoint: {body}");
+        let (upto, control) = &marks[0];
+        assert_eq!(control, &serde_json::json!({"type": "ephemeral", "ttl": "1h"}));
+        // It closes the stable prefix: the persona, task, tools and dataset, and no result.
+        let stable = step["tokens"]["stable_prefix"].as_u64().unwrap();
+        assert!(stable >= 64, "{stable}");
+        let id = step["id"].as_str().unwrap();
+        let dumped = std::fs::read_to_string(prompts.join(format!("{id}.txt"))).unwrap();
+        let whole = format!(
+            "{}{}",
+            text_of(&body["system"]),
+            text_of(&body["messages"][0]["content"])
+        );
+        assert_eq!(dumped.replace("[system]\n", "").replacen("\n\n[user]\n", "", 1), whole);
+        assert!(upto.len() < whole.len(), "the volatile part follows the breakpoint");
+        assert!(
+            !upto.contains("## results") && !upto.contains("Exact figures"),
+            "{upto}"
+        );
+    }
+    // Per step as reported; the prompt is the three parts together.
+    assert_eq!(steps[0]["tokens"]["cache_write_reported"], 300);
+    assert_eq!(steps[1]["tokens"]["cached_reported"], 300);
+    assert_eq!(steps[1]["tokens"]["prompt_reported"], 900);
+    let t = &report["totals"];
+    assert_eq!(
+        (t["cached_basis"].as_str(), t["cached_tokens"].as_u64()),
+        (Some("reported"), Some(900))
+    );
+    assert_eq!(t["cache_write_tokens"], 600);
+    // $2 input, $0.20 read, $4 an hour's write, $10 output per million, at the server's counts.
+    let prompt = 800.0 + 3.0 * 900.0;
+    let expected = ((prompt - 900.0 - 600.0) * 2.0 + 900.0 * 0.2 + 600.0 * 4.0 + 80.0 * 10.0) / 1e6;
+    let got = t["cost_cached_usd"].as_f64().unwrap();
+    assert!((got - expected).abs() < 1e-12, "{got} vs {expected}");
+}
+
+#[test]
+fn an_overloaded_server_is_retried_and_unknown_events_are_said_once() {
+    let home = tempfile::tempdir().unwrap();
+    claude_config(home.path(), 100_000, "");
+    let server = Server::start(|i, _| {
+        if i == 0 {
+            return Reply::Json(
+                529,
+                vec![("retry-after", "0".into())],
+                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#.into(),
+            );
+        }
+        let mut events = messages_streamed(&["Fine."], 800, 0, 0, 3);
+        events.insert(1, r#"{"type":"brand_new_event","detail":1}"#.into());
+        Reply::Sse(events)
+    });
+    let out = run_anthropic(home.path(), &server, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json(&out);
+    let steps = report["steps"].as_array().unwrap().len();
+    assert_eq!(server.requests().len(), steps + 1, "the 529 was asked again");
+    assert_eq!(report["status"], "completed");
+    let err = stderr(&out);
+    assert_eq!(err.matches("unknown type `brand_new_event`").count(), 1, "{err}");
+}
+
+#[test]
+fn anthropic_keeps_the_key_off_the_disk_and_needs_one_for_its_own_api() {
+    let home = tempfile::tempdir().unwrap();
+    claude_config(home.path(), 100_000, "");
+    let server = Server::start(|i, _| Reply::Sse(messages_streamed(&[&format!("Answer {i}.")], 800, 0, 0, 3)));
+    let prompts = home.path().join("prompts");
+    let out = run_anthropic(home.path(), &server, &["--dump-prompts", prompts.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for entry in common::walk(home.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
+            "{} holds the key",
+            entry.display()
+        );
+    }
+    assert!(!stdout(&out).contains(KEY) && !stderr(&out).contains(KEY));
+
+    // api.anthropic.com without a key: a clear error before anything runs.
+    let out = mrflow(home.path())
+        .env_remove("ANTHROPIC_API_KEY")
+        .args(["run", "--llm", "anthropic", "--model", "claude-sonnet-5-5"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the anthropic backend needs an API key for https://api.anthropic.com: set ANTHROPIC_API_KEY"),
+        "{err}"
+    );
 }

@@ -18,7 +18,7 @@ fn session(home: &std::path::Path) -> Session {
         data: common::sample(),
         load: Default::default(),
         model: config.model.clone(),
-        analyst: mrflow::llm::from_settings(&config.llm, &config.model).unwrap(),
+        analyst: mrflow::llm::from_config(&config, &config.model).unwrap(),
         config,
         dirs: Some(Dirs {
             config: home.join("config"),

@@ -37,6 +37,8 @@ fn after_run(flow: &str) -> (AppState, Arc<ResultStore>) {
         model: "gpt-4o-mini",
         tokenizer,
         price: mrflow::config::Config::default_only().price("gpt-4o-mini"),
+        cache_rule: Default::default(),
+        counts_exact: true,
     };
     let report = RunReport::build(&flow, &dataset, &snapshot, &store, &measure);
 
@@ -212,6 +214,8 @@ fn two_runs() -> (AppState, Vec<mrflow::history::RunRecord>) {
         model: "gpt-4o-mini",
         tokenizer: Tokenizer::for_model("gpt-4o-mini"),
         price,
+        cache_rule: Default::default(),
+        counts_exact: true,
     };
     let report = RunReport::build(&flow, &dataset, &snapshot, &store, &measure);
     let first = mrflow::history::RunRecord::of(&report, &flow, price, 1_795_622_874_000);

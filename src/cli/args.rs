@@ -110,6 +110,13 @@ pub enum Command {
     /// A/B against one model: the flow optimized and as the naive sequential pipeline, with
     /// tokens, time, critical facts kept and unsupported figures for both.
     Eval(EvalArgs),
+    /// The models the tool can cost: provider, prices, cache rules, window, tokenizer, and
+    /// when and where each entry was read (config.toml's [models] included).
+    Models {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the built-in flows.
     Flows {
         /// Print JSON instead of a table.
@@ -307,11 +314,13 @@ pub struct EvalArgs {
 /// Who writes the steps' answers.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LlmArgs {
-    /// `offline` (deterministic, no network) or `openai` (any OpenAI-compatible server)
-    /// [default: from config, `offline`].
+    /// `offline` (deterministic, no network), `openai` (any OpenAI-compatible server) or
+    /// `anthropic` (the Messages API, with prompt-cache breakpoints) [default: from config,
+    /// `offline`].
     #[arg(long, value_name = "BACKEND")]
     pub llm: Option<LlmBackend>,
-    /// The OpenAI-compatible server, up to `/v1`, e.g. http://127.0.0.1:11434/v1 for Ollama.
+    /// The server: for openai up to `/v1` (e.g. http://127.0.0.1:11434/v1 for Ollama), for
+    /// anthropic its root [default: the provider's own].
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
 }
@@ -320,6 +329,7 @@ pub struct LlmArgs {
 pub enum LlmBackend {
     Offline,
     Openai,
+    Anthropic,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -457,18 +467,19 @@ impl Setup {
             config.llm.backend = match backend {
                 LlmBackend::Offline => mrflow::config::LlmBackend::Offline,
                 LlmBackend::Openai => mrflow::config::LlmBackend::Openai,
+                LlmBackend::Anthropic => mrflow::config::LlmBackend::Anthropic,
             };
         }
         if let Some(url) = &llm.base_url {
-            config.llm.base_url = url.clone();
+            config.llm.base_url = Some(url.clone());
         }
-        let analyst = mrflow::llm::from_settings(&config.llm, &model).map_err(Failure::input)?;
+        let analyst = mrflow::llm::from_config(&config, &model).map_err(Failure::input)?;
         let load = load_options(&config, &flow, mapping)?;
         let mut warnings = Vec::new();
         if config.price(&model).is_none() {
             warnings.push(format!(
-                "no price for model `{model}` in the pricing table: costs are shown as n/a (add \
-                 \"{model}\" = {{ input = …, cached_input = …, output = … }} under [pricing] in config.toml)"
+                "no price for model `{model}` in the model table (`mrflow-tui models`): costs are shown as n/a \
+                 (add \"{model}\" = {{ input = …, cached_input = …, output = … }} under [pricing] in config.toml)"
             ));
         }
         let memory = match open_memory(&config, dirs.as_ref()) {

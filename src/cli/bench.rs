@@ -58,7 +58,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
     // The default configuration, the offline analyst, no memory and nothing kept on disk:
     // what is timed is the engine, not this machine's cache or settings.
     let config = Config::default_only();
-    let analyst = mrflow::llm::from_settings(&config.llm, &config.model).map_err(Failure::input)?;
+    let analyst = mrflow::llm::from_config(&config, &config.model).map_err(Failure::input)?;
     let session = Session::new(SessionParts {
         flow: flow.clone(),
         data: path.clone(),

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod data;
 pub mod eval;
 pub mod memory;
+pub mod models;
 pub mod progress;
 pub mod run;
 pub mod runs;

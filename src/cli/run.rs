@@ -5,7 +5,7 @@ use std::path::Path;
 
 use mrflow::cache::ResultStore;
 use mrflow::context::ledger::{CachedBasis, StepTokens};
-use mrflow::engine::{EngineCommand, FlowSnapshot, RunReport, StepStatus};
+use mrflow::engine::{EngineCommand, FlowSnapshot, RunReport, StepStatus, TokenCounts};
 use mrflow::flow::budget_problem;
 use mrflow::tools::format::{grouped, pct, usd};
 
@@ -102,17 +102,27 @@ fn ms(d: Option<u64>) -> String {
 /// Tokens, cost and facts in one line.
 fn ledger_line(r: &RunReport) -> String {
     let t = &r.totals;
+    // A model with its own tokenizer: every count is an o200k estimate, and says so.
+    let estimated = r.token_counts == TokenCounts::Estimated;
+    let n = |v: usize| {
+        if estimated {
+            format!("~{}", grouped(v as f64))
+        } else {
+            grouped(v as f64)
+        }
+    };
     let mut line = format!(
-        "Tokens  {} prompt + {} completion vs {} baseline prompt ({} fewer) · cost {} vs {} ({}, {}) · \
+        "Tokens  {} prompt + {} completion vs {} baseline prompt ({} fewer) · cost {} vs {} ({}, {}{}) · \
          critical facts retained {}/{} (baseline {}/{})",
-        grouped(t.prompt_tokens as f64),
-        grouped(t.completion_tokens as f64),
-        grouped(t.baseline_prompt_tokens as f64),
+        n(t.prompt_tokens),
+        n(t.completion_tokens),
+        n(t.baseline_prompt_tokens),
         pct(t.reduction_pct),
         usd(t.cost_usd),
         usd(t.baseline_cost_usd),
         r.model,
         r.encoding,
+        if estimated { ", estimated counts" } else { "" },
         r.facts.retained,
         r.facts.critical,
         r.facts.baseline_retained,
@@ -131,6 +141,13 @@ fn ledger_line(r: &RunReport) -> String {
         grouped(t.cached_tokens as f64),
         grouped(t.baseline_cached_tokens as f64),
     ));
+    if t.cache_write_tokens + t.baseline_cache_write_tokens > 0 {
+        line.push_str(&format!(
+            " · written to the cache {} vs {}",
+            grouped(t.cache_write_tokens as f64),
+            grouped(t.baseline_cache_write_tokens as f64),
+        ));
+    }
     if let (Some(p), Some(c)) = (t.prompt_tokens_reported, t.completion_tokens_reported) {
         line.push_str(&format!(
             "\n        the server reported {} prompt + {} completion ({:+} prompt tokens against our count)",

@@ -1,9 +1,13 @@
 //! Cache-aware prompt layout. Providers cache prompt prefixes (OpenAI from 1,024 tokens, in
-//! 128-token steps), so a prompt is laid out from its most stable content to its most
+//! 128-token steps; Anthropic up to a breakpoint the request places, from a minimum that
+//! depends on the model), so a prompt is laid out from its most stable content to its most
 //! volatile: what never changes between runs of a step first, what a run or a budget
 //! change alters last. A prefix survives a change up to the first item the change touched.
 
+use serde::{Deserialize, Serialize};
+
 use crate::flow::ContextSource;
+use crate::models::{CacheMode, CacheRule};
 
 /// How often an item's text changes, from never to every run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,31 +41,75 @@ pub fn layout_order(sources: &[&ContextSource]) -> Vec<usize> {
     order
 }
 
-/// Tokens of the longest prefix OpenAI's prompt cache can serve from `shared` tokens that
-/// match an earlier request: nothing under 1,024, then whole 128-token steps.
-pub fn cacheable(shared: usize) -> usize {
-    const MIN: usize = 1024;
-    const STEP: usize = 128;
-    if shared < MIN {
-        0
-    } else {
-        MIN + (shared - MIN) / STEP * STEP
+/// Tokens of the longest prefix a provider's cache can serve or keep from `shared` tokens:
+/// nothing under the rule's minimum, then whole steps (OpenAI: 128 tokens) or, at a
+/// breakpoint, all of it.
+pub fn cacheable(shared: usize, rule: CacheRule) -> usize {
+    if shared < rule.min_tokens {
+        return 0;
+    }
+    match rule.mode {
+        CacheMode::Automatic { step } => {
+            let step = step.max(1);
+            rule.min_tokens + (shared - rule.min_tokens) / step * step
+        }
+        CacheMode::Breakpoints => shared,
     }
 }
 
-/// For each prompt (as tokens, in the order sent), the tokens the provider's prefix cache
-/// could serve: its longest common prefix with any earlier prompt, made [`cacheable`].
-pub fn cached_prefixes(prompts: &[Vec<u32>]) -> Vec<usize> {
+/// What a prompt does with the provider's cache: tokens read from it and tokens written to
+/// it (billed at the write price where the provider charges for writes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheUse {
+    pub read: usize,
+    pub written: usize,
+}
+
+/// For each prompt (as tokens, in the order sent), what the provider's cache would read
+/// and write, the cache empty before the first.
+///
+/// - Automatic caching (OpenAI, Gemini): a prompt reads its longest common prefix with any
+///   earlier one, made [`cacheable`], and writes the rest of its own cacheable length.
+/// - Breakpoints (Anthropic): prompt `k` caches up to `breakpoints[k]` tokens when that
+///   reaches the minimum; it reads the longest earlier entry that its own prefix repeats and
+///   its breakpoint covers, and writes the rest up to its breakpoint.
+pub fn cache_use(prompts: &[Vec<u32>], breakpoints: &[usize], rule: CacheRule) -> Vec<CacheUse> {
+    let marks: Vec<usize> = prompts
+        .iter()
+        .enumerate()
+        .map(|(k, p)| {
+            let at = breakpoints.get(k).copied().unwrap_or(0).min(p.len());
+            if at >= rule.min_tokens { at } else { 0 }
+        })
+        .collect();
     prompts
         .iter()
         .enumerate()
-        .map(|(k, prompt)| {
-            let shared = prompts[..k]
-                .iter()
-                .map(|earlier| common_prefix(prompt, earlier))
-                .max()
-                .unwrap_or(0);
-            cacheable(shared)
+        .map(|(k, prompt)| match rule.mode {
+            CacheMode::Automatic { .. } => {
+                let shared = prompts[..k]
+                    .iter()
+                    .map(|earlier| common_prefix(prompt, earlier))
+                    .max()
+                    .unwrap_or(0);
+                let read = cacheable(shared, rule);
+                CacheUse {
+                    read,
+                    written: cacheable(prompt.len(), rule).saturating_sub(read),
+                }
+            }
+            CacheMode::Breakpoints => {
+                let mark = marks[k];
+                let read = (0..k)
+                    .filter(|&j| marks[j] > 0 && marks[j] <= mark && common_prefix(prompt, &prompts[j]) >= marks[j])
+                    .map(|j| marks[j])
+                    .max()
+                    .unwrap_or(0);
+                CacheUse {
+                    read,
+                    written: mark - read,
+                }
+            }
         })
         .collect()
 }
@@ -91,12 +139,19 @@ mod tests {
 
     #[test]
     fn the_cache_serves_whole_steps_from_1024_tokens() {
-        assert_eq!(cacheable(0), 0);
-        assert_eq!(cacheable(1023), 0);
-        assert_eq!(cacheable(1024), 1024);
-        assert_eq!(cacheable(1151), 1024);
-        assert_eq!(cacheable(1152), 1152);
-        assert_eq!(cacheable(5000), 1024 + 31 * 128);
+        let openai = CacheRule::default();
+        assert_eq!(cacheable(0, openai), 0);
+        assert_eq!(cacheable(1023, openai), 0);
+        assert_eq!(cacheable(1024, openai), 1024);
+        assert_eq!(cacheable(1151, openai), 1024);
+        assert_eq!(cacheable(1152, openai), 1152);
+        assert_eq!(cacheable(5000, openai), 1024 + 31 * 128);
+        let claude = CacheRule {
+            min_tokens: 4096,
+            mode: CacheMode::Breakpoints,
+        };
+        assert_eq!(cacheable(4095, claude), 0);
+        assert_eq!(cacheable(4100, claude), 4100);
     }
 
     #[test]
@@ -107,9 +162,30 @@ mod tests {
         let mut third = base[..1100].to_vec();
         third.extend(7000..8000);
         let unrelated: Vec<u32> = (5..3000).collect();
+        let used = cache_use(&[base, second, third, unrelated], &[], CacheRule::default());
+        let read: Vec<usize> = used.iter().map(|u| u.read).collect();
+        assert_eq!(read, [0, 1024 + 7 * 128, 1024, 0]);
+        assert_eq!(used[0].written, 1024 + 15 * 128, "the first prompt's cacheable length");
+    }
+
+    #[test]
+    fn breakpoints_cache_only_where_placed_and_long_enough() {
+        let rule = CacheRule {
+            min_tokens: 1024,
+            mode: CacheMode::Breakpoints,
+        };
+        let stable: Vec<u32> = (0..1500).collect();
+        let run = |tail: u32| -> Vec<u32> { stable.iter().copied().chain(tail..tail + 300).collect() };
+        let prompts = [run(10_000), run(20_000), (0..800).collect::<Vec<u32>>()];
+        let used = cache_use(&prompts, &[1500, 1500, 800], rule);
         assert_eq!(
-            cached_prefixes(&[base, second, third, unrelated]),
-            [0, 1024 + 7 * 128, 1024, 0]
+            used[0],
+            CacheUse { read: 0, written: 1500 },
+            "the first run writes its prefix"
         );
+        assert_eq!(used[1], CacheUse { read: 1500, written: 0 }, "the second reads it");
+        assert_eq!(used[2], CacheUse::default(), "a short prefix gets no breakpoint");
+        let unmarked = cache_use(&prompts, &[0, 0, 0], rule);
+        assert!(unmarked.iter().all(|u| *u == CacheUse::default()));
     }
 }

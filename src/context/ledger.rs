@@ -29,10 +29,16 @@ pub struct StepTokens {
     /// Prompt tokens before the first volatile item: identical on every run of the step.
     pub stable_prefix: usize,
     /// Prompt tokens a provider's prefix cache could serve, estimated from the earlier
-    /// prompts of the run (see [`crate::context::layout::cached_prefixes`]).
+    /// prompts of the run by the model's cache rules (see
+    /// [`crate::context::layout::cache_use`]).
     pub cached_estimated: usize,
-    /// The same estimate for the baseline's prompt of the step.
+    /// Prompt tokens the same estimate writes to the cache.
+    #[serde(default)]
+    pub cache_write_estimated: usize,
+    /// The same estimates for the baseline's prompt of the step.
     pub baseline_cached_estimated: usize,
+    #[serde(default)]
+    pub baseline_cache_write_estimated: usize,
 }
 
 /// Where the cached-token figures of the optimized run come from.
@@ -54,19 +60,27 @@ pub struct Totals {
     pub prompt_tokens_reported: Option<usize>,
     pub completion_tokens_reported: Option<usize>,
     pub cached_tokens_reported: Option<usize>,
+    #[serde(default)]
+    pub cache_write_tokens_reported: Option<usize>,
     /// Prompt tokens served from a provider's prefix cache: reported, or estimated as
     /// `cached_basis` says.
     pub cached_tokens: usize,
+    /// Prompt tokens written to the provider's cache, on the same basis.
+    #[serde(default)]
+    pub cache_write_tokens: usize,
     pub cached_basis: CachedBasis,
     /// The baseline's prompt tokens a prefix cache could serve (always an estimate).
     pub baseline_cached_tokens: usize,
+    #[serde(default)]
+    pub baseline_cache_write_tokens: usize,
     /// How much smaller the optimized prompts are than the baseline's, in percent.
     pub reduction_pct: f64,
     /// At list prices, every input token paid in full. Null when the model has no price
-    /// in the pricing table.
+    /// in the model table. The server's reported counts when every step has them.
     pub cost_usd: Option<f64>,
     pub baseline_cost_usd: Option<f64>,
-    /// With cached tokens billed at the cached-input price.
+    /// With cached tokens billed at the cached-input price, cache writes at the write price
+    /// (the input price where writes are free).
     pub cost_cached_usd: Option<f64>,
     pub baseline_cost_cached_usd: Option<f64>,
     /// How much cheaper the optimized run is than the baseline, both at list prices.
@@ -75,11 +89,16 @@ pub struct Totals {
     pub cost_reduction_vs_cached_baseline_pct: Option<f64>,
 }
 
-/// USD for `input` prompt tokens of which `cached` are billed at the cached price, and
-/// `output` completion tokens.
-pub fn cost(price: Price, input: usize, cached: usize, output: usize) -> f64 {
+/// USD for `input` prompt tokens of which `cached` are read from the cache and `written`
+/// written to it, and `output` completion tokens.
+pub fn cost(price: Price, input: usize, cached: usize, written: usize, output: usize) -> f64 {
     let cached = cached.min(input);
-    ((input - cached) as f64 * price.input + cached as f64 * price.cached_input() + output as f64 * price.output) / 1e6
+    let written = written.min(input - cached);
+    ((input - cached - written) as f64 * price.input
+        + cached as f64 * price.cached_input()
+        + written as f64 * price.cache_write()
+        + output as f64 * price.output)
+        / 1e6
 }
 
 fn reduction(ours: Option<f64>, baseline: Option<f64>) -> Option<f64> {
@@ -102,24 +121,45 @@ impl Totals {
                 .flatten()
         };
         let cached_reported = reported(|s| s.cached_reported);
-        let (cached, cached_basis) = match cached_reported {
-            Some(n) => (n, CachedBasis::Reported),
-            None => (steps.iter().map(|s| s.cached_estimated).sum(), CachedBasis::Estimated),
+        let written_reported = reported(|s| s.cache_write_reported);
+        let (cached, written, cached_basis) = match cached_reported {
+            Some(n) => (n, written_reported.unwrap_or(0), CachedBasis::Reported),
+            None => (
+                steps.iter().map(|s| s.cached_estimated).sum(),
+                steps.iter().map(|s| s.cache_write_estimated).sum(),
+                CachedBasis::Estimated,
+            ),
         };
         let baseline_cached: usize = steps.iter().map(|s| s.baseline_cached_estimated).sum();
-        let priced = |input: usize, cached: usize| price.map(|p| cost(p, input, cached, completion));
-        let (cost_usd, baseline_cost_usd) = (priced(prompt, 0), priced(baseline, 0));
-        let (cost_cached_usd, baseline_cost_cached_usd) = (priced(prompt, cached), priced(baseline, baseline_cached));
+        let baseline_written: usize = steps.iter().map(|s| s.baseline_cache_write_estimated).sum();
+        // Our cost from the server's own counts when it gave them for every step; the
+        // baseline was never sent, so it is always counted here.
+        let prompt_reported = reported(|s| s.prompt_reported);
+        let completion_reported = reported(|s| s.completion_reported);
+        let (billed_prompt, billed_completion) = match (prompt_reported, completion_reported) {
+            (Some(p), Some(c)) => (p, c),
+            _ => (prompt, completion),
+        };
+        let priced = |input: usize, cached: usize, written: usize, output: usize| {
+            price.map(|p| cost(p, input, cached, written, output))
+        };
+        let cost_usd = priced(billed_prompt, 0, 0, billed_completion);
+        let baseline_cost_usd = priced(baseline, 0, 0, completion);
+        let cost_cached_usd = priced(billed_prompt, cached, written, billed_completion);
+        let baseline_cost_cached_usd = priced(baseline, baseline_cached, baseline_written, completion);
         Totals {
             prompt_tokens: prompt,
             completion_tokens: completion,
             baseline_prompt_tokens: baseline,
-            prompt_tokens_reported: reported(|s| s.prompt_reported),
-            completion_tokens_reported: reported(|s| s.completion_reported),
+            prompt_tokens_reported: prompt_reported,
+            completion_tokens_reported: completion_reported,
             cached_tokens_reported: cached_reported,
+            cache_write_tokens_reported: written_reported,
             cached_tokens: cached,
+            cache_write_tokens: written,
             cached_basis,
             baseline_cached_tokens: baseline_cached,
+            baseline_cache_write_tokens: baseline_written,
             reduction_pct: if baseline == 0 {
                 0.0
             } else {
@@ -194,6 +234,7 @@ mod tests {
             input: 2.0,
             output: 10.0,
             cached_input: Some(0.5),
+            cache_write: None,
         };
         let t = Totals::of(&steps, Some(price));
         assert_eq!(
@@ -216,6 +257,7 @@ mod tests {
             input: 2.0,
             output: 10.0,
             cached_input: Some(0.5),
+            cache_write: None,
         };
         let mut steps = [
             StepTokens {
@@ -260,6 +302,43 @@ mod tests {
         };
         let t = Totals::of(&steps, Some(flat));
         assert_eq!(t.cost_cached_usd, t.cost_usd);
+    }
+
+    #[test]
+    fn writes_are_billed_at_the_write_price_and_reported_counts_win() {
+        let price = Price {
+            input: 2.0,
+            output: 10.0,
+            cached_input: Some(0.2),
+            cache_write: Some(2.5),
+        };
+        let mut steps = [StepTokens {
+            prompt: 3000,
+            completion: 100,
+            baseline_prompt: 9000,
+            cached_estimated: 0,
+            cache_write_estimated: 1500,
+            baseline_cached_estimated: 4000,
+            baseline_cache_write_estimated: 5000,
+            ..StepTokens::default()
+        }];
+        let t = Totals::of(&steps, Some(price));
+        assert_eq!(t.cache_write_tokens, 1500);
+        let ours = (1500.0 * 2.0 + 1500.0 * 2.5 + 100.0 * 10.0) / 1e6;
+        assert!((t.cost_cached_usd.unwrap() - ours).abs() < 1e-12);
+        let base = (4000.0 * 0.2 + 5000.0 * 2.5 + 100.0 * 10.0) / 1e6;
+        assert!((t.baseline_cost_cached_usd.unwrap() - base).abs() < 1e-12);
+
+        // The server's counts: 3,020 prompt tokens, 1,200 read and 300 written.
+        steps[0].prompt_reported = Some(3020);
+        steps[0].completion_reported = Some(98);
+        steps[0].cached_reported = Some(1200);
+        steps[0].cache_write_reported = Some(300);
+        let t = Totals::of(&steps, Some(price));
+        assert_eq!((t.cached_tokens, t.cache_write_tokens), (1200, 300));
+        let ours = (1520.0 * 2.0 + 1200.0 * 0.2 + 300.0 * 2.5 + 98.0 * 10.0) / 1e6;
+        assert!((t.cost_cached_usd.unwrap() - ours).abs() < 1e-12);
+        assert!((t.cost_usd.unwrap() - (3020.0 * 2.0 + 98.0 * 10.0) / 1e6).abs() < 1e-12);
     }
 
     #[test]

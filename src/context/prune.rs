@@ -85,8 +85,20 @@ pub struct PrunedContext {
     /// memory): the part that stays byte-identical from run to run of the step.
     #[serde(default)]
     pub stable_prefix: usize,
+    /// The same prefix in bytes of `prompt`, where a provider's cache breakpoint goes.
+    #[serde(default)]
+    pub stable_prefix_bytes: usize,
     /// Keys of the facts the prompt carries.
     pub facts: Vec<String>,
+}
+
+/// The part of a prompt no rerun of its step changes (persona, task, tools, dataset): where
+/// a provider's cache breakpoint belongs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StablePrefix {
+    pub tokens: usize,
+    /// Its length in bytes of [`Messages::prompt`].
+    pub bytes: usize,
 }
 
 /// A prompt as chat messages: the `[system]` part (the agent) and the `[user]` part.
@@ -112,6 +124,14 @@ const SYSTEM_MARK: &str = "[system]\n";
 const USER_MARK: &str = "[user]\n";
 
 impl PrunedContext {
+    /// The stable prefix, for a cache breakpoint.
+    pub fn stable(&self) -> StablePrefix {
+        StablePrefix {
+            tokens: self.stable_prefix,
+            bytes: self.stable_prefix_bytes,
+        }
+    }
+
     /// The prompt split into its system and user messages (see the module docs for the
     /// layout [`assemble`] writes).
     pub fn messages(&self) -> Messages<'_> {
@@ -371,14 +391,14 @@ fn finish(
         .iter()
         .zip(&decisions)
         .position(|(item, d)| *d != Decision::Dropped && Stability::of(&item.source) == Stability::Volatile);
-    let stable_prefix = match first_volatile {
-        None => tokens,
+    let (stable_prefix, stable_prefix_bytes) = match first_volatile {
+        None => (tokens, prompt.len()),
         Some(k) => {
             let mut head = decisions.clone();
             head[k..].fill(Decision::Dropped);
             let stable = assemble(bundle, &head);
             debug_assert!(prompt.starts_with(&stable));
-            tokenizer.prefix_tokens(&prompt, stable.len())
+            (tokenizer.prefix_tokens(&prompt, stable.len()), stable.len())
         }
     };
     let mut facts: Vec<String> = Vec::new();
@@ -411,6 +431,7 @@ fn finish(
         prompt,
         tokens,
         stable_prefix,
+        stable_prefix_bytes,
         facts,
     }
 }
@@ -540,6 +561,7 @@ mod tests {
             prompt: "[user]\n## task\nDo it".into(),
             tokens: 5,
             stable_prefix: 5,
+            stable_prefix_bytes: 0,
             facts: vec![],
         };
         assert_eq!(

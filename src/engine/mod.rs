@@ -8,4 +8,6 @@ mod step_job;
 
 pub use events::{EngineCommand, EngineEvent, RunState, StepStatus};
 pub use handle::{Engine, EngineConfig, EngineHandle, FlowSnapshot, StepState};
-pub use report::{CacheSummary, DataSummary, Measure, PreviewJob, RunReport, StepReport, baseline_preview};
+pub use report::{
+    CacheSummary, DataSummary, Measure, PreviewJob, RunReport, StepReport, TokenCounts, baseline_preview,
+};

@@ -13,14 +13,24 @@ use crate::cache::{CacheStats, Reference, ResultStore, Summary};
 use crate::config::Price;
 use crate::context::baseline::{self, BaselineStep};
 use crate::context::describe::FilePreview;
+use crate::context::layout::CacheUse;
 use crate::context::ledger::{FactRetention, StepTokens, Totals};
 use crate::context::{Encoding, ItemDecision, Tokenizer, layout};
 use crate::data::{Dataset, WholeBatch};
 use crate::flow::Flow;
 use crate::llm::{AnswerRequest, OfflineAnalyst};
+use crate::models::{CacheMode, CacheRule};
 use crate::settings::Priority;
 use crate::step_output::{AnswerCheck, StepOutput, ToolRecord};
 use crate::tools::Fact;
+
+/// Whether a run's token counts are the model's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenCounts {
+    Exact,
+    Estimated,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -30,6 +40,9 @@ pub struct RunReport {
     /// The model whose encoding counted the tokens and whose prices cost the run.
     pub model: String,
     pub encoding: Encoding,
+    /// `exact` when `encoding` is the model's own; `estimated` when the model has a
+    /// tokenizer we do not ship, and every count here is an o200k estimate.
+    pub token_counts: TokenCounts,
     pub data: DataSummary,
     pub steps: Vec<StepReport>,
     /// The final report as Markdown; null when the last step did not finish.
@@ -183,37 +196,58 @@ impl PreviewJob {
     }
 }
 
-/// How the run is measured: the model (encoding and prices).
+/// How the run is measured: the model (encoding and prices) and its provider's cache rules.
 pub struct Measure<'a> {
     pub model: &'a str,
     pub tokenizer: Tokenizer,
     pub price: Option<Price>,
+    pub cache_rule: CacheRule,
+    /// Whether the tokenizer is the model's own.
+    pub counts_exact: bool,
 }
 
-/// For each prompt, in the order sent, the tokens a provider's prefix cache could serve
-/// (see [`layout::cached_prefixes`]); kept by the prompts' hashes, so a rerun served from
-/// the cache does not encode them again.
-fn cached_estimates(store: &ResultStore, tokenizer: &Tokenizer, prompts: &[String]) -> Vec<usize> {
+/// Where each prompt's cache breakpoint is, for a provider that caches only at one.
+enum Breakpoints<'a> {
+    /// At the end of each step's stable prefix, as the Anthropic backend places it.
+    StablePrefix(&'a [usize]),
+    /// At the end of each whole prompt: the naive pipeline with automatic caching.
+    WholePrompt,
+}
+
+/// For each prompt, in the order sent, what the provider's cache would read and write (see
+/// [`layout::cache_use`]); kept by the prompts' hashes and the rules, so a rerun served
+/// from the cache does not encode them again.
+fn cache_estimates(
+    store: &ResultStore,
+    tokenizer: &Tokenizer,
+    prompts: &[String],
+    rule: CacheRule,
+    breakpoints: Breakpoints<'_>,
+) -> Vec<CacheUse> {
     let encoding = tokenizer.encoding.as_str();
-    let mut parts: Vec<Vec<u8>> = vec![b"cached-prefix/v1".to_vec(), encoding.as_bytes().to_vec()];
+    let marks: Option<&[usize]> = match breakpoints {
+        Breakpoints::StablePrefix(marks) => Some(marks),
+        Breakpoints::WholePrompt => None,
+    };
+    let rules = format!("{rule:?} {marks:?}");
+    let mut parts: Vec<Vec<u8>> = vec![
+        b"prompt-cache/v2".to_vec(),
+        encoding.as_bytes().to_vec(),
+        rules.into_bytes(),
+    ];
     parts.extend(prompts.iter().map(|p| blake3::hash(p.as_bytes()).as_bytes().to_vec()));
     let key = Reference::of_parts(parts.iter().map(Vec::as_slice));
     let compute = || {
         let tokens: Vec<Vec<u32>> = prompts.iter().map(|p| tokenizer.encode(p)).collect();
-        layout::cached_prefixes(&tokens)
+        let whole: Vec<usize> = tokens.iter().map(Vec::len).collect();
+        layout::cache_use(&tokens, marks.unwrap_or(&whole), rule)
     };
     let kept = store.summary(&key, || Summary {
         producer: format!("prompt-cache estimate ({encoding})"),
-        text: compute().iter().map(usize::to_string).collect::<Vec<_>>().join(","),
+        text: serde_json::to_string(&compute()).unwrap_or_default(),
     });
-    let parsed: Option<Vec<usize>> = kept
-        .text
-        .split(',')
-        .filter(|t| !t.is_empty())
-        .map(|t| t.parse().ok())
-        .collect();
-    match parsed {
-        Some(v) if v.len() == prompts.len() => v,
+    match serde_json::from_str::<Vec<CacheUse>>(&kept.text) {
+        Ok(v) if v.len() == prompts.len() => v,
         _ => compute(),
     }
 }
@@ -266,12 +300,48 @@ impl RunReport {
         // to load the encoding at all.
         let encoding = measure.tokenizer.encoding.as_str();
         let baseline_prompts = baseline::prompts(&baseline_steps, &data_text);
-        let baseline_cached = cached_estimates(store, &measure.tokenizer, &baseline_prompts);
+        let rule = measure.cache_rule;
+        // The naive pipeline places no breakpoints of its own; with Anthropic it would use
+        // automatic caching (a top-level `cache_control`), which reads the longest prefix
+        // cached before and writes the rest of the prompt.
+        let baseline_rule = match rule.mode {
+            CacheMode::Breakpoints => CacheRule {
+                mode: CacheMode::Automatic { step: 1 },
+                ..rule
+            },
+            CacheMode::Automatic { .. } => rule,
+        };
+        let baseline_cache = cache_estimates(
+            store,
+            &measure.tokenizer,
+            &baseline_prompts,
+            baseline_rule,
+            Breakpoints::WholePrompt,
+        );
         let our_prompts: Vec<String> = ran
             .iter()
             .map(|&i| outputs[i].as_ref().expect("ran").context.pruned.prompt.clone())
             .collect();
-        let our_cached = cached_estimates(store, &measure.tokenizer, &our_prompts);
+        let stable: Vec<usize> = ran
+            .iter()
+            .map(|&i| outputs[i].as_ref().expect("ran").context.pruned.stable_prefix)
+            .collect();
+        let our_cache = cache_estimates(
+            store,
+            &measure.tokenizer,
+            &our_prompts,
+            rule,
+            Breakpoints::StablePrefix(&stable),
+        );
+        let read = |uses: &[CacheUse]| uses.iter().map(|u| u.read).collect::<Vec<_>>();
+        let written = |uses: &[CacheUse]| uses.iter().map(|u| u.written).collect::<Vec<_>>();
+        // Writes matter only where the provider charges for them.
+        let written = |uses: &[CacheUse]| match measure.price.and_then(|p| p.cache_write) {
+            Some(_) => written(uses),
+            None => vec![0; uses.len()],
+        };
+        let (our_cached, our_written) = (read(&our_cache), written(&our_cache));
+        let (baseline_cached, baseline_written) = (read(&baseline_cache), written(&baseline_cache));
         let baseline_tokens: Vec<usize> = baseline_prompts
             .iter()
             .map(|p| {
@@ -309,7 +379,9 @@ impl RunReport {
                         cache_write_reported: output.and_then(|o| o.reported).and_then(|u| u.cache_write_tokens),
                         stable_prefix: ctx.map_or(0, |c| c.pruned.stable_prefix),
                         cached_estimated: of_ran(&our_cached, i),
+                        cache_write_estimated: of_ran(&our_written, i),
                         baseline_cached_estimated: of_ran(&baseline_cached, i),
+                        baseline_cache_write_estimated: of_ran(&baseline_written, i),
                     },
                     context: ctx.map(|c| c.pruned.decisions.clone()).unwrap_or_default(),
                     tools: output.map(|o| o.tools.clone()).unwrap_or_default(),
@@ -346,6 +418,7 @@ impl RunReport {
                 flow: flow.name(),
                 step: flow.step(i),
                 is_final: true,
+                stable: Default::default(),
                 messages: Default::default(),
                 own_facts: &[],
                 upstream: vec![("baseline", all_owned.as_slice())],
@@ -381,6 +454,11 @@ impl RunReport {
             duration_ms: snapshot.duration_ms,
             model: measure.model.to_string(),
             encoding: measure.tokenizer.encoding,
+            token_counts: if measure.counts_exact {
+                TokenCounts::Exact
+            } else {
+                TokenCounts::Estimated
+            },
             totals: Totals::of(&steps.iter().map(|s| s.tokens).collect::<Vec<_>>(), measure.price),
             data: DataSummary {
                 path: dataset.path.clone(),

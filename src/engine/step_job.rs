@@ -285,6 +285,7 @@ impl StepJob {
             step: def,
             is_final: self.is_final,
             messages: pruned.messages(),
+            stable: pruned.stable(),
             own_facts: &own_visible,
             upstream: upstream_visible.iter().map(|(id, f)| (*id, f.as_slice())).collect(),
         };
@@ -366,11 +367,23 @@ impl StepJob {
     /// Asks again with the step's persona and `user`, saying `why` on the step; the answer
     /// and the tokens of the prompt sent.
     fn ask_again(&self, request: &AnswerRequest<'_>, user: &str, why: String) -> Result<(Answer, usize), Outcome> {
+        let messages = crate::context::Messages {
+            system: request.messages.system,
+            user,
+        };
+        // The breakpoint stays only where the new prompt keeps the stable prefix.
+        let kept = request
+            .messages
+            .prompt()
+            .get(..request.stable.bytes)
+            .map(str::to_string);
+        let stable = match kept {
+            Some(prefix) if messages.prompt().starts_with(&prefix) => request.stable,
+            _ => crate::context::StablePrefix::default(),
+        };
         let again = AnswerRequest {
-            messages: crate::context::Messages {
-                system: request.messages.system,
-                user,
-            },
+            messages,
+            stable,
             ..request.clone()
         };
         self.emit(EngineEvent::StepProgress {

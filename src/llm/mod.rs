@@ -1,12 +1,22 @@
 //! Writers of step answers. The engine hands an [`Analyst`] each step's pruned prompt and
 //! facts; the offline analyst is the default and needs no network or key, the OpenAI
-//! backend speaks to any OpenAI-compatible chat-completions server.
+//! backend speaks to any OpenAI-compatible chat-completions server, the Anthropic backend to
+//! the Messages API. Both network backends share one HTTP client loop ([`http`]).
+//!
+//! Why our own HTTP code rather than a client crate: `async-openai` and the Anthropic
+//! crates model each API in full (hundreds of types) yet neither retries on `Retry-After`
+//! with our cancel and timeout semantics nor redacts keys from echoed errors; `genai`
+//! normalises usage across providers and loses the cache-write and cache-read split the
+//! ledger prices. What we need is one POST and one SSE reader per dialect, ~300 lines.
 
+mod anthropic;
+mod http;
 mod offline;
 mod openai;
 mod sse;
 
 pub use crate::secret::ApiKey;
+pub use anthropic::{ANTHROPIC_VERSION, AnthropicAnalyst, AnthropicSettings};
 pub use offline::{OFFLINE_LABEL, OfflineAnalyst};
 pub use openai::{OpenAiAnalyst, OpenAiSettings};
 
@@ -16,7 +26,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{LlmBackend, LlmSettings};
+use crate::config::{Config, LlmBackend};
+pub use crate::context::StablePrefix;
 use crate::context::{Encoding, Messages};
 use crate::flow::StepDef;
 use crate::tools::Fact;
@@ -31,6 +42,8 @@ pub struct AnswerRequest<'a> {
     pub is_final: bool,
     /// The pruned prompt as chat messages, exactly the text whose tokens were counted.
     pub messages: Messages<'a>,
+    /// The prompt's stable prefix, where a provider's cache breakpoint belongs.
+    pub stable: StablePrefix,
     /// Facts of this step's own tools that the prompt carries.
     pub own_facts: &'a [Fact],
     /// Earlier steps' facts that the prompt carries, by step id, in flow order.
@@ -123,6 +136,12 @@ pub trait Analyst: Send + Sync {
         0
     }
 
+    /// What the analyst noticed and should say once (e.g. stream events of a type it does
+    /// not know), taken so each is said once.
+    fn take_warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Answers from the request, passing partial text to `on_text` as it arrives. Called on
     /// a blocking thread; returns [`LlmError::Cancelled`] soon after `cancel` fires.
     fn answer(
@@ -148,12 +167,24 @@ pub fn window_problem(analyst: &dyn Analyst, tokens: usize, encoding: Encoding) 
     })
 }
 
-/// The analyst the configuration asks for, writing as `model`.
-pub fn from_settings(settings: &LlmSettings, model: &str) -> Result<Arc<dyn Analyst>, LlmError> {
+/// The analyst the configuration asks for, writing as `model`; the model table supplies
+/// its context window and minimum cacheable prefix.
+pub fn from_config(config: &Config, model: &str) -> Result<Arc<dyn Analyst>, LlmError> {
+    let settings = &config.llm;
+    let card = config.model_card(model).map(|(_, c)| c);
+    let window = card.and_then(|c| c.context_window);
     match settings.backend {
         LlmBackend::Offline => Ok(Arc::new(OfflineAnalyst)),
-        LlmBackend::Openai => Ok(Arc::new(OpenAiAnalyst::new(OpenAiSettings::from_config(
-            settings, model,
-        )?)?)),
+        LlmBackend::Openai => {
+            let mut s = OpenAiSettings::from_config(settings, model)?;
+            s.known_window = window;
+            Ok(Arc::new(OpenAiAnalyst::new(s)?))
+        }
+        LlmBackend::Anthropic => {
+            let minimum = config.cache_rule(model).min_tokens;
+            Ok(Arc::new(AnthropicAnalyst::new(AnthropicSettings::from_config(
+                settings, model, minimum, window,
+            )?)?))
+        }
     }
 }

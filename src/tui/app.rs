@@ -94,6 +94,8 @@ pub struct LedgerView {
     pub critical_values: Vec<String>,
     /// Statements of the critical facts the report lacks.
     pub missing: Vec<String>,
+    /// The counts are o200k estimates for a model with its own tokenizer (shown `~1,502`).
+    pub estimated: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
@@ -178,6 +180,8 @@ pub struct AppState {
     /// Steps whose tuning differs from their last run, with the what-if result.
     pub what_if: Vec<Option<Result<PrunedContext, String>>>,
     pub ledger: Option<LedgerView>,
+    /// The model's prompt-cache rules, for what of a stable prefix a cache would keep.
+    pub cache_rule: crate::models::CacheRule,
     pub cache: Vec<EntryInfo>,
     pub cache_sort: CacheSort,
     pub focus: Pane,
@@ -224,6 +228,7 @@ impl AppState {
             tuning,
             what_if: vec![None; n],
             ledger: None,
+            cache_rule: Default::default(),
             cache: Vec::new(),
             cache_sort: CacheSort::Newest,
             focus: Pane::Flow,
@@ -877,6 +882,7 @@ mod tests {
             prompt: "[user]\n## task\nx".into(),
             tokens,
             stable_prefix: 0,
+            stable_prefix_bytes: 0,
             facts: vec![],
         }
     }

@@ -117,6 +117,7 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into());
     let mut state = AppState::new(session.parts.flow.clone(), format!("{name} · loading…"));
+    state.cache_rule = session.parts.config.cache_rule(&session.parts.model);
     if !opts.notices.is_empty() {
         state.status = opts.notices.join("; ");
     }
@@ -264,6 +265,7 @@ pub fn ledger_view(report: &RunReport) -> LedgerView {
             .collect(),
         facts_retained: report.facts.retained,
         facts_critical: report.facts.critical,
+        estimated: report.token_counts == crate::engine::TokenCounts::Estimated,
     }
 }
 

@@ -259,8 +259,10 @@ fn header<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
         Span::raw(format!(" │ {} │ {phase}", state.data)),
     ];
     if let Some(l) = &state.ledger {
+        // A model with its own tokenizer: the counts are estimates, and say so.
+        let approx = if l.estimated { "~" } else { "" };
         spans.push(Span::raw(format!(
-            " │ {} vs {} tokens (−{}) │ {} vs {} │ facts {}/{} │ prompt-cached {} vs {}",
+            " │ {approx}{} vs {approx}{} tokens (−{}) │ {} vs {} │ facts {}/{} │ prompt-cached {} vs {}",
             grouped(l.prompt_tokens as f64),
             grouped(l.baseline_tokens as f64),
             pct(l.reduction_pct),

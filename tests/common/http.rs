@@ -246,3 +246,37 @@ pub fn streamed(pieces: &[&str], prompt_tokens: usize, completion_tokens: usize)
     events.push("[DONE]".into());
     events
 }
+
+/// An answer as Anthropic's Messages API streams it: `message_start` with the input side of
+/// the usage, a text delta per piece, `message_delta` with the output tokens,
+/// `message_stop`.
+pub fn messages_streamed(
+    pieces: &[&str],
+    input: usize,
+    cache_write: usize,
+    cache_read: usize,
+    output: usize,
+) -> Vec<String> {
+    let mut events = vec![
+        serde_json::json!({"type": "message_start", "message": {"id": "msg_test", "type": "message",
+            "role": "assistant", "content": [], "model": "claude-test", "stop_reason": null,
+            "usage": {"input_tokens": input, "cache_creation_input_tokens": cache_write,
+                      "cache_read_input_tokens": cache_read, "output_tokens": 1}}})
+        .to_string(),
+        serde_json::json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+            .to_string(),
+        serde_json::json!({"type": "ping"}).to_string(),
+    ];
+    events.extend(pieces.iter().map(|p| {
+        serde_json::json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}})
+            .to_string()
+    }));
+    events.push(serde_json::json!({"type": "content_block_stop", "index": 0}).to_string());
+    events.push(
+        serde_json::json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+            "usage": {"output_tokens": output}})
+        .to_string(),
+    );
+    events.push(serde_json::json!({"type": "message_stop"}).to_string());
+    events
+}

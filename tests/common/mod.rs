@@ -122,6 +122,8 @@ pub async fn roi_report(
         model: "gpt-4o-mini",
         tokenizer: mrflow::context::Tokenizer::for_model("gpt-4o-mini"),
         price: None,
+        cache_rule: Default::default(),
+        counts_exact: true,
     };
     RunReport::build(&flow, &data, &snapshot, &store, &measure)
 }

@@ -68,7 +68,7 @@ impl Widget for &BudgetsPane<'_> {
                 format!(" · stable prefix {}", grouped(shown.stable_prefix as f64)),
                 theme.dim,
             ));
-            let cacheable = cacheable(shown.stable_prefix);
+            let cacheable = cacheable(shown.stable_prefix, state.cache_rule);
             if cacheable > 0 {
                 settings.push(Span::styled(
                     format!(" (cacheable {})", grouped(cacheable as f64)),
