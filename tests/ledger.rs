@@ -146,6 +146,86 @@ fn costs_come_from_the_pricing_table() {
     let r = run_json(&["--model", "my-local-llama"]);
     assert!(r["totals"]["cost_usd"].is_null());
     assert_eq!(r["encoding"], "o200k_base");
+    assert_eq!(r["token_counts"], "estimated");
+}
+
+/// The model table lists current Claude, Gemini and GPT-5.x models, each dated and sourced
+/// with its window and cache figures.
+#[test]
+fn models_lists_dated_entries_with_windows_and_cache_rules() {
+    let home = tempfile::tempdir().unwrap();
+    let out = run(home.path(), &["models", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let models = json(&out);
+    let entry = |name: &str| {
+        models
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap_or_else(|| panic!("{name} is listed"))
+            .clone()
+    };
+    for (name, provider) in [
+        ("claude-opus-5-5", "anthropic"),
+        ("claude-sonnet-5-5", "anthropic"),
+        ("claude-haiku-5-5", "anthropic"),
+        ("gemini-3-pro-preview", "google"),
+        ("gemini-3-flash-preview", "google"),
+        ("gpt-5.6-terra", "openai"),
+        ("gpt-5.4-mini", "openai"),
+    ] {
+        let m = entry(name);
+        assert_eq!(m["provider"], provider, "{name}");
+        for key in [
+            "input",
+            "output",
+            "cached_input",
+            "min_cacheable_tokens",
+            "tokenizer",
+            "prices_as_of",
+            "source",
+        ] {
+            assert!(!m[key].is_null(), "{name}.{key}: {m}");
+        }
+        assert!(
+            m.get("cache_write").is_some() && m.get("context_window").is_some(),
+            "{name}"
+        );
+    }
+    let sonnet = entry("claude-sonnet-5-5");
+    assert_eq!(sonnet["cache_write"], serde_json::json!({"5m": 2.5, "1h": 4.0}));
+    assert_eq!(sonnet["context_window"], 1_000_000);
+    assert_eq!(sonnet["tokenizer"], "estimated");
+    assert_eq!(entry("claude-opus-4-5")["min_cacheable_tokens"], 4096);
+    assert_eq!(entry("gpt-5.6-luna")["cache_write"]["5m"], 1.25);
+    let table = stdout(&run(home.path(), &["models"]));
+    assert!(table.lines().next().unwrap().starts_with("MODEL"), "{table}");
+    assert!(
+        table.contains("gpt-4o-mini *"),
+        "the configured model is marked: {table}"
+    );
+}
+
+/// A Claude model: estimated counts, marked; the same 92% reduction; costs at its prices.
+#[test]
+fn a_claude_model_is_costed_at_its_prices_with_estimated_counts() {
+    let r = run_json(&["--model", "claude-sonnet-5-5"]);
+    assert_eq!(r["token_counts"], "estimated");
+    let t = &r["totals"];
+    assert!(t["reduction_pct"].as_f64().unwrap() >= 92.0);
+    let expected = (t["prompt_tokens"].as_f64().unwrap() * 2.0 + t["completion_tokens"].as_f64().unwrap() * 10.0) / 1e6;
+    assert!((t["cost_usd"].as_f64().unwrap() - expected).abs() < 1e-12);
+    // Every prompt is under Sonnet's 1,024-token minimum: nothing of ours is cached or
+    // written. The baseline, cached automatically, writes every prompt and reads nothing.
+    assert_eq!(
+        (t["cached_tokens"].as_u64(), t["cache_write_tokens"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(t["baseline_cache_write_tokens"], t["baseline_prompt_tokens"]);
+    let home = tempfile::tempdir().unwrap();
+    let table = stdout(&run(home.path(), &["run", "--model", "claude-sonnet-5-5"]));
+    assert!(table.contains("Tokens  ~1,501 prompt"), "{table}");
 }
 
 #[test]

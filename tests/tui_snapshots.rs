@@ -317,3 +317,17 @@ fn the_header_shows_load_progress() {
     let screen = render(&mut s, 120, 40);
     assert!(screen.contains("parsing ▕██░░░░░░░░▏ 20% of 100 MB · "), "{screen}");
 }
+
+/// A model whose tokenizer we do not ship (Claude, Gemini): the header's counts are marked
+/// as estimates.
+#[test]
+fn estimated_counts_are_marked_in_the_header() {
+    let (mut s, _) = after_run("roi_analysis");
+    let exact = render(&mut s, 200, 50);
+    assert!(exact.contains(" 1,501 vs 19,952 tokens"), "{exact}");
+    if let Some(l) = s.ledger.as_mut() {
+        l.estimated = true;
+    }
+    let screen = render(&mut s, 200, 50);
+    assert!(screen.contains("~1,501 vs ~19,952 tokens"), "{screen}");
+}

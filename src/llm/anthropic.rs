@@ -220,10 +220,45 @@ struct MessagesApi;
 
 #[derive(Default)]
 struct EventStream {
-    usage: Option<Usage>,
+    usage: Counts,
     stopped: bool,
     /// Event types we do not know, skipped.
     unknown: Vec<String>,
+}
+
+/// Anthropic's usage fields as they arrive: `message_start` says the input side, each
+/// `message_delta` the counts so far (cumulative; some servers, LiteLLM's among them, say
+/// the input side only there).
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    input: Option<usize>,
+    cache_write: Option<usize>,
+    cache_read: Option<usize>,
+    output: Option<usize>,
+}
+
+impl Counts {
+    /// These counts with every field `u` states replaced.
+    fn updated(self, u: &Value) -> Counts {
+        let count = |key: &str| u.get(key).and_then(Value::as_u64).map(|n| n as usize);
+        Counts {
+            input: count("input_tokens").or(self.input),
+            cache_write: count("cache_creation_input_tokens").or(self.cache_write),
+            cache_read: count("cache_read_input_tokens").or(self.cache_read),
+            output: count("output_tokens").or(self.output),
+        }
+    }
+
+    /// `input_tokens` leaves out what was read from or written to the cache, so the
+    /// prompt is the three together.
+    fn usage(self) -> Option<Usage> {
+        Some(Usage {
+            prompt_tokens: self.input? + self.cache_write.unwrap_or(0) + self.cache_read.unwrap_or(0),
+            completion_tokens: self.output.unwrap_or(0),
+            cached_tokens: self.cache_read,
+            cache_write_tokens: self.cache_write,
+        })
+    }
 }
 
 impl Dialect for MessagesApi {
@@ -240,7 +275,10 @@ impl Dialect for MessagesApi {
             .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
             .filter_map(|b| b.get("text").and_then(Value::as_str))
             .collect();
-        Ok((text, value.get("usage").and_then(|u| usage(u, None))))
+        Ok((
+            text,
+            value.get("usage").and_then(|u| Counts::default().updated(u).usage()),
+        ))
     }
 }
 
@@ -250,7 +288,9 @@ impl StreamReader for EventStream {
         let kind = value.get("type").and_then(Value::as_str).unwrap_or_default();
         match kind {
             "message_start" => {
-                self.usage = value.pointer("/message/usage").and_then(|u| usage(u, None));
+                if let Some(u) = value.pointer("/message/usage") {
+                    self.usage = self.usage.updated(u);
+                }
                 Ok(Streamed::Nothing)
             }
             "content_block_delta" => Ok(match value.pointer("/delta/text").and_then(Value::as_str) {
@@ -261,9 +301,8 @@ impl StreamReader for EventStream {
                 _ => Streamed::Nothing,
             }),
             "message_delta" => {
-                // Output tokens so far; the input side was said at message_start.
                 if let Some(u) = value.get("usage") {
-                    self.usage = usage(u, self.usage);
+                    self.usage = self.usage.updated(u);
                 }
                 self.stopped |= value.pointer("/delta/stop_reason").is_some_and(|r| !r.is_null());
                 Ok(Streamed::Nothing)
@@ -287,29 +326,7 @@ impl StreamReader for EventStream {
     }
 
     fn usage(&self) -> Option<Usage> {
-        self.usage
-    }
-}
-
-/// Anthropic's usage: `input_tokens` leaves out what was read from or written to the cache,
-/// so the prompt is their sum. A `message_delta`'s usage updates `before`.
-fn usage(u: &Value, before: Option<Usage>) -> Option<Usage> {
-    let count = |key: &str| u.get(key).and_then(Value::as_u64).map(|n| n as usize);
-    match before {
-        Some(b) => Some(Usage {
-            completion_tokens: count("output_tokens").unwrap_or(b.completion_tokens),
-            ..b
-        }),
-        None => {
-            let read = count("cache_read_input_tokens");
-            let written = count("cache_creation_input_tokens");
-            Some(Usage {
-                prompt_tokens: count("input_tokens")? + read.unwrap_or(0) + written.unwrap_or(0),
-                completion_tokens: count("output_tokens").unwrap_or(0),
-                cached_tokens: Some(read.unwrap_or(0)),
-                cache_write_tokens: Some(written.unwrap_or(0)),
-            })
-        }
+        self.usage.usage()
     }
 }
 
@@ -362,18 +379,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn usage_sums_the_prompt_from_its_three_parts() {
-        let start: Value = serde_json::from_str(
-            r#"{"input_tokens":21,"cache_creation_input_tokens":1200,"cache_read_input_tokens":300,"output_tokens":1}"#,
+    fn usage_sums_the_prompt_from_its_three_parts_as_the_events_say_them() {
+        let mut s = EventStream::default();
+        s.event(
+            r#"{"type":"message_start","message":{"usage":{"input_tokens":21,
+                "cache_creation_input_tokens":1200,"cache_read_input_tokens":300,"output_tokens":1}}}"#,
         )
         .unwrap();
-        let u = usage(&start, None).unwrap();
+        s.event(r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":42}}"#)
+            .unwrap();
+        let u = s.usage().unwrap();
         assert_eq!(
-            (u.prompt_tokens, u.cached_tokens, u.cache_write_tokens),
-            (1521, Some(300), Some(1200))
+            (
+                u.prompt_tokens,
+                u.completion_tokens,
+                u.cached_tokens,
+                u.cache_write_tokens
+            ),
+            (1521, 42, Some(300), Some(1200))
         );
-        let delta: Value = serde_json::from_str(r#"{"output_tokens":42}"#).unwrap();
-        assert_eq!(usage(&delta, Some(u)).unwrap().completion_tokens, 42);
+        // A server that says the input side only at the end (LiteLLM's proxy), and no cache.
+        let mut s = EventStream::default();
+        s.event(r#"{"type":"message_start","message":{"usage":{"input_tokens":0,"output_tokens":0}}}"#)
+            .unwrap();
+        s.event(r#"{"type":"message_delta","delta":{},"usage":{"input_tokens":250,"output_tokens":171}}"#)
+            .unwrap();
+        let u = s.usage().unwrap();
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.cached_tokens),
+            (250, 171, None)
+        );
     }
 
     #[test]

@@ -67,8 +67,14 @@ pub fn lines(state: &AppState, i: usize, theme: &Theme) -> Vec<Line<'static>> {
     match view {
         Some(v) => {
             let baseline = state.ledger.as_ref().and_then(|l| l.baseline.get(i).copied());
+            // A model with its own tokenizer: our counts are estimates.
+            let approx = if state.ledger.as_ref().is_some_and(|l| l.estimated) {
+                "~"
+            } else {
+                ""
+            };
             let mut text = format!(
-                "  prompt {} of budget {} · completion {} · stable prefix {}",
+                "  prompt {approx}{} of budget {} · completion {} · stable prefix {}",
                 grouped(v.prompt_tokens as f64),
                 grouped(v.context.budget as f64),
                 grouped(v.completion_tokens as f64),
@@ -86,6 +92,9 @@ pub fn lines(state: &AppState, i: usize, theme: &Theme) -> Vec<Line<'static>> {
                 );
                 if let Some(c) = u.cached_tokens {
                     server.push_str(&format!(", {} from its prompt cache", grouped(c as f64)));
+                }
+                if let Some(w) = u.cache_write_tokens.filter(|&w| w > 0) {
+                    server.push_str(&format!(", {} written to it", grouped(w as f64)));
                 }
                 lines.push(Line::styled(server, theme.dim));
             }
