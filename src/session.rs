@@ -14,7 +14,7 @@ use crate::context::Tokenizer;
 use crate::data::{DataError, Dataset, FrameStore, LoadOptions, Progress, load};
 use crate::dirs::Dirs;
 use crate::engine::{Engine, EngineConfig, EngineEvent, EngineHandle, FlowSnapshot, Measure, PreviewJob, RunReport};
-use crate::flow::Flow;
+use crate::flow::{Flow, Verdict};
 use crate::history::{self, History, Listing, RunRecord};
 use crate::llm::Analyst;
 use crate::memory::Memory;
@@ -95,21 +95,67 @@ impl Session {
     pub fn load_dataset(&self, progress: Progress) -> Result<Arc<Dataset>, DataError> {
         let mut preview = PreviewJob::default();
         let frames = self.store.disk().map(|d| d as &dyn FrameStore);
+        // Every role the flow's tools read is asked for when available; what runs is
+        // decided once the file's roles are known.
+        let flow = &self.parts.flow;
         let options = LoadOptions {
             progress,
+            optional: flow.required_columns().into_iter().map(String::from).collect(),
             ..self.parts.load.clone()
         };
-        let dataset = load(
-            &self.parts.data,
-            &self.parts.flow.required_columns(),
-            &options,
-            frames,
-            Some(&mut preview.observer()),
-        )
-        .map(Arc::new)?;
+        let mut dataset = load(&self.parts.data, &[], &options, frames, Some(&mut preview.observer()))?;
+        let coverage = flow.coverage(&|role| dataset.has(role));
+        match coverage.verdict() {
+            Verdict::Runs => {}
+            Verdict::Partly { mut notes } => {
+                // What would run the rest, where a column could serve.
+                let dropped: Vec<&String> = coverage.steps.iter().flat_map(|s| s.missing.iter()).collect();
+                notes.extend(
+                    dataset
+                        .profile
+                        .unavailable
+                        .iter()
+                        .filter(|m| dropped.contains(&&m.name))
+                        .filter_map(|m| {
+                            m.suggestion()
+                                .map(|fix| format!("{fix} would run what needs `{}`", m.name))
+                        }),
+                );
+                dataset.notes.extend(notes.iter().cloned());
+                dataset.profile.notes.extend(notes);
+            }
+            Verdict::Cannot { needs } => {
+                let available = dataset.profile.available_roles();
+                let runs_instead = crate::flow::BUILTIN_FLOWS
+                    .iter()
+                    .filter_map(|(name, _)| Flow::builtin(name))
+                    .filter(|f| f.name() != flow.name())
+                    .filter_map(|f| match f.coverage(&|r| available.contains(r)).verdict() {
+                        Verdict::Runs => Some(f.name().to_string()),
+                        Verdict::Partly { .. } => Some(format!("{} (partly)", f.name())),
+                        Verdict::Cannot { .. } => None,
+                    })
+                    .collect();
+                let missing = dataset
+                    .profile
+                    .unavailable
+                    .iter()
+                    .filter(|m| needs.contains(&m.name))
+                    .cloned()
+                    .collect();
+                return Err(DataError::CannotRun {
+                    path: self.parts.data.clone(),
+                    flow: flow.name().to_string(),
+                    missing,
+                    found: dataset.file_columns.join(", "),
+                    runs_instead,
+                    profile: Some(Box::new(dataset.profile.clone())),
+                });
+            }
+        }
         preview.start(&dataset.reference);
         *self.preview.lock().unwrap_or_else(|e| e.into_inner()) = Some(preview);
-        Ok(dataset)
+        Ok(Arc::new(dataset))
     }
 
     /// The engine for `dataset`, on the current tokio runtime.

@@ -43,6 +43,10 @@ pub struct StepOutput {
     /// How the answer fared against the step's critical figures.
     #[serde(default)]
     pub check: AnswerCheck,
+    /// What the step left out and why: tools the data lacks roles for, a route that fell
+    /// back for want of history.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// An answer checked against the exact figures its prompt held, as it arrived.

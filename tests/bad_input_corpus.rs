@@ -159,12 +159,12 @@ fn bad_data_files() {
         "{path}: line 1: duplicate column `brand`",
     );
     check(
-        "no_brand.csv",
-        Input::Data(csv(&[
-            "region,category,total_revenue,total_cost,profit,units_sold",
-            "N,S,1,1,0,1",
-        ])),
-        "{path}: missing role `brand` (text); found columns: region, category, total_revenue, total_cost, profit, units_sold",
+        "no_cost.csv",
+        Input::Data(csv(&["brand,region,category,total_revenue,units_sold", "A,N,S,1,1"])),
+        "{path}: flow `roi_analysis` cannot run on this file: missing role `total_cost` (numbers, or the columns to \
+         derive it as units_sold × cost_per_unit); role `profit` (numbers, or the columns to derive it as \
+         total_revenue − total_cost); found columns: brand, region, category, total_revenue, units_sold; built-in \
+         flows that run on it: brand_performance (partly) (--flow NAME)",
     );
     check(
         "text_in_number.csv",

@@ -37,8 +37,32 @@ fn a_retail_export_runs_roi_analysis_with_an_explicit_brand() {
     let data = byod("retail_export.csv");
     let data = data.to_str().unwrap();
 
-    // Without a brand, nothing runs: the role, the columns that could serve, the fix.
-    let out = run(home.path(), &["run", "--no-cache", "--data", data]);
+    // Without a brand, what needs none runs (profitability by category and region), and
+    // the notes say what was skipped and the fix.
+    let r = run_json(home.path(), &["--data", data]);
+    assert_eq!(r["status"], "completed");
+    let notes = r["data"]["notes"].to_string();
+    assert!(
+        notes.contains("analyze_profitability: no brand column: profitability(by=brand) and ROI skipped"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("optimize_budget skipped: no brand column for budget optimization"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("--column brand=Sub-Category would run what needs `brand`"),
+        "{notes}"
+    );
+    assert_eq!(
+        fact(&r, "analyze_profitability", "profitability.category.top"),
+        "Technology"
+    );
+    // A brand flow without a brand refuses: the role, the columns that could serve, the fix.
+    let out = run(
+        home.path(),
+        &["run", "--no-cache", "--flow", "brand_performance", "--data", data],
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
@@ -46,6 +70,10 @@ fn a_retail_export_runs_roi_analysis_with_an_explicit_brand() {
         "{err}"
     );
     assert!(err.contains("add --column brand=Sub-Category"), "{err}");
+    assert!(
+        err.contains("built-in flows that run on it: roi_analysis (partly), sales_forecast"),
+        "{err}"
+    );
     assert!(stdout(&out).is_empty());
 
     let r = run_json(home.path(), &["--data", data, "--column", "brand=Sub-Category"]);

@@ -52,11 +52,12 @@ fn data_missing_a_needed_column() {
     expect_input_error(
         &["run", "--data", path],
         &format!(
-            "{path}: missing \
+            "{path}: flow `roi_analysis` cannot run on this file: missing \
              role `total_revenue` (numbers, or the columns to derive it as units_sold × price_per_unit); \
              role `total_cost` (numbers, or the columns to derive it as units_sold × cost_per_unit); \
              role `profit` (numbers, or the columns to derive it as total_revenue − total_cost); \
-             role `category` (text); role `region` (text); found columns: brand, units_sold"
+             role `category` (text); role `region` (text); found columns: brand, units_sold; \
+             no built-in flow runs on it"
         ),
     );
 }

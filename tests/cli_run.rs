@@ -184,11 +184,12 @@ fn table_and_markdown_formats_show_steps_and_report() {
     assert!(md.contains("| generate_report | cached | yes |"), "{md}");
 }
 
+/// Two months of history feed no forecast: the router passes over the seasonal method,
+/// the trend says it needs four months, and the report is written from the series alone.
 #[test]
-fn a_failing_step_fails_the_run_with_status_1_and_skips_what_depends_on_it() {
+fn a_history_too_short_for_any_forecast_skips_the_forecast_with_a_note() {
     let home = tempfile::tempdir().unwrap();
     let data = fixture("tiny_sales.csv");
-    // Two months of data cannot feed a seasonal forecast.
     let out = run(
         home.path(),
         &[
@@ -201,21 +202,67 @@ fn a_failing_step_fails_the_run_with_status_1_and_skips_what_depends_on_it() {
             "json",
         ],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = json(&out);
+    assert_eq!(r["status"], "completed");
+    let step = |id: &str| step_of(&r, id).clone();
+    assert_eq!(step("time_series")["route"], "trend_forecast");
+    assert_eq!(step("trend_forecast")["status"], "skipped");
+    assert_eq!(
+        step("trend_forecast")["error"],
+        "trend_forecast skipped: method `trend` needs 4 months of history, the data has 2: three months to fit a \
+         trend and one held out for the backtest"
+    );
+    let notes = r["data"]["notes"].to_string();
+    assert!(
+        notes.contains("time_series: `seasonal_forecast` cannot run (method `trend_seasonal` needs 25 months"),
+        "{notes}"
+    );
+    assert_eq!(step("forecast_report")["status"], "done");
+    assert!(r["report"].as_str().unwrap().contains("Peak season"));
+}
+
+#[test]
+fn a_failing_step_fails_the_run_with_status_1_and_skips_what_depends_on_it() {
+    let home = tempfile::tempdir().unwrap();
+    let data = fixture("tiny_sales.csv");
+    // A budget too small for the time series step's critical context fails that step.
+    let flow = home.path().join("tight.toml");
+    let text = std::fs::read_to_string(common::repo().join("assets/flows/sales_forecast.toml"))
+        .unwrap()
+        .replacen("budget = 500", "budget = 50", 1);
+    std::fs::write(&flow, text).unwrap();
+    let out = run(
+        home.path(),
+        &[
+            "run",
+            "--flow",
+            flow.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let r = json(&out);
     assert_eq!(r["status"], "failed");
     let step = |id: &str| step_of(&r, id).clone();
-    assert_eq!(step("time_series")["route"], "seasonal_forecast");
-    assert_eq!(
-        step("seasonal_forecast")["error"],
-        "forecast(horizon=6, method=trend_seasonal): method `trend_seasonal` needs at least 25 months of history, the data has 2"
+    assert_eq!(step("time_series")["status"], "failed");
+    assert!(
+        step("time_series")["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("context: the critical context needs"),
+        "{}",
+        step("time_series")
     );
     assert_eq!(step("forecast_report")["status"], "skipped");
     assert!(r["report"].is_null());
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.starts_with("mrflow-tui: error: run failed: seasonal_forecast: "),
+        err.starts_with("mrflow-tui: error: run failed: time_series: context: "),
         "{err}"
     );
 }

@@ -12,7 +12,7 @@ use super::loader::LoadOptions;
 use super::numbers::{Decimal, parse_number};
 use super::opened::Opened;
 use super::profile::{DataProfile, MissingColumn};
-use super::roles::{self, candidates_for, dimension_role, find_column};
+use super::roles::{self, TextColumn, candidates_for, dimension_role, find_column};
 use super::schema::{ColumnKind, Derivation, column_spec};
 use super::source::first_line;
 
@@ -23,20 +23,40 @@ pub(super) struct ColumnPlan {
     pub(super) derive: Vec<(String, Derivation)>,
 }
 
+/// The plan for `required` (all of them, or the ones missing) and `optional` (those the
+/// file gives; the ones it does not are returned beside the plan, as missing).
 pub(super) fn plan_columns(
     opened: &Opened,
     required: &[&str],
+    optional: &[String],
     profile: &DataProfile,
-) -> Result<ColumnPlan, Vec<MissingColumn>> {
+    frame: &DataFrame,
+) -> Result<(ColumnPlan, Vec<MissingColumn>), Vec<MissingColumn>> {
     let mut plan = ColumnPlan::default();
     let mut missing = Vec::new();
-    let text_columns: Vec<String> = profile
-        .columns
+    // Distinct values over the first rows only: enough to rank candidates, and free on a
+    // file of millions. Counted only when a dimension is missing.
+    let text_columns = || -> Vec<TextColumn> {
+        profile
+            .columns
+            .iter()
+            .filter(|c| c.kind == "text")
+            .map(|c| TextColumn {
+                name: c.name.clone(),
+                distinct: frame
+                    .column(&c.name)
+                    .ok()
+                    .and_then(|col| col.slice(0, 1_000).n_unique().ok()),
+            })
+            .collect()
+    };
+    let text_columns = std::cell::LazyCell::new(text_columns);
+    let optional: Vec<&str> = optional
         .iter()
-        .filter(|c| c.kind == "text")
-        .map(|c| c.name.clone())
+        .map(String::as_str)
+        .filter(|o| !required.contains(o))
         .collect();
-    for name in required {
+    for name in required.iter().chain(&optional) {
         let role = roles::roles().find(|r| r == name).or_else(|| dimension_role(name));
         match role {
             Some(role) => {
@@ -67,13 +87,26 @@ pub(super) fn plan_columns(
                     name: name.to_string(),
                     kind: ColumnKind::Text,
                     derivation: None,
-                    candidates: text_columns.clone(),
+                    candidates: text_columns.iter().map(|c| c.name.clone()).collect(),
                     ambiguous: false,
                 }),
             },
         }
     }
-    if missing.is_empty() { Ok(plan) } else { Err(missing) }
+    let position = |role: &str| missing.iter().position(|m| m.name == role && !m.ambiguous);
+    if let (Some(b), Some(c)) = (position("brand"), position("category")) {
+        let mut brand = std::mem::take(&mut missing[b].candidates);
+        let mut category = std::mem::take(&mut missing[c].candidates);
+        roles::unswap_proposals(&mut brand, &mut category, &text_columns);
+        missing[b].candidates = brand;
+        missing[c].candidates = category;
+    }
+    let is_required = |m: &MissingColumn| required.contains(&m.name.as_str());
+    if missing.iter().any(is_required) {
+        Err(missing.into_iter().filter(is_required).collect())
+    } else {
+        Ok((plan, missing))
+    }
 }
 
 /// Plans to read or derive `role`; false if neither is possible. Derivations are tried in

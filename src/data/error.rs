@@ -53,6 +53,22 @@ pub enum DataError {
         /// What the file is and how it mapped, for a front end to show.
         profile: Option<Box<DataProfile>>,
     },
+    /// The file maps, but no analysis of the flow can run on it.
+    #[error(
+        "{path}: flow `{flow}` cannot run on this file: missing {}; found columns: {found}{}",
+        describe_all(.missing),
+        flows_that_run(.runs_instead)
+    )]
+    CannotRun {
+        path: PathBuf,
+        flow: String,
+        missing: Vec<MissingColumn>,
+        found: String,
+        /// Built-in flows that do run on the file, each with `partly` when it would skip
+        /// some of its work.
+        runs_instead: Vec<String>,
+        profile: Option<Box<DataProfile>>,
+    },
     #[error("{path}: line {line}, column `{column}`: expected {kind}, found `{value}`")]
     BadValue {
         path: PathBuf,
@@ -145,7 +161,7 @@ impl DataError {
     /// The file's profile, when the file could be read but not used as the flow needs.
     pub fn profile(&self) -> Option<&DataProfile> {
         match self {
-            DataError::MissingColumns { profile, .. } => profile.as_deref(),
+            DataError::MissingColumns { profile, .. } | DataError::CannotRun { profile, .. } => profile.as_deref(),
             _ => None,
         }
     }
@@ -155,6 +171,14 @@ fn show_delimiter(d: char) -> String {
     match d {
         '\t' => "tab".into(),
         other => other.to_string(),
+    }
+}
+
+fn flows_that_run(flows: &[String]) -> String {
+    if flows.is_empty() {
+        "; no built-in flow runs on it".into()
+    } else {
+        format!("; built-in flows that run on it: {} (--flow NAME)", flows.join(", "))
     }
 }
 

@@ -53,6 +53,11 @@ impl Dataset {
         self.frame.get_column_names().iter().map(|c| c.to_string()).collect()
     }
 
+    /// Whether the frame holds `role` (or the named column), read or derived.
+    pub fn has(&self, role: &str) -> bool {
+        self.frame.column(role).is_ok()
+    }
+
     /// What results computed from `frame` are kept under: the dataset and the columns read
     /// of it. Two flows that read other columns of one file hold other frames (other
     /// columns, and other rows where an incomplete one was dropped), so their results from
@@ -82,6 +87,10 @@ pub struct LoadOptions {
     pub stream_from: Option<u64>,
     /// Bytes of records per batch (default [`stream::BATCH_BYTES`]).
     pub batch_bytes: Option<usize>,
+    /// Roles read when the file has them (or they can be derived); those it lacks are
+    /// listed in the profile's `unavailable`, each with the columns that could serve. A
+    /// flow asks for every role its tools read this way and decides afterwards what runs.
+    pub optional: Vec<String>,
 }
 
 impl LoadOptions {
@@ -166,6 +175,7 @@ pub fn load(
         b"frame/v2".as_slice(),
         reference.to_string().as_bytes(),
         required.join(",").as_bytes(),
+        options.optional.join(",").as_bytes(),
     ]);
     let stamp = opened.scan.stamp;
     if let Some(streamed) = streamed {
@@ -195,8 +205,11 @@ pub fn load(
         None => opened.read(&scope)?,
     };
     let mut profile = opened.profile(&first);
-    let plan = match plan_columns(&opened, required, &profile) {
-        Ok(plan) => plan,
+    let plan = match plan_columns(&opened, required, &options.optional, &profile, &first) {
+        Ok((plan, unavailable)) => {
+            profile.unavailable = unavailable;
+            plan
+        }
         Err(missing) => {
             if projected {
                 // The profile shown beside the error is of the whole file.
@@ -284,8 +297,9 @@ pub fn inspect(path: &Path, required: &[&str], options: &LoadOptions) -> Result<
     }
     let whole = opened.read(&CsvScope::default())?;
     let mut profile = opened.profile(&whole);
-    let (missing, problem) = match plan_columns(&opened, required, &profile) {
-        Ok(plan) => {
+    let (missing, problem) = match plan_columns(&opened, required, &options.optional, &profile, &whole) {
+        Ok((plan, unavailable)) => {
+            profile.unavailable = unavailable;
             // Convert what a run would convert, so a bad value or date is found here too.
             let mut converted = profile.clone();
             match narrow(&opened, &whole, &plan, options, &mut converted) {

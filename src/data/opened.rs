@@ -266,6 +266,7 @@ impl Opened {
                 .collect(),
             notes,
             grouped: None,
+            unavailable: Vec::new(),
         }
     }
 

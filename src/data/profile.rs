@@ -38,6 +38,10 @@ pub struct DataProfile {
     /// and integer columns, with its number columns summed, and these are the row figures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grouped: Option<Grouped>,
+    /// Roles asked for when available that the file does not give, each with the columns
+    /// that could serve (what a flow that degrades skipped for, and how to fix it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<MissingColumn>,
 }
 
 /// What a frame summed by its keys no longer shows: how many rows were analysed, and each
@@ -136,6 +140,28 @@ impl MissingColumn {
 }
 
 impl DataProfile {
+    /// Every role the file gives: those mapped to its columns, and those that can be
+    /// derived from them (year and month from a date, profit from revenue and cost…).
+    pub fn available_roles(&self) -> std::collections::BTreeSet<String> {
+        let mut have: std::collections::BTreeSet<String> = self.roles.keys().cloned().collect();
+        loop {
+            let before = have.len();
+            for spec in super::schema::KNOWN_COLUMNS {
+                if !have.contains(spec.name)
+                    && spec
+                        .derivations
+                        .iter()
+                        .any(|d| d.inputs().iter().all(|i| have.contains(*i)))
+                {
+                    have.insert(spec.name.to_string());
+                }
+            }
+            if have.len() == before {
+                return have;
+            }
+        }
+    }
+
     /// The profile as the aligned table `mrflow-tui data` prints.
     pub fn render(&self, missing: &[MissingColumn]) -> String {
         let mut out = String::new();

@@ -43,6 +43,12 @@ const SYNONYMS: &[(&str, &[&str])] = &[
             "itemssold",
             "orderquantity",
             "volumeunits",
+            "quantityordered",
+            "qtyordered",
+            "unitsordered",
+            "orderqty",
+            "quantityshipped",
+            "qtyshipped",
         ],
     ),
     (
@@ -70,6 +76,14 @@ const SYNONYMS: &[(&str, &[&str])] = &[
             "totalamount",
             "linetotal",
             "grosssales",
+            "netrevenue",
+            "grossrevenue",
+            "totalsalesamount",
+            "extendedprice",
+            "extendedamount",
+            "invoiceamount",
+            "ordertotal",
+            "salestotal",
         ],
     ),
     ("cost_per_unit", &["unitcost", "costeach", "cogsperunit"]),
@@ -77,7 +91,19 @@ const SYNONYMS: &[(&str, &[&str])] = &[
         "total_cost",
         &["cost", "cogs", "costofgoodssold", "costofsales", "totalcogs"],
     ),
-    ("profit", &["grossprofit", "netprofit", "totalprofit", "profitamount"]),
+    (
+        "profit",
+        &[
+            "grossprofit",
+            "netprofit",
+            "totalprofit",
+            "profitamount",
+            "operatingprofit",
+            "operatingincome",
+            "profitloss",
+            "netprofitloss",
+        ],
+    ),
     (
         "profit_margin",
         &[
@@ -86,6 +112,9 @@ const SYNONYMS: &[(&str, &[&str])] = &[
             "profitpct",
             "marginpercent",
             "grossmarginpct",
+            "operatingmargin",
+            "operatingmarginpct",
+            "netmarginpct",
         ],
     ),
     ("brand", &["brandname", "make"]),
@@ -324,24 +353,62 @@ impl Mapping {
     }
 }
 
+/// A text column of the file and how many distinct values it holds (when counted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextColumn {
+    pub name: String,
+    pub distinct: Option<usize>,
+}
+
 /// Columns that could serve as `role`: unmapped text columns, the usual stand-ins first.
-pub fn candidates_for(role: &str, text_columns: &[String], mapping: &Mapping) -> Vec<String> {
+/// Within each group, `brand` and `store_id` prefer more distinct values (the finer
+/// dimension), `category`, `region` and `country` fewer (the coarser one).
+pub fn candidates_for(role: &str, text_columns: &[TextColumn], mapping: &Mapping) -> Vec<String> {
     let usual: &[&str] = DIMENSION_CANDIDATES
         .iter()
         .find(|(r, _)| *r == role)
         .map_or(&[], |(_, c)| c);
-    let free: Vec<&String> = text_columns.iter().filter(|c| mapping.role_of(c).is_none()).collect();
-    let mut out: Vec<String> = free
+    let finer = matches!(role, "brand" | "store_id");
+    let mut free: Vec<&TextColumn> = text_columns
         .iter()
-        .filter(|c| usual.contains(&normalize(c).as_str()))
-        .map(|c| (*c).clone())
+        .filter(|c| mapping.role_of(&c.name).is_none())
         .collect();
-    out.extend(
-        free.iter()
-            .filter(|c| !usual.contains(&normalize(c).as_str()))
-            .map(|c| (*c).clone()),
-    );
-    out
+    // Stable: the file's order breaks ties, and columns never counted keep their place.
+    free.sort_by_key(|c| {
+        let is_usual = usual.contains(&normalize(&c.name).as_str());
+        let rank = match (c.distinct, finer) {
+            (Some(n), true) => usize::MAX - n,
+            (Some(n), false) => n,
+            (None, _) => usize::MAX,
+        };
+        (!is_usual, rank)
+    });
+    free.iter().map(|c| c.name.clone()).collect()
+}
+
+/// When both `brand` and `category` are missing, their first proposals the right way round:
+/// the brand is the finer dimension, so the column with more distinct values. Each list is
+/// reordered so the two first proposals are never the coarse one as brand and the fine one
+/// as category.
+pub fn unswap_proposals(brand: &mut [String], category: &mut [String], text_columns: &[TextColumn]) {
+    let distinct = |name: &str| text_columns.iter().find(|c| c.name == name).and_then(|c| c.distinct);
+    let (Some(b), Some(c)) = (brand.first().cloned(), category.first().cloned()) else {
+        return;
+    };
+    if b == c {
+        // One column proposed for both: the brand takes the next finest.
+        return;
+    }
+    if let (Some(nb), Some(nc)) = (distinct(&b), distinct(&c))
+        && nb < nc
+        && brand.contains(&c)
+        && category.contains(&b)
+    {
+        let at = brand.iter().position(|x| *x == c).expect("checked");
+        brand[..=at].rotate_right(1);
+        let at = category.iter().position(|x| *x == b).expect("checked");
+        category[..=at].rotate_right(1);
+    }
 }
 
 #[cfg(test)]
@@ -396,11 +463,72 @@ mod tests {
         assert_eq!(m.column("region"), Some("Region"));
         assert_eq!(m.column("brand"), None);
         assert_eq!(m.roles["total_revenue"].1, MatchKind::Synonym);
-        let text = header(&["Segment", "Region", "Category", "Sub-Category", "Product Name"]);
+        let text: Vec<TextColumn> = ["Segment", "Region", "Category", "Sub-Category", "Product Name"]
+            .iter()
+            .map(|n| TextColumn {
+                name: n.to_string(),
+                distinct: None,
+            })
+            .collect();
         assert_eq!(
             candidates_for("brand", &text, &m),
             vec!["Sub-Category", "Product Name", "Segment"]
         );
+    }
+
+    #[test]
+    fn export_names_of_quantity_and_profit_map_without_flags() {
+        let h = header(&[
+            "ORDERNUMBER",
+            "QUANTITYORDERED",
+            "PRICEEACH",
+            "SALES",
+            "ORDERDATE",
+            "PRODUCTLINE",
+        ]);
+        let m = Mapping::resolve(&h, &[]).unwrap();
+        assert_eq!(m.column("units_sold"), Some("QUANTITYORDERED"));
+        assert_eq!(m.column("total_revenue"), Some("SALES"));
+        assert_eq!(m.column("price_per_unit"), Some("PRICEEACH"));
+        let m = Mapping::resolve(
+            &header(&["Retailer", "Total Sales", "Operating Profit", "Operating Margin"]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(m.column("profit"), Some("Operating Profit"));
+        assert_eq!(m.column("total_revenue"), Some("Total Sales"));
+        assert_eq!(m.column("profit_margin"), Some("Operating Margin"));
+        let m = Mapping::resolve(&header(&["Net Sales", "Net Profit", "Qty"]), &[]).unwrap();
+        assert_eq!(
+            (m.column("total_revenue"), m.column("profit")),
+            (Some("Net Sales"), Some("Net Profit"))
+        );
+    }
+
+    #[test]
+    fn the_finer_column_is_proposed_as_brand_and_the_coarser_as_category() {
+        let m = Mapping::default();
+        let cols = |v: &[(&str, usize)]| -> Vec<TextColumn> {
+            v.iter()
+                .map(|(n, d)| TextColumn {
+                    name: n.to_string(),
+                    distinct: Some(*d),
+                })
+                .collect()
+        };
+        // Products are the coarse dimension here, retailers the fine one.
+        let text = cols(&[("Product", 6), ("Retailer", 40), ("City", 52)]);
+        let mut brand = candidates_for("brand", &text, &m);
+        let mut category = candidates_for("category", &text, &m);
+        assert_eq!(brand, ["Product", "City", "Retailer"], "the usual stand-in first");
+        assert_eq!(category, ["Product", "Retailer", "City"]);
+        unswap_proposals(&mut brand, &mut category, &text);
+        assert_eq!(brand[0], "Product", "one column for both stays as proposed");
+        let text = cols(&[("Sub-Category", 17), ("Segment", 3)]);
+        let mut brand = vec!["Segment".to_string(), "Sub-Category".to_string()];
+        let mut category = vec!["Sub-Category".to_string(), "Segment".to_string()];
+        unswap_proposals(&mut brand, &mut category, &text);
+        assert_eq!((brand[0].as_str(), category[0].as_str()), ("Sub-Category", "Segment"));
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub(super) struct Actor {
     /// Bumped whenever a step is (re)scheduled, so late results of an older launch are ignored.
     generations: Vec<u64>,
     step_tokens: Vec<CancellationToken>,
+    /// Steps skipped because the data lacks what their tools need: their listeners run
+    /// without them, as they would after a step with nothing to say.
+    unavailable: Vec<bool>,
     run: u64,
     state: RunState,
     started: Instant,
@@ -80,6 +83,7 @@ impl Actor {
             steps,
             generations: vec![0; n],
             step_tokens: vec![CancellationToken::new(); n],
+            unavailable: vec![false; n],
             run: 0,
             state: RunState::Idle,
             started: Instant::now(),
@@ -227,6 +231,7 @@ impl Actor {
         for i in targets {
             self.step_tokens[i].cancel();
             self.generations[i] += 1;
+            self.unavailable[i] = false;
             let s = &mut self.steps[i];
             s.status = StepStatus::Pending;
             s.cached = false;
@@ -310,6 +315,16 @@ impl Actor {
                     step: s.id.clone(),
                 }
             }
+            Outcome::Unavailable(reason) => {
+                s.status = StepStatus::Skipped;
+                s.error = Some(reason.clone());
+                self.unavailable[c.step] = true;
+                EngineEvent::StepSkipped {
+                    run,
+                    step: s.id.clone(),
+                    reason,
+                }
+            }
         };
         self.emit(event);
     }
@@ -365,6 +380,7 @@ impl Actor {
             let up = &self.steps[u];
             match up.status {
                 StepStatus::Pending | StepStatus::Running => waiting += 1,
+                StepStatus::Skipped if self.unavailable[u] => satisfied += 1,
                 s if s.succeeded() => {
                     let routed_away = self
                         .flow

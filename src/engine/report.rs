@@ -469,7 +469,16 @@ impl RunReport {
                 bytes: dataset.file_bytes,
                 format: dataset.profile.format,
                 roles: dataset.profile.roles.clone(),
-                notes: dataset.notes.clone(),
+                notes: {
+                    // The loader's, then what steps left out (a route that fell back).
+                    let mut notes = dataset.notes.clone();
+                    for note in ran.iter().flat_map(|&i| outputs[i].as_ref().expect("ran").notes.iter()) {
+                        if !notes.contains(note) {
+                            notes.push(note.clone());
+                        }
+                    }
+                    notes
+                },
             },
             steps,
             report,

@@ -12,7 +12,7 @@ use crate::cache::{Reference, ResultStore, StoredValue};
 use crate::config::AnswerPolicy;
 use crate::context::{self, ContextInputs, Upstream};
 use crate::data::Dataset;
-use crate::flow::{ContextSource, Flow};
+use crate::flow::{ContextSource, Flow, StepCoverage};
 use crate::llm::{Answer, AnswerRequest, LlmError};
 use crate::memory::Scope;
 use crate::settings::StepSettings;
@@ -29,6 +29,9 @@ pub(super) enum Outcome {
     },
     Failed(String),
     Cancelled,
+    /// None of the step's tools can run on the data (the reason says what it lacks): the
+    /// step is skipped and its listeners run without it.
+    Unavailable(String),
 }
 
 /// The dataset's rollup, built by the first tool that groups it and shared by the rest.
@@ -141,8 +144,23 @@ impl StepJob {
         ])
     }
 
+    /// What of the step runs on this data: its calls, and notes on what does not.
+    fn coverage(&self) -> StepCoverage {
+        let coverage = self.flow.coverage(&|role| self.dataset.has(role));
+        coverage.steps[self.index].clone()
+    }
+
     pub(super) fn execute(&self) -> Outcome {
         let def = self.flow.step(self.index);
+        let coverage = self.coverage();
+        if coverage.skipped() {
+            return Outcome::Unavailable(coverage.notes.join("; "));
+        }
+        // A forecast on too short a history says so before anything runs; the flow goes
+        // on without it.
+        if let Err(why) = self.feasible(&def.id) {
+            return Outcome::Unavailable(format!("{} skipped: {why}", def.id));
+        }
         let memory = self.recall();
         let memo = self.memo_reference(&memory);
         if let Some(output) = self.store.step_output(&memo) {
@@ -159,10 +177,11 @@ impl StepJob {
                 cached: true,
             };
         }
-        let (records, own) = match self.run_tools() {
+        let (records, own) = match self.run_tools(&coverage.calls) {
             Ok(done) => done,
             Err(outcome) => return outcome,
         };
+        let mut notes = coverage.notes;
         if self.token.is_cancelled() {
             return Outcome::Cancelled;
         }
@@ -170,14 +189,23 @@ impl StepJob {
             .into_iter()
             .cloned()
             .collect();
-        let route = match def.router.as_ref().map(|r| r.choose(&facts)).transpose() {
-            Ok(route) => route.map(str::to_string),
-            Err(e) => return Outcome::Failed(format!("router: {e}")),
+        let route = match def
+            .router
+            .as_ref()
+            .map(|r| r.choose_feasible(&facts, &|t| self.feasible(t)))
+        {
+            None => None,
+            Some(Ok((route, fell_back))) => {
+                notes.extend(fell_back.map(|why| format!("{}: {why}", def.id)));
+                Some(route.to_string())
+            }
+            Some(Err(e)) => return Outcome::Failed(format!("router: {e}")),
         };
         let output = match self.answer(&own, facts, &memory) {
             Ok(answered) => StepOutput {
                 tools: records,
                 route,
+                notes,
                 ..answered
             },
             Err(outcome) => return outcome,
@@ -195,13 +223,30 @@ impl StepJob {
         }
     }
 
-    /// Runs the step's tools in order, each from the memo when it can be; their records
-    /// and outputs by reference.
-    fn run_tools(&self) -> Result<(Vec<ToolRecord>, Vec<OwnOutput>), Outcome> {
+    /// Whether step `target` can run on this data's history: each of its calls feasible on
+    /// the months the data covers (counted only when a call has a minimum).
+    fn feasible(&self, target: &str) -> Result<(), String> {
+        let Some(i) = self.flow.index_of(target) else {
+            return Ok(());
+        };
+        for call in &self.flow.step(i).tools {
+            if let ToolCall::Forecast { .. } = call {
+                let months = crate::tools::timeseries::series(self.rows(call), crate::tools::Period::Month)
+                    .map(|s| s.len())
+                    .unwrap_or(0);
+                call.feasible(months)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `calls` (the step's, as the data allows) in order, each from the memo when it
+    /// can be; their records and outputs by reference.
+    fn run_tools(&self, calls: &[ToolCall]) -> Result<(Vec<ToolRecord>, Vec<OwnOutput>), Outcome> {
         let def = self.flow.step(self.index);
         let mut records = Vec::new();
         let mut own = Vec::new();
-        for (k, call) in def.tools.iter().enumerate() {
+        for (k, call) in calls.iter().enumerate() {
             if self.token.is_cancelled() {
                 return Err(Outcome::Cancelled);
             }
@@ -209,7 +254,7 @@ impl StepJob {
             self.emit(EngineEvent::StepProgress {
                 run: self.run,
                 step: def.id.clone(),
-                message: format!("{label} ({}/{})", k + 1, def.tools.len()),
+                message: format!("{label} ({}/{})", k + 1, calls.len()),
             });
             let key = call.memo_reference(&self.dataset.frame_reference());
             let (output, cached) = match self.store.tool_output(&key).filter(|_| call.cacheable()) {
@@ -340,6 +385,7 @@ impl StepJob {
                 completion_tokens,
             },
             check,
+            notes: Vec::new(),
         })
     }
 }

@@ -42,11 +42,15 @@ pub struct FlowData {
     pub columns: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     pub date_format: Option<String>,
+    /// Roles without which the flow refuses rather than run what remains: its subject
+    /// (`brand` for a brand flow). Other missing roles only skip the work that needs them.
+    #[serde(default)]
+    pub requires: Vec<String>,
 }
 
 impl FlowData {
     pub fn is_empty(&self) -> bool {
-        self.columns.is_empty() && self.date_format.is_none()
+        self.columns.is_empty() && self.date_format.is_none() && self.requires.is_empty()
     }
 }
 
@@ -154,6 +158,31 @@ impl Router {
             .iter()
             .find(|r| r.when.matches(&fact.value))
             .map_or(self.default.as_str(), |r| r.goto.as_str()))
+    }
+
+    /// [`choose`](Self::choose), but a route whose step cannot run (`runs` says why, such
+    /// as a forecast method with too short a history) is passed over for the next route
+    /// that matches, then the default. The chosen step, and why the first choice was
+    /// passed over.
+    pub fn choose_feasible(
+        &self,
+        facts: &[Fact],
+        runs: &dyn Fn(&str) -> Result<(), String>,
+    ) -> Result<(&str, Option<String>), String> {
+        let first = self.choose(facts)?;
+        let Err(why) = runs(first) else {
+            return Ok((first, None));
+        };
+        let fact = facts.iter().find(|f| f.key == self.fact).expect("choose found it");
+        let next = self
+            .routes
+            .iter()
+            .filter(|r| r.goto != first && r.when.matches(&fact.value))
+            .map(|r| r.goto.as_str())
+            .chain(std::iter::once(self.default.as_str()))
+            .find(|t| *t != first && runs(t).is_ok())
+            .unwrap_or(self.default.as_str());
+        Ok((next, Some(format!("`{first}` cannot run ({why}); `{next}` instead"))))
     }
 
     /// Every step this router may choose.

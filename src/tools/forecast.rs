@@ -32,11 +32,26 @@ impl Method {
         self.into()
     }
 
-    /// History needed to fit the method.
+    /// History needed to fit the method: a seasonal index wants two full cycles (24
+    /// months), the usual minimum for a seasonal decomposition; a trend three points.
     fn min_points(&self) -> usize {
         match self {
             Method::TrendSeasonal => 24,
             Method::Trend => 3,
+        }
+    }
+
+    /// Months of history the method needs: enough to fit, and at least one month more to
+    /// hold out for the backtest (a forecast is never published without its error).
+    pub fn min_history(&self) -> usize {
+        self.min_points() + 1
+    }
+
+    /// Why the minimum is what it is, for messages.
+    pub fn why_minimum(&self) -> &'static str {
+        match self {
+            Method::TrendSeasonal => "two full seasonal cycles to fit and one month held out for the backtest",
+            Method::Trend => "three months to fit a trend and one held out for the backtest",
         }
     }
 }
@@ -159,12 +174,13 @@ pub struct Forecast {
 pub fn run<'a>(frame: impl Into<Rows<'a>>, horizon: usize, method: Method) -> Result<Forecast, ToolFailure> {
     validate(horizon)?;
     let points = series(frame, Period::Month)?;
-    let need = method.min_points() + 1;
+    let need = method.min_history();
     if points.len() < need {
         return Err(ToolFailure(format!(
-            "method `{}` needs at least {need} months of history, the data has {}",
+            "method `{}` needs {need} months of history, the data has {}: {}",
             method.as_str(),
-            points.len()
+            points.len(),
+            method.why_minimum()
         )));
     }
     let ys: Vec<f64> = points.iter().map(|p| p.revenue).collect();
@@ -282,7 +298,8 @@ mod tests {
         let err = run(&frame, 6, Method::TrendSeasonal).unwrap_err();
         assert_eq!(
             err.0,
-            "method `trend_seasonal` needs at least 25 months of history, the data has 2"
+            "method `trend_seasonal` needs 25 months of history, the data has 2: two full seasonal cycles to fit and \
+             one month held out for the backtest"
         );
         assert!(validate(0).is_err() && validate(37).is_err() && validate(12).is_ok());
     }

@@ -88,6 +88,19 @@ impl fmt::Display for Dimension {
     }
 }
 
+/// Whether a call runs on the data at hand.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Availability {
+    Runs,
+    /// A narrower call runs in its place, for the reason given.
+    Instead {
+        call: ToolCall,
+        note: String,
+    },
+    /// Roles the call needs that the data lacks.
+    Missing(Vec<String>),
+}
+
 /// Periods for the time series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -175,22 +188,18 @@ impl ToolCall {
         }
     }
 
-    /// The dataset columns the call reads.
-    pub fn required_columns(&self) -> Vec<&str> {
-        const MONEY: [&str; 4] = ["total_revenue", "total_cost", "profit", "units_sold"];
+    /// The roles the call cannot do without: a time series needs revenue and dates, not
+    /// profit; profitability needs cost and profit, which are never invented.
+    pub fn needs(&self) -> Vec<&str> {
         let mut cols: Vec<&str> = match self {
             ToolCall::LoadData => vec![],
             ToolCall::Profitability { by } | ToolCall::Roi { by } | ToolCall::BudgetOptimization { by, .. } => {
-                let mut c = vec![by.column()];
-                c.extend(MONEY);
-                c
+                vec![by.column(), "total_revenue", "total_cost", "profit"]
             }
             ToolCall::TimeSeries {
                 period: Period::Quarter,
-            } => vec!["year", "quarter", "total_revenue", "profit", "units_sold"],
-            ToolCall::TimeSeries { .. } | ToolCall::Forecast { .. } => {
-                vec!["year", "month", "total_revenue", "profit", "units_sold"]
-            }
+            } => vec!["year", "quarter", "total_revenue"],
+            ToolCall::TimeSeries { .. } | ToolCall::Forecast { .. } => vec!["year", "month", "total_revenue"],
             ToolCall::MarketShare { within } => {
                 let mut c = vec!["brand", "total_revenue"];
                 c.extend(within.as_ref().map(|d| d.column()));
@@ -199,6 +208,69 @@ impl ToolCall {
         };
         cols.dedup();
         cols
+    }
+
+    /// Roles the call reads when the data has them (units, and profit beside a revenue
+    /// series).
+    pub fn uses(&self) -> Vec<&str> {
+        match self {
+            ToolCall::Profitability { .. } | ToolCall::Roi { .. } | ToolCall::BudgetOptimization { .. } => {
+                vec!["units_sold"]
+            }
+            ToolCall::TimeSeries { .. } | ToolCall::Forecast { .. } => vec!["profit", "units_sold"],
+            ToolCall::LoadData | ToolCall::MarketShare { .. } => vec![],
+        }
+    }
+
+    /// Every dataset column the call reads: what it needs, then what it uses.
+    pub fn required_columns(&self) -> Vec<&str> {
+        let mut cols = self.needs();
+        for c in self.uses() {
+            if !cols.contains(&c) {
+                cols.push(c);
+            }
+        }
+        cols
+    }
+
+    /// Whether the call runs on data that has the roles `has` says, and if not, what runs
+    /// instead or what is missing.
+    pub fn availability(&self, has: &dyn Fn(&str) -> bool) -> Availability {
+        let missing: Vec<String> = self.needs().into_iter().filter(|c| !has(c)).map(String::from).collect();
+        if missing.is_empty() {
+            return Availability::Runs;
+        }
+        // Share within a dimension the data lacks: the brands' overall share still says
+        // what one dimension allows.
+        if let ToolCall::MarketShare { within: Some(d) } = self
+            && missing == [d.column()]
+        {
+            return Availability::Instead {
+                call: ToolCall::MarketShare { within: None },
+                note: format!(
+                    "no {} column: market share is overall, not within {}",
+                    d.label(),
+                    d.label()
+                ),
+            };
+        }
+        Availability::Missing(missing)
+    }
+
+    /// Whether the call can run on a history of `months` months: a forecast method needs
+    /// its minimum. `Err` says why not, before anything runs.
+    pub fn feasible(&self, months: usize) -> Result<(), String> {
+        if let ToolCall::Forecast { method, .. } = self {
+            let need = method.min_history();
+            if months < need {
+                return Err(format!(
+                    "method `{}` needs {need} months of history, the data has {months}: {}",
+                    method.as_str(),
+                    method.why_minimum()
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Checks arguments that the types alone cannot.

@@ -17,8 +17,9 @@ pub struct PeriodPoint {
     pub period: i64,
     pub label: String,
     pub revenue: f64,
-    pub profit: f64,
-    pub units: f64,
+    /// Null when the data has no profit (a revenue-only export).
+    pub profit: Option<f64>,
+    pub units: Option<f64>,
     /// Revenue growth over the previous period, in percent.
     pub growth_pct: Option<f64>,
 }
@@ -65,7 +66,14 @@ fn per_year(period: Period) -> i64 {
 /// The aggregated series, oldest first.
 pub fn series<'a>(frame: impl Into<Rows<'a>>, period: Period) -> Result<Vec<PeriodPoint>, ToolFailure> {
     let key = period_name(period);
-    let groups = sums_by(frame, &["year", key], &["total_revenue", "profit", "units_sold"])?;
+    let rows: Rows<'a> = frame.into();
+    // Revenue always; profit and units when the data has them.
+    let measures: Vec<&str> = ["total_revenue", "profit", "units_sold"]
+        .into_iter()
+        .filter(|m| *m == "total_revenue" || rows.frame.column(m).is_ok())
+        .collect();
+    let groups = sums_by(rows, &["year", key], &measures)?;
+    let sum_of = |g: &super::frame::Group, m: &str| measures.iter().position(|x| *x == m).map(|i| g.sums[i]);
     if groups.is_empty() {
         return Err(ToolFailure("no rows to analyse".into()));
     }
@@ -90,8 +98,8 @@ pub fn series<'a>(frame: impl Into<Rows<'a>>, period: Period) -> Result<Vec<Peri
             period: p,
             label,
             revenue: g.sums[0],
-            profit: g.sums[1],
-            units: g.sums[2],
+            profit: sum_of(&g, "profit"),
+            units: sum_of(&g, "units_sold"),
             growth_pct,
         });
     }
@@ -237,9 +245,9 @@ mod tests {
         assert_eq!(t.points.len(), 2);
         assert_eq!(
             (t.points[0].label.as_str(), t.points[0].revenue, t.points[0].profit),
-            ("2023-01", 600.0, 190.0)
+            ("2023-01", 600.0, Some(190.0))
         );
-        assert_eq!((t.points[1].revenue, t.points[1].profit), (400.0, 120.0));
+        assert_eq!((t.points[1].revenue, t.points[1].profit), (400.0, Some(120.0)));
         assert!((t.points[1].growth_pct.unwrap() + 100.0 / 3.0).abs() < 1e-9);
         // Mean is 500: Jan 1.2, Feb 0.8.
         assert!((t.seasonal_index[0].index - 1.2).abs() < 1e-12);

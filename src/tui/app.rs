@@ -940,6 +940,7 @@ mod tests {
                             completion_tokens: 40,
                         },
                         check: Default::default(),
+                        notes: Vec::new(),
                     }),
                 })
             })

@@ -172,7 +172,9 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
                 }
                 Msg::Data(Err(e)) => {
                     let mapping = e.profile().map(|p| match &e {
-                        DataError::MissingColumns { missing, .. } => p.render(missing).lines().map(String::from).collect(),
+                        DataError::MissingColumns { missing, .. } | DataError::CannotRun { missing, .. } => {
+                            p.render(missing).lines().map(String::from).collect()
+                        }
                         _ => p.render(&[]).lines().map(String::from).collect(),
                     });
                     Some(Action::LoadFailed { message: e.to_string(), mapping })
