@@ -11,7 +11,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use crate::cache::{CacheConfig, ResultStore};
 use crate::config::{Config, Price};
 use crate::context::Tokenizer;
-use crate::data::{DataError, Dataset, FrameStore, LoadOptions, Progress, load};
+use crate::data::{CannotRun, DataError, Dataset, FrameStore, LoadOptions, Progress, load};
 use crate::dirs::Dirs;
 use crate::engine::{Engine, EngineConfig, EngineEvent, EngineHandle, FlowSnapshot, Measure, PreviewJob, RunReport};
 use crate::flow::{Flow, Verdict};
@@ -143,14 +143,14 @@ impl Session {
                     .filter(|m| needs.contains(&m.name))
                     .cloned()
                     .collect();
-                return Err(DataError::CannotRun {
+                return Err(DataError::CannotRun(Box::new(CannotRun {
                     path: self.parts.data.clone(),
                     flow: flow.name().to_string(),
                     missing,
                     found: dataset.file_columns.join(", "),
                     runs_instead,
                     profile: Some(Box::new(dataset.profile.clone())),
-                });
+                })));
             }
         }
         preview.start(&dataset.reference);

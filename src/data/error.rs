@@ -54,21 +54,8 @@ pub enum DataError {
         profile: Option<Box<DataProfile>>,
     },
     /// The file maps, but no analysis of the flow can run on it.
-    #[error(
-        "{path}: flow `{flow}` cannot run on this file: missing {}; found columns: {found}{}",
-        describe_all(.missing),
-        flows_that_run(.runs_instead)
-    )]
-    CannotRun {
-        path: PathBuf,
-        flow: String,
-        missing: Vec<MissingColumn>,
-        found: String,
-        /// Built-in flows that do run on the file, each with `partly` when it would skip
-        /// some of its work.
-        runs_instead: Vec<String>,
-        profile: Option<Box<DataProfile>>,
-    },
+    #[error("{0}")]
+    CannotRun(Box<CannotRun>),
     #[error("{path}: line {line}, column `{column}`: expected {kind}, found `{value}`")]
     BadValue {
         path: PathBuf,
@@ -161,7 +148,8 @@ impl DataError {
     /// The file's profile, when the file could be read but not used as the flow needs.
     pub fn profile(&self) -> Option<&DataProfile> {
         match self {
-            DataError::MissingColumns { profile, .. } | DataError::CannotRun { profile, .. } => profile.as_deref(),
+            DataError::MissingColumns { profile, .. } => profile.as_deref(),
+            DataError::CannotRun(c) => c.profile.as_deref(),
             _ => None,
         }
     }
@@ -174,11 +162,40 @@ fn show_delimiter(d: char) -> String {
     }
 }
 
+/// A flow none of whose analyses the file can feed.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{path}: flow `{flow}` cannot run on this file: missing {}; found columns: {found}{}",
+    describe_all(.missing),
+    flows_that_run(.runs_instead)
+)]
+pub struct CannotRun {
+    pub path: PathBuf,
+    pub flow: String,
+    pub missing: Vec<MissingColumn>,
+    pub found: String,
+    /// Built-in flows that do run on the file, each with `partly` when it would skip some
+    /// of its work.
+    pub runs_instead: Vec<String>,
+    pub profile: Option<Box<DataProfile>>,
+}
+
 fn flows_that_run(flows: &[String]) -> String {
     if flows.is_empty() {
         "; no built-in flow runs on it".into()
     } else {
         format!("; built-in flows that run on it: {} (--flow NAME)", flows.join(", "))
+    }
+}
+
+/// The roles a failed load lacks, for a front end's table.
+impl DataError {
+    pub fn missing(&self) -> &[MissingColumn] {
+        match self {
+            DataError::MissingColumns { missing, .. } => missing,
+            DataError::CannotRun(c) => &c.missing,
+            _ => &[],
+        }
     }
 }
 

@@ -21,7 +21,7 @@ pub mod schema;
 pub mod source;
 mod stream;
 
-pub use error::DataError;
+pub use error::{CannotRun, DataError};
 pub use loader::{
     Dataset, FrameStore, Inspection, LoadOptions, WholeBatch, WholeFrameObserver, inspect, load, load_csv,
 };

@@ -171,12 +171,7 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
                     Some(Action::Loaded { data: label, mapping })
                 }
                 Msg::Data(Err(e)) => {
-                    let mapping = e.profile().map(|p| match &e {
-                        DataError::MissingColumns { missing, .. } | DataError::CannotRun { missing, .. } => {
-                            p.render(missing).lines().map(String::from).collect()
-                        }
-                        _ => p.render(&[]).lines().map(String::from).collect(),
-                    });
+                    let mapping = e.profile().map(|p| p.render(e.missing()).lines().map(String::from).collect());
                     Some(Action::LoadFailed { message: e.to_string(), mapping })
                 }
             },
