@@ -53,6 +53,27 @@ impl Dataset {
         self.frame.get_column_names().iter().map(|c| c.to_string()).collect()
     }
 
+    /// The words the file uses for its dimensions: `(role word, column)` for each dimension
+    /// role read from a column not named after it (`brand` from `Retailer`); an all-caps
+    /// column name in lower case (`TERRITORY` → `territory`).
+    pub fn dimension_words(&self) -> Vec<(String, String)> {
+        super::roles::DIMENSION_ROLES
+            .iter()
+            .filter_map(|role| {
+                let column = self.profile.roles.get(*role)?;
+                let word = if *role == "store_id" { "store" } else { role };
+                let same = super::roles::normalize(column) == super::roles::normalize(role)
+                    || super::roles::normalize(column) == word;
+                let shown = if column.chars().any(char::is_lowercase) {
+                    column.clone()
+                } else {
+                    column.to_lowercase()
+                };
+                (!same).then(|| (word.to_string(), shown))
+            })
+            .collect()
+    }
+
     /// Whether the frame holds `role` (or the named column), read or derived.
     pub fn has(&self, role: &str) -> bool {
         self.frame.column(role).is_ok()

@@ -268,10 +268,15 @@ impl StepJob {
                     (hit, true)
                 }
                 None => {
-                    let out = Arc::new(
-                        call.run_on(self.rows(call))
-                            .map_err(|e| Outcome::Failed(e.to_string()))?,
-                    );
+                    let mut out = call
+                        .run_on(self.rows(call))
+                        .map_err(|e| Outcome::Failed(e.to_string()))?;
+                    // Facts name dimensions as the file does (`Top Retailer by profit`).
+                    let words = self.dataset.dimension_words();
+                    for fact in &mut out.facts {
+                        fact.statement = crate::tools::in_the_files_words(&fact.statement, &words);
+                    }
+                    let out = Arc::new(out);
                     self.store.put(key, StoredValue::ToolOutput(out.clone()));
                     (out, false)
                 }

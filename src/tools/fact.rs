@@ -178,3 +178,89 @@ mod tests {
         assert_eq!(unit("15,000"), Unit::Count);
     }
 }
+
+/// `statement` in the file's own words: each dimension role's word (`brand`, `brands`,
+/// `Brand`) replaced by the column it was read from (`Retailer`, `Retailers`), for the
+/// `(role word, column)` pairs given. Whole words only.
+pub fn in_the_files_words(statement: &str, words: &[(String, String)]) -> String {
+    let mut out = statement.to_string();
+    for (role, column) in words {
+        let plural_role = plural(role);
+        let plural_column = plural(column);
+        for (from, to) in [
+            (plural_role.as_str(), plural_column.as_str()),
+            (role.as_str(), column.as_str()),
+        ] {
+            out = replace_word(&out, from, to);
+            out = replace_word(&out, &capitalized(from), to);
+        }
+    }
+    out
+}
+
+fn plural(word: &str) -> String {
+    let lower = word.to_lowercase();
+    if lower.ends_with('s') {
+        word.to_string()
+    } else if lower.ends_with('y') && !lower.ends_with("ay") && !lower.ends_with("ey") && !lower.ends_with("oy") {
+        format!("{}ies", &word[..word.len() - 1])
+    } else {
+        format!("{word}s")
+    }
+}
+
+fn capitalized(word: &str) -> String {
+    let mut c = word.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn replace_word(text: &str, from: &str, to: &str) -> String {
+    if from.is_empty() || from == to {
+        return text.to_string();
+    }
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(from) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + from.len()..].chars().next();
+        out.push_str(&rest[..at]);
+        if is_word(before) || is_word(after) {
+            out.push_str(from);
+        } else {
+            out.push_str(to);
+        }
+        rest = &rest[at + from.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod words_tests {
+    use super::*;
+
+    #[test]
+    fn dimensions_are_named_as_the_file_names_them() {
+        let words = vec![
+            ("brand".to_string(), "Retailer".to_string()),
+            ("category".to_string(), "Sub-Category".to_string()),
+        ];
+        assert_eq!(
+            in_the_files_words("Top brand by profit: West Gear ($1 profit)", &words),
+            "Top Retailer by profit: West Gear ($1 profit)"
+        );
+        assert_eq!(
+            in_the_files_words("Top three brands hold 51.0% of revenue", &words),
+            "Top three Retailers hold 51.0% of revenue"
+        );
+        assert_eq!(
+            in_the_files_words("Highest-margin category: Chairs at 20.2%", &words),
+            "Highest-margin Sub-Category: Chairs at 20.2%"
+        );
+        assert_eq!(in_the_files_words("Brandy brand-new", &words), "Brandy brand-new");
+    }
+}

@@ -8,7 +8,7 @@ pub mod forecast;
 pub use crate::format;
 mod fact;
 pub mod fact_check;
-pub use fact::{Clue, Fact, FactValue, Figure, Unit, fact_list, unique_by_key};
+pub use fact::{Clue, Fact, FactValue, Figure, Unit, fact_list, in_the_files_words, unique_by_key};
 mod frame;
 pub use frame::{Rollup, Rows};
 pub mod market_share;
