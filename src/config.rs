@@ -149,6 +149,12 @@ pub struct MemorySettings {
     pub mem0_api_key_env: String,
     pub mem0_user_id: String,
     pub timeout_seconds: u64,
+    /// Findings are kept under this project and recalled from it (as well as from earlier
+    /// analyses of the same data source).
+    pub project: Option<String>,
+    /// Recall from every data source: off by default, so one dataset's findings never reach
+    /// another's prompts.
+    pub across_data: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -161,6 +167,8 @@ struct MemoryLayer {
     mem0_api_key_env: Option<String>,
     mem0_user_id: Option<String>,
     timeout_seconds: Option<u64>,
+    project: Option<String>,
+    across_data: Option<bool>,
 }
 
 /// The `[cache]` table.
@@ -284,6 +292,8 @@ impl Config {
                     mem0_api_key_env: m.mem0_api_key_env.expect("default sets mem0_api_key_env"),
                     mem0_user_id: m.mem0_user_id.expect("default sets mem0_user_id"),
                     timeout_seconds: m.timeout_seconds.expect("default sets timeout_seconds"),
+                    project: m.project,
+                    across_data: m.across_data.unwrap_or(false),
                 }
             },
             data: layer.data.unwrap_or_default(),
@@ -360,6 +370,8 @@ impl Config {
             s.mem0_api_key_env = m.mem0_api_key_env.unwrap_or(std::mem::take(&mut s.mem0_api_key_env));
             s.mem0_user_id = m.mem0_user_id.unwrap_or(std::mem::take(&mut s.mem0_user_id));
             s.timeout_seconds = m.timeout_seconds.unwrap_or(s.timeout_seconds);
+            s.project = m.project.or(s.project.take());
+            s.across_data = m.across_data.unwrap_or(s.across_data);
         }
     }
 

@@ -102,61 +102,99 @@ fn a_new_process_finds_the_top_brand_by_margin_and_reruns_add_nothing() {
     assert_eq!(texts(home.path()), before);
 }
 
-#[test]
-fn a_step_with_a_memory_item_gets_what_earlier_analyses_of_other_data_found() {
-    let home = tempfile::tempdir().unwrap();
-    let (a, b) = (generated(home.path(), 1), generated(home.path(), 2));
-    let first = run(home.path(), &["run", "--data", a.to_str().unwrap(), "--format", "json"]);
-    let item = |report: &Value| {
-        common::step_of(report, "generate_report")["context"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["key"] == "past_insights")
-            .cloned()
-            .unwrap()
-    };
-    // Nothing earlier: the item is empty. Its own data's findings are not recalled.
-    assert_eq!(item(&json(&first))["tokens_before"], 0);
-    let again = run(home.path(), &["run", "--data", a.to_str().unwrap(), "--format", "json"]);
-    assert_eq!(item(&json(&again))["tokens_before"], 0);
-
-    let prompts = home.path().join("prompts");
-    let second = run(
-        home.path(),
-        &[
-            "run",
-            "--data",
-            b.to_str().unwrap(),
-            "--format",
-            "json",
-            "--budget",
-            "4000",
-            "--dump-prompts",
-            prompts.to_str().unwrap(),
-        ],
-    );
-    assert!(second.status.success(), "{}", stderr(&second));
-    let recalled = item(&json(&second));
-    assert_eq!(recalled["priority"], "useful");
-    assert_eq!(recalled["decision"], "kept");
-    let tokens = recalled["tokens_before"].as_u64().unwrap();
-    assert!(tokens > 0 && tokens <= 520, "{tokens}");
+/// The `past_insights` item of a run's report step, and the lines its prompt shows.
+fn recalled(home: &Path, data: &Path, extra: &[&str]) -> (Value, Vec<String>) {
+    let prompts = home.join("prompts");
+    let _ = std::fs::remove_dir_all(&prompts);
+    let mut args = vec![
+        "run",
+        "--data",
+        data.to_str().unwrap(),
+        "--format",
+        "json",
+        "--budget",
+        "4000",
+        "--dump-prompts",
+        prompts.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = run(home, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = json(&out);
+    let item = common::step_of(&report, "generate_report")["context"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["key"] == "past_insights")
+        .cloned()
+        .unwrap();
     let prompt = std::fs::read_to_string(prompts.join("generate_report.txt")).unwrap();
-    let section = prompt
+    let lines = prompt
         .split("## past_insights\n")
         .nth(1)
-        .expect("the prompt has the memory item");
-    let lines: Vec<&str> = section.lines().skip(1).take_while(|l| l.starts_with("- ")).collect();
-    assert!((1..=3).contains(&lines.len()), "{section}");
-    let a_ref = json(&first)["data"]["ref"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("cache://")[..12]
-        .to_string();
+        .map(|section| {
+            section
+                .lines()
+                .skip(1)
+                .take_while(|l| l.starts_with("- "))
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    (item, lines)
+}
+
+/// Memory stays in its lane: a step recalls earlier analyses of the same data source (an
+/// earlier version of the same file) or of the same project, never another dataset's
+/// findings unless `[memory] across_data` opts in; and each recalled line says it is an
+/// earlier finding, of which file and when.
+#[test]
+fn recall_keeps_to_the_same_source_or_project_unless_opted_in() {
+    let home = tempfile::tempdir().unwrap();
+    let (a, b) = (generated(home.path(), 1), generated(home.path(), 2));
+    let (first, _) = recalled(home.path(), &a, &[]);
+    // Nothing earlier: the item is empty. Its own data's findings are not recalled.
+    assert_eq!(first["tokens_before"], 0);
+    let (again, _) = recalled(home.path(), &a, &[]);
+    assert_eq!(again["tokens_before"], 0);
+
+    // Another file: nothing of the first reaches its prompt.
+    let (other, lines) = recalled(home.path(), &b, &[]);
+    assert_eq!(other["tokens_before"], 0, "{lines:?}");
+
+    // A new version of the first file: its earlier findings come back, labelled.
+    std::fs::copy(generated(home.path(), 3), &a).unwrap();
+    let (item, lines) = recalled(home.path(), &a, &[]);
+    assert_eq!(item["decision"], "kept");
+    let tokens = item["tokens_before"].as_u64().unwrap();
+    assert!(tokens > 0 && tokens <= 520, "{tokens}");
+    assert!((1..=3).contains(&lines.len()), "{lines:?}");
     assert!(
-        lines.iter().all(|l| l.contains(&a_ref)),
-        "hits come from the earlier data: {lines:?}"
+        lines.iter().all(
+            |l| l.starts_with("- Earlier finding (roi_analysis on sales-1.csv, data ")
+                && l.contains("; not this data): ")
+        ),
+        "{lines:?}"
+    );
+
+    // A project: findings kept under it reach another file analysed under it.
+    let c = generated(home.path(), 4);
+    recalled(home.path(), &c, &["--project", "beverages"]);
+    let (item, lines) = recalled(home.path(), &b, &["--project", "beverages"]);
+    assert!(item["tokens_before"].as_u64().unwrap() > 0);
+    assert!(lines.iter().all(|l| l.contains("on sales-4.csv")), "{lines:?}");
+    let ls = stdout(&run(home.path(), &["memory", "ls"]));
+    assert!(ls.contains("sales-4.csv [beverages]"), "{ls}");
+    assert!(ls.starts_with("recall reaches the same data source"), "{ls}");
+
+    // Across every source, only when asked.
+    std::fs::create_dir_all(home.path().join("config")).unwrap();
+    std::fs::write(home.path().join("config/config.toml"), "[memory]\nacross_data = true\n").unwrap();
+    let (item, lines) = recalled(home.path(), &b, &[]);
+    assert!(item["tokens_before"].as_u64().unwrap() > 0);
+    assert!(
+        lines.iter().all(|l| !l.contains("on sales-2.csv")),
+        "never its own data: {lines:?}"
     );
 }
 

@@ -85,6 +85,10 @@ pub struct TargetArgs {
     /// Model whose encoding counts tokens and whose prices cost the run [default: from config].
     #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,
+    /// Keep findings under this project and recall from it, beside earlier analyses of the
+    /// same data source [default: [memory] project].
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
     #[command(flatten)]
     pub llm: LlmArgs,
     #[command(flatten)]
@@ -449,6 +453,7 @@ impl Setup {
             flow,
             data,
             model,
+            project,
             llm,
             mapping,
         } = target;
@@ -463,6 +468,9 @@ impl Setup {
             None => sample_path().map_err(|m| Failure { message: m, status: 1 })?,
         };
         let model = model.clone().unwrap_or_else(|| config.model.clone());
+        if let Some(p) = project {
+            config.memory.project = Some(p.clone());
+        }
         if let Some(backend) = llm.llm {
             config.llm.backend = match backend {
                 LlmBackend::Offline => mrflow::config::LlmBackend::Offline,

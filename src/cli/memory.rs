@@ -22,13 +22,27 @@ fn short(dataset: &str) -> &str {
     &hex[..hex.len().min(12)]
 }
 
+/// Where an insight came from, as `memory ls` shows it: the source file's name and the
+/// project, the lane recall keeps to.
+fn lane(i: &Insight) -> String {
+    let file = std::path::Path::new(&i.source)
+        .file_name()
+        .map_or_else(|| "-".to_string(), |f| f.to_string_lossy().into_owned());
+    if i.project.is_empty() {
+        file
+    } else {
+        format!("{file} [{}]", i.project)
+    }
+}
+
 fn row(i: &Insight) -> String {
     let old = if i.superseded_by.is_some() { " (superseded)" } else { "" };
     format!(
-        "{:>6}  {:<8} {:<18} {:<12} {}{old}",
+        "{:>6}  {:<8} {:<18} {:<24} {:<12} {}{old}",
         i.id,
         ago(i.created),
         i.flow,
+        lane(i),
         short(&i.dataset),
         i.text
     )
@@ -84,7 +98,15 @@ pub fn run(action: &MemoryAction) -> Result<(), Failure> {
                     memory.describe()
                 ));
             } else {
-                let mut out = format!("{:>6}  {:<8} {:<18} {:<12} insight\n", "id", "age", "flow", "data");
+                let mut out = format!(
+                    "recall reaches {}\n{:>6}  {:<8} {:<18} {:<24} {:<12} insight\n",
+                    memory.describe_lane(),
+                    "id",
+                    "age",
+                    "flow",
+                    "source [project]",
+                    "data"
+                );
                 for i in &list {
                     out.push_str(&row(i));
                     out.push('\n');

@@ -74,6 +74,14 @@ impl Dataset {
             .collect()
     }
 
+    /// Where the data came from, whatever version of it this is: the file's absolute path.
+    pub fn source(&self) -> String {
+        std::fs::canonicalize(&self.path)
+            .unwrap_or_else(|_| self.path.clone())
+            .display()
+            .to_string()
+    }
+
     /// Whether the frame holds `role` (or the named column), read or derived.
     pub fn has(&self, role: &str) -> bool {
         self.frame.column(role).is_ok()

@@ -14,7 +14,7 @@ use crate::context::{self, ContextInputs, Upstream};
 use crate::data::Dataset;
 use crate::flow::{ContextSource, Flow, StepCoverage};
 use crate::llm::{Answer, AnswerRequest, LlmError};
-use crate::memory::Scope;
+use crate::memory::Origin;
 use crate::settings::StepSettings;
 use crate::step_output::{AnswerCheck, StepContext, StepOutput, ToolRecord};
 use crate::tools::fact_check;
@@ -89,17 +89,15 @@ impl StepJob {
         }
     }
 
-    /// Long-term memory's hits for this step, when it has a `memory` context item. Insights
-    /// about this same dataset are left out: the step's context has them already, exactly.
+    /// Long-term memory's hits for this step, when it has a `memory` context item: from
+    /// earlier analyses in its lane (the same source or project). Insights about this same
+    /// dataset are left out: the step's context has them already, exactly.
     fn recall(&self) -> Vec<String> {
         let def = self.flow.step(self.index);
         let wants = def.context.iter().any(|c| c.source == ContextSource::Memory);
         match &self.config.memory {
             Some(memory) if wants => {
-                let scope = Scope {
-                    exclude_dataset: Some(self.dataset.reference.to_string()),
-                    ..Scope::default()
-                };
+                let scope = memory.lane(&self.dataset.source(), &self.dataset.reference.to_string());
                 memory
                     .recall(&def.task, &scope, &self.config.tokenizer)
                     .iter()
@@ -113,12 +111,13 @@ impl StepJob {
     /// Stores the step's key findings in long-term memory.
     fn remember(&self, output: &StepOutput) {
         if let Some(memory) = &self.config.memory {
-            memory.remember_step(
-                self.flow.name(),
-                &self.dataset.reference.to_string(),
-                &output.step,
-                &output.facts,
-            );
+            let origin = Origin {
+                flow: self.flow.name().to_string(),
+                dataset: self.dataset.reference.to_string(),
+                source: self.dataset.source(),
+                project: String::new(),
+            };
+            memory.remember_step(&origin, &output.step, &output.facts);
         }
     }
 

@@ -18,6 +18,13 @@ pub struct Insight {
     pub flow: String,
     /// The dataset's `cache://` reference.
     pub dataset: String,
+    /// Where the data came from (the file's absolute path): the same source in another
+    /// version has another `dataset`.
+    #[serde(default)]
+    pub source: String,
+    /// The project it was analysed under (`--project`), or empty.
+    #[serde(default)]
+    pub project: String,
     pub step: String,
     /// The fact key the insight states, e.g. `profitability.brand.highest_margin`.
     pub metric: String,
@@ -37,6 +44,8 @@ pub struct NewInsight {
     pub analysis: String,
     pub flow: String,
     pub dataset: String,
+    pub source: String,
+    pub project: String,
     pub step: String,
     pub metric: String,
     pub metrics: serde_json::Map<String, serde_json::Value>,
@@ -47,7 +56,7 @@ pub struct NewInsight {
 impl NewInsight {
     /// Identity for de-duplication: the same statement of the same metric on the same data.
     pub fn content_key(&self) -> String {
-        blake3::hash(format!("{}\n{}\n{}", self.dataset, self.metric, self.text).as_bytes())
+        blake3::hash(format!("{}\n{}\n{}\n{}", self.dataset, self.source, self.metric, self.text).as_bytes())
             .to_hex()
             .to_string()
     }
@@ -60,9 +69,19 @@ fn json(value: &FactValue) -> serde_json::Value {
     }
 }
 
+/// Where a step's findings came from: the flow, the dataset (one version of the data), its
+/// source (the file) and the project.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Origin {
+    pub flow: String,
+    pub dataset: String,
+    pub source: String,
+    pub project: String,
+}
+
 /// The insights of one step's facts: critical and important ones, each with its companion
 /// figures folded in rather than stored as near-duplicates.
-pub fn from_facts(flow: &str, dataset: &str, step: &str, facts: &[Fact]) -> Vec<NewInsight> {
+pub fn from_facts(origin: &Origin, step: &str, facts: &[Fact]) -> Vec<NewInsight> {
     let companion_of = |f: &Fact| {
         facts
             .iter()
@@ -80,8 +99,10 @@ pub fn from_facts(flow: &str, dataset: &str, step: &str, facts: &[Fact]) -> Vec<
             NewInsight {
                 text: f.statement.clone(),
                 analysis: f.key.split('.').next().unwrap_or_default().to_string(),
-                flow: flow.to_string(),
-                dataset: dataset.to_string(),
+                flow: origin.flow.clone(),
+                dataset: origin.dataset.clone(),
+                source: origin.source.clone(),
+                project: origin.project.clone(),
                 step: step.to_string(),
                 metric: f.key.clone(),
                 metrics,
@@ -142,7 +163,12 @@ mod tests {
             ),
             Fact::number("x.useful", Priority::Useful, 1.0, "1".into(), "Useful".into()),
         ];
-        let got = from_facts("roi_analysis", "cache://d", "analyze", &facts);
+        let origin = Origin {
+            flow: "roi_analysis".into(),
+            dataset: "cache://d".into(),
+            ..Origin::default()
+        };
+        let got = from_facts(&origin, "analyze", &facts);
         assert_eq!(got.len(), 1);
         let i = &got[0];
         assert_eq!(i.text, "Highest-margin brand: Red Bull at 62.0%");

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use super::insight::{Insight, NewInsight};
 use super::{Candidate, MemoryBackend, MemoryError, Scope};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS insights (
@@ -24,6 +24,8 @@ CREATE TABLE IF NOT EXISTS insights (
     analysis TEXT NOT NULL,
     flow TEXT NOT NULL,
     dataset TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
+    project TEXT NOT NULL DEFAULT '',
     step TEXT NOT NULL,
     metric TEXT NOT NULL,
     metrics TEXT NOT NULL,
@@ -75,9 +77,17 @@ impl LocalMemory {
         let setup = |conn: &Connection| -> rusqlite::Result<()> {
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
-            conn.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            ))
+            conn.execute_batch("BEGIN IMMEDIATE;")?;
+            // Schema 1 had no source or project: its insights stay, in no lane (recalled
+            // only across data).
+            let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if version == 1 {
+                conn.execute_batch(
+                    "ALTER TABLE insights ADD COLUMN source TEXT NOT NULL DEFAULT ''; \
+                     ALTER TABLE insights ADD COLUMN project TEXT NOT NULL DEFAULT '';",
+                )?;
+            }
+            conn.execute_batch(&format!("{SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"))
         };
         let mut attempts = 0;
         while let Err(e) = setup(&conn) {
@@ -154,7 +164,8 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
     options.open(path).map(drop)
 }
 
-const COLUMNS: &str = "id, text, analysis, flow, dataset, step, metric, metrics, created, superseded_by";
+const COLUMNS: &str =
+    "id, text, analysis, flow, dataset, step, metric, metrics, created, superseded_by, source, project";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Insight> {
     let metrics: String = r.get(7)?;
@@ -169,6 +180,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Insight> {
         metrics: serde_json::from_str(&metrics).unwrap_or_default(),
         created: r.get(8)?,
         superseded_by: r.get::<_, Option<i64>>(9)?.map(|i| i.to_string()),
+        source: r.get(10)?,
+        project: r.get(11)?,
     })
 }
 
@@ -222,7 +235,7 @@ impl MemoryBackend for LocalMemory {
                 None => {
                     tx.execute(
                         "INSERT INTO insights (content_key, text, terms, analysis, flow, dataset, step, metric, \
-                         metrics, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                         metrics, created, source, project) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                         params![
                             key,
                             i.text,
@@ -233,7 +246,9 @@ impl MemoryBackend for LocalMemory {
                             i.step,
                             i.metric,
                             serde_json::Value::Object(i.metrics.clone()).to_string(),
-                            now
+                            now,
+                            i.source,
+                            i.project
                         ],
                     )
                     .map_err(|e| self.error(e))?;
@@ -262,7 +277,9 @@ impl MemoryBackend for LocalMemory {
             "SELECT {cols}, {RANK} AS rank FROM insights_fts JOIN insights i ON i.id = insights_fts.rowid \
              WHERE insights_fts MATCH ?1 AND i.superseded_by IS NULL \
              AND (?2 IS NULL OR i.flow = ?2) AND (?3 IS NULL OR i.dataset = ?3) \
-             AND (?4 IS NULL OR i.dataset != ?4) ORDER BY rank LIMIT ?5",
+             AND (?4 IS NULL OR i.dataset != ?4) \
+             AND ((?6 IS NULL AND ?7 IS NULL) OR i.source = ?6 OR (i.project != '' AND i.project = ?7)) \
+             ORDER BY rank LIMIT ?5",
             cols = COLUMNS
                 .split(", ")
                 .map(|c| format!("i.{c}"))
@@ -272,9 +289,17 @@ impl MemoryBackend for LocalMemory {
         let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.error(e))?;
         let rows = stmt
             .query_map(
-                params![fts, scope.flow, scope.dataset, scope.exclude_dataset, limit as i64],
+                params![
+                    fts,
+                    scope.flow,
+                    scope.dataset,
+                    scope.exclude_dataset,
+                    limit as i64,
+                    scope.source,
+                    scope.project
+                ],
                 |r| {
-                    let rank: f64 = r.get(10)?;
+                    let rank: f64 = r.get(12)?;
                     Ok(Candidate {
                         insight: row(r)?,
                         // bm25 is lower for better matches.

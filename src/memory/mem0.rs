@@ -134,6 +134,8 @@ fn insight(v: &Value) -> Option<Insight> {
         analysis: field("analysis"),
         flow: field("flow"),
         dataset: field("dataset"),
+        source: field("source"),
+        project: field("project"),
         step: field("step"),
         metric: field("metric"),
         metrics: meta
@@ -208,6 +210,7 @@ impl MemoryBackend for Mem0Memory {
                     "infer": false,
                     "metadata": {
                         "analysis": i.analysis, "flow": i.flow, "dataset": i.dataset, "step": i.step,
+                        "source": i.source, "project": i.project,
                         "metric": i.metric, "metrics": i.metrics, "terms": i.terms,
                         "content_key": key,
                     },

@@ -11,7 +11,7 @@ mod insight;
 mod local;
 mod mem0;
 
-pub use insight::{Insight, NewInsight, from_facts, terms};
+pub use insight::{Insight, NewInsight, Origin, from_facts, terms};
 pub use local::LocalMemory;
 pub use mem0::Mem0Memory;
 
@@ -51,13 +51,25 @@ pub struct Scope {
     pub dataset: Option<String>,
     /// Leave out insights about this dataset (a step already has its own data's findings).
     pub exclude_dataset: Option<String>,
+    /// Only insights from this source (any version of it) or from `project`; `None` for
+    /// both: every source (the explicit opt-in).
+    pub source: Option<String>,
+    pub project: Option<String>,
 }
 
 impl Scope {
     pub fn admits(&self, i: &Insight) -> bool {
+        let in_lane = match (&self.source, &self.project) {
+            (None, None) => true,
+            (source, project) => {
+                source.as_ref().is_some_and(|s| *s == i.source)
+                    || project.as_ref().is_some_and(|p| !p.is_empty() && *p == i.project)
+            }
+        };
         self.flow.as_ref().is_none_or(|f| *f == i.flow)
             && self.dataset.as_ref().is_none_or(|d| *d == i.dataset)
             && self.exclude_dataset.as_ref().is_none_or(|d| *d != i.dataset)
+            && in_lane
     }
 }
 
@@ -84,9 +96,23 @@ impl Hit {
     }
 }
 
+/// A recalled insight as a step's prompt shows it: labelled as an earlier finding, with
+/// where and when it was found, so no reader takes it for a figure of the data at hand.
 fn line(i: &Insight) -> String {
     let data = i.dataset.trim_start_matches("cache://");
-    format!("- {} ({}, data {})", i.text, i.flow, &data[..data.len().min(12)])
+    let file = std::path::Path::new(&i.source)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "other data".into());
+    let day = chrono::DateTime::from_timestamp(i.created, 0)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    format!(
+        "- Earlier finding ({} on {file}, data {}, {day}; not this data): {}",
+        i.flow,
+        &data[..data.len().min(12)],
+        i.text
+    )
 }
 
 /// A store of insights.
@@ -109,6 +135,10 @@ pub struct Memory {
     backend: Box<dyn MemoryBackend>,
     pub limit: usize,
     pub max_tokens: usize,
+    /// The project findings are kept and recalled under (`--project`, `[memory] project`).
+    pub project: Option<String>,
+    /// Recall from every data source, not only the one at hand and the project's.
+    pub across_data: bool,
     warnings: Mutex<Vec<String>>,
 }
 
@@ -129,7 +159,30 @@ impl Memory {
             backend,
             limit,
             max_tokens,
+            project: None,
+            across_data: false,
             warnings: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// What a step working on `dataset` from `source` may recall: earlier analyses of the
+    /// same source (any other version of it) or of the project, or of anything when
+    /// `across_data`; never the same dataset (the step has its findings exactly).
+    pub fn lane(&self, source: &str, dataset: &str) -> Scope {
+        Scope {
+            exclude_dataset: Some(dataset.to_string()),
+            source: (!self.across_data).then(|| source.to_string()),
+            project: self.project.clone().filter(|_| !self.across_data),
+            ..Scope::default()
+        }
+    }
+
+    /// `source, or project NAME`, or `every data source`: what recall reaches, for messages.
+    pub fn describe_lane(&self) -> String {
+        match (&self.project, self.across_data) {
+            (_, true) => "every data source ([memory] across_data = true)".into(),
+            (Some(p), false) => format!("the same data source, or project `{p}`"),
+            (None, false) => "the same data source (any version of the file)".into(),
         }
     }
 
@@ -155,7 +208,10 @@ impl Memory {
                 )?)
             }
         };
-        Ok(Some(Memory::new(backend, settings.limit, settings.max_tokens)))
+        let mut memory = Memory::new(backend, settings.limit, settings.max_tokens);
+        memory.project = settings.project.clone().filter(|p| !p.trim().is_empty());
+        memory.across_data = settings.across_data;
+        Ok(Some(memory))
     }
 
     pub fn describe(&self) -> String {
@@ -210,9 +266,14 @@ impl Memory {
             })
     }
 
-    /// Stores a finished step's key findings; a failure becomes a warning.
-    pub fn remember_step(&self, flow: &str, dataset: &str, step: &str, facts: &[Fact]) {
-        let insights = from_facts(flow, dataset, step, facts);
+    /// Stores a finished step's key findings, under the memory's project; a failure becomes
+    /// a warning.
+    pub fn remember_step(&self, origin: &Origin, step: &str, facts: &[Fact]) {
+        let origin = Origin {
+            project: self.project.clone().unwrap_or_default(),
+            ..origin.clone()
+        };
+        let insights = from_facts(&origin, step, facts);
         if insights.is_empty() {
             return;
         }
@@ -278,6 +339,15 @@ mod tests {
         Fact::text(key, Priority::Critical, "v", statement.into())
     }
 
+    fn origin(dataset: &str) -> Origin {
+        Origin {
+            flow: "f".into(),
+            dataset: dataset.into(),
+            source: "/data/sales.csv".into(),
+            project: String::new(),
+        }
+    }
+
     fn tok() -> Tokenizer {
         Tokenizer::new(Encoding::O200kBase)
     }
@@ -286,11 +356,15 @@ mod tests {
     fn the_same_insight_twice_is_stored_once_and_newer_values_supersede() {
         let (_d, m) = store();
         let facts = [fact("totals.revenue", "Total revenue: $100")];
-        m.remember_step("f", "cache://a", "s", &facts);
-        m.remember_step("f", "cache://a", "s", &facts);
+        m.remember_step(&origin("cache://a"), "s", &facts);
+        m.remember_step(&origin("cache://a"), "s", &facts);
         assert_eq!(m.list(false).unwrap().len(), 1);
 
-        m.remember_step("f", "cache://a", "s", &[fact("totals.revenue", "Total revenue: $120")]);
+        m.remember_step(
+            &origin("cache://a"),
+            "s",
+            &[fact("totals.revenue", "Total revenue: $120")],
+        );
         let current = m.list(false).unwrap();
         assert_eq!(current.len(), 1);
         assert_eq!(current[0].text, "Total revenue: $120");
@@ -302,10 +376,18 @@ mod tests {
         assert_eq!(hits[0].insight.text, "Total revenue: $120");
 
         // The same metric on other data is another insight, not a newer value.
-        m.remember_step("f", "cache://b", "s", &[fact("totals.revenue", "Total revenue: $7")]);
+        m.remember_step(
+            &origin("cache://b"),
+            "s",
+            &[fact("totals.revenue", "Total revenue: $7")],
+        );
         assert_eq!(m.list(false).unwrap().len(), 2);
         // And the old value coming back is current again, not a duplicate.
-        m.remember_step("f", "cache://a", "s", &[fact("totals.revenue", "Total revenue: $100")]);
+        m.remember_step(
+            &origin("cache://a"),
+            "s",
+            &[fact("totals.revenue", "Total revenue: $100")],
+        );
         assert_eq!(m.list(true).unwrap().len(), 3);
         assert!(m.list(false).unwrap().iter().any(|i| i.text == "Total revenue: $100"));
         assert!(m.take_warnings().is_empty());
@@ -322,7 +404,7 @@ mod tests {
                 )
             })
             .collect();
-        m.remember_step("f", "cache://a", "s", &facts);
+        m.remember_step(&origin("cache://a"), "s", &facts);
         let hits = m.search("brand grew", &Scope::default(), 3, 500, &tok()).unwrap();
         assert_eq!(hits.len(), 3);
         let hits = m.search("brand grew", &Scope::default(), 10, 40, &tok()).unwrap();
@@ -346,7 +428,7 @@ mod tests {
                 s.spawn(move || {
                     let m = Memory::new(Box::new(LocalMemory::open(&path).unwrap()), 3, 500);
                     for k in 0..5 {
-                        m.remember_step("f", &format!("cache://{t}"), "s", &[fact(&format!("k.m{k}"), "X")]);
+                        m.remember_step(&origin(&format!("cache://{t}")), "s", &[fact(&format!("k.m{k}"), "X")]);
                     }
                     assert!(m.take_warnings().is_empty());
                 });
@@ -359,7 +441,7 @@ mod tests {
     #[test]
     fn forget_and_clear() {
         let (_d, m) = store();
-        m.remember_step("f", "cache://a", "s", &[fact("a.x", "A"), fact("b.y", "B")]);
+        m.remember_step(&origin("cache://a"), "s", &[fact("a.x", "A"), fact("b.y", "B")]);
         let id = m.list(false).unwrap()[0].id.clone();
         assert!(m.forget(&id).unwrap());
         assert!(!m.forget(&id).unwrap());

@@ -297,10 +297,7 @@ fn memory_view(e: &Running, state: &AppState, session: &Session, step: usize) ->
         };
     };
     let tokenizer = session.tokenizer;
-    let scope = crate::memory::Scope {
-        exclude_dataset: Some(e.dataset.reference.to_string()),
-        ..Default::default()
-    };
+    let scope = memory.lane(&e.dataset.source(), &e.dataset.reference.to_string());
     let (recalled, stored) = tokio::task::block_in_place(|| {
         (
             memory.search(&def.task, &scope, memory.limit, memory.max_tokens, &tokenizer),
@@ -314,8 +311,10 @@ fn memory_view(e: &Running, state: &AppState, session: &Session, step: usize) ->
         .any(|c| c.source == crate::flow::ContextSource::Memory);
     lines.push(if wants {
         format!(
-            "Recalled for this step (its task as the query; at most {} hits, {} tokens; other data only):",
-            memory.limit, memory.max_tokens
+            "Recalled for this step (its task as the query; at most {} hits, {} tokens; from {}, other versions only):",
+            memory.limit,
+            memory.max_tokens,
+            memory.describe_lane()
         )
     } else {
         "This step declares no memory item; it would recall:".into()
