@@ -330,3 +330,132 @@ fn ambiguous_dates_are_refused_and_a_chosen_format_is_part_of_the_reference() {
     let outputs = |r: &serde_json::Value| common::step_values(r, "output_ref");
     assert_ne!(outputs(&dmy), outputs(&mdy));
 }
+
+/// A shop's order lines (make_order_fixtures.py): upper-case names, revenue with no cost or
+/// profit, `2/24/2003 0:00` dates, 29 months. The forecast runs; a brand flow runs on the one
+/// product column as the brand, partly and with notes; ROI refuses and names what runs.
+#[test]
+fn order_lines_without_cost_run_what_revenue_allows() {
+    let home = tempfile::tempdir().unwrap();
+    let data = byod("order_lines.csv");
+    let data = data.to_str().unwrap();
+
+    let r = run_json(home.path(), &["--flow", "sales_forecast", "--data", data]);
+    assert_eq!(r["status"], "completed");
+    // Common export names map without flags.
+    let roles = &r["data"]["roles"];
+    assert_eq!(roles["units_sold"], "QUANTITYORDERED");
+    assert_eq!(roles["total_revenue"], "SALES");
+    assert_eq!(roles["sale_date"], "ORDERDATE");
+    assert_eq!(r["facts"]["retained"], r["facts"]["critical"], "{}", r["facts"]);
+    assert_eq!(
+        step(&r, "seasonal_forecast")["status"],
+        "done",
+        "29 months feed the seasonal method"
+    );
+
+    let r = run_json(
+        home.path(),
+        &[
+            "--flow",
+            "brand_performance",
+            "--data",
+            data,
+            "--column",
+            "brand=PRODUCTLINE",
+        ],
+    );
+    assert_eq!(r["status"], "completed");
+    let notes = r["data"]["notes"].to_string();
+    assert!(
+        notes.contains("market_share: no category column: market share is overall, not within category"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("brand_profitability skipped: no cost or profit column for profitability and ROI"),
+        "{notes}"
+    );
+    assert_eq!(step(&r, "brand_profitability")["status"], "skipped");
+    assert_eq!(fact(&r, "market_share", "market_share.leader"), "Classic Cars");
+    assert!(close(
+        number(fact(&r, "market_share", "market_share.leader_pct")),
+        20.379
+    ));
+    let report = r["report"].as_str().unwrap();
+    assert!(
+        report.contains("Top three productlines hold"),
+        "the file's word: {report}"
+    );
+    assert_eq!(r["facts"]["retained"], r["facts"]["critical"], "{}", r["facts"]);
+
+    let out = run(home.path(), &["run", "--no-cache", "--data", data]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("flow `roi_analysis` cannot run on this file: missing role `brand`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("role `total_cost`") && err.contains("role `profit`"),
+        "{err}"
+    );
+    assert!(err.contains("built-in flows that run on it: sales_forecast"), "{err}");
+    let data_cmd = stdout(&run(home.path(), &["data", data]));
+    assert!(data_cmd.contains("sales_forecast     runs"), "{data_cmd}");
+    assert!(data_cmd.contains("roi_analysis       cannot run (needs "), "{data_cmd}");
+}
+
+/// Two years of a brand's retail export: `Operating Profit`, `$1,257 ` money, m/d/yyyy dates,
+/// exactly 24 months. The forecast falls back to the trend with a note; ROI runs by
+/// region without a brand, and by retailer in the file's own word with one.
+#[test]
+fn a_two_year_export_forecasts_and_reports_in_its_own_words() {
+    let home = tempfile::tempdir().unwrap();
+    let data = byod("two_year_retail.csv");
+    let data = data.to_str().unwrap();
+
+    let r = run_json(home.path(), &["--flow", "sales_forecast", "--data", data]);
+    assert_eq!(r["status"], "completed");
+    assert_eq!(r["data"]["roles"]["profit"], "Operating Profit");
+    assert_eq!(step(&r, "time_series")["route"], "trend_forecast");
+    let notes = r["data"]["notes"].to_string();
+    assert!(
+        notes.contains(
+            "`seasonal_forecast` cannot run (method `trend_seasonal` needs 25 months of history, the data has 24"
+        ),
+        "{notes}"
+    );
+    assert_eq!(step(&r, "forecast_report")["status"], "done");
+    assert_eq!(r["facts"]["retained"], r["facts"]["critical"], "{}", r["facts"]);
+
+    let r = run_json(home.path(), &["--data", data]);
+    assert_eq!(r["status"], "completed");
+    assert_eq!(fact(&r, "analyze_profitability", "profitability.region.top"), "Midwest");
+    assert!(close(
+        number(fact(&r, "analyze_profitability", "totals.profit")),
+        779635.0
+    ));
+    assert!(
+        r["data"]["notes"]
+            .to_string()
+            .contains("optimize_budget skipped: no brand column")
+    );
+
+    let r = run_json(home.path(), &["--data", data, "--column", "brand=Retailer"]);
+    assert_eq!(fact(&r, "analyze_profitability", "profitability.brand.top"), "Kohl's");
+    assert!(close(
+        number(fact(&r, "analyze_profitability", "profitability.brand.top_profit")),
+        151300.0
+    ));
+    let report = r["report"].as_str().unwrap();
+    assert!(
+        report.contains("Top Retailer by profit: Kohl's ($151,300 profit"),
+        "{report}"
+    );
+    assert!(!report.contains(" brand "), "{report}");
+    assert_eq!(r["facts"]["retained"], r["facts"]["critical"], "{}", r["facts"]);
+}
+
+fn step<'a>(r: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    common::step_of(r, id)
+}
