@@ -165,7 +165,7 @@ fn runs_tunes_reruns_and_quits_cleanly() {
     // The run starts by itself and the ledger arrives when it completes.
     s.wait_for("completed");
     // The ledger arrives once the run is measured against the baseline.
-    s.wait_for("tokens (−");
+    s.wait_for("% tokens (");
     s.wait_for("roi_analysis");
     s.wait_for("generate_report");
 
@@ -266,7 +266,7 @@ fn bad_data_shows_an_error_panel_not_a_crash() {
 #[test]
 fn tui_runs_are_counted_and_cache_warnings_reach_the_status_line() {
     let mut s = Session::start(&[], &[]);
-    s.wait_for("tokens (−");
+    s.wait_for("% tokens (");
     s.press("q");
     assert_eq!(s.exit_code(), 0);
     let home = std::mem::replace(&mut s._home, tempfile::tempdir().unwrap());

@@ -324,10 +324,47 @@ fn the_header_shows_load_progress() {
 fn estimated_counts_are_marked_in_the_header() {
     let (mut s, _) = after_run("roi_analysis");
     let exact = render(&mut s, 200, 50);
-    assert!(exact.contains(" 1,501 vs 19,952 tokens"), "{exact}");
+    assert!(
+        exact.contains("−92.5% tokens (1,501 vs 19,952) · facts 13/13 · $0.0007 vs $0.0034"),
+        "{exact}"
+    );
     if let Some(l) = s.ledger.as_mut() {
         l.estimated = true;
     }
     let screen = render(&mut s, 200, 50);
-    assert!(screen.contains("~1,501 vs ~19,952 tokens"), "{screen}");
+    assert!(screen.contains("tokens (~1,501 vs ~19,952)"), "{screen}");
+}
+
+/// The header at the three sizes: a good run, one that lost critical facts (marked), and a
+/// failed run (the step and its error, not a saving).
+#[test]
+fn the_header_leads_with_the_saving_or_the_failure() {
+    let mut out = String::new();
+    for (name, change) in [("good run", 0), ("facts lost", 1), ("failed run", 2)] {
+        let (mut s, _) = after_run("roi_analysis");
+        match change {
+            1 => {
+                if let Some(l) = s.ledger.as_mut() {
+                    l.facts_retained = 10;
+                }
+            }
+            2 => {
+                if let Some(snap) = s.snapshot.as_mut() {
+                    snap.state = mrflow::engine::RunState::Failed;
+                    let step = snap.steps.iter_mut().find(|st| st.id == "optimize_budget").unwrap();
+                    step.status = mrflow::engine::StepStatus::Failed;
+                    step.error = Some("llm: http://127.0.0.1:8093/v1/chat/completions: HTTP 503".into());
+                }
+            }
+            _ => {}
+        }
+        for (w, h) in [(80, 24), (120, 40), (200, 50)] {
+            let screen = render(&mut s, w, h);
+            let header = screen.lines().next().unwrap_or_default().to_string();
+            out.push_str(&format!("{name} {w}x{h}: {header}\n"));
+        }
+    }
+    assert!(out.contains("⚠ facts 10/13"), "{out}");
+    assert!(out.contains("✗ optimize_budget failed: llm:"), "{out}");
+    insta::assert_snapshot!(out);
 }

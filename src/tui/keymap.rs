@@ -155,6 +155,15 @@ impl Keymap {
         keys.join("/")
     }
 
+    /// The first key bound to an action, for the footer's short hints (`/` itself is a key,
+    /// so it cannot be found by splitting [`keys_for`](Self::keys_for)).
+    pub fn first_key_for(&self, action: &Action) -> Option<&str> {
+        self.bindings
+            .iter()
+            .find(|(_, _, a)| a == action)
+            .map(|(_, k, _)| k.as_str())
+    }
+
     /// Help lines generated from the live bindings: keys, then what they do.
     pub fn help(&self) -> Vec<(String, &'static str)> {
         let mut seen: Vec<&Action> = Vec::new();

@@ -44,7 +44,10 @@ pub fn draw(frame: &mut Frame, state: &mut AppState, keymap: &Keymap, theme: &Th
         return;
     };
 
-    frame.render_widget(Paragraph::new(header(state, theme)).style(theme.header), screen.header);
+    frame.render_widget(
+        Paragraph::new(header(state, theme, screen.header.width)).style(theme.header),
+        screen.header,
+    );
     frame.render_widget(Paragraph::new(footer(state, keymap, theme)), screen.footer);
 
     let mut hitboxes = app::Hitboxes::default();
@@ -226,7 +229,10 @@ fn running(state: &AppState, icon: &str) -> String {
     )
 }
 
-fn header<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
+/// The header: the flow, the run's state, then the headline (the saving, the critical facts
+/// kept, the cost against the baseline) or, for a failed run, the step that failed. At a
+/// narrow width the cached costs, the file's details and the title go first, in that order.
+fn header<'a>(state: &AppState, theme: &Theme, width: u16) -> Line<'a> {
     let run = state.run_state();
     let icon = match run {
         RunState::Running => status_icon(crate::engine::StepStatus::Running, state.spinner),
@@ -237,44 +243,109 @@ fn header<'a>(state: &AppState, theme: &Theme) -> Line<'a> {
     };
     let phase = match &state.phase {
         Phase::Loading => loading(state),
-        Phase::Failed(_) => "data error".to_string(),
+        Phase::Failed(_) => "✗ data error (D shows it)".to_string(),
         Phase::Ready => {
+            if run == RunState::Running {
+                running(state, icon)
+            } else {
+                icon.to_string()
+            }
+        }
+    };
+    // The run's state in words, which a narrow header leaves to the icon.
+    let words = match (&state.phase, run) {
+        (Phase::Ready, r) if r != RunState::Running => {
             let ms = state
                 .snapshot
                 .as_ref()
                 .and_then(|s| s.duration_ms)
                 .map(|m| format!(" {m} ms"))
                 .unwrap_or_default();
-            if run == RunState::Running {
-                running(state, icon)
-            } else {
-                format!("{icon} {}{ms}", run.as_str())
-            }
+            format!(" {}{ms}", r.as_str())
         }
+        _ => String::new(),
     };
-    let mut spans = vec![
-        Span::styled(" mrflow-tui ", theme.header.patch(theme.title)),
-        Span::raw("│ "),
-        Span::styled(state.flow.name().to_string(), theme.header.patch(theme.title)),
-        Span::raw(format!(" │ {} │ {phase}", state.data)),
+    // (text, style, which goes first when the width is short: lower first; 0 stays).
+    let mut parts: Vec<(String, ratatui::style::Style, u8)> = vec![
+        (" mrflow-tui │ ".into(), theme.header.patch(theme.title), 3),
+        (state.flow.name().to_string(), theme.header.patch(theme.title), 0),
+        (format!(" │ {phase}"), theme.header, 0),
+        (words, theme.header, 5),
     ];
-    if let Some(l) = &state.ledger {
-        // A model with its own tokenizer: the counts are estimates, and say so.
-        let approx = if l.estimated { "~" } else { "" };
-        spans.push(Span::raw(format!(
-            " │ {approx}{} vs {approx}{} tokens (−{}) │ {} vs {} │ facts {}/{} │ prompt-cached {} vs {}",
-            grouped(l.prompt_tokens as f64),
-            grouped(l.baseline_tokens as f64),
-            pct(l.reduction_pct),
-            usd(l.cost_usd),
-            usd(l.baseline_cost_usd),
-            l.facts_retained,
-            l.facts_critical,
-            usd(l.cost_cached_usd),
-            usd(l.baseline_cost_cached_usd),
-        )));
+    let failed = state.snapshot.as_ref().and_then(|s| {
+        s.steps
+            .iter()
+            .find(|s| s.status == crate::engine::StepStatus::Failed)
+            .map(|s| (s.id.clone(), s.error.clone().unwrap_or_default()))
+    });
+    match (&state.ledger, failed) {
+        (_, Some((step, error))) if run == RunState::Failed => {
+            parts.push((
+                format!(" │ ✗ {step} failed: {error}"),
+                theme.header.patch(theme.warn),
+                0,
+            ));
+        }
+        (Some(l), _) => {
+            // A model with its own tokenizer: the counts are estimates, and say so.
+            let approx = if l.estimated { "~" } else { "" };
+            parts.push((format!(" │ −{}", pct(l.reduction_pct)), theme.header, 0));
+            parts.push((
+                format!(
+                    " tokens ({approx}{} vs {approx}{})",
+                    grouped(l.prompt_tokens as f64),
+                    grouped(l.baseline_tokens as f64),
+                ),
+                theme.header,
+                4,
+            ));
+            let lost = l.facts_retained < l.facts_critical;
+            parts.push((
+                format!(
+                    " · {}facts {}/{}",
+                    if lost { "⚠ " } else { "" },
+                    l.facts_retained,
+                    l.facts_critical
+                ),
+                if lost {
+                    theme.header.patch(theme.warn)
+                } else {
+                    theme.header
+                },
+                0,
+            ));
+            parts.push((
+                format!(" · {} vs {}", usd(l.cost_usd), usd(l.baseline_cost_usd)),
+                theme.header,
+                0,
+            ));
+            parts.push((
+                format!(
+                    " │ prompt-cached {} vs {}",
+                    usd(l.cost_cached_usd),
+                    usd(l.baseline_cost_cached_usd)
+                ),
+                theme.header,
+                1,
+            ));
+        }
+        _ => {}
     }
-    Line::from(spans)
+    parts.push((format!(" │ {}", state.data), theme.header, 2));
+    let used =
+        |parts: &[(String, ratatui::style::Style, u8)]| parts.iter().map(|(t, _, _)| t.chars().count()).sum::<usize>();
+    for drop in [1, 2, 3, 4, 5] {
+        if used(&parts) <= width as usize {
+            break;
+        }
+        parts.retain(|(_, _, d)| *d != drop);
+    }
+    Line::from(
+        parts
+            .into_iter()
+            .map(|(text, style, _)| Span::styled(text, style))
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// Key hints for the focused pane, then the latest event.
@@ -339,8 +410,7 @@ fn footer<'a>(state: &AppState, keymap: &Keymap, theme: &Theme) -> Line<'a> {
             Action::Quit => "quit",
             _ => "",
         };
-        let keys = keymap.keys_for(a);
-        let first = match keys.split('/').next().unwrap_or_default() {
+        let first = match keymap.first_key_for(a).unwrap_or_default() {
             "down" => "↓".to_string(),
             "up" => "↑".to_string(),
             other => other.to_string(),

@@ -56,7 +56,22 @@ pub fn lines(state: &AppState, theme: &Theme) -> Vec<Line<'static>> {
     lines.push(Line::default());
     match &ledger.report {
         Some(report) => lines.extend(markdown::render(report, &ledger.critical_values, theme)),
-        None => lines.push(Line::styled("The run did not produce a report.", theme.dim)),
+        None => {
+            // Say why: the step that failed, or the one that stopped the run short.
+            let failed = state.snapshot.as_ref().and_then(|s| {
+                s.steps
+                    .iter()
+                    .find(|s| s.status == crate::engine::StepStatus::Failed)
+                    .map(|s| format!("{} failed: {}", s.id, s.error.as_deref().unwrap_or("no message")))
+            });
+            lines.push(Line::styled(
+                match failed {
+                    Some(why) => format!("The run did not produce a report: {why}."),
+                    None => "The run did not produce a report.".to_string(),
+                },
+                theme.warn,
+            ));
+        }
     }
     lines
 }
