@@ -209,11 +209,22 @@ fn runs_tunes_reruns_and_quits_cleanly() {
     let flow = mrflow::flow::Flow::resolve(saved.to_str().unwrap()).unwrap();
     assert_eq!(flow.steps()[0].budget, 350);
     s.press("e");
-    s.wait_for("exported");
+    s.wait_for("exported roi_analysis-20");
     let exports: Vec<_> = std::fs::read_dir(s._home.path().join("data/exports"))
         .unwrap()
         .collect();
     assert_eq!(exports.len(), 2);
+    // Named by when, readably: roi_analysis-2026-12-06T19-10-45.md
+    for e in &exports {
+        let name = e.as_ref().unwrap().file_name().to_string_lossy().into_owned();
+        let stamp = name.trim_start_matches("roi_analysis-");
+        assert!(
+            stamp.len() == "2026-12-06T19-10-45.md".len() || stamp.len() == "2026-12-06T19-10-45.json".len(),
+            "{name}"
+        );
+        assert_eq!(&stamp[4..5], "-", "{name}");
+        assert_eq!(&stamp[10..11], "T", "{name}");
+    }
     #[cfg(unix)]
     for e in &exports {
         use std::os::unix::fs::PermissionsExt;

@@ -368,3 +368,38 @@ fn the_header_leads_with_the_saving_or_the_failure() {
     assert!(out.contains("✗ optimize_budget failed: llm:"), "{out}");
     insta::assert_snapshot!(out);
 }
+
+/// A what-if that pushes a critical item down to its reference says, before any rerun, how
+/// many critical figures would leave the prompt.
+#[test]
+fn the_what_if_names_critical_figures_that_would_leave_the_prompt() {
+    let (mut s, store) = after_run("roi_analysis");
+    update(&mut s, Action::Down);
+    // analyze_profitability's results demoted to optional, at 250 tokens: dropped.
+    update(&mut s, Action::FocusContext);
+    while s.selected_item().map(|i| i.key.as_str()) != Some("profitability_results") {
+        update(&mut s, Action::Down);
+    }
+    for _ in 0..3 {
+        update(&mut s, Action::PriorityNext);
+    }
+    let mut effects = Vec::new();
+    for _ in 0..5 {
+        effects = update(&mut s, Action::BudgetDown);
+    }
+    let [mrflow::tui::app::Effect::WhatIf { step, settings }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    let out = store
+        .peek_step_output(&s.snapshot.as_ref().unwrap().steps[*step].output_ref.unwrap())
+        .unwrap();
+    let result = out.what_if(s.flow.step(*step), settings).map_err(|e| e.to_string());
+    update(&mut s, Action::WhatIf { step: *step, result });
+    let leaving = s.critical_facts_leaving(*step);
+    assert!(!leaving.is_empty(), "{:?}", s.what_if_result(*step));
+    let screen = render(&mut s, 200, 50);
+    assert!(
+        screen.contains(&format!("⚠ {} critical figures leave", leaving.len())),
+        "{screen}"
+    );
+}

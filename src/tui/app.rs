@@ -11,7 +11,7 @@ use crate::cache::{EntryInfo, Reference};
 use crate::context::{ItemDecision, PrunedContext};
 use crate::engine::{EngineCommand, EngineEvent, FlowSnapshot, RunState, StepStatus};
 use crate::flow::{BUDGET_RANGE, Flow, StepDef};
-use crate::settings::StepSettings;
+use crate::settings::{Priority, StepSettings};
 use crate::step_output::StepOutput;
 
 /// The panes, in focus order. The first four share the screen; the report fills it.
@@ -37,6 +37,14 @@ fn cycled<T: VariantArray + PartialEq + Copy>(value: T, forward: bool) -> T {
     let n = T::VARIANTS.len();
     let i = T::VARIANTS.iter().position(|v| *v == value).unwrap_or(0);
     T::VARIANTS[if forward { (i + 1) % n } else { (i + n - 1) % n }]
+}
+
+/// The variant after (`forward`) or before `value`, stopping at the ends: priorities step
+/// this way, so promoting a critical item never turns it optional.
+fn stepped<T: VariantArray + PartialEq + Copy>(value: T, forward: bool) -> Option<T> {
+    let i = T::VARIANTS.iter().position(|v| *v == value)?;
+    let j = if forward { i.checked_add(1) } else { i.checked_sub(1) }?;
+    T::VARIANTS.get(j).copied()
 }
 
 /// What `update` asks the event loop to do.
@@ -320,6 +328,28 @@ impl AppState {
         }
     }
 
+    /// Critical facts the last run's prompt of step `i` carried that its what-if would not:
+    /// what tuning costs before anything reruns.
+    pub fn critical_facts_leaving(&self, i: usize) -> Vec<String> {
+        let (Some(Ok(what_if)), Some(view)) = (self.what_if_result(i), self.views[i].as_ref()) else {
+            return Vec::new();
+        };
+        let critical = |key: &str| {
+            self.views.iter().flatten().any(|v| {
+                v.output
+                    .facts
+                    .iter()
+                    .any(|f| f.key == key && f.priority == Priority::Critical)
+            })
+        };
+        view.context
+            .facts
+            .iter()
+            .filter(|k| !what_if.facts.contains(k) && critical(k))
+            .cloned()
+            .collect()
+    }
+
     /// The what-if of the step's tuned settings, once it has come back, while they differ
     /// from the last run's.
     pub fn what_if_result(&self, i: usize) -> Option<&Result<PrunedContext, String>> {
@@ -361,7 +391,7 @@ impl AppState {
         self.visible_items().len()
     }
 
-    fn selected_item(&self) -> Option<&ItemDecision> {
+    pub fn selected_item(&self) -> Option<&ItemDecision> {
         self.visible_items().get(self.context_row).copied()
     }
 
@@ -614,7 +644,19 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 state.status = "select a context item first (Context pane)".into();
                 return vec![];
             };
-            let next = cycled(item.priority, action == Action::PriorityNext);
+            let Some(next) = stepped(item.priority, action == Action::PriorityNext) else {
+                state.status = format!(
+                    "`{}` is already {}: {} does not go further",
+                    item.key,
+                    item.priority.as_str(),
+                    if action == Action::PriorityNext {
+                        "demoting"
+                    } else {
+                        "promoting"
+                    }
+                );
+                return vec![];
+            };
             let default = state
                 .flow
                 .step(state.step)
@@ -1054,6 +1096,20 @@ mod tests {
         assert!(update(&mut s, Action::PriorityPrev).is_empty());
         assert!(s.tuning[3].priority_overrides.is_empty());
         assert!(!s.is_stale(3));
+    }
+
+    #[test]
+    fn priorities_stop_at_critical_and_optional() {
+        assert_eq!(stepped(Priority::Critical, false), None);
+        assert_eq!(stepped(Priority::Critical, true), Some(Priority::Important));
+        assert_eq!(stepped(Priority::Optional, true), None);
+        let mut s = ran();
+        s.step = 3;
+        update(&mut s, Action::FocusContext);
+        // The persona is critical: promoting it changes nothing and says so.
+        assert!(update(&mut s, Action::PriorityPrev).is_empty());
+        assert!(s.tuning[3].priority_overrides.is_empty());
+        assert!(s.status.contains("is already critical"), "{}", s.status);
     }
 
     #[test]

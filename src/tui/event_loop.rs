@@ -417,17 +417,21 @@ fn export(e: &Running, state: &AppState, session: &Session) -> Result<String, St
     let dir = dirs.data.join("exports");
     std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
     let report = session.report(&e.dataset, &e.handle.snapshot());
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let base = dir.join(format!("{}-{stamp}", state.flow.name()));
+    // A name a person can read and sort: `roi_analysis-2026-12-06T19-10-45`.
+    let name = format!(
+        "{}-{}",
+        state.flow.name(),
+        chrono::Utc::now().format("%Y-%m-%dT%H-%M-%S")
+    );
+    let base = dir.join(&name);
     let md = base.with_extension("md");
     let json = base.with_extension("json");
     crate::private_file::write(&md, report.report.clone().unwrap_or_default())
         .map_err(|err| format!("{}: {err}", md.display()))?;
     let text = serde_json::to_string_pretty(&report).map_err(|err| err.to_string())?;
     crate::private_file::write(&json, text).map_err(|err| format!("{}: {err}", json.display()))?;
-    Ok(format!("{} and {}", md.display(), json.display()))
+    // The names first: a narrow status line still shows what was written.
+    Ok(format!("{name}.md and .json to {}", dir.display()))
 }
 
 /// Writes the flow with the tuned budgets, strategies and priorities as a flow file.

@@ -52,7 +52,17 @@ impl Widget for &BudgetsPane<'_> {
         let t = &state.tuning[i];
         let mut title = vec![Span::styled(state.step_id(i).to_string(), theme.title)];
         if state.is_stale(i) {
-            title.push(Span::styled("  * what-if, r applies", theme.warn));
+            // What the tuning costs, before anything reruns: critical figures that would
+            // no longer be in the prompt.
+            let leaving = state.critical_facts_leaving(i).len();
+            title.push(Span::styled(
+                match leaving {
+                    0 => "  * what-if, r applies".to_string(),
+                    1 => "  * ⚠ 1 critical figure leaves".to_string(),
+                    n => format!("  * ⚠ {n} critical figures leave"),
+                },
+                theme.warn,
+            ));
         }
         buf.set_line(inner.x, inner.y, &Line::from(title), inner.width);
         let mut settings = vec![

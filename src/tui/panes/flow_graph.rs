@@ -247,14 +247,17 @@ fn truncate(s: &str, width: usize) -> String {
     }
 }
 
-/// The node's second line: tokens against budget and time, or why it has none.
+/// The node's second line: tokens against budget and time, or why it has none. Tokens and
+/// budget are always of one pruning: the what-if's once it is back, else the last run's.
 fn node_detail(state: &AppState, step: usize) -> String {
     let status = state.status_of(step);
-    let budget = state.tuning[step].budget;
-    let tokens = state.shown_context(step).map(|c| c.tokens);
     let ms = state.snapshot.as_ref().and_then(|s| s.steps[step].duration_ms);
-    match (status, tokens) {
-        (StepStatus::Done | StepStatus::Cached, Some(t)) => {
+    if let Some(Err(_)) = state.what_if_result(step) {
+        return format!("over budget {}", grouped(state.tuning[step].budget as f64));
+    }
+    let shown = state.shown_context(step).map(|c| (c.tokens, c.budget));
+    match (status, shown) {
+        (StepStatus::Done | StepStatus::Cached, Some((t, budget))) => {
             let time = ms.map(|m| format!(" {m}ms")).unwrap_or_default();
             format!("{}/{}{time}", grouped(t as f64), grouped(budget as f64))
         }
