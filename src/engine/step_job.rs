@@ -209,7 +209,9 @@ impl StepJob {
             },
             Err(outcome) => return outcome,
         };
-        let cached = !output.tools.is_empty() && output.tools.iter().all(|r| r.cached);
+        // Its answer was just written: the step is not "from the cache", whatever its tools
+        // were (each tool record says that of itself).
+        let cached = false;
         let output = Arc::new(output);
         let reference = output.reference();
         self.store.put(reference, StoredValue::StepOutput(output.clone()));
