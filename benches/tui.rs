@@ -1,5 +1,5 @@
-//! TUI benchmarks: rendering one frame of the full screen at 200x50, the main panes and the
-//! report view (target under 1 ms), and
+//! TUI benchmarks: rendering one frame of the full screen at 200x50, the main panes, the
+//! report view and the forecast's report with its chart (target under 1 ms), and
 //! the time from launching the binary to its first frame (target under 150 ms).
 //!
 //! Run with `cargo bench --bench tui`.
@@ -16,7 +16,7 @@ use mrflow::data::load_csv;
 use mrflow::engine::{Engine, Measure, RunReport};
 use mrflow::flow::Flow;
 use mrflow::tui::app::{Action, AppState, update};
-use mrflow::tui::event_loop::{ledger_view, step_views};
+use mrflow::tui::event_loop::{forecast_chart, ledger_view, step_views};
 use mrflow::tui::keymap::Keymap;
 use mrflow::tui::theme::Theme;
 use mrflow::tui::ui;
@@ -24,8 +24,8 @@ use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-fn state_after_run() -> AppState {
-    let flow = Arc::new(Flow::builtin("roi_analysis").unwrap());
+fn state_after_run(flow: &str) -> AppState {
+    let flow = Arc::new(Flow::builtin(flow).unwrap());
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/beverage_sales.csv");
     let dataset = Arc::new(load_csv(&sample, &flow.required_columns()).unwrap());
     let store = Arc::new(ResultStore::new());
@@ -51,7 +51,11 @@ fn state_after_run() -> AppState {
         },
         Action::Snapshot(snapshot, views),
         Action::CacheEntries(store.entries()),
-        Action::Ledger(ledger_view(&report)),
+        Action::Ledger({
+            let mut ledger = ledger_view(&report);
+            ledger.chart = forecast_chart(&report, &store);
+            ledger
+        }),
     ] {
         update(&mut state, action);
     }
@@ -59,7 +63,7 @@ fn state_after_run() -> AppState {
 }
 
 fn render(c: &mut Criterion) {
-    let mut state = state_after_run();
+    let mut state = state_after_run("roi_analysis");
     let keymap = Keymap::new(&Default::default()).unwrap();
     let theme = Theme::color();
     let mut terminal = Terminal::new(TestBackend::new(200, 50)).unwrap();
@@ -73,6 +77,15 @@ fn render(c: &mut Criterion) {
     // The report view parses and lays out the report's Markdown on every frame.
     update(&mut state, Action::FocusReport);
     c.bench_function("frame_200x50_report", |b| {
+        b.iter(|| {
+            terminal.clear().unwrap();
+            terminal.draw(|f| ui::draw(f, &mut state, &keymap, &theme)).unwrap();
+        })
+    });
+    // sales_forecast's report draws its chart of 36 months and 6 forecast ones above it.
+    let mut state = state_after_run("sales_forecast");
+    update(&mut state, Action::FocusReport);
+    c.bench_function("frame_200x50_report_chart", |b| {
         b.iter(|| {
             terminal.clear().unwrap();
             terminal.draw(|f| ui::draw(f, &mut state, &keymap, &theme)).unwrap();

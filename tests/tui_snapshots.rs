@@ -13,7 +13,7 @@ use mrflow::data::load_csv;
 use mrflow::engine::{Engine, Measure, RunReport};
 use mrflow::flow::Flow;
 use mrflow::tui::app::{Action, AppState, update};
-use mrflow::tui::event_loop::{ledger_view, step_views};
+use mrflow::tui::event_loop::{forecast_chart, ledger_view, step_views};
 use mrflow::tui::keymap::Keymap;
 use mrflow::tui::theme::Theme;
 use mrflow::tui::{inspect, ui};
@@ -54,7 +54,8 @@ fn after_run(flow: &str) -> (AppState, Arc<ResultStore>) {
         e.ttl_left = Duration::from_secs(3595);
         e.hits = e.hits.min(1);
     }
-    let ledger = ledger_view(&report);
+    let mut ledger = ledger_view(&report);
+    ledger.chart = forecast_chart(&report, &store);
     let mut state = AppState::new(flow, DATA.into());
     for action in [
         Action::Loaded {
@@ -402,4 +403,27 @@ fn the_what_if_names_critical_figures_that_would_leave_the_prompt() {
         screen.contains(&format!("⚠ {} critical figures leave", leaving.len())),
         "{screen}"
     );
+}
+
+/// sales_forecast's report view draws the monthly revenue with the forecast and its band.
+#[test]
+fn the_forecast_is_drawn_above_its_report() {
+    let (mut s, _) = after_run("sales_forecast");
+    let chart = s
+        .ledger
+        .as_ref()
+        .and_then(|l| l.chart.clone())
+        .expect("a forecast run has a chart");
+    assert_eq!(chart.history.len(), 36, "three years of months");
+    assert_eq!(chart.forecast.len(), 6);
+    update(&mut s, Action::FocusReport);
+    update(&mut s, Action::Zoom);
+    for (w, h) in SIZES {
+        let screen = render(&mut s, w, h);
+        if h >= 40 {
+            assert!(screen.contains("forecast (trend_seasonal)"), "{screen}");
+            assert!(screen.contains("2022-01") && screen.contains("2025-06"), "{screen}");
+        }
+        insta::assert_snapshot!(format!("forecast_chart_{w}x{h}"), screen);
+    }
 }

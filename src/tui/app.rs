@@ -104,6 +104,18 @@ pub struct LedgerView {
     pub missing: Vec<String>,
     /// The counts are o200k estimates for a model with its own tokenizer (shown `~1,502`).
     pub estimated: bool,
+    /// The monthly revenue and its forecast, when the run made one: drawn above the report.
+    pub chart: Option<ForecastChart>,
+}
+
+/// Monthly revenue, oldest first, then the forecast with its backtest error as a band.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ForecastChart {
+    pub history: Vec<(String, f64)>,
+    pub forecast: Vec<(String, f64)>,
+    /// Mean absolute percentage error of the backtest: the band is the forecast ± this.
+    pub mape_pct: f64,
+    pub method: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]

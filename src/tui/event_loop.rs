@@ -9,7 +9,7 @@ use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind, KeyModifiers, 
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use super::app::{Action, AppState, Effect, LedgerView, StepView, update};
+use super::app::{Action, AppState, Effect, ForecastChart, LedgerView, StepView, update};
 use super::keymap::Keymap;
 use super::terminal;
 use super::theme::Theme;
@@ -263,7 +263,44 @@ pub fn ledger_view(report: &RunReport) -> LedgerView {
         facts_retained: report.facts.retained,
         facts_critical: report.facts.critical,
         estimated: report.token_counts == crate::engine::TokenCounts::Estimated,
+        chart: None,
     }
+}
+
+/// The run's monthly revenue and forecast, from the time series and forecast outputs it
+/// stored; none when the run made no forecast.
+pub fn forecast_chart(report: &RunReport, store: &ResultStore) -> Option<ForecastChart> {
+    let output = |prefix: &str| {
+        report
+            .steps
+            .iter()
+            .flat_map(|s| s.tools.iter())
+            .find(|t| t.label.starts_with(prefix))
+            .and_then(|t| store.peek_tool_output(&t.output_ref))
+    };
+    let points = |v: &serde_json::Value| -> Vec<(String, f64)> {
+        v.get("points")
+            .and_then(|p| p.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| Some((p.get("label")?.as_str()?.to_string(), p.get("revenue")?.as_f64()?)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let forecast = output("forecast(")?;
+    let series = output("time_series(period=month)")?;
+    Some(ForecastChart {
+        history: points(&series.result),
+        forecast: points(&forecast.result),
+        mape_pct: forecast.result.get("mape_pct").and_then(|m| m.as_f64()).unwrap_or(0.0),
+        method: forecast
+            .result
+            .get("method")
+            .and_then(|m| m.as_str())
+            .unwrap_or_default()
+            .to_string(),
+    })
 }
 
 /// Measures the finished run against the baseline off the UI thread; the session keeps it
@@ -273,7 +310,9 @@ fn spawn_ledger(e: &Running, session: &Arc<Session>, tx: mpsc::UnboundedSender<M
     let (session, dataset, snapshot) = (session.clone(), e.dataset.clone(), e.handle.snapshot());
     tokio::task::spawn_blocking(move || {
         let report = session.finish_run(&dataset, &snapshot);
-        let _ = tx.send(Msg::Action(Action::Ledger(ledger_view(&report))));
+        let mut ledger = ledger_view(&report);
+        ledger.chart = forecast_chart(&report, &session.store);
+        let _ = tx.send(Msg::Action(Action::Ledger(ledger)));
         let warnings = session.take_warnings();
         if !warnings.is_empty() {
             let _ = tx.send(Msg::Action(Action::Notice(format!("warning: {}", warnings.join("; ")))));
