@@ -156,6 +156,11 @@ pub enum Popup {
         runs: Vec<crate::history::RunRecord>,
         selected: usize,
     },
+    /// `d` asks before a cache entry goes: `y` or Enter evicts it, anything else keeps it.
+    ConfirmEvict {
+        reference: crate::reference::Reference,
+        what: String,
+    },
 }
 
 /// Where the data stands.
@@ -597,6 +602,17 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 *scroll = scroll.saturating_sub(PAGE as u16);
                 return vec![];
             }
+            (Popup::ConfirmEvict { reference, .. }, Action::Open | Action::Char('y')) => {
+                let reference = *reference;
+                state.popup = None;
+                return vec![Effect::Evict(reference), Effect::RefreshCache];
+            }
+            // Any other key keeps the entry.
+            (Popup::ConfirmEvict { .. }, Action::Char(_) | Action::Close | Action::Evict) => {
+                state.popup = None;
+                state.status = "kept".into();
+                return vec![];
+            }
             (_, Action::Close | Action::Help | Action::Open) => {
                 state.popup = None;
                 return vec![];
@@ -740,7 +756,16 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::SaveOverrides => return vec![Effect::SaveOverrides],
         Action::Evict if state.focus == Pane::Cache => {
             if let Some(e) = state.sorted_cache().get(state.cache_row) {
-                return vec![Effect::Evict(e.reference), Effect::RefreshCache];
+                let what = match e.kind {
+                    crate::cache::EntryKind::Dataset => {
+                        format!("the dataset {} (the next run reads the file again)", e.producer)
+                    }
+                    _ => format!("{} {}", e.reference.short(), e.producer),
+                };
+                state.popup = Some(Popup::ConfirmEvict {
+                    reference: e.reference,
+                    what,
+                });
             }
         }
         Action::Evict => {}
@@ -1108,6 +1133,39 @@ mod tests {
         assert!(update(&mut s, Action::PriorityPrev).is_empty());
         assert!(s.tuning[3].priority_overrides.is_empty());
         assert!(!s.is_stale(3));
+    }
+
+    #[test]
+    fn evicting_asks_first() {
+        let mut s = ran();
+        s.cache = vec![crate::cache::EntryInfo {
+            reference: Reference::of_parts([b"x".as_slice()]),
+            kind: crate::cache::EntryKind::Dataset,
+            bytes: 10,
+            age: std::time::Duration::ZERO,
+            ttl_left: std::time::Duration::from_secs(60),
+            hits: 0,
+            producer: "beverage_sales.csv".into(),
+        }];
+        update(&mut s, Action::FocusCache);
+        assert!(
+            update(&mut s, Action::Evict).is_empty(),
+            "nothing goes before the answer"
+        );
+        assert!(
+            matches!(&s.popup, Some(Popup::ConfirmEvict { what, .. }) if what.contains("the next run reads the file again"))
+        );
+        assert!(update(&mut s, Action::Char('n')).is_empty());
+        assert_eq!(s.popup, None);
+        update(&mut s, Action::Evict);
+        let effects = update(&mut s, Action::Char('y'));
+        assert_eq!(
+            effects,
+            [
+                Effect::Evict(Reference::of_parts([b"x".as_slice()])),
+                Effect::RefreshCache
+            ]
+        );
     }
 
     #[test]

@@ -65,6 +65,14 @@ fn translate(event: Event, keymap: &Keymap, state: &AppState) -> Option<Action> 
                     _ => {}
                 }
             }
+            // The eviction question takes any key: y or Enter evicts, the rest keeps.
+            if matches!(state.popup, Some(super::app::Popup::ConfirmEvict { .. })) {
+                return Some(match key.code {
+                    KeyCode::Enter => Action::Open,
+                    KeyCode::Char(c) => Action::Char(c),
+                    _ => Action::Close,
+                });
+            }
             if matches!(state.popup, Some(super::app::Popup::BudgetInput { .. })) {
                 match key.code {
                     KeyCode::Char(c) if c.is_ascii_digit() => return Some(Action::Char(c)),

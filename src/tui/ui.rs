@@ -102,24 +102,55 @@ pub fn draw(frame: &mut Frame, state: &mut AppState, keymap: &Keymap, theme: &Th
     match &state.popup {
         None => {}
         Some(Popup::Help { scroll }) => {
-            let lines: Vec<String> = keymap
-                .help()
-                .iter()
-                .map(|(k, what)| format!("{k:>18}  {what}"))
-                .collect();
-            popup(frame, area, " Help · Esc closes ", plain(lines), *scroll, theme, 76, 30);
+            // The focused pane's keys first, then every key; descriptions wrap under
+            // themselves, not to column 0.
+            let width = (76.min(area.width.saturating_sub(4)) as usize).saturating_sub(2);
+            let here = pane_actions(state.focus);
+            let help = keymap.help();
+            let mut lines = vec![Line::styled(
+                format!("In the {} pane", state.focus.title()),
+                theme.title,
+            )];
+            for a in here {
+                if let Some((k, what)) = help.iter().find(|(_, what)| *what == a.describe()) {
+                    lines.extend(hanging(k, what, width));
+                }
+            }
+            lines.push(Line::default());
+            lines.push(Line::styled("Every key", theme.title));
+            for (k, what) in &help {
+                lines.extend(hanging(k, what, width));
+            }
+            let visible = 30usize.min(area.height as usize).saturating_sub(2);
+            let scroll = (*scroll).min(lines.len().saturating_sub(visible) as u16);
+            popup(frame, area, " Help · Esc closes ", lines, scroll, theme, 76, 30);
         }
         Some(Popup::Inspector { title, lines, scroll }) => {
+            // A comparison of runs colours what changed: the report diff's added and
+            // removed lines, facts lost and regained.
+            let styled = if title.starts_with("Compare ") {
+                diff_lines(lines, theme)
+            } else {
+                plain(lines.clone())
+            };
             popup(
                 frame,
                 area,
                 &format!(" {title} · ↑↓ scroll · Esc closes "),
-                plain(lines.clone()),
+                styled,
                 *scroll,
                 theme,
                 110,
                 40,
             );
+        }
+        Some(Popup::ConfirmEvict { what, .. }) => {
+            let lines = vec![
+                format!("Evict {what}?"),
+                String::new(),
+                "y or Enter evicts it · any other key keeps it".into(),
+            ];
+            popup(frame, area, " Evict ", plain(lines), 0, theme, 70, 5);
         }
         Some(Popup::BudgetInput { buffer }) => {
             let lines = vec![
@@ -130,7 +161,9 @@ pub fn draw(frame: &mut Frame, state: &mut AppState, keymap: &Keymap, theme: &Th
             popup(frame, area, " Budget ", plain(lines), 0, theme, 44, 5);
         }
         Some(Popup::History { runs, selected }) => {
-            let lines = history::lines(runs, *selected, theme);
+            // The popup's inner width, as `popup` sizes it.
+            let inner = (150.min(area.width.saturating_sub(4)) as usize).saturating_sub(2);
+            let lines = history::lines(runs, *selected, theme, inner);
             // Keep the selected run in view.
             let room = area.height.saturating_sub(4) as usize;
             let row = selected + history::HEADER_ROWS;
@@ -145,6 +178,28 @@ pub fn draw(frame: &mut Frame, state: &mut AppState, keymap: &Keymap, theme: &Th
             popup(frame, area, &title, lines, *scroll, theme, 110, area.height);
         }
     }
+}
+
+/// A run comparison's lines, coloured: `+` added and `regained:` in the ok colour, `-`
+/// removed and `lost:` in the warning colour, hunk headers as accents.
+fn diff_lines(lines: &[String], theme: &Theme) -> Vec<Line<'static>> {
+    let mut in_diff = false;
+    lines
+        .iter()
+        .map(|l| {
+            in_diff |= l == "Report diff:";
+            let style = if l.starts_with("lost:") || (in_diff && l.starts_with('-') && !l.starts_with("---")) {
+                theme.warn
+            } else if l.starts_with("regained:") || (in_diff && l.starts_with('+') && !l.starts_with("+++")) {
+                theme.ok
+            } else if in_diff && l.starts_with("@@") {
+                theme.accent
+            } else {
+                ratatui::style::Style::new()
+            };
+            Line::styled(l.clone(), style)
+        })
+        .collect()
 }
 
 fn plain(lines: Vec<String>) -> Vec<Line<'static>> {
@@ -348,9 +403,34 @@ fn header<'a>(state: &AppState, theme: &Theme, width: u16) -> Line<'a> {
     )
 }
 
-/// Key hints for the focused pane, then the latest event.
-fn footer<'a>(state: &AppState, keymap: &Keymap, theme: &Theme) -> Line<'a> {
-    let actions: &[Action] = match state.focus {
+/// `keys  what` with `what` wrapped under itself at `width` columns.
+fn hanging(keys: &str, what: &str, width: usize) -> Vec<Line<'static>> {
+    const KEYS: usize = 18;
+    let room = width.saturating_sub(KEYS + 2).max(20);
+    let mut rows: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in what.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > room {
+            rows.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    rows.push(line);
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let k = if i == 0 { keys } else { "" };
+            Line::from(format!("{k:>KEYS$}  {r}"))
+        })
+        .collect()
+}
+
+/// The actions that matter in a pane: the footer's hints and the first part of help.
+fn pane_actions(focus: Pane) -> &'static [Action] {
+    match focus {
         Pane::Flow => &[
             Action::Down,
             Action::Open,
@@ -377,7 +457,12 @@ fn footer<'a>(state: &AppState, keymap: &Keymap, theme: &Theme) -> Line<'a> {
             Action::Memory,
             Action::RerunStep,
         ],
-    };
+    }
+}
+
+/// Key hints for the focused pane, then the latest event.
+fn footer<'a>(state: &AppState, keymap: &Keymap, theme: &Theme) -> Line<'a> {
+    let actions = pane_actions(state.focus);
     let mut spans = Vec::new();
     for a in actions
         .iter()
