@@ -167,22 +167,45 @@ impl Widget for &BudgetsPane<'_> {
         if y + 1 >= inner.bottom() {
             return;
         }
+        // The legend tells the bars apart without colour (NO_COLOR), and the totals come
+        // first so a short pane still shows them.
+        let steps = state.flow.steps().len();
+        let ours: usize = (0..steps).map(|k| state.shown_context(k).map_or(0, |c| c.tokens)).sum();
+        let theirs: usize = (0..steps).map(baseline).sum();
         buf.set_line(
             inner.x,
             y,
             &Line::from(vec![
-                Span::styled("optimized ", theme.gauge),
-                Span::raw("vs "),
-                Span::styled("baseline", theme.baseline),
-                Span::styled(" prompt tokens per step", theme.dim),
+                Span::styled("█ optimized", theme.gauge),
+                Span::raw(" vs "),
+                Span::styled("░ baseline", theme.baseline),
+                Span::styled(
+                    format!(
+                        " prompt tokens · total {} vs {}",
+                        grouped(ours as f64),
+                        grouped(theirs as f64)
+                    ),
+                    theme.dim,
+                ),
             ]),
             inner.width,
         );
         y += 1;
-        let max = (0..state.flow.steps().len()).map(baseline).max().unwrap_or(0).max(1);
+        let max = (0..steps).map(baseline).max().unwrap_or(0).max(1);
         let bar_w = w.saturating_sub(name_w + 8).max(4);
-        for k in 0..state.flow.steps().len() {
-            if y + 1 >= inner.bottom() {
+        for k in 0..steps {
+            // A step takes two rows; while more follow, one row stays for saying so.
+            let need = if k + 1 < steps { 3 } else { 2 };
+            if y + need > inner.bottom() {
+                // Say what did not fit, and how to see it.
+                if y < inner.bottom() {
+                    buf.set_line(
+                        inner.x,
+                        y,
+                        &Line::styled(format!("… {} more steps (z zooms)", steps - k), theme.dim),
+                        inner.width,
+                    );
+                }
                 return;
             }
             let tokens = state.shown_context(k).map_or(0, |c| c.tokens);
@@ -193,7 +216,7 @@ impl Widget for &BudgetsPane<'_> {
                 y,
                 &Line::from(vec![
                     Span::raw(format!("{name:<name_w$} ")),
-                    Span::styled("▆".repeat(filled(tokens).min(bar_w)), theme.gauge),
+                    Span::styled("█".repeat(filled(tokens).min(bar_w)), theme.gauge),
                     Span::styled(format!(" {}", compact(tokens)), theme.dim),
                 ]),
                 inner.width,
@@ -203,7 +226,7 @@ impl Widget for &BudgetsPane<'_> {
                 y + 1,
                 &Line::from(vec![
                     Span::raw(" ".repeat(name_w + 1)),
-                    Span::styled("▆".repeat(filled(baseline(k)).min(bar_w)), theme.baseline),
+                    Span::styled("░".repeat(filled(baseline(k)).min(bar_w)), theme.baseline),
                     Span::styled(format!(" {}", compact(baseline(k))), theme.dim),
                 ]),
                 inner.width,
