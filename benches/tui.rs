@@ -48,6 +48,7 @@ fn state_after_run(flow: &str) -> AppState {
         Action::Loaded {
             data: "beverage_sales.csv".into(),
             mapping: Vec::new(),
+            columns: Vec::new(),
         },
         Action::Snapshot(snapshot, views),
         Action::CacheEntries(store.entries()),

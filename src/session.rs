@@ -44,6 +44,9 @@ pub struct Session {
     warnings: Mutex<Vec<String>>,
     /// The baseline's preview of the loaded file, being described alongside the run.
     preview: Mutex<Option<PreviewJob>>,
+    /// Columns mapped to roles since the session began (the TUI's data popup), over the
+    /// mapping it was given, as `--column` would.
+    remapped: Mutex<Vec<crate::data::roles::ExplicitColumn>>,
 }
 
 impl Session {
@@ -68,7 +71,29 @@ impl Session {
             history: Mutex::new(history),
             warnings: Mutex::new(Vec::new()),
             preview: Mutex::new(None),
+            remapped: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Reads `column` as `role` from the next load on, as `--column ROLE=COLUMN` would.
+    pub fn map_column(&self, role: &str, column: &str) {
+        let mut remapped = self.remapped.lock().unwrap_or_else(|e| e.into_inner());
+        remapped.retain(|c| c.role != role);
+        remapped.push(crate::data::roles::ExplicitColumn {
+            role: role.to_string(),
+            column: column.to_string(),
+            origin: "the data popup".to_string(),
+        });
+    }
+
+    /// The columns mapped in this session, role → column.
+    pub fn remapped(&self) -> Vec<(String, String)> {
+        self.remapped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|c| (c.role.clone(), c.column.clone()))
+            .collect()
     }
 
     /// The model's price, if the pricing table knows it.
@@ -98,11 +123,14 @@ impl Session {
         // Every role the flow's tools read is asked for when available; what runs is
         // decided once the file's roles are known.
         let flow = &self.parts.flow;
-        let options = LoadOptions {
+        let mut options = LoadOptions {
             progress,
             optional: flow.required_columns().into_iter().map(String::from).collect(),
             ..self.parts.load.clone()
         };
+        options
+            .columns
+            .extend(self.remapped.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned());
         let mut dataset = load(&self.parts.data, &[], &options, frames, Some(&mut preview.observer()))?;
         let coverage = flow.coverage(&|role| dataset.has(role));
         match coverage.verdict() {

@@ -350,3 +350,40 @@ fn run_shows_progress_in_a_terminal_and_never_when_piped() {
     assert_eq!(s.exit_code(), 0);
     assert!(!s.raw_text().contains("steps ["), "no progress beside JSON");
 }
+
+/// A file a brand flow cannot run on (no brand) opens the data popup on the problem; the
+/// analyst maps a column there, the data loads again under the mapping and the flow runs
+/// to its report; `w` then saves the mapping with the flow.
+#[test]
+fn a_mapping_fixed_in_the_data_popup_runs_the_flow() {
+    let data = common::repo().join("tests/fixtures/byod/retail_export.csv");
+    let mut s = Session::start(&["--flow", "brand_performance", "--data", data.to_str().unwrap()], &[]);
+    s.wait_for("cannot run on this file");
+    s.wait_for("Map a column");
+    // Choose Sub-Category, open its roles: brand is the first.
+    for _ in 0..40 {
+        s.settle();
+        if s.screen().contains("> Sub-Category") {
+            break;
+        }
+        s.press("\x1b[B");
+    }
+    s.wait_for("> Sub-Category");
+    s.press("\r");
+    s.wait_for("Read `Sub-Category` as");
+    s.wait_for("> brand");
+    s.press("\r");
+    // The data loads again under the mapping, and the flow runs to its report.
+    s.wait_for("completed");
+    s.wait_for("facts ");
+    s.press("w");
+    s.wait_for("saved the tuned flow");
+    let saved = s._home.path().join("config/flows/brand_performance.toml");
+    let flow = mrflow::flow::Flow::resolve(saved.to_str().unwrap()).unwrap();
+    assert_eq!(
+        flow.def.data.columns.get("brand").map(String::as_str),
+        Some("Sub-Category")
+    );
+    s.press("q");
+    assert_eq!(s.exit_code(), 0);
+}

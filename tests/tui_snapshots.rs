@@ -61,6 +61,7 @@ fn after_run(flow: &str) -> (AppState, Arc<ResultStore>) {
         Action::Loaded {
             data: DATA.into(),
             mapping: Vec::new(),
+            columns: Vec::new(),
         },
         Action::Snapshot(snapshot, views),
         Action::CacheEntries(entries),
@@ -425,5 +426,46 @@ fn the_forecast_is_drawn_above_its_report() {
             assert!(screen.contains("2022-01") && screen.contains("2025-06"), "{screen}");
         }
         insta::assert_snapshot!(format!("forecast_chart_{w}x{h}"), screen);
+    }
+}
+
+/// The data popup of a file the flow cannot run on: the problem, the columns to map, and
+/// the role list open on the chosen one.
+#[test]
+fn the_data_popup_maps_a_column_in_place() {
+    use mrflow::tui::app::DataColumn;
+    let flow = Arc::new(Flow::builtin("brand_performance").unwrap());
+    let mut s = AppState::new(flow, "retail_export.csv · loading…".into());
+    let column = |name: &str, kind: &str, role: Option<&str>| DataColumn {
+        name: name.into(),
+        kind: kind.into(),
+        role: role.map(String::from),
+    };
+    let message = "retail_export.csv: flow `brand_performance` cannot run on this file: missing role `brand` (text); \
+                   add --column brand=Sub-Category"
+        .to_string();
+    update(
+        &mut s,
+        Action::LoadFailed {
+            message: message.clone(),
+            mapping: Some(vec![message, String::new(), "File    retail_export.csv".into()]),
+            columns: vec![
+                column("Order Date", "date", Some("sale_date")),
+                column("Segment", "text", None),
+                column("Category", "text", Some("category")),
+                column("Sub-Category", "text", None),
+                column("Sales", "number", Some("total_revenue")),
+            ],
+        },
+    );
+    update(&mut s, Action::Down);
+    update(&mut s, Action::Down);
+    let list = render(&mut s, 120, 40);
+    assert!(list.contains("> Sub-Category"), "{list}");
+    update(&mut s, Action::Open);
+    for (w, h) in SIZES {
+        let screen = render(&mut s, w, h);
+        assert!(screen.contains("Read `Sub-Category` as"), "{screen}");
+        insta::assert_snapshot!(format!("data_role_picker_{w}x{h}"), screen);
     }
 }

@@ -119,12 +119,15 @@ pub enum Action {
         data: String,
         /// The data popup's lines: the file's profile as `mrflow-tui data` prints it.
         mapping: Vec<String>,
+        /// The file's columns, for the data popup's role picker.
+        columns: Vec<crate::tui::app::DataColumn>,
     },
     /// The data could not be loaded; with the file's profile when it was read but not mapped.
     #[serde(skip)]
     LoadFailed {
         message: String,
         mapping: Option<Vec<String>>,
+        columns: Vec<crate::tui::app::DataColumn>,
     },
     /// What the engine said.
     #[serde(skip)]

@@ -51,6 +51,11 @@ fn stepped<T: VariantArray + PartialEq + Copy>(value: T, forward: bool) -> Optio
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Engine(EngineCommand),
+    /// Read `column` as `role` (as `--column` would), reload the data and run again.
+    Remap {
+        role: String,
+        column: String,
+    },
     /// Re-prune the step's last context with the tuned settings.
     WhatIf {
         step: usize,
@@ -108,6 +113,27 @@ pub struct LedgerView {
     pub chart: Option<ForecastChart>,
 }
 
+/// A column of the data file as the data popup lists it for mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataColumn {
+    pub name: String,
+    /// `text`, `number`, `date`…
+    pub kind: String,
+    pub role: Option<String>,
+}
+
+/// The roles a column can be given in the data popup: dimensions first (the usual fix),
+/// then measures and dates; the last choice leaves the column unmapped.
+pub fn pickable_roles() -> Vec<&'static str> {
+    let mut roles: Vec<&'static str> = crate::data::roles::DIMENSION_ROLES.to_vec();
+    roles.extend(
+        crate::data::roles::roles()
+            .filter(|r| !roles.contains(r))
+            .collect::<Vec<_>>(),
+    );
+    roles
+}
+
 /// Monthly revenue, oldest first, then the forecast with its backtest error as a band.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ForecastChart {
@@ -155,6 +181,13 @@ pub enum Popup {
     History {
         runs: Vec<crate::history::RunRecord>,
         selected: usize,
+    },
+    /// The data popup: the file's profile and its columns; `Enter` on a column opens the
+    /// role list (`picking`), `Enter` there maps it and reloads.
+    Data {
+        scroll: u16,
+        column: usize,
+        picking: Option<usize>,
     },
     /// `d` asks before a cache entry goes: `y` or Enter evicts it, anything else keeps it.
     ConfirmEvict {
@@ -218,6 +251,8 @@ pub struct AppState {
     pub popup: Option<Popup>,
     /// The data popup's lines (empty while loading).
     pub data_lines: Vec<String>,
+    /// The file's columns, for mapping them in the data popup.
+    pub data_columns: Vec<DataColumn>,
     pub status: String,
     pub spinner: usize,
     pub hitboxes: Hitboxes,
@@ -264,6 +299,7 @@ impl AppState {
             prompt_scroll: 0,
             popup: None,
             data_lines: Vec::new(),
+            data_columns: Vec::new(),
             status: "loading data…".into(),
             spinner: 0,
             hitboxes: Hitboxes::default(),
@@ -488,15 +524,19 @@ impl AppState {
 const PAGE: isize = 10;
 
 fn data_popup(state: &AppState) -> Popup {
-    let lines = if state.data_lines.is_empty() {
-        vec!["The data is still loading.".to_string()]
-    } else {
-        state.data_lines.clone()
-    };
-    Popup::Inspector {
-        title: "Data".into(),
-        lines,
+    if state.data_lines.is_empty() {
+        return Popup::Inspector {
+            title: "Data".into(),
+            lines: vec!["The data is still loading.".to_string()],
+            scroll: 0,
+        };
+    }
+    // Open on the first column without a role: the likeliest to need one.
+    let column = state.data_columns.iter().position(|c| c.role.is_none()).unwrap_or(0);
+    Popup::Data {
         scroll: 0,
+        column,
+        picking: None,
     }
 }
 
@@ -601,6 +641,63 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             ) => {
                 *scroll = scroll.saturating_sub(PAGE as u16);
                 return vec![];
+            }
+            (Popup::Data { column, picking, .. }, Action::Down | Action::Up) => {
+                let down = action == Action::Down;
+                let step = |i: usize, n: usize| {
+                    if down {
+                        (i + 1).min(n.saturating_sub(1))
+                    } else {
+                        i.saturating_sub(1)
+                    }
+                };
+                match picking {
+                    Some(r) => *r = step(*r, pickable_roles().len() + 1),
+                    None => *column = step(*column, state.data_columns.len()),
+                }
+                return vec![];
+            }
+            (Popup::Data { column, picking, .. }, Action::Open) => {
+                let Some(c) = state.data_columns.get(*column) else {
+                    return vec![];
+                };
+                match *picking {
+                    None => {
+                        let roles = pickable_roles();
+                        *picking = Some(
+                            c.role
+                                .as_deref()
+                                .and_then(|r| roles.iter().position(|x| *x == r))
+                                .unwrap_or(0),
+                        );
+                        return vec![];
+                    }
+                    Some(r) => {
+                        let Some(role) = pickable_roles().get(r).map(|r| r.to_string()) else {
+                            // "none": nothing to map.
+                            *picking = None;
+                            return vec![];
+                        };
+                        let column = c.name.clone();
+                        state.popup = None;
+                        state.status = format!("reading `{column}` as {role}; loading the data again…");
+                        return vec![Effect::Remap { role, column }];
+                    }
+                }
+            }
+            (
+                Popup::Data {
+                    picking: picking @ Some(_),
+                    ..
+                },
+                Action::Close,
+            ) => {
+                *picking = None;
+                return vec![];
+            }
+            (Popup::Data { .. }, Action::SaveOverrides) => {
+                state.popup = None;
+                return vec![Effect::SaveOverrides];
             }
             (Popup::ConfirmEvict { reference, .. }, Action::Open | Action::Char('y')) => {
                 let reference = *reference;
@@ -787,14 +884,20 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             state.spinner = state.spinner.wrapping_add(1);
             state.load_progress = Some((read, total, stage));
         }
-        Action::Loaded { data, mapping } => {
+        Action::Loaded { data, mapping, columns } => {
             state.phase = Phase::Ready;
             state.data = data;
             state.data_lines = mapping;
+            state.data_columns = columns;
             state.status = "data loaded · D shows how its columns map".into();
         }
-        Action::LoadFailed { message, mapping } => {
+        Action::LoadFailed {
+            message,
+            mapping,
+            columns,
+        } => {
             state.status = message.clone();
+            state.data_columns = columns;
             // A file that was read but cannot be mapped opens the data popup on the problem.
             if let Some(lines) = mapping {
                 let mut all = vec![message.clone(), String::new()];
@@ -989,6 +1092,7 @@ mod tests {
             Action::Loaded {
                 data: "sample.csv".into(),
                 mapping: vec!["File    sample.csv".into()],
+                columns: vec![],
             },
         );
         s.views = flow
@@ -1325,6 +1429,7 @@ mod tests {
             Action::LoadFailed {
                 message: "x.csv: file not found".into(),
                 mapping: None,
+                columns: vec![],
             },
         );
         assert_eq!(s.phase, Phase::Failed("x.csv: file not found".into()));
@@ -1343,14 +1448,43 @@ mod tests {
             Action::LoadFailed {
                 message: "x.csv: missing `brand`".into(),
                 mapping: Some(vec!["COLUMN  TYPE  ROLE".into()]),
+                columns: vec![
+                    DataColumn {
+                        name: "Sales".into(),
+                        kind: "number".into(),
+                        role: Some("total_revenue".into()),
+                    },
+                    DataColumn {
+                        name: "Sub-Category".into(),
+                        kind: "text".into(),
+                        role: None,
+                    },
+                ],
             },
         );
-        let Some(Popup::Inspector { title, lines, .. }) = &s.popup else {
-            panic!("the data popup opens");
-        };
-        assert_eq!(title, "Data");
-        assert_eq!(lines[0], "x.csv: missing `brand`");
-        assert_eq!(lines[2], "COLUMN  TYPE  ROLE");
+        // It opens on the problem, on the first column without a role.
+        assert_eq!(s.data_lines[0], "x.csv: missing `brand`");
+        assert_eq!(s.data_lines[2], "COLUMN  TYPE  ROLE");
+        assert!(matches!(
+            s.popup,
+            Some(Popup::Data {
+                column: 1,
+                picking: None,
+                ..
+            })
+        ));
+        // Enter opens the roles, the first (brand) selected; Enter maps and reloads.
+        update(&mut s, Action::Open);
+        assert!(matches!(s.popup, Some(Popup::Data { picking: Some(0), .. })));
+        let effects = update(&mut s, Action::Open);
+        assert_eq!(
+            effects,
+            [Effect::Remap {
+                role: "brand".into(),
+                column: "Sub-Category".into()
+            }]
+        );
+        assert_eq!(s.popup, None);
     }
 
     #[test]

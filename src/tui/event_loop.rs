@@ -114,7 +114,7 @@ fn data_label(d: &Dataset) -> String {
 }
 
 /// Runs the TUI until the user quits.
-pub async fn run(opts: TuiOptions) -> Result<(), String> {
+pub async fn run(mut opts: TuiOptions) -> Result<(), String> {
     let session = opts.session.clone();
     let keymap = Keymap::new(&session.parts.config.keys)?;
     let theme = Theme::pick(&session.parts.config.theme);
@@ -175,12 +175,14 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
                     }
                     let label = data_label(&dataset);
                     let mapping = dataset.profile.render(&[]).lines().map(String::from).collect();
+                    let columns = data_columns(&dataset.profile);
                     engine = Some(Running { handle, events: rx, dataset, store: session.store.clone() });
-                    Some(Action::Loaded { data: label, mapping })
+                    Some(Action::Loaded { data: label, mapping, columns })
                 }
                 Msg::Data(Err(e)) => {
                     let mapping = e.profile().map(|p| p.render(e.missing()).lines().map(String::from).collect());
-                    Some(Action::LoadFailed { message: e.to_string(), mapping })
+                    let columns = e.profile().map(data_columns).unwrap_or_default();
+                    Some(Action::LoadFailed { message: e.to_string(), mapping, columns })
                 }
             },
             Some(event) = next_engine_event(&mut engine) => {
@@ -210,6 +212,21 @@ pub async fn run(opts: TuiOptions) -> Result<(), String> {
         queue.push_back(action);
         while let Some(action) = queue.pop_front() {
             for effect in update(&mut state, action) {
+                // A column mapped in the data popup: the old engine stops, the data loads
+                // again under the new mapping, and the flow runs.
+                if let Effect::Remap { role, column } = &effect {
+                    session.map_column(role, column);
+                    if let Some(e) = engine.take() {
+                        e.handle.send(EngineCommand::Shutdown);
+                    }
+                    opts.autorun = true;
+                    state.phase = super::app::Phase::Loading;
+                    let (tx, session, progress) = (tx.clone(), session.clone(), load_progress.clone());
+                    tokio::task::spawn_blocking(move || {
+                        let _ = tx.send(Msg::Data(session.load_dataset(Progress(Some(progress)))));
+                    });
+                    continue;
+                }
                 if let Some(follow) = perform(effect, &engine, &state, &session) {
                     queue.push_back(follow);
                 }
@@ -243,6 +260,19 @@ pub fn step_views(snapshot: &FlowSnapshot, store: &ResultStore) -> Vec<Option<St
                 context: out.context.pruned.clone(),
                 output: out,
             })
+        })
+        .collect()
+}
+
+/// The file's columns as the data popup lists them for mapping.
+fn data_columns(profile: &crate::data::DataProfile) -> Vec<super::app::DataColumn> {
+    profile
+        .columns
+        .iter()
+        .map(|c| super::app::DataColumn {
+            name: c.name.clone(),
+            kind: c.kind.clone(),
+            role: c.role.clone(),
         })
         .collect()
 }
@@ -451,7 +481,8 @@ fn perform(effect: Effect, engine: &Option<Running>, state: &AppState, session: 
             Ok(path) => format!("saved the tuned flow to {path}; run it with --flow {path}"),
             Err(err) => format!("saving failed: {err}"),
         })),
-        Effect::History | Effect::Evals => None,
+        // Done by the loop itself: it owns the engine and the load.
+        Effect::History | Effect::Evals | Effect::Remap { .. } => None,
     }
 }
 
@@ -489,6 +520,10 @@ fn save_overrides(state: &AppState, session: &Session) -> Result<String, String>
         .as_ref()
         .ok_or("no config directory; set MRFLOW_CONFIG_DIR")?;
     let mut def = state.flow.def.clone();
+    // Columns mapped in the data popup go with the flow, as its [data.columns].
+    for (role, column) in session.remapped() {
+        def.data.columns.insert(role, column);
+    }
     for (step, t) in def.steps.iter_mut().zip(&state.tuning) {
         step.budget = t.budget;
         step.strategy = t.strategy;

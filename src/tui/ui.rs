@@ -144,6 +144,89 @@ pub fn draw(frame: &mut Frame, state: &mut AppState, keymap: &Keymap, theme: &Th
                 40,
             );
         }
+        Some(Popup::Data {
+            scroll,
+            column,
+            picking,
+        }) => {
+            // The problem first (when the file could not be used), then the columns to map
+            // (or the roles for the chosen one), then the file's profile.
+            let mut lines: Vec<Line<'static>> = Vec::new();
+            let mut profile: &[String] = &state.data_lines;
+            if let super::app::Phase::Failed(message) = &state.phase {
+                lines.push(Line::styled(message.clone(), theme.warn));
+                lines.push(Line::default());
+                // The popup's lines begin with the same message and a blank line.
+                if profile.first() == Some(message) {
+                    profile = &profile[2.min(profile.len())..];
+                }
+            }
+            let selected_line = match picking {
+                None => {
+                    lines.push(Line::styled(
+                        "Map a column: ↑↓ choose · Enter picks its role · w saves the mapping to a flow file",
+                        theme.title,
+                    ));
+                    let first = lines.len();
+                    for (i, c) in state.data_columns.iter().enumerate() {
+                        let text = format!(
+                            "{} {:<28} {:<8} {}",
+                            if i == *column { ">" } else { " " },
+                            c.name,
+                            c.kind,
+                            c.role.as_deref().unwrap_or("-")
+                        );
+                        lines.push(if i == *column {
+                            Line::styled(text, theme.selected)
+                        } else {
+                            Line::from(text)
+                        });
+                    }
+                    first + *column
+                }
+                Some(r) => {
+                    let name = state.data_columns.get(*column).map_or("", |c| c.name.as_str());
+                    lines.push(Line::styled(
+                        format!("Read `{name}` as: ↑↓ choose · Enter applies and runs again · Esc back"),
+                        theme.title,
+                    ));
+                    let first = lines.len();
+                    let roles = crate::tui::app::pickable_roles();
+                    let choices = roles
+                        .iter()
+                        .map(|r| r.to_string())
+                        .chain(["none (leave it unmapped)".to_string()]);
+                    for (i, role) in choices.enumerate() {
+                        let text = format!("{} {role}", if i == *r { ">" } else { " " });
+                        lines.push(if i == *r {
+                            Line::styled(text, theme.selected)
+                        } else {
+                            Line::from(text)
+                        });
+                    }
+                    first + *r
+                }
+            };
+            lines.push(Line::default());
+            lines.extend(profile.iter().map(|l| Line::from(l.clone())));
+            // Keep the chosen row in view, counting rows as the lines wrap.
+            let inner = (110.min(area.width.saturating_sub(4)) as usize)
+                .saturating_sub(2)
+                .max(1);
+            let row_of = |k: usize| -> usize { lines[..k].iter().map(|l| l.width().div_ceil(inner).max(1)).sum() };
+            let room = area.height.saturating_sub(6) as usize;
+            let scroll = (*scroll).max((row_of(selected_line) + 1).saturating_sub(room) as u16);
+            popup(
+                frame,
+                area,
+                " Data · Esc closes ",
+                lines,
+                scroll,
+                theme,
+                110,
+                area.height,
+            );
+        }
         Some(Popup::ConfirmEvict { what, .. }) => {
             let lines = vec![
                 format!("Evict {what}?"),
