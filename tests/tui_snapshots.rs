@@ -137,6 +137,26 @@ fn inspector_shows_a_dataset_as_a_table() {
     let screen = render(&mut s, 120, 40);
     assert!(screen.contains("15,000 rows (first 200 shown)"), "{screen}");
     insta::assert_snapshot!(screen);
+    // Scrolled down and to the right, the header stays and moves with the columns.
+    let header = |screen: &str| screen.lines().any(|l| l.contains("total_revenue │ total_cost"));
+    assert!(header(&screen), "{screen}");
+    for _ in 0..30 {
+        update(&mut s, Action::Down);
+    }
+    let down = render(&mut s, 120, 40);
+    assert!(header(&down), "the header is pinned: {down}");
+    assert!(
+        !down.contains("Starbucks Cold Brew │         189.8"),
+        "the first rows scrolled away"
+    );
+    update(&mut s, Action::ScrollRight);
+    update(&mut s, Action::ScrollRight);
+    let right = render(&mut s, 120, 40);
+    assert!(header(&right), "the header moves with its columns: {right}");
+    assert!(
+        !right.contains("              brand │"),
+        "the first column scrolled off: {right}"
+    );
 }
 
 #[test]
@@ -468,4 +488,22 @@ fn the_data_popup_maps_a_column_in_place() {
         assert!(screen.contains("Read `Sub-Category` as"), "{screen}");
         insta::assert_snapshot!(format!("data_role_picker_{w}x{h}"), screen);
     }
+}
+
+/// A time series opens in the inspector with its revenue drawn as a sparkline first.
+#[test]
+fn a_time_series_is_drawn_in_the_inspector() {
+    let (mut s, store) = after_run("sales_forecast");
+    let entry = store
+        .entries()
+        .into_iter()
+        .find(|e| e.producer.starts_with("time_series(period=month)"))
+        .unwrap();
+    update(&mut s, inspect::inspect(&store, &entry.reference));
+    let screen = render(&mut s, 120, 40);
+    assert!(
+        screen.contains("revenue ") && screen.contains(" 2022-01 to 2024-12"),
+        "{screen}"
+    );
+    assert!(screen.contains('█') && screen.contains('▁'), "{screen}");
 }

@@ -89,6 +89,9 @@ pub enum Action {
     Compare,
     /// Type a filter for the Cache or Context list.
     Filter,
+    /// In an inspector: show columns further left or right (a wide dataset).
+    ScrollLeft,
+    ScrollRight,
 
     // Internal messages: never bound to a key.
     /// A character typed into a prompt (budget, filter).
@@ -99,10 +102,17 @@ pub enum Action {
     Backspace,
     /// A mouse click at a screen cell, hit-tested against the last layout.
     #[serde(skip)]
-    Click { column: u16, row: u16 },
+    Click {
+        column: u16,
+        row: u16,
+    },
     /// The mouse wheel over a screen cell.
     #[serde(skip)]
-    Scroll { column: u16, row: u16, down: bool },
+    Scroll {
+        column: u16,
+        row: u16,
+        down: bool,
+    },
     /// Time passed: spinners and elapsed times move on.
     #[serde(skip)]
     Tick,
@@ -149,7 +159,10 @@ pub enum Action {
     },
     /// Lines for an inspector popup.
     #[serde(skip)]
-    Inspect { title: String, lines: Vec<String> },
+    Inspect {
+        title: String,
+        lines: Vec<String>,
+    },
     /// A message for the status line (a warning, a file written).
     #[serde(skip)]
     Notice(String),
@@ -203,6 +216,8 @@ impl Action {
             Action::Evals => "the newest eval of this flow: optimized vs baseline with a real model",
             Action::Compare => "in the history: compare the selected run with the latest",
             Action::Filter => "filter the Cache or Context list (Enter keeps it, Esc clears it)",
+            Action::ScrollLeft => "in an inspector: scroll left (a wide table)",
+            Action::ScrollRight => "in an inspector: scroll right (a wide table)",
             _ => "",
         }
     }

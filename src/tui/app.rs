@@ -168,6 +168,10 @@ pub enum Popup {
         title: String,
         lines: Vec<String>,
         scroll: u16,
+        /// Lines kept in view above the scrolled ones (a table's header).
+        pinned: usize,
+        /// Columns scrolled off to the left (`[` and `]`).
+        hscroll: u16,
     },
     BudgetInput {
         buffer: String,
@@ -529,6 +533,8 @@ fn data_popup(state: &AppState) -> Popup {
             title: "Data".into(),
             lines: vec!["The data is still loading.".to_string()],
             scroll: 0,
+            pinned: 0,
+            hscroll: 0,
         };
     }
     // Open on the first column without a role: the likeliest to need one.
@@ -602,7 +608,17 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                     title,
                     lines,
                     scroll: 0,
+                    pinned: 0,
+                    hscroll: 0,
                 });
+                return vec![];
+            }
+            (Popup::Inspector { hscroll, .. }, Action::ScrollLeft | Action::ScrollRight) => {
+                *hscroll = if action == Action::ScrollRight {
+                    hscroll.saturating_add(8)
+                } else {
+                    hscroll.saturating_sub(8)
+                };
                 return vec![];
             }
             (Popup::BudgetInput { buffer }, Action::Backspace) => {
@@ -865,7 +881,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 });
             }
         }
-        Action::Evict => {}
+        Action::Evict | Action::ScrollLeft | Action::ScrollRight => {}
         Action::SortCache => {
             state.cache_sort = cycled(state.cache_sort, true);
             state.cache_row = 0;
@@ -941,10 +957,14 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Ledger(ledger) => state.ledger = Some(ledger),
         Action::WhatIf { step, result } => state.what_if[step] = Some(result),
         Action::Inspect { title, lines } => {
+            // A dataset's table keeps its header in view while its rows scroll.
+            let pinned = usize::from(title.starts_with("dataset "));
             state.popup = Some(Popup::Inspector {
                 title,
                 lines,
                 scroll: 0,
+                pinned,
+                hscroll: 0,
             })
         }
         Action::Notice(text) => state.status = text,

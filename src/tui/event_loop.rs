@@ -143,6 +143,9 @@ pub async fn run(mut opts: TuiOptions) -> Result<(), String> {
     let mut events = EventStream::new();
     let mut engine: Option<Running> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
+    // The Cache pane's ages and times to live move once a second, even when nothing runs.
+    let mut ages = tokio::time::interval(Duration::from_secs(1));
+    ages.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let panic_after_first_frame = std::env::var_os("MRFLOW_TUI_TEST_PANIC").is_some();
     let mut dirty = true;
     loop {
@@ -191,6 +194,10 @@ pub async fn run(mut opts: TuiOptions) -> Result<(), String> {
                 }
                 Some(Action::Engine(event))
             },
+            _ = ages.tick(), if engine.is_some() && state.popup.is_none()
+                && (!state.zoom || state.focus == super::app::Pane::Cache) => {
+                Some(Action::CacheEntries(session.store.entries()))
+            }
             _ = tick.tick(), if spinning => Some(if state.phase == super::app::Phase::Loading {
                 let (read, total, stage) = load_progress.snapshot();
                 Action::LoadProgress { read, total, stage }

@@ -35,10 +35,32 @@ pub fn inspect(store: &ResultStore, reference: &Reference) -> Action {
             };
             (title, lines)
         }
-        StoredValue::ToolOutput(t) => (
-            format!("{} · {}", t.call.label(), reference.short()),
-            result_lines(&t.result),
-        ),
+        StoredValue::ToolOutput(t) => {
+            let mut lines = Vec::new();
+            // A series reads best as a picture first: revenue per period, oldest first.
+            if let Some(points) = t.result.get("points").and_then(|p| p.as_array()) {
+                let revenue: Vec<f64> = points
+                    .iter()
+                    .filter_map(|p| p.get("revenue").and_then(|r| r.as_f64()))
+                    .collect();
+                let label = |p: Option<&serde_json::Value>| {
+                    p.and_then(|p| p.get("label"))
+                        .and_then(|l| l.as_str())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                if revenue.len() > 1 {
+                    lines.push(format!(
+                        "revenue {} {} to {}",
+                        super::panes::history::sparkline(&revenue),
+                        label(points.first()),
+                        label(points.last())
+                    ));
+                }
+            }
+            lines.extend(result_lines(&t.result));
+            (format!("{} · {}", t.call.label(), reference.short()), lines)
+        }
         StoredValue::StepOutput(o) => {
             let mut lines: Vec<String> = o.answer.lines().map(String::from).collect();
             lines.push(String::new());

@@ -54,6 +54,8 @@ pub const DEFAULT_KEYS: &[(&str, &str)] = &[
     ("E", "evals"),
     ("c", "compare"),
     ("/", "filter"),
+    ("[", "scroll_left"),
+    ("]", "scroll_right"),
 ];
 
 #[derive(Debug, Clone)]

@@ -125,13 +125,34 @@ pub fn draw(frame: &mut Frame, state: &mut AppState, keymap: &Keymap, theme: &Th
             let scroll = (*scroll).min(lines.len().saturating_sub(visible) as u16);
             popup(frame, area, " Help · Esc closes ", lines, scroll, theme, 76, 30);
         }
-        Some(Popup::Inspector { title, lines, scroll }) => {
+        Some(Popup::Inspector {
+            title,
+            lines,
+            scroll,
+            pinned,
+            hscroll,
+        }) => {
             // A comparison of runs colours what changed: the report diff's added and
             // removed lines, facts lost and regained.
+            let mut lines = lines.clone();
+            // A pinned header stays above the rows scrolled under it; a wide table scrolls
+            // sideways, its header with it.
+            if *pinned > 0 && *scroll > 0 {
+                let skip = (*scroll as usize).min(lines.len().saturating_sub(*pinned));
+                lines.drain(*pinned..*pinned + skip);
+            }
+            if *hscroll > 0 || *pinned > 0 {
+                // A table is cut at the popup's edge, not wrapped: its columns stay aligned.
+                let inner = (110.min(area.width.saturating_sub(4)) as usize).saturating_sub(2);
+                for l in &mut lines {
+                    *l = l.chars().skip(*hscroll as usize).take(inner).collect();
+                }
+            }
+            let scroll = if *pinned > 0 { &0 } else { scroll };
             let styled = if title.starts_with("Compare ") {
-                diff_lines(lines, theme)
+                diff_lines(&lines, theme)
             } else {
-                plain(lines.clone())
+                plain(lines)
             };
             popup(
                 frame,
