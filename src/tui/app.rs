@@ -14,14 +14,16 @@ use crate::flow::{BUDGET_RANGE, Flow, StepDef};
 use crate::settings::{Priority, StepSettings};
 use crate::step_output::StepOutput;
 
-/// The panes, in focus order. The first four share the screen; the report fills it.
+/// The panes, in focus order, which is their reading order on the grid (Flow and Context
+/// above, Budgets and Cache below; `1`-`4`). The report is the fifth: a column of its own
+/// on a wide screen, else it fills it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr, strum::VariantArray)]
 #[serde(rename_all = "snake_case")]
 pub enum Pane {
     Flow,
+    Context,
     Budgets,
     Cache,
-    Context,
     Report,
 }
 
@@ -1310,12 +1312,13 @@ mod tests {
     fn focus_popups_and_quit() {
         let mut s = ran();
         update(&mut s, Action::FocusNext);
-        assert_eq!(s.focus, Pane::Budgets);
+        assert_eq!(s.focus, Pane::Context, "reading order: Context beside Flow");
         update(&mut s, Action::FocusPrev);
         update(&mut s, Action::FocusPrev);
-        assert_eq!(s.focus, Pane::Report, "the report follows Context in the focus order");
+        assert_eq!(s.focus, Pane::Report, "the report follows Cache in the focus order");
         update(&mut s, Action::FocusPrev);
-        assert_eq!(s.focus, Pane::Context);
+        assert_eq!(s.focus, Pane::Cache);
+        update(&mut s, Action::FocusContext);
         update(&mut s, Action::Help);
         assert_eq!(s.popup, Some(Popup::Help { scroll: 0 }));
         update(&mut s, Action::Down);

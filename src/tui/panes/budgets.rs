@@ -40,7 +40,7 @@ impl Widget for &BudgetsPane<'_> {
         let border = if self.focused { theme.border_focus } else { theme.border };
         let block = Block::bordered()
             .border_style(border)
-            .title(" 2 Budgets ")
+            .title(" 3 Budgets ")
             .title_style(theme.title);
         let inner = block.inner(area);
         block.render(area, buf);

@@ -37,7 +37,7 @@ impl Widget for &CachePane<'_> {
                 filter_label(state, crate::tui::app::Pane::Cache)
             )
         };
-        let title = format!(" 3 Cache · {count} · sort {} ", state.cache_sort.label());
+        let title = format!(" 4 Cache · {count} · sort {} ", state.cache_sort.label());
         let block = Block::bordered()
             .border_style(border)
             .title(title)

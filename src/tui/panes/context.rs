@@ -34,12 +34,12 @@ impl Widget for &ContextPane<'_> {
         };
         let title = match ctx {
             Some(c) => format!(
-                " 4 Context · {what_if}{filter}{} · {}/{} ",
+                " 2 Context · {what_if}{filter}{} · {}/{} ",
                 state.step_id(i),
                 grouped(c.tokens as f64),
                 grouped(c.budget as f64)
             ),
-            None => format!(" 4 Context · {filter}{} ", state.step_id(i)),
+            None => format!(" 2 Context · {filter}{} ", state.step_id(i)),
         };
         let strategy = ctx.map(|c| c.strategy.as_str()).unwrap_or_default();
         let hint = if state.show_prompt {
