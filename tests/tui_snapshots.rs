@@ -507,3 +507,22 @@ fn a_time_series_is_drawn_in_the_inspector() {
     );
     assert!(screen.contains('█') && screen.contains('▁'), "{screen}");
 }
+
+/// The Budgets bars scroll with the selected step when not all fit, and say so.
+#[test]
+fn budget_bars_scroll_to_the_selected_step() {
+    let (mut s, _) = after_run("brand_performance");
+    let top = render(&mut s, 120, 40);
+    assert!(top.contains("… 4 more steps (↑↓ scroll, z zooms)"), "{top}");
+    for _ in 0..4 {
+        update(&mut s, Action::Down);
+    }
+    let bottom = render(&mut s, 120, 40);
+    let bars: Vec<&str> = bottom
+        .lines()
+        .skip_while(|l| !l.contains("█ optimized vs ░ baseline"))
+        .take(4)
+        .collect();
+    assert!(bars.iter().any(|l| l.contains("brand_report")), "{bars:?}");
+    assert!(bottom.contains("4 above (↑↓ scroll, z zooms)"), "{bottom}");
+}

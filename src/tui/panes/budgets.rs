@@ -193,18 +193,30 @@ impl Widget for &BudgetsPane<'_> {
         y += 1;
         let max = (0..steps).map(baseline).max().unwrap_or(0).max(1);
         let bar_w = w.saturating_sub(name_w + 8).max(4);
-        for k in 0..steps {
-            // A step takes two rows; while more follow, one row stays for saying so.
+        // Two rows a step, one kept for saying what does not fit: the bars scroll so the
+        // selected step is always among them.
+        let rows = inner.bottom().saturating_sub(y) as usize;
+        let fit = if rows >= steps * 2 {
+            steps
+        } else {
+            rows.saturating_sub(1) / 2
+        };
+        let first = if fit == 0 {
+            0
+        } else {
+            (i + 1).saturating_sub(fit).min(steps - fit)
+        };
+        for k in first..steps {
             let need = if k + 1 < steps { 3 } else { 2 };
-            if y + need > inner.bottom() {
+            if y + need > inner.bottom() || k >= first + fit.max(1) {
                 // Say what did not fit, and how to see it.
                 if y < inner.bottom() {
-                    buf.set_line(
-                        inner.x,
-                        y,
-                        &Line::styled(format!("… {} more steps (z zooms)", steps - k), theme.dim),
-                        inner.width,
-                    );
+                    let (before, after) = (first, steps - k);
+                    let text = match before {
+                        0 => format!("… {after} more steps (↑↓ scroll, z zooms)"),
+                        b => format!("… {b} above, {after} below (↑↓ scroll, z zooms)"),
+                    };
+                    buf.set_line(inner.x, y, &Line::styled(text, theme.dim), inner.width);
                 }
                 return;
             }
@@ -232,6 +244,14 @@ impl Widget for &BudgetsPane<'_> {
                 inner.width,
             );
             y += 2;
+        }
+        if first > 0 && y < inner.bottom() {
+            buf.set_line(
+                inner.x,
+                y,
+                &Line::styled(format!("… {first} above (↑↓ scroll, z zooms)"), theme.dim),
+                inner.width,
+            );
         }
     }
 }
