@@ -356,14 +356,10 @@ impl Analyst for AnthropicAnalyst {
         let body = self.body(request).to_string();
         let mut unknown = Vec::new();
         let mut inspect = |s: &EventStream| unknown.extend(s.unknown.iter().cloned());
-        let work = async {
-            tokio::select! {
-                biased;
-                _ = cancel.cancelled() => Err(LlmError::Cancelled),
-                answer = self.endpoint.answer_with::<MessagesApi>(&body, on_text, &mut inspect) => answer,
-            }
-        };
-        let answer = crate::net::block_on(work).map_err(LlmError::Config)?;
+        let answer = http::until_cancelled(
+            self.endpoint.answer_with::<MessagesApi>(&body, on_text, &mut inspect),
+            cancel,
+        );
         self.note_unknown(&unknown);
         answer
     }

@@ -262,6 +262,22 @@ impl Endpoint {
     }
 }
 
+/// Runs `work` (an answer being fetched) on the shared runtime until it ends or `cancel`
+/// fires; dropping the request on cancel closes its connection.
+pub(super) fn until_cancelled(
+    work: impl std::future::Future<Output = Result<Answer, LlmError>>,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Answer, LlmError> {
+    let work = async {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Err(LlmError::Cancelled),
+            answer = work => answer,
+        }
+    };
+    crate::net::block_on(work).map_err(LlmError::Config)?
+}
+
 /// A streamed event's data as JSON, or why it is not.
 pub(super) fn event_json(data: &str, what: &str) -> Result<Value, String> {
     let value: Value = serde_json::from_str(data)

@@ -279,14 +279,7 @@ impl Analyst for OpenAiAnalyst {
         cancel: &CancellationToken,
     ) -> Result<Answer, LlmError> {
         let body = self.body(request);
-        let work = async {
-            tokio::select! {
-                biased;
-                _ = cancel.cancelled() => Err(LlmError::Cancelled),
-                answer = self.endpoint.answer::<ChatCompletions>(&body, on_text) => answer,
-            }
-        };
-        crate::net::block_on(work).map_err(LlmError::Config)?
+        http::until_cancelled(self.endpoint.answer::<ChatCompletions>(&body, on_text), cancel)
     }
 }
 
