@@ -340,7 +340,7 @@ pub enum LlmBackend {
 pub enum Format {
     /// Step table and the report, for people.
     Table,
-    /// One JSON document with stable field names (see README).
+    /// One JSON document with stable field names (see docs/reference.md).
     Json,
     /// The report and a step table as Markdown.
     Markdown,

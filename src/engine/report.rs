@@ -1,5 +1,5 @@
 //! The run report: what a run did, as the headless front end prints it. Field names are a
-//! stable interface (README documents them); later versions add fields, never rename.
+//! stable interface (docs/reference.md documents them); later versions add fields, never rename.
 
 use std::path::PathBuf;
 use std::sync::Arc;
