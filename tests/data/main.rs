@@ -1,0 +1,12 @@
+//! Other people's data: exports as tools write them, batches, bad input, `data`.
+//!
+//! One test binary with a module per concern (as ripgrep keeps its tests): every binary
+//! links polars, so a few binaries build and link in a fraction of the time of one each.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod byod;
+mod stream;
+mod bad_input_corpus;
+mod cli_data;
