@@ -3,7 +3,7 @@
 //! Counting uses `bpe-openai` (GitHub's linear-time BPE): the same tokens as tiktoken, but
 //! its tables are deserialized rather than built at start-up and number-heavy text counts
 //! about twice as fast. build.rs writes its tables again as bincode, which loads o200k in
-//! about 20 ms (its own MessagePack about 31 ms, tiktoken-rs builds them in 130 ms). `tests/tokenizer_parity.rs`
+//! about 20 ms (its own MessagePack about 31 ms, tiktoken-rs builds them in 130 ms). `tests/core/tokenizer_parity.rs`
 //! checks the counts against tiktoken-rs on real prompts and random text.
 //!
 //! Each encoding is loaded once per process, on first use or by [`warm_up`] on a background

@@ -169,7 +169,10 @@ fn server_errors_fail_the_step_after_the_last_retry_and_never_echo_the_key() {
         )
         .as_str()
     );
-    assert_eq!(crate::common::step_of(&report, "analyze_profitability")["status"], "skipped");
+    assert_eq!(
+        crate::common::step_of(&report, "analyze_profitability")["status"],
+        "skipped"
+    );
     assert!(!stdout(&out).contains(KEY) && !stderr(&out).contains(KEY));
 }
 
@@ -271,7 +274,10 @@ fn the_offline_analyst_needs_no_key_and_openai_itself_does() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert_eq!(crate::common::step_of(&json(&out), "generate_report")["analyst"], "offline/v1");
+    assert_eq!(
+        crate::common::step_of(&json(&out), "generate_report")["analyst"],
+        "offline/v1"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod cli_run;
 mod cli_errors;
+mod cli_run;
 mod cli_shell;
 mod runs_cli;

@@ -7,9 +7,9 @@
 mod common;
 
 mod architecture;
+mod cache;
 mod engine;
-mod session;
 mod ledger;
 mod properties;
+mod session;
 mod tokenizer_parity;
-mod cache;

@@ -6,7 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod byod;
-mod stream;
 mod bad_input_corpus;
+mod byod;
 mod cli_data;
+mod stream;

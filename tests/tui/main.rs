@@ -6,5 +6,5 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod tui_snapshots;
 mod tui_e2e;
+mod tui_snapshots;
