@@ -175,6 +175,70 @@ pub enum Action {
 }
 
 impl Action {
+    /// Whether the action is a message from the engine, the loader or the clock rather than
+    /// the analyst's input: such messages reach the state while a popup is open, where keys
+    /// are held. Every variant is named here, so a new one is decided on, not dropped.
+    pub fn is_internal(&self) -> bool {
+        match self {
+            Action::Tick
+            | Action::LoadProgress { .. }
+            | Action::Loaded { .. }
+            | Action::LoadFailed { .. }
+            | Action::Engine(_)
+            | Action::Snapshot(..)
+            | Action::CacheEntries(_)
+            | Action::Ledger(_)
+            | Action::WhatIf { .. }
+            | Action::Inspect { .. }
+            | Action::Notice(_)
+            | Action::HistoryLoaded { .. } => true,
+            Action::Char(_)
+            | Action::Backspace
+            | Action::Click { .. }
+            | Action::Scroll { .. }
+            | Action::Quit
+            | Action::Help
+            | Action::Close
+            | Action::FocusNext
+            | Action::FocusPrev
+            | Action::FocusFlow
+            | Action::FocusBudgets
+            | Action::FocusCache
+            | Action::FocusContext
+            | Action::FocusReport
+            | Action::Zoom
+            | Action::Up
+            | Action::Down
+            | Action::Top
+            | Action::Bottom
+            | Action::PageUp
+            | Action::PageDown
+            | Action::BudgetUp
+            | Action::BudgetDown
+            | Action::EditBudget
+            | Action::PriorityNext
+            | Action::PriorityPrev
+            | Action::StrategyNext
+            | Action::RerunStep
+            | Action::RerunAll
+            | Action::Cancel
+            | Action::Open
+            | Action::TogglePrompt
+            | Action::Export
+            | Action::SaveOverrides
+            | Action::Evict
+            | Action::SortCache
+            | Action::Memory
+            | Action::DataInfo
+            | Action::History
+            | Action::Evals
+            | Action::Compare
+            | Action::Filter
+            | Action::ScrollLeft
+            | Action::ScrollRight => false,
+        }
+    }
+
     /// One line for the help popup.
     pub fn describe(&self) -> &'static str {
         match self {

@@ -733,21 +733,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 return vec![];
             }
             // Data from the engine still flows while a popup is open; other keys are held.
-            (
-                _,
-                Action::Tick
-                | Action::Engine(_)
-                | Action::Snapshot(..)
-                | Action::CacheEntries(_)
-                | Action::Ledger(_)
-                | Action::WhatIf { .. }
-                | Action::Loaded { .. }
-                | Action::LoadFailed { .. }
-                | Action::Notice(_)
-                | Action::HistoryLoaded { .. }
-                | Action::LoadProgress { .. }
-                | Action::Inspect { .. },
-            ) => {}
+            (_, a) if a.is_internal() => {}
             _ => return vec![],
         }
     }
