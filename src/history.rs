@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Price;
 use crate::context::ledger::{self, FactRetention, StepTokens, Totals};
-use crate::engine::RunReport;
+use crate::engine::{RunReport, RunState, StepStatus};
 use crate::flow::Flow;
 use crate::settings::{Priority, StepSettings, Strategy};
 
@@ -24,7 +24,7 @@ pub struct RunRecord {
     pub recorded_at_ms: u64,
     pub flow: String,
     /// `completed`, `failed` or `cancelled`.
-    pub status: String,
+    pub status: RunState,
     pub data: PathBuf,
     /// The data's `cache://` reference, mapping included.
     pub data_ref: String,
@@ -43,7 +43,7 @@ pub struct RunRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
     pub id: String,
-    pub status: String,
+    pub status: StepStatus,
     #[serde(flatten)]
     pub settings: StepSettings,
     pub flow_budget: u32,
@@ -82,7 +82,7 @@ impl RunRecord {
             .zip(flow.steps())
             .map(|(s, def)| StepRecord {
                 id: s.state.id.clone(),
-                status: s.state.status.as_str().to_string(),
+                status: s.state.status,
                 settings: s.state.settings.clone(),
                 flow_budget: def.budget,
                 flow_strategy: def.strategy,
@@ -99,7 +99,7 @@ impl RunRecord {
             id: format!("{}-{}", utc_stamp(now_ms / 1000), &tag[..4]),
             recorded_at_ms: now_ms,
             flow: report.flow.clone(),
-            status: report.status.as_str().to_string(),
+            status: report.status,
             data: report.data.path.clone(),
             data_ref: report.data.mapped_ref.to_string(),
             model: report.model.clone(),
@@ -544,7 +544,7 @@ mod tests {
             id: id.into(),
             recorded_at_ms: at,
             flow: "f".into(),
-            status: "completed".into(),
+            status: RunState::Completed,
             data: "d.csv".into(),
             data_ref: String::new(),
             model: "m".into(),

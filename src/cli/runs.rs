@@ -60,7 +60,7 @@ fn show(r: &RunRecord) -> String {
         r.id,
         r.when(),
         r.flow,
-        r.status,
+        r.status.as_str(),
         r.data.display(),
         r.data_ref,
         r.model,
@@ -76,7 +76,7 @@ fn show(r: &RunRecord) -> String {
         out.push_str(&format!(
             "{:<24} {:<10} {:>7} {:<20} {:>7} {:>9}  {}\n",
             s.id,
-            s.status,
+            s.status.as_str(),
             s.settings.budget,
             s.settings.strategy.as_str(),
             grouped(s.tokens.prompt as f64),
