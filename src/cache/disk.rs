@@ -14,10 +14,29 @@ use serde::{Deserialize, Serialize};
 
 use super::Reference;
 
-/// What a result file holds.
+/// What a file of the disk tier holds; written as these snake_case words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, strum::IntoStaticStr)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum StoredKind {
+    ToolOutput,
+    StepOutput,
+    Summary,
+    /// Another reference's name for a result (a step's memo key for its output).
+    Alias,
+    /// A parsed frame (Parquet beside its JSON metadata).
+    Dataset,
+}
+
+impl StoredKind {
+    pub fn as_str(&self) -> &'static str {
+        self.into()
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Envelope {
-    pub kind: String,
+    pub kind: StoredKind,
     pub producer: String,
     /// Seconds since the epoch.
     pub created: u64,
@@ -50,7 +69,7 @@ pub struct FrameMeta {
 #[derive(Debug, Clone, Serialize)]
 pub struct DiskEntry {
     pub reference: Reference,
-    pub kind: String,
+    pub kind: StoredKind,
     pub producer: String,
     pub bytes: u64,
     pub age_seconds: u64,
@@ -287,7 +306,7 @@ impl DiskTier {
                     let left = (e.created + e.ttl_seconds).saturating_sub(now_secs());
                     out.push(DiskEntry {
                         reference,
-                        kind: e.kind.clone(),
+                        kind: e.kind,
                         producer: e.producer.clone(),
                         bytes,
                         age_seconds: e.age().as_secs(),
@@ -300,7 +319,7 @@ impl DiskTier {
                         .and_then(|b| serde_json::from_slice::<FrameMeta>(&b).ok());
                     out.push(DiskEntry {
                         reference,
-                        kind: "dataset".into(),
+                        kind: StoredKind::Dataset,
                         producer: meta
                             .as_ref()
                             .map_or_else(String::new, |m| m.source.display().to_string()),

@@ -12,7 +12,7 @@ use lru::LruCache;
 use serde::Serialize;
 
 use super::Reference;
-use super::disk::{DiskTier, Envelope, now_secs};
+use super::disk::{DiskTier, Envelope, StoredKind, now_secs};
 use crate::data::Dataset;
 use crate::step_output::StepOutput;
 use crate::tools::ToolOutput;
@@ -72,17 +72,17 @@ impl StoredValue {
     }
 
     fn from_envelope(e: &Envelope) -> Option<StoredValue> {
-        match e.kind.as_str() {
-            "tool_output" => serde_json::from_value(e.value.clone())
+        match e.kind {
+            StoredKind::ToolOutput => serde_json::from_value(e.value.clone())
                 .ok()
                 .map(|t| StoredValue::ToolOutput(Arc::new(t))),
-            "step_output" => serde_json::from_value(e.value.clone())
+            StoredKind::StepOutput => serde_json::from_value(e.value.clone())
                 .ok()
                 .map(|s| StoredValue::StepOutput(Arc::new(s))),
-            "summary" => serde_json::from_value(e.value.clone())
+            StoredKind::Summary => serde_json::from_value(e.value.clone())
                 .ok()
                 .map(|s| StoredValue::Summary(Arc::new(s))),
-            _ => None,
+            StoredKind::Alias | StoredKind::Dataset => None,
         }
     }
 
@@ -269,12 +269,12 @@ impl ResultStore {
         let ttl = self.ttl_for(&value);
         if let (Some(disk), Some(json)) = (&self.disk, value.to_json()) {
             let kind = match value.kind() {
-                EntryKind::StepOutput => "step_output",
-                EntryKind::Summary => "summary",
-                _ => "tool_output",
+                EntryKind::StepOutput => StoredKind::StepOutput,
+                EntryKind::Summary => StoredKind::Summary,
+                _ => StoredKind::ToolOutput,
             };
             let envelope = Envelope {
-                kind: kind.into(),
+                kind,
                 producer: value.producer(),
                 created: now_secs(),
                 ttl_seconds: ttl.as_secs(),
@@ -317,7 +317,7 @@ impl ResultStore {
     pub fn put_alias(&self, alias: Reference, target: Reference) {
         if let Some(disk) = &self.disk {
             let envelope = Envelope {
-                kind: "alias".into(),
+                kind: StoredKind::Alias,
                 producer: String::new(),
                 created: now_secs(),
                 ttl_seconds: self.config.ttl.as_secs(),
@@ -335,7 +335,7 @@ impl ResultStore {
         }
         if let Some(disk) = &self.disk {
             if let Ok(Some(e)) = disk.get_result(reference) {
-                if e.kind == "alias" {
+                if e.kind == StoredKind::Alias {
                     if let Some(t) = e.value.as_str().and_then(|s| s.parse::<Reference>().ok()) {
                         self.lock().aliases.insert(*reference, t);
                         return t;

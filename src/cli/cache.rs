@@ -1,6 +1,6 @@
 //! `mrflow-tui cache …`: the persistent tier, seen from outside a run.
 
-use mrflow::cache::{DiskEntry, DiskTier, Reference};
+use mrflow::cache::{DiskEntry, DiskTier, Reference, StoredKind};
 use mrflow::config::Config;
 use mrflow::data::preview::preview_lines;
 use mrflow::dirs::Dirs;
@@ -60,7 +60,7 @@ pub fn run(action: &CacheAction) -> Result<(), Failure> {
                 println!(
                     "{:<14} {:<12} {:>9} {:>7} {:>8}  {}",
                     &e.reference.hex()[..12],
-                    e.kind,
+                    e.kind.as_str(),
                     bytes(e.bytes),
                     duration(e.age_seconds),
                     e.ttl_left_seconds.map_or("-".into(), duration),
@@ -71,7 +71,7 @@ pub fn run(action: &CacheAction) -> Result<(), Failure> {
         }
         CacheAction::Show { reference } => {
             let entry = find(&disk.list(), reference)?;
-            if entry.kind == "dataset" {
+            if entry.kind == StoredKind::Dataset {
                 let path = disk
                     .root()
                     .join("frames")
@@ -101,7 +101,12 @@ pub fn run(action: &CacheAction) -> Result<(), Failure> {
                         message: format!("{}: expired or unreadable", entry.reference),
                         status: 1,
                     })?;
-                println!("{} · {} · {}", entry.reference, envelope.kind, envelope.producer);
+                println!(
+                    "{} · {} · {}",
+                    entry.reference,
+                    envelope.kind.as_str(),
+                    envelope.producer
+                );
                 println!("{}", serde_json::to_string_pretty(&envelope.value).expect("serializes"));
             }
         }
