@@ -131,9 +131,7 @@ impl RunRecord {
 
     /// The data file's name (its whole path when it has none).
     pub fn data_name(&self) -> String {
-        self.data
-            .file_name()
-            .map_or_else(|| self.data.display().to_string(), |n| n.to_string_lossy().into_owned())
+        crate::data::source_name(&self.data)
     }
 
     /// One line for a list of runs, under [`RunRecord::row_header`]: when, flow, data,

@@ -172,7 +172,8 @@ impl Session {
                     .cloned()
                     .collect();
                 return Err(DataError::CannotRun(Box::new(CannotRun {
-                    path: self.parts.data.clone(),
+                    // The dataset's, not the argument's: a warehouse URL may hold a password.
+                    path: dataset.path.clone(),
                     flow: flow.name().to_string(),
                     missing,
                     found: dataset.file_columns.join(", "),
@@ -180,6 +181,10 @@ impl Session {
                     profile: Some(Box::new(dataset.profile.clone())),
                 })));
             }
+        }
+        if crate::data::warehouse::is_warehouse(&self.parts.data) {
+            let source = self.parts.data.clone();
+            preview.describe_with(move || crate::context::baseline::data_preview(&source).ok());
         }
         preview.start(&dataset.reference);
         *self.preview.lock().unwrap_or_else(|e| e.into_inner()) = Some(preview);

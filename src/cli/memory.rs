@@ -25,9 +25,7 @@ fn short(dataset: &str) -> &str {
 /// Where an insight came from, as `memory ls` shows it: the source file's name and the
 /// project, the lane recall keeps to.
 fn lane(i: &Insight) -> String {
-    let file = std::path::Path::new(&i.source)
-        .file_name()
-        .map_or_else(|| "-".to_string(), |f| f.to_string_lossy().into_owned());
+    let file = mrflow::data::source_name(std::path::Path::new(&i.source));
     if i.project.is_empty() {
         file
     } else {

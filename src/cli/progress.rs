@@ -49,6 +49,12 @@ impl Progress {
                     bar.set_message("parsing");
                     true
                 }
+                // The server sums; how long it takes, only it knows.
+                Stage::Querying => {
+                    bar.set_length(0);
+                    bar.set_message("querying");
+                    true
+                }
                 Stage::Done => false,
             }
         })

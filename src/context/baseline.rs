@@ -89,6 +89,11 @@ pub fn preview_key(dataset: &Reference) -> Reference {
 /// as they pass), for a report whose preview was not kept.
 pub fn data_preview(path: &Path) -> PolarsResult<String> {
     use crate::data::{LoadOptions, WholeBatch, load};
+    if crate::data::warehouse::is_warehouse(path) {
+        let figures = crate::data::warehouse::describe_table(path)
+            .map_err(|e| PolarsError::ComputeError(e.to_string().into()))?;
+        return Ok(describe_figures(&figures));
+    }
     let mut preview = super::describe::FilePreview::default();
     load(
         path,
@@ -117,6 +122,59 @@ pub fn describe(frame: &DataFrame) -> PolarsResult<String> {
     out.push_str("\n\n");
     out.push_str(&head_table(&frame.head(Some(20))));
     Ok(out)
+}
+
+/// The preview of a warehouse relation, printed as [`describe`] prints a file's, from the
+/// figures its aggregate statements gave.
+pub fn describe_figures(figures: &crate::data::warehouse::TableFigures) -> String {
+    use crate::data::warehouse::ColumnFigures;
+    let shown = |x: Option<f64>| x.map_or_else(|| "NaN".to_string(), |x| format!("{x:.6}"));
+    let cells: Vec<Vec<String>> = figures
+        .columns
+        .iter()
+        .map(|c| {
+            let mut cells = vec!["NaN".to_string(); STAT_ROWS.len()];
+            match c {
+                ColumnFigures::Numbers {
+                    count,
+                    mean,
+                    std,
+                    min,
+                    quartiles,
+                    max,
+                } => {
+                    if *count > 0 {
+                        let numbers = [
+                            Some(*count as f64),
+                            *mean,
+                            *std,
+                            *min,
+                            quartiles[0],
+                            quartiles[1],
+                            quartiles[2],
+                            *max,
+                        ];
+                        for (i, x) in numbers.iter().enumerate() {
+                            cells[if i == 0 { 0 } else { i + 3 }] = shown(*x);
+                        }
+                    }
+                }
+                ColumnFigures::Text { count, unique, top } => {
+                    cells[0] = count.to_string();
+                    cells[1] = unique.to_string();
+                    let (top, freq) = top.clone().unwrap_or_else(|| ("NaN".into(), 0));
+                    cells[2] = top;
+                    cells[3] = freq.to_string();
+                }
+            }
+            cells
+        })
+        .collect();
+    let index: Vec<String> = STAT_ROWS.iter().map(|s| s.to_string()).collect();
+    let mut out = pandas_table(&figures.names, &index, &cells);
+    out.push_str("\n\n");
+    out.push_str(&head_table(&figures.head));
+    out
 }
 
 /// describe(include='all')'s rows: count, unique, top, freq, mean, std, min, 25%, 50%,

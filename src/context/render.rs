@@ -140,10 +140,7 @@ pub fn dataset_full(dataset: &Dataset, profile: &DataProfile) -> String {
 }
 
 fn shape_line(dataset: &Dataset) -> String {
-    let name = dataset
-        .path
-        .file_name()
-        .map_or_else(|| dataset.path.display().to_string(), |n| n.to_string_lossy().into());
+    let name = crate::data::source_name(&dataset.path);
     format!(
         "{name} (loaded): {} rows x {} columns",
         grouped(dataset.rows() as f64),

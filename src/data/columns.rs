@@ -12,7 +12,7 @@ use super::loader::LoadOptions;
 use super::numbers::{Decimal, parse_number};
 use super::opened::Opened;
 use super::profile::{DataProfile, MissingColumn};
-use super::roles::{self, TextColumn, candidates_for, dimension_role, find_column};
+use super::roles::{self, Mapping, TextColumn, candidates_for, dimension_role, find_column};
 use super::schema::{ColumnKind, Derivation, column_spec};
 use super::source::first_line;
 
@@ -26,7 +26,8 @@ pub(super) struct ColumnPlan {
 /// The plan for `required` (all of them, or the ones missing) and `optional` (those the
 /// file gives; the ones it does not are returned beside the plan, as missing).
 pub(super) fn plan_columns(
-    opened: &Opened,
+    mapping: &Mapping,
+    header: &[String],
     required: &[&str],
     optional: &[String],
     profile: &DataProfile,
@@ -60,9 +61,9 @@ pub(super) fn plan_columns(
         let role = roles::roles().find(|r| r == name).or_else(|| dimension_role(name));
         match role {
             Some(role) => {
-                if !add_role(opened, role, &mut plan, &mut Vec::new()) {
+                if !add_role(mapping, role, &mut plan, &mut Vec::new()) {
                     let spec = column_spec(role);
-                    let ambiguous = opened.mapping.ambiguous.get(role);
+                    let ambiguous = mapping.ambiguous.get(role);
                     let kind = spec.map_or(ColumnKind::Text, |s| s.kind);
                     missing.push(MissingColumn {
                         name: role.to_string(),
@@ -70,14 +71,14 @@ pub(super) fn plan_columns(
                         derivation: spec.and_then(|s| s.derivation()),
                         candidates: match ambiguous {
                             Some(c) => c.clone(),
-                            None if kind == ColumnKind::Text => candidates_for(role, &text_columns, &opened.mapping),
+                            None if kind == ColumnKind::Text => candidates_for(role, &text_columns, mapping),
                             None => Vec::new(),
                         },
                         ambiguous: ambiguous.is_some(),
                     });
                 }
             }
-            None => match find_column(&opened.header, name) {
+            None => match find_column(header, name) {
                 Some(column) => {
                     if !plan.read.iter().any(|(n, _)| n == name) {
                         plan.read.push((name.to_string(), column.to_string()));
@@ -112,15 +113,15 @@ pub(super) fn plan_columns(
 /// Plans to read or derive `role`; false if neither is possible. Derivations are tried in
 /// order, none through a role already being derived (profit from cost from profit). An
 /// ambiguous role is not derived around: the analyst meant one of its candidates.
-fn add_role(opened: &Opened, role: &'static str, plan: &mut ColumnPlan, deriving: &mut Vec<&'static str>) -> bool {
+fn add_role(mapping: &Mapping, role: &'static str, plan: &mut ColumnPlan, deriving: &mut Vec<&'static str>) -> bool {
     if plan.read.iter().any(|(c, _)| c == role) || plan.derive.iter().any(|(c, _)| c == role) {
         return true;
     }
-    if let Some(column) = opened.mapping.column(role) {
+    if let Some(column) = mapping.column(role) {
         plan.read.push((role.to_string(), column.to_string()));
         return true;
     }
-    if opened.mapping.ambiguous.contains_key(role) || deriving.contains(&role) {
+    if mapping.ambiguous.contains_key(role) || deriving.contains(&role) {
         return false;
     }
     let Some(spec) = column_spec(role) else {
@@ -132,7 +133,7 @@ fn add_role(opened: &Opened, role: &'static str, plan: &mut ColumnPlan, deriving
         if derivation
             .inputs()
             .into_iter()
-            .all(|input| add_role(opened, input, plan, deriving))
+            .all(|input| add_role(mapping, input, plan, deriving))
         {
             plan.derive.push((role.to_string(), *derivation));
             deriving.pop();

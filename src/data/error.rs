@@ -122,6 +122,12 @@ pub enum DataError {
     ChangedWhileReading { path: PathBuf },
     #[error("{path}: cannot parse: {reason}")]
     Parse { path: PathBuf, reason: String },
+    /// A warehouse could not be read: `path` is its URL without the password, `reason` the
+    /// server's or the connection's one line, naming the host and the table or column.
+    #[error("{path}: {reason}")]
+    Warehouse { path: PathBuf, reason: String },
+    #[error("{path}: cancelled; the server was asked to stop the query")]
+    Cancelled { path: PathBuf },
 }
 
 impl DataError {

@@ -178,6 +178,11 @@ pub fn load(
     frames: Option<&dyn FrameStore>,
     mut observe: Option<WholeFrameObserver<'_>>,
 ) -> Result<Dataset, DataError> {
+    // A warehouse sums the data where it is; the baseline's preview of it is described by
+    // statements of its own (`warehouse::describe_table`), not from rows shown here.
+    if super::warehouse::is_warehouse(path) {
+        return super::warehouse::load(path, required, options);
+    }
     let stream_from = options.streams_from();
     let large = std::fs::metadata(path).is_ok_and(|m| m.len() >= stream_from);
     // A file no frame store knows is parsed while the scan hashes and checks it, unless it
@@ -234,7 +239,14 @@ pub fn load(
         None => opened.read(&scope)?,
     };
     let mut profile = opened.profile(&first);
-    let plan = match plan_columns(&opened, required, &options.optional, &profile, &first) {
+    let plan = match plan_columns(
+        &opened.mapping,
+        &opened.header,
+        required,
+        &options.optional,
+        &profile,
+        &first,
+    ) {
         Ok((plan, unavailable)) => {
             profile.unavailable = unavailable;
             plan
@@ -320,13 +332,23 @@ impl Inspection {
 /// What the file is and how it maps, and what of `required` it cannot give. Fails only
 /// when the file cannot be read at all.
 pub fn inspect(path: &Path, required: &[&str], options: &LoadOptions) -> Result<Inspection, DataError> {
+    if super::warehouse::is_warehouse(path) {
+        return super::warehouse::inspect(path, required, options);
+    }
     let opened = open(path, options)?;
     if stream::streams(&opened, options.streams_from()) {
         return inspect_in_batches(&opened, required, options);
     }
     let whole = opened.read(&CsvScope::default())?;
     let mut profile = opened.profile(&whole);
-    let (missing, problem) = match plan_columns(&opened, required, &options.optional, &profile, &whole) {
+    let (missing, problem) = match plan_columns(
+        &opened.mapping,
+        &opened.header,
+        required,
+        &options.optional,
+        &profile,
+        &whole,
+    ) {
         Ok((plan, unavailable)) => {
             profile.unavailable = unavailable;
             // Convert what a run would convert, so a bad value or date is found here too.

@@ -20,6 +20,7 @@ pub mod roles;
 pub mod schema;
 pub mod source;
 mod stream;
+pub mod warehouse;
 
 pub use error::{CannotRun, DataError};
 pub use loader::{
@@ -27,3 +28,4 @@ pub use loader::{
 };
 pub use profile::{DataProfile, Grouped, MissingColumn, NumberStats};
 pub use progress::{LoadProgress, Progress, Stage};
+pub use warehouse::source_name;

@@ -63,6 +63,13 @@ pub(super) fn open_scanned(scan: Scan, options: &LoadOptions) -> Result<Opened, 
             let header = frame.get_column_names().iter().map(|c| c.to_string()).collect();
             (header, Some(frame), Some(sheet))
         }
+        // A scan reads files; a warehouse is read by `warehouse`, before any scan.
+        FileFormat::Postgres => {
+            return Err(DataError::Unreadable {
+                path: path.to_path_buf(),
+                reason: "a warehouse URL, not a file".into(),
+            });
+        }
     };
     let mut seen = std::collections::HashSet::new();
     for name in &header {

@@ -2,7 +2,7 @@
 //! hashing pass, then the parse. Shared between the loading thread and whoever draws.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 /// What a load is doing now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +13,8 @@ pub enum Stage {
     Parsing,
     /// Parsing a large file batch by batch: the bytes read count again from 0.
     Batches,
+    /// A warehouse is summing the data where it is: the bytes count what it has sent.
+    Querying,
     Done,
 }
 
@@ -22,6 +24,8 @@ pub struct LoadProgress {
     read: AtomicU64,
     total: AtomicU64,
     stage: AtomicU8,
+    /// Set by a front end to stop a load that can stop (a warehouse's query).
+    cancelled: AtomicBool,
 }
 
 impl LoadProgress {
@@ -49,8 +53,29 @@ impl LoadProgress {
             Stage::Parsing => 1,
             Stage::Done => 2,
             Stage::Batches => 3,
+            Stage::Querying => 4,
         };
         self.stage.store(code, Ordering::Relaxed);
+    }
+
+    /// Asks the load to stop where it can: a warehouse's statement is cancelled on the server.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// A new load starts: a cancel of the last one no longer holds.
+    pub fn restart(&self) {
+        self.cancelled.store(false, Ordering::Relaxed);
+        self.read.store(0, Ordering::Relaxed);
+        self.set_stage(Stage::Reading);
+    }
+
+    pub(crate) fn set_read(&self, bytes: u64) {
+        self.read.store(bytes, Ordering::Relaxed);
     }
 
     /// Bytes read so far, the file's size, and the stage.
@@ -59,6 +84,7 @@ impl LoadProgress {
             0 => Stage::Reading,
             1 => Stage::Parsing,
             3 => Stage::Batches,
+            4 => Stage::Querying,
             _ => Stage::Done,
         };
         (

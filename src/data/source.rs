@@ -30,6 +30,8 @@ pub enum FileFormat {
     Parquet,
     Xlsx,
     Xls,
+    /// A table or query of a server that speaks PostgreSQL's protocol, summed where it is.
+    Postgres,
 }
 
 impl FileFormat {

@@ -390,18 +390,25 @@ fn add_up(
         let rows = whole.height();
         if first.is_none() {
             let mut profile = opened.profile(&whole);
-            let (plan, unavailable) =
-                plan_columns(opened, required, &options.optional, &profile, &whole).map_err(|missing| {
-                    // The profile shown beside the error counts the file's rows as the scan did.
-                    let mut whole = profile.clone();
-                    whole.rows = file_rows(opened).unwrap_or(whole.rows);
-                    DataError::MissingColumns {
-                        path: path.to_path_buf(),
-                        missing,
-                        found: opened.header.join(", "),
-                        profile: Some(Box::new(whole)),
-                    }
-                })?;
+            let (plan, unavailable) = plan_columns(
+                &opened.mapping,
+                &opened.header,
+                required,
+                &options.optional,
+                &profile,
+                &whole,
+            )
+            .map_err(|missing| {
+                // The profile shown beside the error counts the file's rows as the scan did.
+                let mut whole = profile.clone();
+                whole.rows = file_rows(opened).unwrap_or(whole.rows);
+                DataError::MissingColumns {
+                    path: path.to_path_buf(),
+                    missing,
+                    found: opened.header.join(", "),
+                    profile: Some(Box::new(whole)),
+                }
+            })?;
             profile.unavailable = unavailable;
             first = Some(First {
                 dtypes: whole.columns().iter().map(|c| c.dtype().clone()).collect(),

@@ -178,6 +178,13 @@ impl PreviewJob {
         }
     }
 
+    /// Describes on a thread of its own with `describe` (a warehouse's aggregate statements)
+    /// instead of from what the loader shows.
+    pub fn describe_with(&mut self, describe: impl FnOnce() -> Option<String> + Send + 'static) {
+        self.to = None;
+        self.describing = Some(std::thread::spawn(describe));
+    }
+
     /// Lets the preview of what the loader showed of the dataset `reference` names be
     /// finished, on its thread, while the flow runs.
     pub fn start(&mut self, reference: &Reference) {

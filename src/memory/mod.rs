@@ -100,10 +100,7 @@ impl Hit {
 /// where and when it was found, so no reader takes it for a figure of the data at hand.
 fn line(i: &Insight) -> String {
     let data = i.dataset.trim_start_matches("cache://");
-    let file = std::path::Path::new(&i.source)
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "other data".into());
+    let file = crate::data::source_name(std::path::Path::new(&i.source));
     let day = chrono::DateTime::from_timestamp(i.created, 0)
         .map(|d| d.format("%Y-%m-%d").to_string())
         .unwrap_or_default();

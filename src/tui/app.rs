@@ -64,6 +64,8 @@ pub enum Effect {
         settings: StepSettings,
     },
     Inspect(Reference),
+    /// Stop the load: a warehouse's query is cancelled on the server.
+    CancelLoad,
     /// Show long-term memory as the step sees it.
     Memory(usize),
     Evict(Reference),
@@ -820,6 +822,10 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             if state.running() {
                 return vec![Effect::Engine(EngineCommand::Cancel)];
             }
+            if state.phase == Phase::Loading {
+                state.status = "cancelling the load…".into();
+                return vec![Effect::CancelLoad];
+            }
         }
         Action::Open if state.focus == Pane::Cache => {
             if let Some(e) = state.sorted_cache().get(state.cache_row) {
@@ -1428,11 +1434,15 @@ mod tests {
     }
 
     #[test]
-    fn nothing_runs_before_the_data_is_loaded_and_cancel_only_when_running() {
+    fn nothing_runs_before_the_data_is_loaded_and_cancel_stops_only_a_load_or_a_run() {
         let flow = Arc::new(Flow::builtin("roi_analysis").unwrap());
         let mut s = AppState::new(flow, "x".into());
         assert!(update(&mut s, Action::RerunAll).is_empty());
-        assert!(update(&mut s, Action::Cancel).is_empty());
+        // While loading, cancel stops the load (a warehouse's query).
+        assert!(matches!(
+            update(&mut s, Action::Cancel).as_slice(),
+            [Effect::CancelLoad]
+        ));
         update(
             &mut s,
             Action::LoadFailed {
@@ -1443,6 +1453,7 @@ mod tests {
         );
         assert_eq!(s.phase, Phase::Failed("x.csv: file not found".into()));
         assert_eq!(s.popup, None);
+        assert!(update(&mut s, Action::Cancel).is_empty());
     }
 
     #[test]

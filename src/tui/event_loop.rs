@@ -106,10 +106,7 @@ fn translate(event: Event, keymap: &Keymap, state: &AppState) -> Option<Action> 
 }
 
 fn data_label(d: &Dataset) -> String {
-    let name = d
-        .path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into());
+    let name = crate::data::source_name(&d.path);
     format!("{name} · {} rows · {}", grouped(d.rows() as f64), d.reference.short())
 }
 
@@ -119,11 +116,7 @@ pub async fn run(mut opts: TuiOptions) -> Result<(), String> {
     let keymap = Keymap::new(&session.parts.config.keys)?;
     let theme = Theme::pick(&session.parts.config.theme);
     let (mut term, _guard) = terminal::init().map_err(|e| format!("cannot start the terminal UI: {e}"))?;
-    let name = session
-        .parts
-        .data
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into());
+    let name = crate::data::source_name(&session.parts.data);
     let mut state = AppState::new(session.parts.flow.clone(), format!("{name} · loading…"));
     state.cache_rule = session.parts.config.cache_rule(&session.parts.model);
     if !opts.notices.is_empty() {
@@ -221,8 +214,13 @@ pub async fn run(mut opts: TuiOptions) -> Result<(), String> {
             for effect in update(&mut state, action) {
                 // A column mapped in the data popup: the old engine stops, the data loads
                 // again under the new mapping, and the flow runs.
+                if let Effect::CancelLoad = effect {
+                    load_progress.cancel();
+                    continue;
+                }
                 if let Effect::Remap { role, column } = &effect {
                     session.map_column(role, column);
+                    load_progress.restart();
                     if let Some(e) = engine.take() {
                         e.handle.send(EngineCommand::Shutdown);
                     }
@@ -489,7 +487,7 @@ fn perform(effect: Effect, engine: &Option<Running>, state: &AppState, session: 
             Err(err) => format!("saving failed: {err}"),
         })),
         // Done by the loop itself: it owns the engine and the load.
-        Effect::History | Effect::Evals | Effect::Remap { .. } => None,
+        Effect::History | Effect::Evals | Effect::Remap { .. } | Effect::CancelLoad => None,
     }
 }
 

@@ -369,6 +369,10 @@ fn loading(state: &AppState) -> String {
                 elapsed(state.load_started)
             )
         }
+        Some((_, _, Stage::Querying)) => format!(
+            "querying the warehouse: it sums where the data is · {} · x cancels",
+            elapsed(state.load_started)
+        ),
         Some((_, total, _)) => format!("parsing {} · {}", mb(total), elapsed(state.load_started)),
         None => "loading".to_string(),
     }

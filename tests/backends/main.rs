@@ -8,3 +8,4 @@ mod common;
 
 mod llm;
 mod memory;
+mod warehouse;
