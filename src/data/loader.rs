@@ -38,6 +38,11 @@ pub struct Dataset {
     pub notes: Vec<String>,
     /// Format, dialect, columns and roles.
     pub profile: DataProfile,
+    /// Data summed where it lives (a warehouse): the hash of the flow's sums the server
+    /// returned. The reference is of the table's totals, the same for every flow; these
+    /// sums are part of every result's key ([`Dataset::frame_reference`]), so any change
+    /// the sums show misses the cache.
+    pub sums: Option<Reference>,
 }
 
 impl Dataset {
@@ -93,11 +98,16 @@ impl Dataset {
     /// the same dataset differ.
     pub fn frame_reference(&self) -> Reference {
         let columns = self.columns().join("\u{1f}");
-        Reference::of_parts([
-            b"frame-of/v1".as_slice(),
-            self.reference.to_string().as_bytes(),
-            columns.as_bytes(),
-        ])
+        let reference = self.reference.to_string();
+        match self.sums {
+            None => Reference::of_parts([b"frame-of/v1".as_slice(), reference.as_bytes(), columns.as_bytes()]),
+            Some(sums) => Reference::of_parts([
+                b"frame-of/v1".as_slice(),
+                reference.as_bytes(),
+                columns.as_bytes(),
+                sums.to_string().as_bytes(),
+            ]),
+        }
     }
 }
 

@@ -310,6 +310,7 @@ impl Opened {
             file_columns: self.header,
             notes: profile.notes.clone(),
             profile,
+            sums: None,
         }
     }
 }

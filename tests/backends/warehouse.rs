@@ -204,6 +204,40 @@ fn a_changed_row_changes_the_reference_and_misses_the_cache() {
         "one changed row: every step that reads the sums runs again: {:#?}",
         changed["steps"]
     );
+    // The table's reference is the same whichever flow reads it (memory files each flow's
+    // findings under the same data), as a file's is.
+    let other = json(&run(
+        home.path(),
+        &[
+            "run",
+            "--flow",
+            "brand_performance",
+            "--format",
+            "json",
+            "--data",
+            &data,
+        ],
+    ));
+    assert_eq!(other["data"]["ref"], changed["data"]["ref"]);
+    // A row moved to another brand leaves the table's totals as they were, but not the
+    // flow's sums: its results are keyed by them, so they miss too.
+    psql(
+        &url,
+        "UPDATE wh_changes SET brand = 'Red Bull' WHERE ctid = \
+         (SELECT ctid FROM wh_changes WHERE brand = 'Monster' LIMIT 1)",
+    );
+    let moved = json(&run(home.path(), &args));
+    assert_eq!(moved["data"]["ref"], changed["data"]["ref"]);
+    assert!(
+        moved["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .skip(1)
+            .all(|s| s["cached"] == false),
+        "{:#?}",
+        moved["steps"]
+    );
 }
 
 #[test]

@@ -21,7 +21,7 @@ pub use describe::{ColumnFigures, TableFigures};
 pub use source::{Relation, WarehouseSource, is_warehouse, quote, source_name};
 
 use self::client::{Connection, Failure, block_on};
-use self::statement::{Grouping, SqlKind, cents, grouping};
+use self::statement::{Decimal, Grouping, SqlKind, cents, grouping};
 use super::coded::SCALE;
 use super::columns::plan_columns;
 use super::error::DataError;
@@ -52,11 +52,15 @@ pub(super) fn load(path: &Path, required: &[&str], options: &LoadOptions) -> Res
         let (plan, unavailable) = plan(&described, required, options)?;
         let mut profile = described.profile.clone();
         profile.unavailable = unavailable;
-        let grouping = grouping(&described.source.from_item(), &plan, &described.kinds).map_err(|reason| {
-            DataError::Warehouse {
-                path: at.clone(),
-                reason: format!("{}: {reason}", described.source.relation_name()),
-            }
+        let grouping = grouping(
+            &described.source.from_item(),
+            &plan,
+            &described.kinds,
+            &described.header,
+        )
+        .map_err(|reason| DataError::Warehouse {
+            path: at.clone(),
+            reason: format!("{}: {reason}", described.source.relation_name()),
         })?;
         if let Some(p) = progress {
             p.set_stage(super::Stage::Querying);
@@ -97,13 +101,22 @@ pub(super) fn load(path: &Path, required: &[&str], options: &LoadOptions) -> Res
             rows: summed.analysed,
             numbers: summed.numbers,
         });
-        let signature = [described.mapping.signature(), options.signature()].join("\u{1e}");
+        // The table's reference is of its identity and totals, the same for every flow (as
+        // a file's is of its bytes); the flow's sums key its results (`Dataset::sums`).
         let identity = described.source.identity();
+        let totals = summed.totals.join("\u{1f}");
+        let table = Reference::of_parts([
+            b"warehouse-table/v1".as_slice(),
+            identity.as_bytes(),
+            described.header.join("\u{1f}").as_bytes(),
+            summed.rows.to_string().as_bytes(),
+            totals.as_bytes(),
+        ]);
+        let signature = [described.mapping.signature(), options.signature()].join("\u{1e}");
         let reference = Reference::of_parts([
             b"warehouse/v1".as_slice(),
-            identity.as_bytes(),
+            table.to_string().as_bytes(),
             signature.as_bytes(),
-            summed.canonical.as_slice(),
         ]);
         if let Some(p) = progress {
             p.set_stage(super::Stage::Done);
@@ -112,11 +125,12 @@ pub(super) fn load(path: &Path, required: &[&str], options: &LoadOptions) -> Res
             path: at.clone(),
             frame: summed.frame,
             reference,
-            file_reference: Reference::of_bytes(&summed.canonical),
+            file_reference: table,
             file_bytes: connection.received(),
             file_columns: described.header,
             notes: profile.notes.clone(),
             profile,
+            sums: Some(Reference::of_bytes(&summed.canonical)),
         })
     })
 }
@@ -131,7 +145,7 @@ pub(super) fn inspect(path: &Path, required: &[&str], options: &LoadOptions) -> 
         let described = columns(&connection, source, options).await?;
         let (missing, problem, unavailable) = match plan(&described, required, options) {
             Ok((plan, unavailable)) => {
-                let problem = grouping(&described.source.from_item(), &plan, &described.kinds)
+                let problem = grouping(&described.source.from_item(), &plan, &described.kinds, &[])
                     .err()
                     .map(|reason| format!("{}: {reason}", described.source.relation_name()));
                 (Vec::new(), problem, unavailable)
@@ -296,8 +310,10 @@ struct Summed {
     analysed: usize,
     skipped: usize,
     numbers: Vec<NumberStats>,
-    /// The keys and cents of every group, in order: what the reference hashes.
+    /// The keys and cents of every group, in order: what the flow's results are keyed by.
     canonical: Vec<u8>,
+    /// Each relation column's total over every row (`Grouping::totals`), exact.
+    totals: Vec<String>,
 }
 
 /// One group the server returned: its keys, its rows, and per value its cents, least and
@@ -316,11 +332,23 @@ fn sum_up(at: &Path, grouping: &Grouping, rows: &[tokio_postgres::Row]) -> Resul
         reason: what,
     };
     let k = grouping.keys.len();
+    let first_total = k + 2 + 3 * grouping.values.len();
+    let mut totals = vec![Decimal::default(); grouping.totals.len()];
+    let mut odd_totals = Vec::new();
     let mut groups: Vec<Group> = Vec::new();
     let (mut total, mut skipped) = (0usize, 0usize);
     for row in rows {
         let count: i64 = row.try_get(k + 1).map_err(|e| bad(e.to_string()))?;
         total += count as usize;
+        for (i, sum) in totals.iter_mut().enumerate() {
+            let text: Option<String> = row.try_get(first_total + i).map_err(|e| bad(e.to_string()))?;
+            // A total that is not a plain decimal (`NaN` of a float column) is kept as said.
+            match text.as_deref().map(|t| (t, Decimal::parse(t).and_then(|d| sum.add(d)))) {
+                Some((_, Some(added))) => *sum = added,
+                Some((odd, None)) => odd_totals.push(format!("{}={odd}", grouping.totals[i])),
+                None => {}
+            }
+        }
         let complete: bool = row.try_get(k).map_err(|e| bad(e.to_string()))?;
         if !complete {
             skipped += count as usize;
@@ -433,5 +461,6 @@ fn sum_up(at: &Path, grouping: &Grouping, rows: &[tokio_postgres::Row]) -> Resul
         skipped,
         numbers,
         canonical,
+        totals: totals.iter().map(Decimal::to_string).chain(odd_totals).collect(),
     })
 }

@@ -66,11 +66,19 @@ pub(super) struct Grouping {
     pub(super) values: Vec<Output>,
     /// Every column of the dataset in the plan's order, as a file's is narrowed.
     pub(super) order: Vec<String>,
+    /// Every column of the relation, whose totals (after the values) say what the table
+    /// holds whichever flow reads it: a number column's exact sum, any other's count.
+    pub(super) totals: Vec<String>,
 }
 
 /// The grouped statement for `plan` over a relation whose columns have `kinds`; an error
 /// names a column whose type cannot give its role, and what would fix it.
-pub(super) fn grouping(from: &str, plan: &ColumnPlan, kinds: &HashMap<String, SqlKind>) -> Result<Grouping, String> {
+pub(super) fn grouping(
+    from: &str,
+    plan: &ColumnPlan,
+    kinds: &HashMap<String, SqlKind>,
+    table: &[String],
+) -> Result<Grouping, String> {
     let mut expressions: HashMap<String, (String, ColumnKind)> = HashMap::new();
     let mut order = Vec::new();
     for (name, column) in &plan.read {
@@ -143,12 +151,20 @@ pub(super) fn grouping(from: &str, plan: &ColumnPlan, kinds: &HashMap<String, Sq
         select.push(format!("CAST(MIN({e}) AS DOUBLE PRECISION)"));
         select.push(format!("CAST(MAX({e}) AS DOUBLE PRECISION)"));
     }
+    for column in table {
+        let c = quote(column);
+        select.push(match kinds.get(column) {
+            Some(k) if k.is_numeric() => format!("CAST(SUM(CAST({c} AS NUMERIC)) AS TEXT)"),
+            _ => format!("CAST(COUNT({c}) AS TEXT)"),
+        });
+    }
     let group: Vec<String> = (1..=keys.len() + 1).map(|i| i.to_string()).collect();
     Ok(Grouping {
         sql: format!("SELECT {} FROM {from} GROUP BY {}", select.join(", "), group.join(", ")),
         keys: keys.into_iter().map(|(o, _)| o).collect(),
         values: values.into_iter().map(|(o, _)| o).collect(),
         order,
+        totals: table.to_vec(),
     })
 }
 
@@ -177,9 +193,71 @@ pub(super) fn cents(text: &str) -> Option<i64> {
     Some(if negative { -value } else { value })
 }
 
+/// An exact decimal: digits and how many of them follow the point.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Decimal {
+    digits: i128,
+    scale: u32,
+}
+
+impl Decimal {
+    /// `-123.4500`, `7`; `None` for anything else.
+    pub(super) fn parse(text: &str) -> Option<Decimal> {
+        let text = text.trim();
+        let (negative, rest) = match text.strip_prefix('-') {
+            Some(r) => (true, r),
+            None => (false, text),
+        };
+        let (whole, fraction) = rest.split_once('.').unwrap_or((rest, ""));
+        if whole.is_empty() || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let digits: i128 = format!("{whole}{fraction}").parse().ok()?;
+        Some(Decimal {
+            digits: if negative { -digits } else { digits },
+            scale: fraction.len() as u32,
+        })
+    }
+
+    pub(super) fn add(self, other: Decimal) -> Option<Decimal> {
+        let scale = self.scale.max(other.scale);
+        let widen = |d: Decimal| d.digits.checked_mul(10i128.checked_pow(scale - d.scale)?);
+        Some(Decimal {
+            digits: widen(self)?.checked_add(widen(other)?)?,
+            scale,
+        })
+    }
+}
+
+impl std::fmt::Display for Decimal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sign = if self.digits < 0 { "-" } else { "" };
+        let digits = self.digits.unsigned_abs().to_string();
+        let scale = self.scale as usize;
+        if scale == 0 {
+            return write!(f, "{sign}{digits}");
+        }
+        let digits = format!("{digits:0>width$}", width = scale + 1);
+        let (whole, fraction) = digits.split_at(digits.len() - scale);
+        write!(f, "{sign}{whole}.{fraction}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn totals_add_up_exactly_whatever_their_scales() {
+        let sum = ["12.50", "-0.125", "3"]
+            .iter()
+            .map(|t| Decimal::parse(t).unwrap())
+            .try_fold(Decimal::default(), Decimal::add)
+            .unwrap();
+        assert_eq!(sum.to_string(), "15.375");
+        assert_eq!(Decimal::parse("-0.05").unwrap().to_string(), "-0.05");
+        assert_eq!(Decimal::parse("NaN"), None);
+    }
 
     #[test]
     fn sums_come_back_as_exact_cents() {
@@ -212,7 +290,7 @@ mod tests {
             ("Sales".to_string(), SqlKind::Number),
             ("Cost".to_string(), SqlKind::Number),
         ]);
-        let g = grouping("\"orders\" AS src", &plan, &kinds).unwrap();
+        let g = grouping("\"orders\" AS src", &plan, &kinds, &[]).unwrap();
         let names = |o: &[Output]| o.iter().map(|o| o.name.clone()).collect::<Vec<_>>();
         assert_eq!(names(&g.keys), ["brand", "year", "month"]);
         assert_eq!(names(&g.values), ["total_revenue", "total_cost", "profit"]);
@@ -237,7 +315,7 @@ mod tests {
             derive: vec![],
         };
         let kinds = HashMap::from([("Sales".to_string(), SqlKind::Text)]);
-        let e = grouping("t", &plan, &kinds).unwrap_err();
+        let e = grouping("t", &plan, &kinds, &[]).unwrap_err();
         assert!(
             e.contains("column `Sales` is text") && e.contains("--column total_revenue="),
             "{e}"
