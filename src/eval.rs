@@ -210,7 +210,7 @@ pub async fn evaluate(session: &Session, dataset: Arc<Dataset>, repeat: usize, c
         flow: session.parts.flow.name().to_string(),
         analyst: analyst.identity(),
         context_window,
-        data: session.parts.data.clone(),
+        data: crate::data::shown_path(&session.parts.data),
         critical,
         repeat: repeat.max(1),
         optimized: ArmSummary::of(runs.iter().map(|r| &r.optimized)),

@@ -86,7 +86,7 @@ pub fn run(args: &DataCmdArgs) -> Result<(), Failure> {
     } else {
         Err(Failure::input(format!(
             "{}: cannot run `{}` on it as mapped (see above)",
-            path.display(),
+            mrflow::data::shown_path(&path).display(),
             flow.name()
         )))
     }

@@ -12,7 +12,7 @@ pub fn tui(args: &TuiArgs) -> Result<(), Failure> {
         return Ok(());
     }
     let setup = Setup::resolve(&args.target)?;
-    if !setup.data.is_file() {
+    if !setup.data.is_file() && !mrflow::data::warehouse::is_warehouse(&setup.data) {
         return Err(Failure::input(format!("{}: file not found", setup.data.display())));
     }
     let runtime = runtime()?;

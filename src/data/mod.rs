@@ -28,4 +28,4 @@ pub use loader::{
 };
 pub use profile::{DataProfile, Grouped, MissingColumn, NumberStats};
 pub use progress::{LoadProgress, Progress, Stage};
-pub use warehouse::source_name;
+pub use warehouse::{shown_path, source_name};

@@ -181,8 +181,13 @@ impl DataProfile {
         if let Some(f) = &self.date_format {
             dialect.push(format!("dates {f}"));
         }
-        out.push_str(&format!("File    {}\n", self.path.display()));
-        out.push_str(&format!("Format  {}\n", dialect.join(" · ")));
+        if self.format == FileFormat::Postgres {
+            out.push_str(&format!("Table   {}\n", self.path.display()));
+            out.push_str("Format  PostgreSQL protocol, summed on the server\n");
+        } else {
+            out.push_str(&format!("File    {}\n", self.path.display()));
+            out.push_str(&format!("Format  {}\n", dialect.join(" · ")));
+        }
         out.push_str(&format!("Rows    {}\n\n", crate::format::grouped(self.rows as f64)));
         let width = self
             .columns

@@ -350,6 +350,16 @@ fn bad_urls_passwords_and_tables_are_one_clear_line_with_exit_2() {
         &table_url(&url, "wh_text"),
         &["column `total_revenue` is text", "--column"],
     );
+    // `data` on a table a flow cannot run on: the table, its verdict and its last line
+    // name the source without the password.
+    let out = run(
+        home.path(),
+        &["data", &table_url(&url, "wh_text"), "--flow", "sales_forecast"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let shown = stdout(&out) + &stderr(&out);
+    assert!(shown.contains("cannot run `sales_forecast`"), "{shown}");
+    assert!(!shown.contains(&password), "the password was shown: {shown}");
 }
 
 #[test]

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 pub use describe::{ColumnFigures, TableFigures};
-pub use source::{Relation, WarehouseSource, is_warehouse, quote, source_name};
+pub use source::{Relation, WarehouseSource, is_warehouse, quote, shown_path, source_name};
 
 use self::client::{Connection, Failure, block_on};
 use self::statement::{Decimal, Grouping, SqlKind, cents, grouping};
@@ -192,7 +192,7 @@ fn parse(path: &Path) -> Result<WarehouseSource, DataError> {
     let text = path.to_string_lossy();
     WarehouseSource::parse(&text).map_err(|reason| DataError::Warehouse {
         // Never the URL as given: it may hold the password.
-        path: PathBuf::from(text.split('@').next_back().map_or("postgres://", |host| host)),
+        path: shown_path(path),
         reason,
     })
 }

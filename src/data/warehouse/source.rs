@@ -13,6 +13,22 @@ pub fn is_warehouse(path: &Path) -> bool {
         .is_some_and(|s| SCHEMES.iter().any(|scheme| s.starts_with(scheme)))
 }
 
+/// A data source as it may be shown or kept: a warehouse URL without its password (its
+/// identity), a file's path as given.
+pub fn shown_path(path: &Path) -> std::path::PathBuf {
+    if is_warehouse(path) {
+        return match WarehouseSource::parse(&path.to_string_lossy()) {
+            Ok(source) => source.identity().into(),
+            // Unreadable as a URL: only the part after the credentials.
+            Err(_) => {
+                let text = path.to_string_lossy();
+                format!("postgres://…@{}", text.rsplit('@').next().unwrap_or_default()).into()
+            }
+        };
+    }
+    path.to_path_buf()
+}
+
 /// The name a data source is shown by: a file's name, or a warehouse's table (`query` for
 /// a query); the whole path when it has no name.
 pub fn source_name(path: &Path) -> String {
