@@ -131,7 +131,26 @@ impl Session {
         options
             .columns
             .extend(self.remapped.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned());
-        let mut dataset = load(&self.parts.data, &[], &options, frames, Some(&mut preview.observer()))?;
+        // A warehouse describes its table for the baseline by statements of its own, on the
+        // server beside the load's group-by; a cancelled load stops them too.
+        let warehouse = crate::data::warehouse::is_warehouse(&self.parts.data);
+        if warehouse {
+            let (source, progress) = (self.parts.data.clone(), options.progress.clone());
+            preview.describe_with(move || {
+                let figures = crate::data::warehouse::describe_table(&source, progress.get()).ok()?;
+                Some(crate::context::baseline::describe_figures(&figures))
+            });
+        }
+        let loaded = load(&self.parts.data, &[], &options, frames, Some(&mut preview.observer()));
+        let mut dataset = match loaded {
+            Ok(dataset) => dataset,
+            Err(e) => {
+                if let (true, Some(p)) = (warehouse, options.progress.get()) {
+                    p.cancel();
+                }
+                return Err(e);
+            }
+        };
         let coverage = flow.coverage(&|role| dataset.has(role));
         match coverage.verdict() {
             Verdict::Runs => {}
@@ -181,10 +200,6 @@ impl Session {
                     profile: Some(Box::new(dataset.profile.clone())),
                 })));
             }
-        }
-        if crate::data::warehouse::is_warehouse(&self.parts.data) {
-            let source = self.parts.data.clone();
-            preview.describe_with(move || crate::context::baseline::data_preview(&source).ok());
         }
         preview.start(&dataset.reference);
         *self.preview.lock().unwrap_or_else(|e| e.into_inner()) = Some(preview);

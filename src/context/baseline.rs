@@ -90,7 +90,7 @@ pub fn preview_key(dataset: &Reference) -> Reference {
 pub fn data_preview(path: &Path) -> PolarsResult<String> {
     use crate::data::{LoadOptions, WholeBatch, load};
     if crate::data::warehouse::is_warehouse(path) {
-        let figures = crate::data::warehouse::describe_table(path)
+        let figures = crate::data::warehouse::describe_table(path, None)
             .map_err(|e| PolarsError::ComputeError(e.to_string().into()))?;
         return Ok(describe_figures(&figures));
     }
@@ -127,7 +127,7 @@ pub fn describe(frame: &DataFrame) -> PolarsResult<String> {
 /// The preview of a warehouse relation, printed as [`describe`] prints a file's, from the
 /// figures its aggregate statements gave.
 pub fn describe_figures(figures: &crate::data::warehouse::TableFigures) -> String {
-    use crate::data::warehouse::ColumnFigures;
+    use crate::data::warehouse::{ColumnFigures, Quartiles};
     let shown = |x: Option<f64>| x.map_or_else(|| "NaN".to_string(), |x| format!("{x:.6}"));
     let cells: Vec<Vec<String>> = figures
         .columns
@@ -144,6 +144,15 @@ pub fn describe_figures(figures: &crate::data::warehouse::TableFigures) -> Strin
                     max,
                 } => {
                     if *count > 0 {
+                        let quartiles = match quartiles {
+                            Quartiles::Counts(counts) if !counts.is_empty() => {
+                                let n = counts.iter().map(|(_, c)| c).sum();
+                                let (q1, q2, q3) = quartiles_of_counts(counts, n);
+                                [Some(q1), Some(q2), Some(q3)]
+                            }
+                            Quartiles::Counts(_) => [None; 3],
+                            Quartiles::Interpolated(q) => *q,
+                        };
                         let numbers = [
                             Some(*count as f64),
                             *mean,

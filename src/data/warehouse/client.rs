@@ -100,6 +100,12 @@ impl Connection {
         }
     }
 
+    /// A session setting the server may not know (`SET` differs between engines): tried,
+    /// and an engine that refuses it is left as it is.
+    pub(super) async fn try_setting(&self, sql: &str) {
+        let _ = self.client.batch_execute(sql).await;
+    }
+
     /// Bytes received from the server so far.
     pub(super) fn received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)

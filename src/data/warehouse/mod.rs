@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-pub use describe::{ColumnFigures, TableFigures};
+pub use describe::{ColumnFigures, Quartiles, TableFigures};
 pub use source::{Relation, WarehouseSource, is_warehouse, quote, shown_path, source_name};
 
 use self::client::{Connection, Failure, block_on};
@@ -176,13 +176,13 @@ pub(super) fn inspect(path: &Path, required: &[&str], options: &LoadOptions) -> 
 }
 
 /// The baseline's `describe(include='all')` and `head(20)` figures of the relation, from
-/// aggregate statements.
-pub fn describe_table(path: &Path) -> Result<TableFigures, DataError> {
+/// aggregate statements; `progress`'s cancel stops them.
+pub fn describe_table(path: &Path, progress: Option<&super::LoadProgress>) -> Result<TableFigures, DataError> {
     let source = parse(path)?;
     let at = PathBuf::from(source.identity());
     block_on(async {
         let connection = Connection::open(&source).await.map_err(|f| failed(&at, f))?;
-        describe::figures(&connection, &source)
+        describe::figures(&connection, &source, progress)
             .await
             .map_err(|f| failed(&at, f))
     })
