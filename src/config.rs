@@ -96,8 +96,8 @@ pub enum AnswerPolicy {
     Mark,
 }
 
-/// Who writes step answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Who writes step answers: `[llm] backend` in config, `--llm` on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LlmBackend {
     /// The deterministic offline analyst: no network, no key.

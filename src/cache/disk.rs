@@ -336,9 +336,9 @@ impl DiskTier {
     }
 
     /// Adds a run's counters to the totals kept in `stats.json`.
-    pub fn record(&self, run: &Totals) {
+    pub fn record(&self, run: &RunCounters) {
         let path = self.root.join("stats.json");
-        let mut totals: Totals = fs::read(&path)
+        let mut totals: RunCounters = fs::read(&path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
@@ -356,7 +356,7 @@ impl DiskTier {
     }
 
     /// Totals over every recorded run.
-    pub fn totals(&self) -> Totals {
+    pub fn totals(&self) -> RunCounters {
         fs::read(self.root.join("stats.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -399,7 +399,7 @@ impl crate::data::FrameStore for DiskTier {
 
 /// Counters summed over runs, kept with the disk tier.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Totals {
+pub struct RunCounters {
     pub runs: u64,
     pub hits: u64,
     pub misses: u64,

@@ -322,18 +322,11 @@ pub struct LlmArgs {
     /// `anthropic` (the Messages API, with prompt-cache breakpoints) [default: from config,
     /// `offline`].
     #[arg(long, value_name = "BACKEND")]
-    pub llm: Option<LlmBackend>,
+    pub llm: Option<mrflow::config::LlmBackend>,
     /// The server: for openai up to `/v1` (e.g. http://127.0.0.1:11434/v1 for Ollama), for
     /// anthropic its root [default: the provider's own].
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LlmBackend {
-    Offline,
-    Openai,
-    Anthropic,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -472,11 +465,7 @@ impl Setup {
             config.memory.project = Some(p.clone());
         }
         if let Some(backend) = llm.llm {
-            config.llm.backend = match backend {
-                LlmBackend::Offline => mrflow::config::LlmBackend::Offline,
-                LlmBackend::Openai => mrflow::config::LlmBackend::Openai,
-                LlmBackend::Anthropic => mrflow::config::LlmBackend::Anthropic,
-            };
+            config.llm.backend = backend;
         }
         if let Some(url) = &llm.base_url {
             config.llm.base_url = Some(url.clone());

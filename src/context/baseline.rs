@@ -270,8 +270,9 @@ fn describe_column(s: &Series, stats: usize) -> PolarsResult<Vec<String>> {
     Ok(cells)
 }
 
-/// Distinct values up to which [`quartiles_by_counting`] is used.
-const COUNTING_LIMIT: usize = 1 << 16;
+/// Distinct values up to which a column's quartiles are read from each value's count
+/// ([`quartiles_by_counting`]; a file read in batches counts them up to it too).
+pub(super) const COUNTING_LIMIT: usize = 1 << 16;
 
 /// What [`quartiles`] gives, for a column of few distinct values (years, months, units,
 /// prices): each distinct value counted, then the order positions read off the running

@@ -12,11 +12,10 @@ use polars::prelude::*;
 
 use crate::data::dictionary::Dictionary;
 
-use super::baseline::{STAT_ROWS, head_table, interpolated_quartiles, pandas_table, quartiles, quartiles_of_counts};
+use super::baseline::{
+    COUNTING_LIMIT, STAT_ROWS, head_table, interpolated_quartiles, pandas_table, quartiles, quartiles_of_counts,
+};
 use super::value_counts::ValueCounts;
-
-/// Distinct values a column's quartiles are counted over before its values are kept.
-const COUNTING_LIMIT: usize = 1 << 16;
 
 /// Values of one column kept for exact quartiles (128 MiB of them); past it, the column's
 /// values are counted in narrow ranges instead.

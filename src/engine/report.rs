@@ -513,7 +513,7 @@ impl RunReport {
     pub fn record_cache_totals(&self, store: &ResultStore) {
         if let Some(disk) = store.disk() {
             let c = &self.cache;
-            disk.record(&crate::cache::Totals {
+            disk.record(&crate::cache::RunCounters {
                 runs: 1,
                 hits: c.hits,
                 misses: c.misses,

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::insight::{Insight, NewInsight};
-use super::{Candidate, MemoryBackend, MemoryError, Scope};
+use super::{Candidate, InsightStore, MemoryError, Scope};
 
 const SCHEMA_VERSION: i64 = 2;
 
@@ -199,7 +199,7 @@ fn fts_query(text: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" OR "))
 }
 
-impl MemoryBackend for LocalMemory {
+impl InsightStore for LocalMemory {
     fn describe(&self) -> String {
         format!("local {}", self.path.display())
     }

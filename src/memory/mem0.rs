@@ -15,7 +15,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::insight::{Insight, NewInsight};
-use super::{Candidate, MemoryBackend, MemoryError, Scope};
+use super::{Candidate, InsightStore, MemoryError, Scope};
 use crate::net::{block_on, preview, root_cause, server_message};
 use crate::secret::ApiKey;
 
@@ -174,7 +174,7 @@ fn parse_rfc3339_seconds(s: &str) -> Option<i64> {
     Some(days * 86_400 + hh * 3600 + mm * 60 + ss - offset)
 }
 
-impl MemoryBackend for Mem0Memory {
+impl InsightStore for Mem0Memory {
     fn describe(&self) -> String {
         format!("mem0 {} (user {})", self.base_url, self.user_id)
     }

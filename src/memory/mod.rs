@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::{MemoryBackend as Backend, MemorySettings};
+use crate::config::{MemoryBackend, MemorySettings};
 use crate::context::Tokenizer;
 use crate::secret::ApiKey;
 use crate::tools::Fact;
@@ -113,7 +113,7 @@ fn line(i: &Insight) -> String {
 }
 
 /// A store of insights.
-pub trait MemoryBackend: Send + Sync {
+pub trait InsightStore: Send + Sync {
     fn describe(&self) -> String;
     /// Stores insights; returns how many were new. The same insight twice is stored once; a
     /// newer value of a metric for a dataset supersedes the older (kept as history).
@@ -129,7 +129,7 @@ pub trait MemoryBackend: Send + Sync {
 /// The memory as the engine and the CLI use it: a backend, the search limits, and the
 /// warnings a run reports at its end.
 pub struct Memory {
-    backend: Box<dyn MemoryBackend>,
+    backend: Box<dyn InsightStore>,
     pub limit: usize,
     pub max_tokens: usize,
     /// The project findings are kept and recalled under (`--project`, `[memory] project`).
@@ -151,7 +151,7 @@ fn now() -> i64 {
 }
 
 impl Memory {
-    pub fn new(backend: Box<dyn MemoryBackend>, limit: usize, max_tokens: usize) -> Memory {
+    pub fn new(backend: Box<dyn InsightStore>, limit: usize, max_tokens: usize) -> Memory {
         Memory {
             backend,
             limit,
@@ -185,10 +185,10 @@ impl Memory {
 
     /// The configured memory, or none when `[memory] backend = "off"`.
     pub fn open(settings: &MemorySettings, data_dir: &Path) -> Result<Option<Memory>, MemoryError> {
-        let backend: Box<dyn MemoryBackend> = match settings.backend {
-            Backend::Off => return Ok(None),
-            Backend::Local => Box::new(LocalMemory::open(&data_dir.join(DATABASE_FILE))?),
-            Backend::Mem0 => {
+        let backend: Box<dyn InsightStore> = match settings.backend {
+            MemoryBackend::Off => return Ok(None),
+            MemoryBackend::Local => Box::new(LocalMemory::open(&data_dir.join(DATABASE_FILE))?),
+            MemoryBackend::Mem0 => {
                 let key = ApiKey::from_env(&settings.mem0_api_key_env);
                 let url = &settings.mem0_base_url;
                 if key.is_none() && url.contains("api.mem0.ai") {

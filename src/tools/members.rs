@@ -52,9 +52,9 @@ pub fn member_figures<'a>(frame: impl Into<Rows<'a>>, by: &Dimension) -> Result<
         .collect())
 }
 
-/// Totals over all members.
+/// Figures over all members together.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Totals {
+pub struct Overall {
     pub revenue: f64,
     pub cost: f64,
     pub profit: f64,
@@ -63,12 +63,12 @@ pub struct Totals {
     pub roi_pct: f64,
 }
 
-pub fn totals(members: &[MemberFigures]) -> Totals {
+pub fn totals(members: &[MemberFigures]) -> Overall {
     let revenue = members.iter().map(|m| m.revenue).sum();
     let cost = members.iter().map(|m| m.cost).sum();
     let profit = members.iter().map(|m| m.profit).sum();
     let units = members.iter().map(|m| m.units).sum();
-    Totals {
+    Overall {
         revenue,
         cost,
         profit,

@@ -4,7 +4,7 @@ use super::frame::Rows;
 use serde::{Deserialize, Serialize};
 
 use super::format::{money, pct, plural, pp};
-use super::members::{MemberFigures, Totals, member_figures, ratio_pct, sort_desc_by, totals};
+use super::members::{MemberFigures, Overall, member_figures, ratio_pct, sort_desc_by, totals};
 use super::{Analysis, Dimension, Fact, ToolFailure, Unit};
 use crate::settings::Priority;
 
@@ -13,7 +13,7 @@ pub struct Profitability {
     pub dimension: Dimension,
     /// Ordered by profit, highest first.
     pub members: Vec<MemberFigures>,
-    pub totals: Totals,
+    pub totals: Overall,
     pub top_by_profit: String,
     pub bottom_by_profit: String,
     pub highest_margin: String,

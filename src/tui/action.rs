@@ -265,8 +265,11 @@ impl Action {
             Action::StrategyNext => "cycle the step's strategy",
             Action::RerunStep => "rerun the step and its downstream steps",
             Action::RerunAll => "rerun the whole flow",
-            Action::Cancel => "cancel the run",
-            Action::Open => "open: the step's detail (Flow), the cache entry (Cache)",
+            Action::Cancel => "cancel the run, or a warehouse's query while the data loads",
+            Action::Open => {
+                "open: the step's detail (Flow), the budget input (Budgets), the cache entry (Cache), \
+                 a column's roles (the data popup)"
+            }
             Action::Close => "close the popup",
             Action::TogglePrompt => "show the exact prompt / the items",
             Action::Help => "this help",

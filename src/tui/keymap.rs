@@ -179,6 +179,27 @@ impl Keymap {
         lines.push(("mouse".into(), "click selects a pane, node or row; wheel scrolls"));
         lines
     }
+
+    /// The help as a Markdown table, for the guide (`tests/tui/docs.rs` keeps the guide's
+    /// copy equal to the defaults').
+    pub fn key_table(&self) -> String {
+        let mut out = String::from("| keys | what it does |\n|---|---|\n");
+        for (keys, what) in self.help() {
+            let keys: Vec<String> = keys
+                .split('/')
+                .filter(|k| !k.is_empty())
+                .map(|k| format!("`{k}`"))
+                .collect();
+            // `/` itself is a key: it splits into nothing.
+            let keys = if keys.is_empty() {
+                "`/`".to_string()
+            } else {
+                keys.join(" ")
+            };
+            out.push_str(&format!("| {keys} | {} |\n", what.replace('|', "\\|")));
+        }
+        out
+    }
 }
 
 #[cfg(test)]

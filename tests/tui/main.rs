@@ -6,5 +6,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod docs;
 mod tui_e2e;
 mod tui_snapshots;
