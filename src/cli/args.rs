@@ -79,8 +79,10 @@ pub struct TargetArgs {
     /// A built-in flow name or the path of a flow TOML file.
     #[arg(long, short, default_value = "roi_analysis", value_name = "NAME|PATH")]
     pub flow: String,
-    /// Sales data to analyse: CSV, Parquet, .xlsx or .xls [default: the bundled sample].
-    #[arg(long, short, value_name = "FILE")]
+    /// Sales data to analyse: CSV, Parquet, .xlsx or .xls, or a warehouse table
+    /// `postgres://USER@HOST:PORT/DB?table=NAME` (password from PGPASSWORD) [default: the
+    /// bundled sample].
+    #[arg(long, short, value_name = "FILE|URL")]
     pub data: Option<PathBuf>,
     /// Model whose encoding counts tokens and whose prices cost the run [default: from config].
     #[arg(long, value_name = "MODEL")]
@@ -189,7 +191,8 @@ fn parse_column(text: &str) -> Result<(String, String), String> {
 
 #[derive(Debug, clap::Args)]
 pub struct DataCmdArgs {
-    /// A CSV, Parquet, .xlsx or .xls file [default: the bundled sample].
+    /// A CSV, Parquet, .xlsx or .xls file, or `postgres://USER@HOST:PORT/DB?table=NAME`
+    /// [default: the bundled sample].
     pub file: Option<PathBuf>,
     /// The flow whose needs are checked: a built-in name or a flow TOML file.
     #[arg(long, short, default_value = "roi_analysis", value_name = "NAME|PATH")]
@@ -318,9 +321,7 @@ pub struct EvalArgs {
 /// Who writes the steps' answers.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LlmArgs {
-    /// `offline` (deterministic, no network), `openai` (any OpenAI-compatible server) or
-    /// `anthropic` (the Messages API, with prompt-cache breakpoints) [default: from config,
-    /// `offline`].
+    /// Who writes the answers [default: from config, `offline`].
     #[arg(long, value_name = "BACKEND")]
     pub llm: Option<mrflow::config::LlmBackend>,
     /// The server: for openai up to `/v1` (e.g. http://127.0.0.1:11434/v1 for Ollama), for
