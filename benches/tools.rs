@@ -116,7 +116,7 @@ fn rollup_and_describe(c: &mut Criterion) {
     let mut group = c.benchmark_group("baseline_1000000_rows");
     group.sample_size(10);
     group.bench_function("describe_every_column", |b| {
-        b.iter(|| mrflow::context::baseline::describe(black_box(&whole)).unwrap())
+        b.iter(|| mrflow::context::pandas::describe(black_box(&whole)).unwrap())
     });
     // A large file's describe(): the same rows added up in batches of 250,000.
     group.bench_function("describe_in_batches", |b| {

@@ -138,7 +138,7 @@ impl Session {
             let (source, progress) = (self.parts.data.clone(), options.progress.clone());
             preview.describe_with(move || {
                 let figures = crate::data::warehouse::describe_table(&source, progress.get()).ok()?;
-                Some(crate::context::baseline::describe_figures(&figures))
+                Some(crate::context::pandas::describe_figures(&figures))
             });
         }
         let loaded = load(&self.parts.data, &[], &options, frames, Some(&mut preview.observer()));

@@ -12,7 +12,7 @@ use polars::prelude::*;
 
 use crate::data::dictionary::Dictionary;
 
-use super::baseline::{
+use super::pandas::{
     COUNTING_LIMIT, STAT_ROWS, head_table, interpolated_quartiles, pandas_table, quartiles, quartiles_of_counts,
 };
 use super::value_counts::ValueCounts;
@@ -82,7 +82,7 @@ struct Text {
 }
 
 /// The baseline's preview of what a loader shows of a file (`WholeBatch`es): a file read
-/// whole is described whole ([`super::baseline::describe`]); a file read in batches is
+/// whole is described whole ([`super::pandas::describe`]); a file read in batches is
 /// added up as they pass. A read given up on (its batches start again) is forgotten.
 #[derive(Default)]
 pub struct FilePreview {
@@ -117,7 +117,7 @@ impl FilePreview {
             return Err(e);
         }
         match (self.first, self.batches) {
-            (Some(whole), _) => super::baseline::describe(&whole),
+            (Some(whole), _) => super::pandas::describe(&whole),
             (None, Some(description)) => Ok(description.text()),
             (None, None) => Ok(String::new()),
         }
@@ -178,7 +178,7 @@ impl Description {
         .collect()
     }
 
-    /// The table, as [`super::baseline::describe`] prints it, and a line under it for any
+    /// The table, as [`super::pandas::describe`] prints it, and a line under it for any
     /// column whose quartiles are approximate.
     pub fn text(self) -> String {
         let approximate: Vec<&str> = self
@@ -423,7 +423,7 @@ mod tests {
         for part in values.chunks(values.len() / 3 + 1) {
             d.add(&frame(part)).unwrap();
         }
-        (d.text(), super::super::baseline::describe(&frame(values)).unwrap())
+        (d.text(), super::super::pandas::describe(&frame(values)).unwrap())
     }
 
     fn row<'a>(text: &'a str, name: &str) -> Vec<&'a str> {

@@ -7,6 +7,7 @@ mod item;
 pub mod layout;
 pub mod ledger;
 mod memo;
+pub mod pandas;
 mod prune;
 pub mod render;
 mod tokenizer;

@@ -3,11 +3,11 @@
 mod actor;
 mod events;
 mod handle;
+mod preview;
 mod report;
 mod step_job;
 
 pub use events::{EngineCommand, EngineEvent, RunState, StepStatus};
 pub use handle::{Engine, EngineConfig, EngineHandle, FlowSnapshot, StepState};
-pub use report::{
-    CacheSummary, DataSummary, Measure, PreviewJob, RunReport, StepReport, TokenCounts, baseline_preview,
-};
+pub use preview::{PreviewJob, baseline_preview};
+pub use report::{CacheSummary, DataSummary, Measure, RunReport, StepReport, TokenCounts};

@@ -4,19 +4,18 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use polars::prelude::DataFrame;
 use serde::Serialize;
 
 use super::events::RunState;
 use super::handle::{FlowSnapshot, StepState};
+use super::preview::baseline_preview;
 use crate::cache::{CacheStats, Reference, ResultStore, Summary};
 use crate::config::Price;
 use crate::context::baseline::{self, BaselineStep};
-use crate::context::describe::FilePreview;
 use crate::context::layout::CacheUse;
 use crate::context::ledger::{FactRetention, StepTokens, Totals};
 use crate::context::{Encoding, ItemDecision, Tokenizer, layout};
-use crate::data::{Dataset, WholeBatch};
+use crate::data::Dataset;
 use crate::flow::Flow;
 use crate::llm::{AnswerRequest, OfflineAnalyst};
 use crate::models::{CacheMode, CacheRule};
@@ -119,88 +118,6 @@ pub struct StepReport {
     /// The answer checked against the step's critical figures as it arrived; null when
     /// the step did not finish.
     pub answer_check: Option<AnswerCheck>,
-}
-
-/// The baseline's preview of a dataset, kept by its reference; `text` runs only if absent.
-fn preview(store: &ResultStore, dataset: &Reference, text: impl FnOnce() -> String) -> Arc<Summary> {
-    store.summary(&baseline::preview_key(dataset), || Summary {
-        producer: "baseline data preview".into(),
-        text: text(),
-    })
-}
-
-/// The data as the baseline's loading tool returned it (`describe()` and `head(20)`), kept
-/// in `store` by the dataset's reference: it costs a full read of the file and is the same
-/// for the same bytes.
-pub fn baseline_preview(store: &ResultStore, dataset: &Dataset) -> String {
-    preview(store, &dataset.reference, || {
-        baseline::data_preview(&dataset.path).unwrap_or_default()
-    })
-    .text
-    .clone()
-}
-
-/// The baseline's preview of a file, from the loader's single parse of it and computed on a
-/// thread of its own while the flow runs: take the loader's whole frame with
-/// [`observer`](Self::observer), [`start`](Self::start) after loading, and
-/// [`finish`](Self::finish) before building the report.
-#[derive(Default)]
-pub struct PreviewJob {
-    /// The way to the thread that describes what the loader shows, as it shows it: a
-    /// whole file once loading ends, a large one batch by batch while the loader goes on.
-    /// `None` says loading is done: a job dropped before that describes nothing.
-    to: Option<std::sync::mpsc::SyncSender<Option<(DataFrame, bool)>>>,
-    describing: Option<std::thread::JoinHandle<Option<String>>>,
-    reference: Option<Reference>,
-}
-
-impl PreviewJob {
-    pub fn observer(&mut self) -> impl FnMut(WholeBatch<'_>) + '_ {
-        |batch| {
-            let to = self.to.get_or_insert_with(|| {
-                // Two batches wait at most: the loader is held back rather than memory filled.
-                let (to, batches) = std::sync::mpsc::sync_channel::<Option<(DataFrame, bool)>>(2);
-                self.describing = Some(std::thread::spawn(move || {
-                    let mut preview = FilePreview::default();
-                    loop {
-                        match batches.recv().ok()? {
-                            Some((frame, first)) => preview.add(&frame, first),
-                            // A preview that cannot be made is made from the file after
-                            // the run.
-                            None => return preview.text().ok(),
-                        }
-                    }
-                }));
-                to
-            });
-            // A thread that stopped has failed; its join says so.
-            let _ = to.send(Some((batch.frame.clone(), batch.first)));
-        }
-    }
-
-    /// Describes on a thread of its own with `describe` (a warehouse's aggregate statements)
-    /// instead of from what the loader shows.
-    pub fn describe_with(&mut self, describe: impl FnOnce() -> Option<String> + Send + 'static) {
-        self.to = None;
-        self.describing = Some(std::thread::spawn(describe));
-    }
-
-    /// Lets the preview of what the loader showed of the dataset `reference` names be
-    /// finished, on its thread, while the flow runs.
-    pub fn start(&mut self, reference: &Reference) {
-        self.reference = Some(*reference);
-        if let Some(to) = self.to.take() {
-            let _ = to.send(None);
-        }
-    }
-
-    /// Waits for the preview and keeps it in `store`.
-    pub fn finish(mut self, store: &ResultStore) {
-        self.to = None;
-        if let (Some(reference), Some(Ok(Some(text)))) = (self.reference, self.describing.map(|h| h.join())) {
-            preview(store, &reference, || text);
-        }
-    }
 }
 
 /// How the run is measured: the model (encoding and prices) and its provider's cache rules.
