@@ -9,11 +9,12 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mrflow::cache::ResultStore;
-use mrflow::context::{Encoding, Strategy, Tokenizer};
+use mrflow::context::{Encoding, Tokenizer};
 use mrflow::data::load_csv;
 use mrflow::engine::Engine;
 use mrflow::flow::{BUILTIN_FLOWS, Flow};
 use mrflow::settings::StepSettings;
+use mrflow::settings::Strategy;
 use mrflow::step_output::StepOutput;
 use strum::VariantArray;
 

@@ -8,8 +8,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use mrflow::cache::{Reference, ResultStore, StoredValue};
+use mrflow::cache::{ResultStore, StoredValue};
 use mrflow::data::{Dataset, LoadOptions, generate::generate, load};
+use mrflow::reference::Reference;
 use mrflow::tools::{Rollup, Rows, ToolCall};
 
 fn calls() -> Vec<ToolCall> {

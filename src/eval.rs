@@ -19,11 +19,11 @@ use crate::context::baseline::{self, BaselineStep};
 use crate::context::{Messages, Tokenizer};
 use crate::data::Dataset;
 use crate::engine::{Engine, EngineCommand, EngineConfig, EngineEvent, RunReport, StepStatus};
+use crate::format::grouped;
 use crate::llm::{AnswerRequest, LlmError};
 use crate::session::Session;
 use crate::settings::Priority;
 use crate::tools::fact_check;
-use crate::tools::format::grouped;
 use crate::tools::{Fact, ToolOutput, unique_by_key};
 
 /// How an arm ended.
@@ -502,8 +502,7 @@ impl Eval {
     pub fn keep(&self, data_dir: &Path) -> std::io::Result<PathBuf> {
         let dir = data_dir.join(EVALS);
         std::fs::create_dir_all(&dir)?;
-        let stamp = chrono::DateTime::from_timestamp_millis(crate::history::now_ms() as i64)
-            .map_or_else(|| "unknown-time".into(), |t| t.format("%Y-%m-%dT%H-%M-%S").to_string());
+        let stamp = crate::clock::utc(crate::clock::now_ms(), "%Y-%m-%dT%H-%M-%S");
         let path = dir.join(format!("{}-{stamp}.json", self.flow));
         let json = serde_json::to_string_pretty(self).expect("evals serialize");
         crate::private_file::write(&path, &json)?;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock;
 use crate::config::Price;
 use crate::context::ledger::{self, FactRetention, StepTokens, Totals};
 use crate::engine::{RunReport, RunState, StepStatus};
@@ -96,7 +97,7 @@ impl RunRecord {
             .collect();
         let tag = blake3::hash(format!("{now_ms}{}{:?}", report.flow, report.report).as_bytes()).to_hex();
         RunRecord {
-            id: format!("{}-{}", utc_stamp(now_ms / 1000), &tag[..4]),
+            id: format!("{}-{}", clock::utc(now_ms, "%Y%m%d-%H%M%S"), &tag[..4]),
             recorded_at_ms: now_ms,
             flow: report.flow.clone(),
             status: report.status,
@@ -155,50 +156,12 @@ impl RunRecord {
 
     /// `YYYY-MM-DD HH:MM:SS` UTC.
     pub fn when(&self) -> String {
-        let s = utc_stamp(self.recorded_at_ms / 1000);
-        format!(
-            "{}-{}-{} {}:{}:{}",
-            &s[0..4],
-            &s[4..6],
-            &s[6..8],
-            &s[9..11],
-            &s[11..13],
-            &s[13..15]
-        )
+        clock::utc(self.recorded_at_ms, "%Y-%m-%d %H:%M:%S")
     }
-}
-
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn row_columns([when, flow, data, tokens, cost, facts, settings]: [&str; 7]) -> String {
     format!("{when:<19} {flow:<18} {data:<20} {tokens:>7} {cost:>9} {facts:>5}  {settings}")
-}
-
-/// `YYYYMMDD-HHMMSS` for seconds since the epoch, UTC (civil-from-days, proleptic
-/// Gregorian).
-fn utc_stamp(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -576,12 +539,5 @@ mod tests {
         let runs = h.list().runs;
         assert_eq!(runs.len(), KEEP);
         assert_eq!(runs[0].id, "r0003");
-    }
-
-    #[test]
-    fn stamps_are_utc_calendar_time() {
-        assert_eq!(utc_stamp(0), "19700101-000000");
-        assert_eq!(utc_stamp(951_782_400), "20000229-000000");
-        assert_eq!(utc_stamp(1_795_622_874), "20261125-160754");
     }
 }

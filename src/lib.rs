@@ -9,6 +9,7 @@
 //! terminal.
 
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod context;
 pub mod data;

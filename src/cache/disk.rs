@@ -9,10 +9,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::clock::now_secs;
+
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::Reference;
+use crate::reference::Reference;
 
 /// What a file of the disk tier holds; written as these snake_case words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, strum::IntoStaticStr)]
@@ -45,14 +47,13 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    pub fn expired(&self, now: SystemTime) -> bool {
-        let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    /// Past its time to live at `now` (seconds since the epoch).
+    pub fn expired(&self, now: u64) -> bool {
         now >= self.created.saturating_add(self.ttl_seconds)
     }
 
     pub fn age(&self) -> Duration {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        Duration::from_secs(now.saturating_sub(self.created))
+        Duration::from_secs(now_secs().saturating_sub(self.created))
     }
 }
 
@@ -84,10 +85,6 @@ pub struct DiskTier {
     /// Set by the first failed write: a read-only or full directory is reported once, and
     /// results then stay in memory.
     unwritable: AtomicBool,
-}
-
-pub fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 impl DiskTier {
@@ -179,7 +176,7 @@ impl DiskTier {
         let path = self.result_path(r);
         let Ok(bytes) = fs::read(&path) else { return Ok(None) };
         match serde_json::from_slice::<Envelope>(&bytes) {
-            Ok(e) if e.expired(SystemTime::now()) => {
+            Ok(e) if e.expired(now_secs()) => {
                 let _ = fs::remove_file(&path);
                 Err(Expired)
             }

@@ -4,6 +4,5 @@
 mod disk;
 mod store;
 
-pub use crate::reference::{ParseReferenceError, Reference};
 pub use disk::{DiskEntry, DiskTier, Envelope, RunCounters, StoredKind};
 pub use store::{CacheConfig, CacheStats, EntryInfo, EntryKind, ResultStore, StoredValue, Summary};

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 use lru::LruCache;
 use serde::Serialize;
 
-use super::Reference;
-use super::disk::{DiskTier, Envelope, StoredKind, now_secs};
+use super::disk::{DiskTier, Envelope, StoredKind};
+use crate::clock::now_secs;
 use crate::data::Dataset;
+use crate::reference::Reference;
 use crate::step_output::StepOutput;
 use crate::tools::ToolOutput;
 

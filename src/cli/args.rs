@@ -1,25 +1,17 @@
 //! Command-line interface: argument definitions and the headless front end.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use mrflow::context::Strategy;
-use mrflow::data::LoadOptions;
-use mrflow::data::dates::DateFormat;
-use mrflow::data::generate::generate;
-use mrflow::data::roles::ExplicitColumn;
+use mrflow::settings::Strategy;
 use std::sync::Arc;
 
 use mrflow::config::Config;
 use mrflow::dirs::Dirs;
-use mrflow::flow::{BUILTIN_FLOWS, Flow};
-use mrflow::llm::Analyst;
-use mrflow::memory::{Memory, MemoryError};
-use mrflow::sample::sample_path;
+use mrflow::flow::Flow;
 use mrflow::sample::{SAMPLE_ROWS, SAMPLE_SEED};
-use mrflow::tools::format::grouped;
+use mrflow::session::{MappingOverrides, Session, SessionError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -370,146 +362,62 @@ impl Failure {
     }
 }
 
-/// What both front ends resolve before they start: directories, layered config, the flow,
-/// the data file and the model.
-pub struct Setup {
-    pub dirs: Option<Dirs>,
-    pub config: Config,
-    pub flow: Arc<Flow>,
-    pub data: PathBuf,
-    pub model: String,
-    /// The configured answer writer.
-    pub analyst: Arc<dyn Analyst>,
-    /// Long-term memory; none when off, or when it cannot be opened (see `warnings`).
-    pub memory: Option<Arc<Memory>>,
-    /// What the run should say before it starts, e.g. that memory is unavailable.
-    pub warnings: Vec<String>,
-    /// How the data file maps to roles: config, then the flow, then the command line.
-    pub load: LoadOptions,
+/// The mapping flags as the library takes them, over config's and the flow's.
+impl DataArgs {
+    pub fn overrides(&self) -> MappingOverrides {
+        MappingOverrides {
+            columns: self.columns.clone(),
+            date_format: self.date_format.clone(),
+            sheet: self.sheet.clone(),
+        }
+    }
 }
 
-/// The data mapping from its three layers: `[data]` in config.toml, the flow's `[data]`
-/// table, then `--column`/`--date-format`/`--sheet` (each later one wins).
-pub fn load_options(config: &Config, flow: &Flow, args: &DataArgs) -> Result<LoadOptions, Failure> {
-    let mut columns = Vec::new();
-    let layers = [
-        ("config.toml [data.columns]", &config.data.columns),
-        ("the flow's [data.columns]", &flow.def.data.columns),
-    ];
-    for (origin, table) in layers {
-        columns.extend(table.iter().map(|(role, column)| ExplicitColumn {
-            role: role.clone(),
-            column: column.clone(),
-            origin: origin.to_string(),
-        }));
-    }
-    columns.extend(args.columns.iter().map(|(role, column)| ExplicitColumn {
-        role: role.clone(),
-        column: column.clone(),
-        origin: "--column".to_string(),
-    }));
-    let date_format = [
-        ("--date-format", args.date_format.as_ref()),
-        ("the flow's [data] date_format", flow.def.data.date_format.as_ref()),
-        ("config.toml [data] date_format", config.data.date_format.as_ref()),
-    ]
-    .into_iter()
-    .find_map(|(origin, f)| f.map(|f| (origin, f)))
-    .map(|(origin, f)| DateFormat::parse_setting(f).map_err(|e| Failure::input(format!("{origin}: {e}"))))
-    .transpose()?;
-    Ok(LoadOptions {
-        columns,
-        date_format,
-        sheet: args.sheet.clone().or_else(|| config.data.sheet.clone()),
-        ..LoadOptions::default()
-    })
+/// The user's directories and their layered config (defaults, config.toml, environment).
+pub fn config_and_dirs() -> Result<(Config, Option<Dirs>), Failure> {
+    let dirs = Dirs::resolve().ok();
+    let config = match &dirs {
+        Some(d) => Config::load(&d.config).map_err(Failure::input)?,
+        None => Config::default_only(),
+    };
+    Ok((config, dirs))
 }
 
-impl Setup {
-    /// The session these settings describe; results persist in the cache directory when
-    /// `persist`.
-    pub fn into_session(self, persist: bool) -> mrflow::session::Session {
-        mrflow::session::Session::new(mrflow::session::SessionParts {
-            flow: self.flow,
-            data: self.data,
-            load: self.load,
-            model: self.model,
-            config: self.config,
-            dirs: self.dirs,
-            analyst: self.analyst,
-            memory: self.memory,
-            persist,
-        })
+impl From<SessionError> for Failure {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Input(message) => Failure::input(message),
+            SessionError::Sample(message) => Failure { message, status: 1 },
+        }
     }
+}
 
-    pub fn resolve(target: &TargetArgs) -> Result<Setup, Failure> {
-        let TargetArgs {
-            flow,
-            data,
-            model,
-            project,
-            llm,
-            mapping,
-        } = target;
-        let dirs = Dirs::resolve().ok();
-        let mut config = match &dirs {
-            Some(d) => Config::load(&d.config).map_err(Failure::input)?,
-            None => Config::default_only(),
-        };
-        let flow = Arc::new(Flow::resolve(flow).map_err(Failure::input)?);
-        let data = match data {
-            Some(p) => p.clone(),
-            None => sample_path().map_err(|m| Failure { message: m, status: 1 })?,
-        };
-        let model = model.clone().unwrap_or_else(|| config.model.clone());
-        if let Some(p) = project {
+impl TargetArgs {
+    /// The session these flags describe, over the layered config; results persist in the
+    /// cache directory when `persist`. What it should say first is in its warnings.
+    pub fn session(&self, persist: bool) -> Result<Session, Failure> {
+        let (mut config, dirs) = config_and_dirs()?;
+        if let Some(p) = &self.project {
             config.memory.project = Some(p.clone());
         }
-        if let Some(backend) = llm.llm {
+        if let Some(backend) = self.llm.llm {
             config.llm.backend = backend;
         }
-        if let Some(url) = &llm.base_url {
+        if let Some(url) = &self.llm.base_url {
             config.llm.base_url = Some(url.clone());
         }
-        let analyst = mrflow::llm::from_config(&config, &model).map_err(Failure::input)?;
-        let load = load_options(&config, &flow, mapping)?;
-        let mut warnings = Vec::new();
-        if config.price(&model).is_none() {
-            warnings.push(format!(
-                "no price for model `{model}` in the model table (`mrflow-tui models`): costs are shown as n/a \
-                 (add \"{model}\" = {{ input = …, cached_input = …, output = … }} under [pricing] in config.toml)"
-            ));
+        let mut builder = Session::builder(config)
+            .dirs(dirs)
+            .flow(Arc::new(Flow::resolve(&self.flow).map_err(Failure::input)?))
+            .mapping(self.mapping.overrides())
+            .persist(persist);
+        if let Some(data) = &self.data {
+            builder = builder.data(data.clone());
         }
-        let memory = match open_memory(&config, dirs.as_ref()) {
-            Ok(m) => m.map(Arc::new),
-            Err(e) => {
-                // Memory is an aid, never a reason not to run.
-                warnings.push(format!("{e}; running without long-term memory"));
-                None
-            }
-        };
-        Ok(Setup {
-            dirs,
-            config,
-            flow,
-            data,
-            model,
-            analyst,
-            memory,
-            warnings,
-            load,
-        })
-    }
-}
-
-/// The configured memory store, under the data directory.
-pub fn open_memory(config: &Config, dirs: Option<&Dirs>) -> Result<Option<Memory>, MemoryError> {
-    match dirs {
-        Some(d) => Memory::open(&config.memory, &d.data),
-        None if config.memory.backend == mrflow::config::MemoryBackend::Local => Err(MemoryError::Config(
-            "no data directory for the memory store; set MRFLOW_DATA_DIR".into(),
-        )),
-        None => Memory::open(&config.memory, std::path::Path::new(".")),
+        if let Some(model) = &self.model {
+            builder = builder.model(model.clone());
+        }
+        Ok(builder.build()?)
     }
 }
 
@@ -522,108 +430,6 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
             message: format!("cannot start the runtime: {e}"),
             status: 1,
         })
-}
-
-pub fn flows(json: bool) -> Result<(), Failure> {
-    let flows: Vec<Flow> = BUILTIN_FLOWS
-        .iter()
-        .filter_map(|(name, _)| Flow::builtin(name))
-        .collect();
-    let mut out = std::io::stdout().lock();
-    if json {
-        let list: Vec<serde_json::Value> = flows
-            .iter()
-            .map(|f| {
-                serde_json::json!({
-                    "name": f.name(),
-                    "description": f.def.description,
-                    "steps": f.steps().iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        writeln!(out, "{}", serde_json::to_string_pretty(&list).expect("serializes")).ok();
-        return Ok(());
-    }
-    for f in &flows {
-        let steps: Vec<&str> = f.steps().iter().map(|s| s.id.as_str()).collect();
-        writeln!(
-            out,
-            "{:<18} {}\n{:<18} steps: {}\n",
-            f.name(),
-            f.def.description,
-            "",
-            steps.join(", ")
-        )
-        .ok();
-    }
-    Ok(())
-}
-
-pub fn tokens(args: &TokensArgs) -> Result<(), Failure> {
-    let dirs = Dirs::resolve().ok();
-    let config = match &dirs {
-        Some(d) => Config::load(&d.config).map_err(Failure::input)?,
-        None => Config::default_only(),
-    };
-    let model = args.model.clone().unwrap_or(config.model);
-    let path = &args.file;
-    let bytes = std::fs::read(path).map_err(|e| Failure::input(format!("{}: cannot read: {e}", path.display())))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        Failure::input(format!(
-            "{}: not UTF-8 text (invalid byte at offset {})",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        ))
-    })?;
-    let tokenizer = mrflow::context::Tokenizer::for_model(&model);
-    let tokens = tokenizer.count_uncached(&text);
-    let throughput = args.seconds.map(|seconds| {
-        let started = std::time::Instant::now();
-        let mut runs = 0u64;
-        while runs == 0 || started.elapsed().as_secs_f64() < seconds {
-            std::hint::black_box(tokenizer.count_uncached(&text));
-            runs += 1;
-        }
-        text.len() as f64 * runs as f64 / started.elapsed().as_secs_f64() / (1 << 20) as f64
-    });
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        let value = serde_json::json!({
-            "file": path, "model": model, "encoding": tokenizer.encoding.as_str(), "bytes": text.len(),
-            "tokens": tokens, "mib_per_s": throughput,
-        });
-        writeln!(out, "{value}").ok();
-    } else {
-        let speed = throughput.map(|t| format!(" · {t:.1} MiB/s")).unwrap_or_default();
-        writeln!(
-            out,
-            "{} tokens ({}, {}) in {} bytes{speed}",
-            grouped(tokens as f64),
-            tokenizer.encoding.as_str(),
-            model,
-            grouped(text.len() as f64)
-        )
-        .ok();
-    }
-    Ok(())
-}
-
-pub fn gen_data(args: &GenDataArgs) -> Result<(), Failure> {
-    if args.out.as_os_str() == "-" {
-        return generate(args.rows, args.seed, std::io::stdout().lock()).map_err(|e| Failure {
-            message: format!("cannot write to standard output: {e}"),
-            status: 1,
-        });
-    }
-    let path = &args.out;
-    let file =
-        std::fs::File::create(path).map_err(|e| Failure::input(format!("{}: cannot create: {e}", path.display())))?;
-    generate(args.rows, args.seed, file).map_err(|e| Failure {
-        message: format!("{}: cannot write: {e}", path.display()),
-        status: 1,
-    })?;
-    eprintln!("wrote {} rows to {}", grouped(args.rows as f64), path.display());
-    Ok(())
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mrflow::config::Config;
-use mrflow::data::{LoadOptions, Progress, generate::generate};
+use mrflow::data::{Progress, generate::generate};
 use mrflow::flow::Flow;
-use mrflow::session::{Session, SessionParts};
+use mrflow::session::Session;
 use mrflow::settings::StepSettings;
 use serde::Serialize;
 
@@ -57,19 +57,12 @@ pub fn run(args: &BenchArgs) -> Result<(), Failure> {
 
     // The default configuration, the offline analyst, no memory and nothing kept on disk:
     // what is timed is the engine, not this machine's cache or settings.
-    let config = Config::default_only();
-    let analyst = mrflow::llm::from_config(&config, &config.model).map_err(Failure::input)?;
-    let session = Session::new(SessionParts {
-        flow: flow.clone(),
-        data: path.clone(),
-        load: LoadOptions::default(),
-        model: config.model.clone(),
-        config,
-        dirs: None,
-        analyst,
-        memory: None,
-        persist: false,
-    });
+    let session = Session::builder(Config::default_only())
+        .flow(flow.clone())
+        .data(path.clone())
+        .memory(None)
+        .persist(false)
+        .build()?;
     // Load the encoding first so it is not charged to the first step.
     let tokenizer = session.tokenizer;
     tokenizer.count("warm up");

@@ -1,10 +1,12 @@
 //! `mrflow-tui cache …`: the persistent tier, seen from outside a run.
 
-use mrflow::cache::{DiskEntry, DiskTier, Reference, StoredKind};
+use mrflow::cache::{DiskEntry, DiskTier, StoredKind};
+
 use mrflow::config::Config;
 use mrflow::data::preview::preview_lines;
 use mrflow::dirs::Dirs;
 use mrflow::format::{bytes, duration, grouped};
+use mrflow::reference::Reference;
 use polars::prelude::*;
 
 use crate::cli::{CacheAction, Failure};

@@ -2,24 +2,19 @@
 
 use std::io::Write;
 
-use mrflow::config::Config;
 use mrflow::data::DataProfile;
 use mrflow::data::inspect;
 use mrflow::data::roles::find_column;
-use mrflow::dirs::Dirs;
 use mrflow::flow::{BUILTIN_FLOWS, Flow, Verdict};
 use mrflow::sample::sample_path;
 
-use crate::cli::{DataCmdArgs, Failure, load_options};
+use crate::cli::{DataCmdArgs, Failure, config_and_dirs};
 
 /// Prints the file's profile; exit status 2 when the flow cannot run on it as mapped.
 pub fn run(args: &DataCmdArgs) -> Result<(), Failure> {
-    let config = match Dirs::resolve().ok() {
-        Some(d) => Config::load(&d.config).map_err(Failure::input)?,
-        None => Config::default_only(),
-    };
+    let (config, _) = config_and_dirs()?;
     let flow = Flow::resolve(&args.flow).map_err(Failure::input)?;
-    let options = load_options(&config, &flow, &args.mapping)?;
+    let options = args.mapping.overrides().load_options(&config, &flow)?;
     let path = match &args.file {
         Some(p) => p.clone(),
         None => sample_path().map_err(|m| Failure { message: m, status: 1 })?,

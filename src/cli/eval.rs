@@ -6,7 +6,7 @@ use std::io::Write;
 use mrflow::eval::{ArmStatus, Eval, evaluate};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{EvalArgs, Failure, Format, Setup, runtime};
+use crate::cli::{EvalArgs, Failure, Format, runtime};
 
 pub fn run(args: &EvalArgs) -> Result<(), Failure> {
     if let Some(path) = &args.show {
@@ -17,11 +17,10 @@ pub fn run(args: &EvalArgs) -> Result<(), Failure> {
     if args.repeat == 0 {
         return Err(Failure::input("--repeat: at least 1"));
     }
-    let setup = Setup::resolve(&args.target)?;
-    for warning in &setup.warnings {
+    let session = args.target.session(false)?;
+    for warning in session.take_warnings() {
         eprintln!("mrflow-tui: warning: {warning}");
     }
-    let session = setup.into_session(false);
     let dataset = session
         .load_dataset(mrflow::data::Progress(None))
         .map_err(Failure::input)?;

@@ -7,14 +7,12 @@ use mrflow::context::Tokenizer;
 use mrflow::dirs::Dirs;
 use mrflow::memory::{Insight, Memory, MemoryError, Scope, reset_local};
 
-use crate::cli::{Failure, MemoryAction, open_memory};
+use crate::cli::{Failure, MemoryAction};
 
 /// How long ago a Unix time was: `2d ago`.
 fn ago(created: i64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    format!("{} ago", mrflow::format::age((now - created).max(0) as u64))
+    let age = mrflow::clock::now_secs().saturating_sub(created.max(0) as u64);
+    format!("{} ago", mrflow::format::age(age))
 }
 
 fn short(dataset: &str) -> &str {
@@ -59,7 +57,9 @@ fn off() -> Failure {
 }
 
 fn open(config: &Config, dirs: &Dirs) -> Result<Memory, Failure> {
-    open_memory(config, Some(dirs)).map_err(Failure::input)?.ok_or_else(off)
+    Memory::open_configured(config, Some(dirs))
+        .map_err(Failure::input)?
+        .ok_or_else(off)
 }
 
 pub fn run(action: &MemoryAction) -> Result<(), Failure> {
@@ -72,7 +72,7 @@ pub fn run(action: &MemoryAction) -> Result<(), Failure> {
     match action {
         MemoryAction::Clear => {
             // A damaged local store cannot be opened to be emptied: remove its files.
-            let memory = match open_memory(&config, Some(&dirs)) {
+            let memory = match Memory::open_configured(&config, Some(&dirs)) {
                 Err(MemoryError::Corrupt { path, .. }) if config.memory.backend == MemoryBackend::Local => {
                     reset_local(&dirs.data)
                         .map_err(|e| Failure::input(format!("{}: cannot remove: {e}", path.display())))?;

@@ -76,7 +76,7 @@ fn table(entries: &[Entry<'_>], current: &str) -> String {
         Some(w) => usd(w.five_minutes),
         None => "-".into(),
     };
-    let tokens = |n: Option<usize>| n.map_or("?".to_string(), |n| mrflow::tools::format::grouped(n as f64));
+    let tokens = |n: Option<usize>| n.map_or("?".to_string(), |n| mrflow::format::grouped(n as f64));
     let header = [
         "MODEL",
         "PROVIDER",

@@ -7,22 +7,21 @@ use mrflow::cache::ResultStore;
 use mrflow::context::ledger::{CachedBasis, StepTokens};
 use mrflow::engine::{EngineCommand, FlowSnapshot, RunReport, StepStatus, TokenCounts};
 use mrflow::flow::budget_problem;
-use mrflow::tools::format::{grouped, pct, usd};
+use mrflow::format::{grouped, pct, usd};
 
 use crate::cli::progress::{self, Progress};
-use crate::cli::{Failure, Format, RunArgs, Setup, runtime};
+use crate::cli::{Failure, Format, RunArgs, runtime};
 use mrflow::data::LoadProgress;
 
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     if let Some(problem) = args.budget.and_then(budget_problem) {
         return Err(Failure::input(format!("--budget: {problem}")));
     }
-    let setup = Setup::resolve(&args.target)?;
-    for warning in &setup.warnings {
+    // Results and parsed data persist under the cache directory unless --no-cache.
+    let session = args.target.session(!args.no_cache)?;
+    for warning in session.take_warnings() {
         eprintln!("mrflow-tui: warning: {warning}");
     }
-    // Results and parsed data persist under the cache directory unless --no-cache.
-    let session = setup.into_session(!args.no_cache);
     let show_progress = progress::wanted(matches!(args.format, Format::Json));
     let load_progress = LoadProgress::new();
     let bar = show_progress.then(|| Progress::load(load_progress.clone()));

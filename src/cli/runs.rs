@@ -1,8 +1,8 @@
 //! `mrflow-tui runs …`: the run history, seen from outside a run.
 
 use mrflow::dirs::Dirs;
+use mrflow::format::{grouped, usd};
 use mrflow::history::{self, History, Listing, RunRecord};
-use mrflow::tools::format::{grouped, usd};
 
 use crate::cli::{Failure, RunsAction};
 

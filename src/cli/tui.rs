@@ -4,21 +4,22 @@ use std::sync::Arc;
 
 use mrflow::tui::event_loop::{TuiOptions, run};
 
-use crate::cli::{Failure, Setup, TuiArgs, runtime};
+use crate::cli::{Failure, TuiArgs, runtime};
 
 pub fn tui(args: &TuiArgs) -> Result<(), Failure> {
     if args.print_default_config {
         print!("{}", mrflow::config::DEFAULT_CONFIG);
         return Ok(());
     }
-    let setup = Setup::resolve(&args.target)?;
-    if !setup.data.is_file() && !mrflow::data::warehouse::is_warehouse(&setup.data) {
-        return Err(Failure::input(format!("{}: file not found", setup.data.display())));
+    let session = args.target.session(true)?;
+    let data = &session.parts.data;
+    if !data.is_file() && !mrflow::data::warehouse::is_warehouse(data) {
+        return Err(Failure::input(format!("{}: file not found", data.display())));
     }
     let runtime = runtime()?;
-    let notices = setup.warnings.clone();
+    let notices = session.take_warnings();
     let options = TuiOptions {
-        session: Arc::new(setup.into_session(true)),
+        session: Arc::new(session),
         notices,
         autorun: !args.no_autorun,
     };

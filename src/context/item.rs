@@ -6,13 +6,14 @@ use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Serialize};
 
+use super::Tokenizer;
 use super::layout::layout_order;
 use super::memo::Memo;
 use super::render::{dataset_full, dataset_shape, render_json};
-use super::{Priority, Tokenizer};
 use crate::data::Dataset;
 use crate::flow::{ContextSource, StepDef};
 use crate::reference::Reference;
+use crate::settings::Priority;
 use crate::tools::{Fact, ToolOutput, fact_check, fact_list as statements, profile, unique_by_key};
 
 /// One rendering of an item.

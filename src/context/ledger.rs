@@ -210,7 +210,7 @@ impl FactRetention {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::Priority;
+    use crate::settings::Priority;
 
     #[test]
     fn totals_and_costs() {

@@ -13,8 +13,6 @@ pub mod render;
 mod tokenizer;
 mod value_counts;
 
-pub use crate::settings::Priority;
-pub use crate::settings::Strategy;
 pub use item::{ContextBundle, ContextInputs, ContextItem, Rendition, Upstream, build};
 pub use prune::{Decision, ItemDecision, Messages, OverBudget, PrunedContext, StablePrefix, assemble, prune};
 pub use tokenizer::{Encoding, Tokenizer, warm_up};

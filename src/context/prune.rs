@@ -18,11 +18,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Tokenizer;
 use super::item::{ContextBundle, ContextItem, Rendition};
 use super::layout::Stability;
-use super::{Priority, Strategy, Tokenizer};
 use crate::flow::ContextSource;
 use crate::settings::StepSettings;
+use crate::settings::{Priority, Strategy};
 
 /// What happened to an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]

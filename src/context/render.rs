@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::data::Dataset;
-use crate::tools::format::grouped;
+use crate::format::grouped;
 use crate::tools::profile::DataProfile;
 
 /// A number with as few characters as its size allows: integers from 1,000 up, one decimal

@@ -12,9 +12,10 @@ use tokio_util::sync::CancellationToken;
 use super::events::{EngineCommand, EngineEvent, RunState, StepStatus};
 use super::handle::{EngineConfig, FlowSnapshot, StepState};
 use super::step_job::{Outcome, SharedRollup, StepJob};
-use crate::cache::{Reference, ResultStore};
+use crate::cache::ResultStore;
 use crate::data::Dataset;
 use crate::flow::{ContextSource, Flow, Join, budget_problem};
+use crate::reference::Reference;
 use crate::settings::StepSettings;
 
 /// A step task's end, tagged with the launch it belongs to.

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use strum::IntoStaticStr;
 
-use crate::cache::Reference;
+use crate::reference::Reference;
 use crate::settings::StepSettings;
 
 /// Lifecycle of one step in the current run.

@@ -8,12 +8,13 @@ use tokio::sync::{mpsc, watch};
 
 use super::actor::Actor;
 use super::events::{EngineCommand, EngineEvent, RunState, StepStatus};
-use crate::cache::{Reference, ResultStore, StoredValue};
+use crate::cache::{ResultStore, StoredValue};
 use crate::context::{OverBudget, PrunedContext, Tokenizer};
 use crate::data::Dataset;
 use crate::flow::Flow;
 use crate::llm::{Analyst, OfflineAnalyst};
 use crate::memory::Memory;
+use crate::reference::Reference;
 use crate::settings::StepSettings;
 use crate::step_output::StepOutput;
 

@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use polars::prelude::DataFrame;
 
-use crate::cache::{Reference, ResultStore, Summary};
+use crate::cache::{ResultStore, Summary};
+
 use crate::context::baseline;
 use crate::context::describe::FilePreview;
 use crate::data::{Dataset, WholeBatch};
+use crate::reference::Reference;
 
 /// The baseline's preview of a dataset, kept by its reference; `text` runs only if absent.
 pub(super) fn preview(store: &ResultStore, dataset: &Reference, text: impl FnOnce() -> String) -> Arc<Summary> {

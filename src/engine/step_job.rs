@@ -8,13 +8,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::events::EngineEvent;
 use super::handle::EngineConfig;
-use crate::cache::{Reference, ResultStore, StoredValue};
+use crate::cache::{ResultStore, StoredValue};
 use crate::config::AnswerPolicy;
 use crate::context::{self, ContextInputs, Upstream};
 use crate::data::Dataset;
 use crate::flow::{ContextSource, Flow, StepCoverage};
 use crate::llm::{Answer, AnswerRequest, LlmError};
 use crate::memory::Origin;
+use crate::reference::Reference;
 use crate::settings::StepSettings;
 use crate::step_output::{AnswerCheck, StepContext, StepOutput, ToolRecord};
 use crate::tools::fact_check;

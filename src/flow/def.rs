@@ -32,6 +32,30 @@ pub struct FlowDef {
     pub steps: Vec<StepDef>,
 }
 
+impl FlowDef {
+    /// This flow with each step's tuned settings (budget, strategy, priorities), in step
+    /// order, and `columns` (role → column) added to its `[data.columns]`: what the TUI's
+    /// `w` saves, so `--flow` runs the tuned flow again.
+    pub fn tuned<'a>(
+        &self,
+        settings: impl IntoIterator<Item = &'a crate::settings::StepSettings>,
+        columns: impl IntoIterator<Item = (String, String)>,
+    ) -> FlowDef {
+        let mut def = self.clone();
+        def.data.columns.extend(columns);
+        for (step, t) in def.steps.iter_mut().zip(settings) {
+            step.budget = t.budget;
+            step.strategy = t.strategy;
+            for item in &mut step.context {
+                if let Some(p) = t.priority_overrides.get(&item.key) {
+                    item.priority = *p;
+                }
+            }
+        }
+        def
+    }
+}
+
 /// A flow's `[data]` table: columns mapped to roles and the date format, for the exports
 /// the flow is written for. The command line's `--column` wins over it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -94,7 +118,7 @@ pub fn budget_problem(budget: i64) -> Option<String> {
     (!(lo..=hi).contains(&budget)).then(|| {
         format!(
             "budget must be between {lo} and {} tokens, got {budget}",
-            crate::tools::format::grouped(hi as f64)
+            crate::format::grouped(hi as f64)
         )
     })
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use tokio_util::sync::CancellationToken;
 
 use super::{Analyst, Answer, AnswerRequest, LlmError};
-use crate::context::Priority;
+use crate::settings::Priority;
 use crate::tools::{Fact, FactValue, fact_check, fact_list};
 
 #[derive(Debug, Clone, Copy, Default)]

@@ -145,9 +145,7 @@ const RECENCY_BOOST: f64 = 0.15;
 const RECENCY_HALF_LIFE_DAYS: f64 = 30.0;
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    crate::clock::now_secs() as i64
 }
 
 impl Memory {
@@ -180,6 +178,21 @@ impl Memory {
             (_, true) => "every data source ([memory] across_data = true)".into(),
             (Some(p), false) => format!("the same data source, or project `{p}`"),
             (None, false) => "the same data source (any version of the file)".into(),
+        }
+    }
+
+    /// The store config.toml's `[memory]` names, under the data directory; a local store
+    /// needs one.
+    pub fn open_configured(
+        config: &crate::config::Config,
+        dirs: Option<&crate::dirs::Dirs>,
+    ) -> Result<Option<Memory>, MemoryError> {
+        match dirs {
+            Some(d) => Memory::open(&config.memory, &d.data),
+            None if config.memory.backend == MemoryBackend::Local => Err(MemoryError::Config(
+                "no data directory for the memory store; set MRFLOW_DATA_DIR".into(),
+            )),
+            None => Memory::open(&config.memory, Path::new(".")),
         }
     }
 
@@ -324,7 +337,8 @@ pub fn reset_local(data_dir: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::{Encoding, Priority};
+    use crate::context::Encoding;
+    use crate::settings::Priority;
 
     fn store() -> (tempfile::TempDir, Memory) {
         let dir = tempfile::tempdir().unwrap();

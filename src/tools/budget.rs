@@ -21,9 +21,9 @@
 use super::frame::Rows;
 use serde::{Deserialize, Serialize};
 
-use super::format::{money, pct, round};
 use super::members::{member_figures, ratio_pct, sort_desc_by};
 use super::{Analysis, Dimension, Fact, ToolFailure, Unit};
+use crate::format::{money, pct, round};
 use crate::settings::Priority;
 
 pub fn default_total() -> f64 {

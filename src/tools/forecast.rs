@@ -13,9 +13,9 @@
 use super::frame::Rows;
 use serde::{Deserialize, Serialize};
 
-use super::format::{money, pct};
 use super::timeseries::series;
 use super::{Analysis, Fact, Period, ToolFailure};
+use crate::format::{money, pct};
 use crate::settings::Priority;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, strum::IntoStaticStr)]

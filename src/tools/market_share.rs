@@ -4,10 +4,10 @@
 use super::frame::Rows;
 use serde::{Deserialize, Serialize};
 
-use super::format::{grouped, pct};
 use super::frame::sums_by;
 use super::members::{ratio_pct, sort_desc_by};
 use super::{Analysis, Dimension, Fact, ToolFailure, Unit};
+use crate::format::{grouped, pct};
 use crate::settings::Priority;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

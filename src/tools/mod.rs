@@ -4,8 +4,7 @@
 
 pub mod budget;
 pub mod forecast;
-/// Number formatting for facts and reports (a leaf module; kept here under its old name).
-pub use crate::format;
+use crate::format;
 mod fact;
 pub mod fact_check;
 pub use fact::{Clue, Fact, FactValue, Figure, Unit, fact_list, in_the_files_words, unique_by_key};

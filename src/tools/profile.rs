@@ -6,11 +6,11 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::Mutex;
 
-use super::format::{grouped, money};
 use super::frame::Rows;
 use super::{Analysis, Fact, ToolFailure};
 use crate::data::Grouped;
 use crate::data::dictionary::Dictionary;
+use crate::format::{grouped, money};
 use crate::reference::Reference;
 use crate::settings::Priority;
 

@@ -3,9 +3,9 @@
 use super::frame::Rows;
 use serde::{Deserialize, Serialize};
 
-use super::format::{money, pct, plural, pp};
 use super::members::{MemberFigures, Overall, member_figures, ratio_pct, sort_desc_by, totals};
 use super::{Analysis, Dimension, Fact, ToolFailure, Unit};
+use crate::format::{money, pct, plural, pp};
 use crate::settings::Priority;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

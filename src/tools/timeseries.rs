@@ -4,10 +4,10 @@
 use super::frame::Rows;
 use serde::{Deserialize, Serialize};
 
-use super::format::{decimal, money, pct};
 use super::frame::sums_by;
 use super::members::ratio_pct;
 use super::{Analysis, Fact, Period, ToolFailure, Unit, period_name};
+use crate::format::{decimal, money, pct};
 use crate::settings::Priority;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

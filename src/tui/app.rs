@@ -7,10 +7,13 @@ use serde::{Deserialize, Serialize};
 use strum::VariantArray;
 
 pub use super::action::Action;
-use crate::cache::{EntryInfo, Reference};
+pub use super::popups::Popup;
+use super::popups::{self, BudgetInput, ConfirmEvict, DataMapping, Help, History, Inspector, StepDetail};
+use crate::cache::EntryInfo;
 use crate::context::{ItemDecision, PrunedContext};
 use crate::engine::{EngineCommand, EngineEvent, FlowSnapshot, RunState, StepStatus};
-use crate::flow::{BUDGET_RANGE, Flow, StepDef};
+use crate::flow::{BUDGET_RANGE, Flow};
+use crate::reference::Reference;
 use crate::settings::{Priority, StepSettings};
 use crate::step_output::StepOutput;
 
@@ -30,6 +33,38 @@ pub enum Pane {
 impl Pane {
     pub fn title(&self) -> &'static str {
         self.into()
+    }
+
+    /// The actions that matter here: the footer's hints and the first part of help.
+    pub fn actions(&self) -> &'static [Action] {
+        match self {
+            Pane::Flow => &[
+                Action::Down,
+                Action::Open,
+                Action::RerunStep,
+                Action::RerunAll,
+                Action::Cancel,
+                Action::BudgetUp,
+                Action::StrategyNext,
+            ],
+            Pane::Budgets => &[
+                Action::BudgetUp,
+                Action::BudgetDown,
+                Action::EditBudget,
+                Action::StrategyNext,
+                Action::RerunStep,
+            ],
+            Pane::Cache => &[Action::Open, Action::Evict, Action::SortCache, Action::Filter],
+            Pane::Report => &[Action::Down, Action::PageDown, Action::Zoom],
+            Pane::Context => &[
+                Action::PriorityNext,
+                Action::PriorityPrev,
+                Action::TogglePrompt,
+                Action::Filter,
+                Action::Memory,
+                Action::RerunStep,
+            ],
+        }
     }
 }
 
@@ -163,47 +198,6 @@ impl CacheSort {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Popup {
-    Help {
-        scroll: u16,
-    },
-    Inspector {
-        title: String,
-        lines: Vec<String>,
-        scroll: u16,
-        /// Lines kept in view above the scrolled ones (a table's header).
-        pinned: usize,
-        /// Columns scrolled off to the left (`[` and `]`).
-        hscroll: u16,
-    },
-    BudgetInput {
-        buffer: String,
-    },
-    /// A step's answer (live while it streams), facts, tools, tokens and timing.
-    StepDetail {
-        step: usize,
-        scroll: u16,
-    },
-    /// The runs kept, newest last, one selected.
-    History {
-        runs: Vec<crate::history::RunRecord>,
-        selected: usize,
-    },
-    /// The data popup: the file's profile and its columns; `Enter` on a column opens the
-    /// role list (`picking`), `Enter` there maps it and reloads.
-    Data {
-        scroll: u16,
-        column: usize,
-        picking: Option<usize>,
-    },
-    /// `d` asks before a cache entry goes: `y` or Enter evicts it, anything else keeps it.
-    ConfirmEvict {
-        reference: crate::reference::Reference,
-        what: String,
-    },
-}
-
 /// Where the data stands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Phase {
@@ -236,15 +230,28 @@ pub struct Hitboxes {
     pub list_top: Vec<(Pane, u16)>,
 }
 
+/// What the TUI holds of one step, beside what the engine's snapshot says of it.
+#[derive(Debug, Clone)]
+pub struct StepUi {
+    /// The last run's output and the context it was given, once the step has run.
+    pub view: Option<StepView>,
+    /// The settings as tuned here: the next run applies them.
+    pub tuning: StepSettings,
+    /// The pruning of `tuning` over the last run's context, once back: a what-if until
+    /// the step reruns.
+    pub what_if: Option<Result<PrunedContext, String>>,
+    /// The answer as it streams in, until the output is stored.
+    pub stream: String,
+}
+
 pub struct AppState {
     pub flow: Arc<Flow>,
-    pub data: String,
+    /// The data as the header names it: the file, its size and rows.
+    pub data_label: String,
     pub phase: Phase,
     pub snapshot: Option<FlowSnapshot>,
-    pub views: Vec<Option<StepView>>,
-    pub tuning: Vec<StepSettings>,
-    /// Steps whose tuning differs from their last run, with the what-if result.
-    pub what_if: Vec<Option<Result<PrunedContext, String>>>,
+    /// One per step of the flow, in its order.
+    pub steps: Vec<StepUi>,
     pub ledger: Option<LedgerView>,
     /// The model's prompt-cache rules, for what of a stable prefix a cache would keep.
     pub cache_rule: crate::models::CacheRule,
@@ -268,8 +275,6 @@ pub struct AppState {
     /// The focused pane fills the screen.
     pub zoom: bool,
     pub report_scroll: u16,
-    /// Each step's answer as it streams in, until its output is stored.
-    pub streams: Vec<String>,
     /// Case-insensitive text the Cache list is narrowed to: reference, kind, producer.
     pub cache_filter: String,
     /// The same for the Context list: item key, source, priority, decision.
@@ -284,17 +289,23 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(flow: Arc<Flow>, data: String) -> Self {
-        let n = flow.steps().len();
-        let tuning = flow.steps().iter().map(StepDef::settings).collect();
+    pub fn new(flow: Arc<Flow>, data_label: String) -> Self {
+        let steps = flow
+            .steps()
+            .iter()
+            .map(|def| StepUi {
+                view: None,
+                tuning: def.settings(),
+                what_if: None,
+                stream: String::new(),
+            })
+            .collect();
         AppState {
             flow,
-            data,
+            data_label,
             phase: Phase::Loading,
             snapshot: None,
-            views: vec![None; n],
-            tuning,
-            what_if: vec![None; n],
+            steps,
             ledger: None,
             cache_rule: Default::default(),
             cache: Vec::new(),
@@ -314,7 +325,6 @@ impl AppState {
             quit: false,
             zoom: false,
             report_scroll: 0,
-            streams: vec![String::new(); n],
             cache_filter: String::new(),
             context_filter: String::new(),
             editing_filter: None,
@@ -385,18 +395,18 @@ impl AppState {
     pub fn shown_context(&self, i: usize) -> Option<&PrunedContext> {
         match self.what_if_result(i) {
             Some(Ok(p)) => Some(p),
-            _ => self.views[i].as_ref().map(|v| &v.context),
+            _ => self.steps[i].view.as_ref().map(|v| &v.context),
         }
     }
 
     /// Critical facts the last run's prompt of step `i` carried that its what-if would not:
     /// what tuning costs before anything reruns.
     pub fn critical_facts_leaving(&self, i: usize) -> Vec<String> {
-        let (Some(Ok(what_if)), Some(view)) = (self.what_if_result(i), self.views[i].as_ref()) else {
+        let (Some(Ok(what_if)), Some(view)) = (self.what_if_result(i), self.steps[i].view.as_ref()) else {
             return Vec::new();
         };
         let critical = |key: &str| {
-            self.views.iter().flatten().any(|v| {
+            self.steps.iter().filter_map(|s| s.view.as_ref()).any(|v| {
                 v.output
                     .facts
                     .iter()
@@ -414,15 +424,16 @@ impl AppState {
     /// The what-if of the step's tuned settings, once it has come back, while they differ
     /// from the last run's.
     pub fn what_if_result(&self, i: usize) -> Option<&Result<PrunedContext, String>> {
-        self.what_if[i].as_ref().filter(|_| self.is_stale(i))
+        self.steps[i].what_if.as_ref().filter(|_| self.is_stale(i))
     }
 
     /// A step is stale when its shown output was computed with other settings than the
     /// tuned ones ([`StepOutput::computed_with`]); `r` reruns it.
     pub fn is_stale(&self, i: usize) -> bool {
-        self.views[i]
+        let step = &self.steps[i];
+        step.view
             .as_ref()
-            .is_some_and(|v| !v.output.computed_with(&self.tuning[i]))
+            .is_some_and(|v| !v.output.computed_with(&step.tuning))
     }
 
     /// Cache entries in the chosen order.
@@ -459,8 +470,8 @@ impl AppState {
     /// Re-evaluates the selected step after a tuning change: what-if if it differs from the
     /// last run, else back to the run's own result.
     fn retune(&mut self, i: usize) -> Vec<Effect> {
-        let t = &self.tuning[i];
-        if self.views[i].is_none() {
+        let t = &self.steps[i].tuning;
+        if self.steps[i].view.is_none() {
             self.status = format!(
                 "{}: budget {} · {} (applies when it runs)",
                 self.step_id(i),
@@ -469,7 +480,7 @@ impl AppState {
             );
         }
         if !self.is_stale(i) {
-            self.what_if[i] = None;
+            self.steps[i].what_if = None;
             return vec![];
         }
         vec![Effect::WhatIf {
@@ -478,16 +489,16 @@ impl AppState {
         }]
     }
 
-    fn set_budget(&mut self, budget: i64) -> Vec<Effect> {
+    pub(super) fn set_budget(&mut self, budget: i64) -> Vec<Effect> {
         let (lo, hi) = (*BUDGET_RANGE.start() as i64, *BUDGET_RANGE.end() as i64);
-        self.tuning[self.step].budget = budget.clamp(lo, hi) as u32;
+        self.steps[self.step].tuning.budget = budget.clamp(lo, hi) as u32;
         self.retune(self.step)
     }
 
     /// Commands that apply a step's tuning, then rerun `rerun`.
     fn apply_and_rerun(&mut self, rerun: EngineCommand) -> Vec<Effect> {
         let mut effects = Vec::new();
-        for (i, t) in self.tuning.iter().enumerate() {
+        for (i, t) in self.steps.iter().map(|s| &s.tuning).enumerate() {
             let current = self.snapshot.as_ref().map(|s| &s.steps[i].settings);
             if current != Some(t) {
                 effects.push(Effect::Engine(EngineCommand::Configure {
@@ -529,26 +540,8 @@ impl AppState {
     }
 }
 
+/// Rows a page key moves a list.
 const PAGE: isize = 10;
-
-fn data_popup(state: &AppState) -> Popup {
-    if state.data_lines.is_empty() {
-        return Popup::Inspector {
-            title: "Data".into(),
-            lines: vec!["The data is still loading.".to_string()],
-            scroll: 0,
-            pinned: 0,
-            hscroll: 0,
-        };
-    }
-    // Open on the first column without a role: the likeliest to need one.
-    let column = state.data_columns.iter().position(|c| c.role.is_none()).unwrap_or(0);
-    Popup::Data {
-        scroll: 0,
-        column,
-        picking: None,
-    }
-}
 
 /// Applies an action; returns what the event loop must do.
 pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
@@ -587,157 +580,8 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         }
     }
     // A popup takes the keys first.
-    if let Some(popup) = state.popup.as_mut() {
-        match (popup, &action) {
-            (_, Action::Quit) => {}
-            (Popup::BudgetInput { buffer }, Action::Char(c)) if c.is_ascii_digit() && buffer.len() < 6 => {
-                buffer.push(*c);
-                return vec![];
-            }
-            (Popup::History { runs, selected }, Action::Down | Action::Scroll { down: true, .. }) => {
-                *selected = (*selected + 1).min(runs.len().saturating_sub(1));
-                return vec![];
-            }
-            (Popup::History { selected, .. }, Action::Up | Action::Scroll { down: false, .. }) => {
-                *selected = selected.saturating_sub(1);
-                return vec![];
-            }
-            (Popup::History { runs, selected }, Action::Compare) => {
-                let (Some(a), Some(b)) = (runs.get(*selected), runs.last()) else {
-                    return vec![];
-                };
-                let title = format!("Compare {} → {}", a.id, b.id);
-                let lines = crate::history::diff(a, b).lines();
-                state.popup = Some(Popup::Inspector {
-                    title,
-                    lines,
-                    scroll: 0,
-                    pinned: 0,
-                    hscroll: 0,
-                });
-                return vec![];
-            }
-            (Popup::Inspector { hscroll, .. }, Action::ScrollLeft | Action::ScrollRight) => {
-                *hscroll = if action == Action::ScrollRight {
-                    hscroll.saturating_add(8)
-                } else {
-                    hscroll.saturating_sub(8)
-                };
-                return vec![];
-            }
-            (Popup::BudgetInput { buffer }, Action::Backspace) => {
-                buffer.pop();
-                return vec![];
-            }
-            (Popup::BudgetInput { buffer }, Action::Open) => {
-                let value = buffer.parse::<i64>().ok();
-                state.popup = None;
-                return value.map_or_else(Vec::new, |v| state.set_budget(v));
-            }
-            (
-                Popup::Help { scroll } | Popup::Inspector { scroll, .. } | Popup::StepDetail { scroll, .. },
-                Action::Down | Action::Scroll { down: true, .. },
-            ) => {
-                *scroll = scroll.saturating_add(1);
-                return vec![];
-            }
-            (
-                Popup::Help { scroll } | Popup::Inspector { scroll, .. } | Popup::StepDetail { scroll, .. },
-                Action::Up | Action::Scroll { down: false, .. },
-            ) => {
-                *scroll = scroll.saturating_sub(1);
-                return vec![];
-            }
-            (
-                Popup::Help { scroll } | Popup::Inspector { scroll, .. } | Popup::StepDetail { scroll, .. },
-                Action::PageDown,
-            ) => {
-                *scroll = scroll.saturating_add(PAGE as u16);
-                return vec![];
-            }
-            (
-                Popup::Help { scroll } | Popup::Inspector { scroll, .. } | Popup::StepDetail { scroll, .. },
-                Action::PageUp,
-            ) => {
-                *scroll = scroll.saturating_sub(PAGE as u16);
-                return vec![];
-            }
-            (Popup::Data { column, picking, .. }, Action::Down | Action::Up) => {
-                let down = action == Action::Down;
-                let step = |i: usize, n: usize| {
-                    if down {
-                        (i + 1).min(n.saturating_sub(1))
-                    } else {
-                        i.saturating_sub(1)
-                    }
-                };
-                match picking {
-                    Some(r) => *r = step(*r, pickable_roles().len() + 1),
-                    None => *column = step(*column, state.data_columns.len()),
-                }
-                return vec![];
-            }
-            (Popup::Data { column, picking, .. }, Action::Open) => {
-                let Some(c) = state.data_columns.get(*column) else {
-                    return vec![];
-                };
-                match *picking {
-                    None => {
-                        let roles = pickable_roles();
-                        *picking = Some(
-                            c.role
-                                .as_deref()
-                                .and_then(|r| roles.iter().position(|x| *x == r))
-                                .unwrap_or(0),
-                        );
-                        return vec![];
-                    }
-                    Some(r) => {
-                        let Some(role) = pickable_roles().get(r).map(|r| r.to_string()) else {
-                            // "none": nothing to map.
-                            *picking = None;
-                            return vec![];
-                        };
-                        let column = c.name.clone();
-                        state.popup = None;
-                        state.status = format!("reading `{column}` as {role}; loading the data again…");
-                        return vec![Effect::Remap { role, column }];
-                    }
-                }
-            }
-            (
-                Popup::Data {
-                    picking: picking @ Some(_),
-                    ..
-                },
-                Action::Close,
-            ) => {
-                *picking = None;
-                return vec![];
-            }
-            (Popup::Data { .. }, Action::SaveOverrides) => {
-                state.popup = None;
-                return vec![Effect::SaveOverrides];
-            }
-            (Popup::ConfirmEvict { reference, .. }, Action::Open | Action::Char('y')) => {
-                let reference = *reference;
-                state.popup = None;
-                return vec![Effect::Evict(reference), Effect::RefreshCache];
-            }
-            // Any other key keeps the entry.
-            (Popup::ConfirmEvict { .. }, Action::Char(_) | Action::Close | Action::Evict) => {
-                state.popup = None;
-                state.status = "kept".into();
-                return vec![];
-            }
-            (_, Action::Close | Action::Help | Action::Open) => {
-                state.popup = None;
-                return vec![];
-            }
-            // Data from the engine still flows while a popup is open; other keys are held.
-            (_, a) if a.is_internal() => {}
-            _ => return vec![],
-        }
+    if let Some(effects) = popups::handle(state, &action) {
+        return effects;
     }
 
     match action {
@@ -757,16 +601,16 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Top => state.move_selection(-(isize::MAX / 2)),
         Action::Bottom => state.move_selection(isize::MAX / 2),
         Action::BudgetUp => {
-            let b = state.tuning[state.step].budget as i64 + 50;
+            let b = state.steps[state.step].tuning.budget as i64 + 50;
             return state.set_budget(b);
         }
         Action::BudgetDown => {
-            let b = state.tuning[state.step].budget as i64 - 50;
+            let b = state.steps[state.step].tuning.budget as i64 - 50;
             return state.set_budget(b);
         }
-        Action::EditBudget => state.popup = Some(Popup::BudgetInput { buffer: String::new() }),
+        Action::EditBudget => state.popup = Some(Popup::BudgetInput(BudgetInput::default())),
         Action::StrategyNext => {
-            let t = &mut state.tuning[state.step];
+            let t = &mut state.steps[state.step].tuning;
             t.strategy = cycled(t.strategy, true);
             return state.retune(state.step);
         }
@@ -795,7 +639,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 .iter()
                 .find(|c| c.key == item.key)
                 .map(|c| c.priority);
-            let overrides = &mut state.tuning[state.step].priority_overrides;
+            let overrides = &mut state.steps[state.step].tuning.priority_overrides;
             if Some(next) == default {
                 overrides.remove(&item.key);
             } else {
@@ -833,14 +677,12 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
         }
         Action::Open if state.focus == Pane::Flow => {
-            state.popup = Some(Popup::StepDetail {
+            state.popup = Some(Popup::StepDetail(StepDetail {
                 step: state.step,
                 scroll: 0,
-            })
+            }))
         }
-        Action::Open if state.focus == Pane::Budgets => {
-            state.popup = Some(Popup::BudgetInput { buffer: String::new() })
-        }
+        Action::Open if state.focus == Pane::Budgets => state.popup = Some(Popup::BudgetInput(BudgetInput::default())),
         Action::Open => {}
         Action::Close => {
             // Esc clears the focused pane's filter.
@@ -858,7 +700,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             state.show_prompt = !state.show_prompt;
             state.prompt_scroll = 0;
         }
-        Action::Help => state.popup = Some(Popup::Help { scroll: 0 }),
+        Action::Help => state.popup = Some(Popup::Help(Help::default())),
         Action::Export => return vec![Effect::Export],
         Action::SaveOverrides => return vec![Effect::SaveOverrides],
         Action::Evict if state.focus == Pane::Cache => {
@@ -869,10 +711,10 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                     }
                     _ => format!("{} {}", e.reference.short(), e.producer),
                 };
-                state.popup = Some(Popup::ConfirmEvict {
+                state.popup = Some(Popup::ConfirmEvict(ConfirmEvict {
                     reference: e.reference,
                     what,
-                });
+                }));
             }
         }
         Action::Evict | Action::ScrollLeft | Action::ScrollRight => {}
@@ -896,7 +738,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         }
         Action::Loaded { data, mapping, columns } => {
             state.phase = Phase::Ready;
-            state.data = data;
+            state.data_label = data;
             state.data_lines = mapping;
             state.data_columns = columns;
             state.status = "data loaded · D shows how its columns map".into();
@@ -913,11 +755,11 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 let mut all = vec![message.clone(), String::new()];
                 all.extend(lines);
                 state.data_lines = all;
-                state.popup = Some(data_popup(state));
+                state.popup = Some(DataMapping::open(state));
             }
             state.phase = Phase::Failed(message);
         }
-        Action::DataInfo => state.popup = Some(data_popup(state)),
+        Action::DataInfo => state.popup = Some(DataMapping::open(state)),
         Action::History => return vec![Effect::History],
         Action::Evals => return vec![Effect::Evals],
         Action::Compare => state.status = "c compares runs in the history: press H first".into(),
@@ -928,18 +770,17 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             if runs.is_empty() {
                 state.status = "no runs kept yet: a finished run is kept here".into();
             } else {
-                let selected = runs.len().saturating_sub(2);
-                state.popup = Some(Popup::History { runs, selected });
+                state.popup = Some(Popup::History(History::new(runs)));
             }
         }
         Action::Engine(event) => return engine_event(state, event),
         Action::Snapshot(snapshot, views) => {
             state.snapshot = Some(snapshot);
-            state.views = views;
-            // A step that ran again with the tuned settings is no longer stale.
-            for i in 0..state.views.len() {
+            for (i, view) in views.into_iter().enumerate() {
+                state.steps[i].view = view;
+                // A step that ran again with the tuned settings is no longer stale.
                 if !state.is_stale(i) {
-                    state.what_if[i] = None;
+                    state.steps[i].what_if = None;
                 }
             }
             state.context_row = state.context_row.min(state.context_len().saturating_sub(1));
@@ -949,17 +790,11 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             state.cache_row = state.cache_row.min(state.cache.len().saturating_sub(1));
         }
         Action::Ledger(ledger) => state.ledger = Some(ledger),
-        Action::WhatIf { step, result } => state.what_if[step] = Some(result),
+        Action::WhatIf { step, result } => state.steps[step].what_if = Some(result),
         Action::Inspect { title, lines } => {
             // A dataset's table keeps its header in view while its rows scroll.
             let pinned = usize::from(title.starts_with("dataset "));
-            state.popup = Some(Popup::Inspector {
-                title,
-                lines,
-                scroll: 0,
-                pinned,
-                hscroll: 0,
-            })
+            state.popup = Some(Popup::Inspector(Inspector::new(title, lines, pinned)))
         }
         Action::Notice(text) => state.status = text,
     }
@@ -974,14 +809,14 @@ fn engine_event(state: &mut AppState, event: EngineEvent) -> Vec<Effect> {
         }
         EngineEvent::StepStarted { step, .. } => {
             if let Some(i) = state.step_index(step) {
-                state.streams[i].clear();
+                state.steps[i].stream.clear();
             }
             format!("{step} started")
         }
         EngineEvent::StepProgress { step, message, .. } => format!("{step}: {message}"),
         EngineEvent::AnswerDelta { step, text, .. } => {
             if let Some(i) = state.step_index(step) {
-                state.streams[i].push_str(text);
+                state.steps[i].stream.push_str(text);
             }
             // Many arrive while a model streams; show the newest words, skip the cache refresh.
             let line = text.lines().last().unwrap_or_default().trim();
@@ -1056,6 +891,7 @@ fn click(state: &mut AppState, column: u16, row: u16) -> Vec<Effect> {
 mod tests {
     use super::*;
     use crate::context::{Decision, ItemDecision};
+    use crate::flow::StepDef;
     use crate::settings::{Priority, Strategy};
 
     /// A context that kept each of the step's items whole, at the flow's priorities.
@@ -1109,7 +945,7 @@ mod tests {
                 columns: vec![],
             },
         );
-        s.views = flow
+        let views: Vec<_> = flow
             .steps()
             .iter()
             .map(|d| {
@@ -1142,6 +978,9 @@ mod tests {
                 })
             })
             .collect();
+        for (step, view) in s.steps.iter_mut().zip(views) {
+            step.view = view;
+        }
         s
     }
 
@@ -1249,7 +1088,7 @@ mod tests {
             },
         );
         assert!(update(&mut s, Action::PriorityPrev).is_empty());
-        assert!(s.tuning[3].priority_overrides.is_empty());
+        assert!(s.steps[3].tuning.priority_overrides.is_empty());
         assert!(!s.is_stale(3));
     }
 
@@ -1271,7 +1110,7 @@ mod tests {
             "nothing goes before the answer"
         );
         assert!(
-            matches!(&s.popup, Some(Popup::ConfirmEvict { what, .. }) if what.contains("the next run reads the file again"))
+            matches!(&s.popup, Some(Popup::ConfirmEvict(ConfirmEvict { what, .. })) if what.contains("the next run reads the file again"))
         );
         assert!(update(&mut s, Action::Char('n')).is_empty());
         assert_eq!(s.popup, None);
@@ -1296,7 +1135,7 @@ mod tests {
         update(&mut s, Action::FocusContext);
         // The persona is critical: promoting it changes nothing and says so.
         assert!(update(&mut s, Action::PriorityPrev).is_empty());
-        assert!(s.tuning[3].priority_overrides.is_empty());
+        assert!(s.steps[3].tuning.priority_overrides.is_empty());
         assert!(s.status.contains("is already critical"), "{}", s.status);
     }
 
@@ -1312,9 +1151,9 @@ mod tests {
         assert_eq!(s.focus, Pane::Cache);
         update(&mut s, Action::FocusContext);
         update(&mut s, Action::Help);
-        assert_eq!(s.popup, Some(Popup::Help { scroll: 0 }));
+        assert_eq!(s.popup, Some(Popup::Help(Help { scroll: 0 })));
         update(&mut s, Action::Down);
-        assert_eq!(s.popup, Some(Popup::Help { scroll: 1 }));
+        assert_eq!(s.popup, Some(Popup::Help(Help { scroll: 1 })));
         // Other keys are held while a popup is open.
         assert!(update(&mut s, Action::RerunAll).is_empty());
         update(&mut s, Action::Close);
@@ -1347,9 +1186,9 @@ mod tests {
         let mut s = ran();
         update(&mut s, Action::Down);
         update(&mut s, Action::Open);
-        assert_eq!(s.popup, Some(Popup::StepDetail { step: 1, scroll: 0 }));
+        assert_eq!(s.popup, Some(Popup::StepDetail(StepDetail { step: 1, scroll: 0 })));
         update(&mut s, Action::PageDown);
-        assert_eq!(s.popup, Some(Popup::StepDetail { step: 1, scroll: 10 }));
+        assert_eq!(s.popup, Some(Popup::StepDetail(StepDetail { step: 1, scroll: 10 })));
         let event = |e| Action::Engine(e);
         update(
             &mut s,
@@ -1368,7 +1207,7 @@ mod tests {
                 }),
             );
         }
-        assert_eq!(s.streams[2], "Shift budget.");
+        assert_eq!(s.steps[2].stream, "Shift budget.");
         update(
             &mut s,
             event(EngineEvent::StepStarted {
@@ -1376,7 +1215,7 @@ mod tests {
                 step: "optimize_budget".into(),
             }),
         );
-        assert_eq!(s.streams[2], "", "a new run of the step starts a new answer");
+        assert_eq!(s.steps[2].stream, "", "a new run of the step starts a new answer");
         update(&mut s, Action::Close);
         assert_eq!(s.popup, None);
     }
@@ -1397,7 +1236,7 @@ mod tests {
         update(&mut s, Action::Open);
         assert_eq!(s.editing_filter, None);
         update(&mut s, Action::PriorityNext);
-        assert!(s.tuning[0].priority_overrides.contains_key("data_profile"));
+        assert!(s.steps[0].tuning.priority_overrides.contains_key("data_profile"));
         update(&mut s, Action::Close);
         assert_eq!(s.context_filter, "");
         assert_eq!(s.visible_items().len(), 5);
@@ -1426,11 +1265,11 @@ mod tests {
             }
         ));
         // Clamped to the allowed range.
-        assert_eq!(s.tuning[0].budget, 123);
+        assert_eq!(s.steps[0].tuning.budget, 123);
         update(&mut s, Action::EditBudget);
         update(&mut s, Action::Char('9'));
         update(&mut s, Action::Open);
-        assert_eq!(s.tuning[0].budget, 50);
+        assert_eq!(s.steps[0].tuning.budget, 50);
     }
 
     #[test]
@@ -1461,7 +1300,9 @@ mod tests {
         let flow = Arc::new(Flow::builtin("roi_analysis").unwrap());
         let mut s = AppState::new(flow, "x".into());
         update(&mut s, Action::DataInfo);
-        assert!(matches!(&s.popup, Some(Popup::Inspector { lines, .. }) if lines[0].contains("still loading")));
+        assert!(
+            matches!(&s.popup, Some(Popup::Inspector(Inspector { lines, .. })) if lines[0].contains("still loading"))
+        );
         update(&mut s, Action::Close);
         update(
             &mut s,
@@ -1487,15 +1328,18 @@ mod tests {
         assert_eq!(s.data_lines[2], "COLUMN  TYPE  ROLE");
         assert!(matches!(
             s.popup,
-            Some(Popup::Data {
+            Some(Popup::Data(DataMapping {
                 column: 1,
                 picking: None,
                 ..
-            })
+            }))
         ));
         // Enter opens the roles, the first (brand) selected; Enter maps and reloads.
         update(&mut s, Action::Open);
-        assert!(matches!(s.popup, Some(Popup::Data { picking: Some(0), .. })));
+        assert!(matches!(
+            s.popup,
+            Some(Popup::Data(DataMapping { picking: Some(0), .. }))
+        ));
         let effects = update(&mut s, Action::Open);
         assert_eq!(
             effects,

@@ -17,8 +17,8 @@ use super::ui;
 use crate::cache::ResultStore;
 use crate::data::{DataError, Dataset, LoadProgress, Progress};
 use crate::engine::{EngineCommand, EngineEvent, EngineHandle, FlowSnapshot, RunReport};
+use crate::format::grouped;
 use crate::session::Session;
-use crate::tools::format::grouped;
 
 pub struct TuiOptions {
     /// What the runs need: flow, data, store, engine parts, history (shared with `run`).
@@ -66,14 +66,14 @@ fn translate(event: Event, keymap: &Keymap, state: &AppState) -> Option<Action> 
                 }
             }
             // The eviction question takes any key: y or Enter evicts, the rest keeps.
-            if matches!(state.popup, Some(super::app::Popup::ConfirmEvict { .. })) {
+            if matches!(state.popup, Some(super::app::Popup::ConfirmEvict(_))) {
                 return Some(match key.code {
                     KeyCode::Enter => Action::Open,
                     KeyCode::Char(c) => Action::Char(c),
                     _ => Action::Close,
                 });
             }
-            if matches!(state.popup, Some(super::app::Popup::BudgetInput { .. })) {
+            if matches!(state.popup, Some(super::app::Popup::BudgetInput(_))) {
                 match key.code {
                     KeyCode::Char(c) if c.is_ascii_digit() => return Some(Action::Char(c)),
                     KeyCode::Backspace => return Some(Action::Backspace),
@@ -478,74 +478,18 @@ fn perform(effect: Effect, engine: &Option<Running>, state: &AppState, session: 
                 "already gone".into()
             }))
         }
-        Effect::Export => Some(Action::Notice(match export(e, state, session) {
-            Ok(paths) => format!("exported {paths}"),
+        Effect::Export => Some(Action::Notice(match session.export(&e.dataset, &e.handle.snapshot()) {
+            // The names first: a narrow status line still shows what was written.
+            Ok((name, dir)) => format!("exported {name}.md and .json to {}", dir.display()),
             Err(err) => format!("export failed: {err}"),
         })),
-        Effect::SaveOverrides => Some(Action::Notice(match save_overrides(state, session) {
-            Ok(path) => format!("saved the tuned flow to {path}; run it with --flow {path}"),
-            Err(err) => format!("saving failed: {err}"),
-        })),
+        Effect::SaveOverrides => Some(Action::Notice(
+            match session.save_tuned_flow(state.steps.iter().map(|s| &s.tuning)) {
+                Ok(path) => format!("saved the tuned flow to {0}; run it with --flow {0}", path.display()),
+                Err(err) => format!("saving failed: {err}"),
+            },
+        )),
         // Done by the loop itself: it owns the engine and the load.
         Effect::History | Effect::Evals | Effect::Remap { .. } | Effect::CancelLoad => None,
     }
-}
-
-fn export(e: &Running, state: &AppState, session: &Session) -> Result<String, String> {
-    let dirs = session
-        .parts
-        .dirs
-        .as_ref()
-        .ok_or("no data directory; set MRFLOW_DATA_DIR")?;
-    let dir = dirs.data.join("exports");
-    std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
-    let report = session.report(&e.dataset, &e.handle.snapshot());
-    // A name a person can read and sort: `roi_analysis-2026-12-06T19-10-45`.
-    let name = format!(
-        "{}-{}",
-        state.flow.name(),
-        chrono::Utc::now().format("%Y-%m-%dT%H-%M-%S")
-    );
-    let base = dir.join(&name);
-    let md = base.with_extension("md");
-    let json = base.with_extension("json");
-    crate::private_file::write(&md, report.report.clone().unwrap_or_default())
-        .map_err(|err| format!("{}: {err}", md.display()))?;
-    let text = serde_json::to_string_pretty(&report).map_err(|err| err.to_string())?;
-    crate::private_file::write(&json, text).map_err(|err| format!("{}: {err}", json.display()))?;
-    // The names first: a narrow status line still shows what was written.
-    Ok(format!("{name}.md and .json to {}", dir.display()))
-}
-
-/// Writes the flow with the tuned budgets, strategies and priorities as a flow file.
-fn save_overrides(state: &AppState, session: &Session) -> Result<String, String> {
-    let dirs = session
-        .parts
-        .dirs
-        .as_ref()
-        .ok_or("no config directory; set MRFLOW_CONFIG_DIR")?;
-    let mut def = state.flow.def.clone();
-    // Columns mapped in the data popup go with the flow, as its [data.columns].
-    for (role, column) in session.remapped() {
-        def.data.columns.insert(role, column);
-    }
-    for (step, t) in def.steps.iter_mut().zip(&state.tuning) {
-        step.budget = t.budget;
-        step.strategy = t.strategy;
-        for item in &mut step.context {
-            if let Some(p) = t.priority_overrides.get(&item.key) {
-                item.priority = *p;
-            }
-        }
-    }
-    let text = toml::to_string(&def).map_err(|e| e.to_string())?;
-    let dir = dirs.config.join("flows");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let path = dir.join(format!("{}.toml", def.name));
-    let header = format!(
-        "# {} with budgets and priorities tuned in mrflow-tui (from {}).\n",
-        def.name, state.flow.origin
-    );
-    crate::private_file::write(&path, header + &text).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(path.display().to_string())
 }

@@ -3,9 +3,10 @@
 //! exact prompt.
 
 use super::app::Action;
-use crate::cache::{Reference, ResultStore, StoredValue};
+use crate::cache::{ResultStore, StoredValue};
 use crate::data::preview::preview_lines;
-use crate::tools::format::grouped;
+use crate::format::grouped;
+use crate::reference::Reference;
 
 /// Rows of a dataset shown in the inspector.
 const PREVIEW_ROWS: usize = 200;

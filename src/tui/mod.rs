@@ -9,6 +9,7 @@ pub mod keymap;
 pub mod layout;
 pub mod markdown;
 pub mod panes;
+pub mod popups;
 pub mod terminal;
 pub mod theme;
 pub mod ui;

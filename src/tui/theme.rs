@@ -3,8 +3,10 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::context::{Decision, Priority};
+use crate::context::Decision;
+
 use crate::engine::StepStatus;
+use crate::settings::Priority;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Theme {

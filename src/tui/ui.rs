@@ -3,21 +3,19 @@
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph};
 
-use super::app::{self, Action, AppState, Pane, Phase, Popup};
+use super::app::{self, Action, AppState, Pane, Phase};
 use super::keymap::Keymap;
 use super::layout::{MIN_HEIGHT, MIN_WIDTH, screen};
 use super::panes::budgets::{self, BudgetsPane};
 use super::panes::cache::{self, CachePane};
 use super::panes::context::{self, ContextPane};
 use super::panes::flow_graph::{self, FlowGraphPane};
-use super::panes::history;
 use super::panes::report::ReportPane;
-use super::panes::step_detail;
 use super::theme::{Theme, status_icon};
 use crate::engine::RunState;
-use crate::tools::format::{grouped, pct, usd};
+use crate::format::{grouped, pct, usd};
 
 fn rect(r: Rect) -> app::Rect {
     app::Rect {
@@ -88,7 +86,7 @@ pub fn draw(frame: &mut Frame, state: &mut AppState, keymap: &Keymap, theme: &Th
     state.hitboxes = hitboxes;
 
     if let Phase::Failed(message) = &state.phase {
-        popup(
+        super::popups::show(
             frame,
             area,
             " Cannot load the data ",
@@ -99,251 +97,7 @@ pub fn draw(frame: &mut Frame, state: &mut AppState, keymap: &Keymap, theme: &Th
             7,
         );
     }
-    match &state.popup {
-        None => {}
-        Some(Popup::Help { scroll }) => {
-            // The focused pane's keys first, then every key; descriptions wrap under
-            // themselves, not to column 0.
-            let width = (76.min(area.width.saturating_sub(4)) as usize).saturating_sub(2);
-            let here = pane_actions(state.focus);
-            let help = keymap.help();
-            let mut lines = vec![Line::styled(
-                format!("In the {} pane", state.focus.title()),
-                theme.title,
-            )];
-            for a in here {
-                if let Some((k, what)) = help.iter().find(|(_, what)| *what == a.describe()) {
-                    lines.extend(hanging(k, what, width));
-                }
-            }
-            lines.push(Line::default());
-            lines.push(Line::styled("Every key", theme.title));
-            for (k, what) in &help {
-                lines.extend(hanging(k, what, width));
-            }
-            let visible = 30usize.min(area.height as usize).saturating_sub(2);
-            let scroll = (*scroll).min(lines.len().saturating_sub(visible) as u16);
-            popup(frame, area, " Help · Esc closes ", lines, scroll, theme, 76, 30);
-        }
-        Some(Popup::Inspector {
-            title,
-            lines,
-            scroll,
-            pinned,
-            hscroll,
-        }) => {
-            // A comparison of runs colours what changed: the report diff's added and
-            // removed lines, facts lost and regained.
-            let mut lines = lines.clone();
-            // A pinned header stays above the rows scrolled under it; a wide table scrolls
-            // sideways, its header with it.
-            if *pinned > 0 && *scroll > 0 {
-                let skip = (*scroll as usize).min(lines.len().saturating_sub(*pinned));
-                lines.drain(*pinned..*pinned + skip);
-            }
-            if *hscroll > 0 || *pinned > 0 {
-                // A table is cut at the popup's edge, not wrapped: its columns stay aligned.
-                let inner = (110.min(area.width.saturating_sub(4)) as usize).saturating_sub(2);
-                for l in &mut lines {
-                    *l = l.chars().skip(*hscroll as usize).take(inner).collect();
-                }
-            }
-            let scroll = if *pinned > 0 { &0 } else { scroll };
-            let styled = if title.starts_with("Compare ") {
-                diff_lines(&lines, theme)
-            } else {
-                plain(lines)
-            };
-            popup(
-                frame,
-                area,
-                &format!(" {title} · ↑↓ scroll · Esc closes "),
-                styled,
-                *scroll,
-                theme,
-                110,
-                40,
-            );
-        }
-        Some(Popup::Data {
-            scroll,
-            column,
-            picking,
-        }) => {
-            // The problem first (when the file could not be used), then the columns to map
-            // (or the roles for the chosen one), then the file's profile.
-            let mut lines: Vec<Line<'static>> = Vec::new();
-            let mut profile: &[String] = &state.data_lines;
-            if let super::app::Phase::Failed(message) = &state.phase {
-                lines.push(Line::styled(message.clone(), theme.warn));
-                lines.push(Line::default());
-                // The popup's lines begin with the same message and a blank line.
-                if profile.first() == Some(message) {
-                    profile = &profile[2.min(profile.len())..];
-                }
-            }
-            let selected_line = match picking {
-                None => {
-                    lines.push(Line::styled(
-                        "Map a column: ↑↓ choose · Enter picks its role · w saves the mapping to a flow file",
-                        theme.title,
-                    ));
-                    let first = lines.len();
-                    for (i, c) in state.data_columns.iter().enumerate() {
-                        let text = format!(
-                            "{} {:<28} {:<8} {}",
-                            if i == *column { ">" } else { " " },
-                            c.name,
-                            c.kind,
-                            c.role.as_deref().unwrap_or("-")
-                        );
-                        lines.push(if i == *column {
-                            Line::styled(text, theme.selected)
-                        } else {
-                            Line::from(text)
-                        });
-                    }
-                    first + *column
-                }
-                Some(r) => {
-                    let name = state.data_columns.get(*column).map_or("", |c| c.name.as_str());
-                    lines.push(Line::styled(
-                        format!("Read `{name}` as: ↑↓ choose · Enter applies and runs again · Esc back"),
-                        theme.title,
-                    ));
-                    let first = lines.len();
-                    let roles = crate::tui::app::pickable_roles();
-                    let choices = roles
-                        .iter()
-                        .map(|r| r.to_string())
-                        .chain(["none (leave it unmapped)".to_string()]);
-                    for (i, role) in choices.enumerate() {
-                        let text = format!("{} {role}", if i == *r { ">" } else { " " });
-                        lines.push(if i == *r {
-                            Line::styled(text, theme.selected)
-                        } else {
-                            Line::from(text)
-                        });
-                    }
-                    first + *r
-                }
-            };
-            lines.push(Line::default());
-            lines.extend(profile.iter().map(|l| Line::from(l.clone())));
-            // Keep the chosen row in view, counting rows as the lines wrap.
-            let inner = (110.min(area.width.saturating_sub(4)) as usize)
-                .saturating_sub(2)
-                .max(1);
-            let row_of = |k: usize| -> usize { lines[..k].iter().map(|l| l.width().div_ceil(inner).max(1)).sum() };
-            let room = area.height.saturating_sub(6) as usize;
-            let scroll = (*scroll).max((row_of(selected_line) + 1).saturating_sub(room) as u16);
-            popup(
-                frame,
-                area,
-                " Data · Esc closes ",
-                lines,
-                scroll,
-                theme,
-                110,
-                area.height,
-            );
-        }
-        Some(Popup::ConfirmEvict { what, .. }) => {
-            let lines = vec![
-                format!("Evict {what}?"),
-                String::new(),
-                "y or Enter evicts it · any other key keeps it".into(),
-            ];
-            popup(frame, area, " Evict ", plain(lines), 0, theme, 70, 5);
-        }
-        Some(Popup::BudgetInput { buffer }) => {
-            let lines = vec![
-                format!("Budget for {}: {buffer}▏", state.step_id(state.step)),
-                String::new(),
-                "Enter applies, Esc cancels".into(),
-            ];
-            popup(frame, area, " Budget ", plain(lines), 0, theme, 44, 5);
-        }
-        Some(Popup::History { runs, selected }) => {
-            // The popup's inner width, as `popup` sizes it.
-            let inner = (150.min(area.width.saturating_sub(4)) as usize).saturating_sub(2);
-            let lines = history::lines(runs, *selected, theme, inner);
-            // Keep the selected run in view.
-            let room = area.height.saturating_sub(4) as usize;
-            let row = selected + history::HEADER_ROWS;
-            let scroll = (row + 1).saturating_sub(room) as u16;
-            let title = format!(" Runs · {} kept ", runs.len());
-            popup(frame, area, &title, lines, scroll, theme, 150, area.height);
-        }
-        Some(Popup::StepDetail { step, scroll }) => {
-            let title = format!(" {} · ↑↓ scroll · Esc closes ", state.step_id(*step));
-            let lines = step_detail::lines(state, *step, theme);
-            // As tall as the screen allows: an answer is worth the room.
-            popup(frame, area, &title, lines, *scroll, theme, 110, area.height);
-        }
-    }
-}
-
-/// A run comparison's lines, coloured: `+` added and `regained:` in the ok colour, `-`
-/// removed and `lost:` in the warning colour, hunk headers as accents.
-fn diff_lines(lines: &[String], theme: &Theme) -> Vec<Line<'static>> {
-    let mut in_diff = false;
-    lines
-        .iter()
-        .map(|l| {
-            in_diff |= l == "Report diff:";
-            let style = if l.starts_with("lost:") || (in_diff && l.starts_with('-') && !l.starts_with("---")) {
-                theme.warn
-            } else if l.starts_with("regained:") || (in_diff && l.starts_with('+') && !l.starts_with("+++")) {
-                theme.ok
-            } else if in_diff && l.starts_with("@@") {
-                theme.accent
-            } else {
-                ratatui::style::Style::new()
-            };
-            Line::styled(l.clone(), style)
-        })
-        .collect()
-}
-
-fn plain(lines: Vec<String>) -> Vec<Line<'static>> {
-    lines.into_iter().map(Line::from).collect()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn popup(
-    frame: &mut Frame,
-    area: Rect,
-    title: &str,
-    lines: Vec<Line<'static>>,
-    scroll: u16,
-    theme: &Theme,
-    width: u16,
-    height: u16,
-) {
-    let w = width.min(area.width.saturating_sub(4));
-    // Rows the lines take once wrapped to the popup's inner width.
-    let inner = w.saturating_sub(2).max(1) as usize;
-    let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
-    let h = (height.min(rows.min(u16::MAX as usize - 2) as u16 + 2))
-        .max(3)
-        .min(area.height.saturating_sub(2));
-    let [r] = Layout::horizontal([Constraint::Length(w)])
-        .flex(Flex::Center)
-        .areas(area);
-    let [r] = Layout::vertical([Constraint::Length(h)]).flex(Flex::Center).areas(r);
-    frame.render_widget(Clear, r);
-    let block = Block::bordered()
-        .title(title.to_string())
-        .title_style(theme.title)
-        .border_style(theme.border_focus);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .scroll((scroll, 0))
-            .wrap(Wrap { trim: false }),
-        r,
-    );
+    super::popups::draw(frame, area, state, keymap, theme);
 }
 
 fn elapsed(since: std::time::Instant) -> String {
@@ -494,7 +248,7 @@ fn header<'a>(state: &AppState, theme: &Theme, width: u16) -> Line<'a> {
         }
         _ => {}
     }
-    parts.push((format!(" │ {}", state.data), theme.header, 2));
+    parts.push((format!(" │ {}", state.data_label), theme.header, 2));
     let used =
         |parts: &[(String, ratatui::style::Style, u8)]| parts.iter().map(|(t, _, _)| t.chars().count()).sum::<usize>();
     for drop in [1, 2, 3, 4, 5] {
@@ -511,66 +265,9 @@ fn header<'a>(state: &AppState, theme: &Theme, width: u16) -> Line<'a> {
     )
 }
 
-/// `keys  what` with `what` wrapped under itself at `width` columns.
-fn hanging(keys: &str, what: &str, width: usize) -> Vec<Line<'static>> {
-    const KEYS: usize = 18;
-    let room = width.saturating_sub(KEYS + 2).max(20);
-    let mut rows: Vec<String> = Vec::new();
-    let mut line = String::new();
-    for word in what.split_whitespace() {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > room {
-            rows.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    rows.push(line);
-    rows.into_iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let k = if i == 0 { keys } else { "" };
-            Line::from(format!("{k:>KEYS$}  {r}"))
-        })
-        .collect()
-}
-
-/// The actions that matter in a pane: the footer's hints and the first part of help.
-fn pane_actions(focus: Pane) -> &'static [Action] {
-    match focus {
-        Pane::Flow => &[
-            Action::Down,
-            Action::Open,
-            Action::RerunStep,
-            Action::RerunAll,
-            Action::Cancel,
-            Action::BudgetUp,
-            Action::StrategyNext,
-        ],
-        Pane::Budgets => &[
-            Action::BudgetUp,
-            Action::BudgetDown,
-            Action::EditBudget,
-            Action::StrategyNext,
-            Action::RerunStep,
-        ],
-        Pane::Cache => &[Action::Open, Action::Evict, Action::SortCache, Action::Filter],
-        Pane::Report => &[Action::Down, Action::PageDown, Action::Zoom],
-        Pane::Context => &[
-            Action::PriorityNext,
-            Action::PriorityPrev,
-            Action::TogglePrompt,
-            Action::Filter,
-            Action::Memory,
-            Action::RerunStep,
-        ],
-    }
-}
-
 /// Key hints for the focused pane, then the latest event.
 fn footer<'a>(state: &AppState, keymap: &Keymap, theme: &Theme) -> Line<'a> {
-    let actions = pane_actions(state.focus);
+    let actions = state.focus.actions();
     let mut spans = Vec::new();
     for a in actions
         .iter()

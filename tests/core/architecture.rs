@@ -7,6 +7,7 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     &[
         "reference",
+        "clock",
         "secret",
         "settings",
         "format",

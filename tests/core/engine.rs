@@ -4,12 +4,14 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use mrflow::cache::ResultStore;
-use mrflow::context::{Decision, Priority, Strategy};
+use mrflow::context::Decision;
 use mrflow::data::{Dataset, load_csv};
 use mrflow::engine::{Engine, EngineCommand, EngineConfig, EngineEvent, EngineHandle, RunState, StepStatus};
 use mrflow::flow::Flow;
 use mrflow::llm::{Analyst, Answer, AnswerRequest, LlmError, OfflineAnalyst};
+use mrflow::settings::Priority;
 use mrflow::settings::StepSettings;
+use mrflow::settings::Strategy;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 

@@ -4,13 +4,11 @@
 use std::io::Write;
 
 use mrflow::context::layout::Stability;
-use mrflow::context::{
-    ContextBundle, ContextItem, Decision, Encoding, Priority, Rendition, Strategy as ContextStrategy, Tokenizer,
-    assemble, prune,
-};
+use mrflow::context::{ContextBundle, ContextItem, Decision, Encoding, Rendition, Tokenizer, assemble, prune};
 use mrflow::data::load_csv;
 use mrflow::flow::{BUILTIN_FLOWS, ContextSource, Flow};
 use mrflow::settings::StepSettings;
+use mrflow::settings::{Priority, Strategy as ContextStrategy};
 use proptest::prelude::*;
 use strum::VariantArray;
 

@@ -7,25 +7,20 @@ use std::sync::Arc;
 use mrflow::config::Config;
 use mrflow::dirs::Dirs;
 use mrflow::flow::Flow;
-use mrflow::session::{Session, SessionParts};
+use mrflow::session::Session;
 
 fn session(home: &std::path::Path) -> Session {
-    let config = Config::default_only();
-    Session::new(SessionParts {
-        flow: Arc::new(Flow::builtin("roi_analysis").unwrap()),
-        data: crate::common::sample(),
-        load: Default::default(),
-        model: config.model.clone(),
-        analyst: mrflow::llm::from_config(&config, &config.model).unwrap(),
-        config,
-        dirs: Some(Dirs {
+    Session::builder(Config::default_only())
+        .flow(Arc::new(Flow::builtin("roi_analysis").unwrap()))
+        .data(crate::common::sample())
+        .dirs(Some(Dirs {
             config: home.join("config"),
             cache: home.join("cache"),
             data: home.join("data"),
-        }),
-        memory: None,
-        persist: true,
-    })
+        }))
+        .memory(None)
+        .build()
+        .unwrap()
 }
 
 async fn run_once(home: &std::path::Path) -> (mrflow::engine::RunReport, Vec<String>) {

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Widget};
 
 use crate::context::layout::cacheable;
-use crate::tools::format::grouped;
+use crate::format::grouped;
 use crate::tui::app::AppState;
 use crate::tui::theme::Theme;
 
@@ -49,7 +49,7 @@ impl Widget for &BudgetsPane<'_> {
         }
         let w = inner.width as usize;
         let i = state.step;
-        let t = &state.tuning[i];
+        let t = &state.steps[i].tuning;
         let mut title = vec![Span::styled(state.step_id(i).to_string(), theme.title)];
         if state.is_stale(i) {
             // What the tuning costs, before anything reruns: critical figures that would
@@ -136,7 +136,7 @@ impl Widget for &BudgetsPane<'_> {
                 return;
             }
             let tokens = state.shown_context(k).map_or(0, |c| c.tokens);
-            let budget = state.tuning[k].budget as usize;
+            let budget = state.steps[k].tuning.budget as usize;
             let name: String = state.step_id(k).chars().take(name_w).collect();
             let line = Line::from(vec![
                 Span::styled(

@@ -8,7 +8,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap};
 
-use crate::tools::format::grouped;
+use crate::format::grouped;
 use crate::tui::app::{AppState, Pane};
 use crate::tui::theme::Theme;
 
@@ -86,7 +86,7 @@ impl Widget for &ContextPane<'_> {
             .visible_items()
             .into_iter()
             .map(|d| {
-                let overridden = if state.tuning[i].priority_overrides.contains_key(&d.key) {
+                let overridden = if state.steps[i].tuning.priority_overrides.contains_key(&d.key) {
                     "*"
                 } else {
                     ""

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Widget};
 
 use crate::engine::StepStatus;
 use crate::flow::Flow;
-use crate::tools::format::grouped;
+use crate::format::grouped;
 use crate::tui::app::AppState;
 use crate::tui::theme::{Theme, status_icon};
 
@@ -253,7 +253,7 @@ fn node_detail(state: &AppState, step: usize) -> String {
     let status = state.status_of(step);
     let ms = state.snapshot.as_ref().and_then(|s| s.steps[step].duration_ms);
     if let Some(Err(_)) = state.what_if_result(step) {
-        return format!("over budget {}", grouped(state.tuning[step].budget as f64));
+        return format!("over budget {}", grouped(state.steps[step].tuning.budget as f64));
     }
     let shown = state.shown_context(step).map(|c| (c.tokens, c.budget));
     match (status, shown) {

@@ -7,7 +7,7 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, LegendPosition, Paragraph, Widget, Wrap};
 
-use crate::tools::format::money;
+use crate::format::money;
 use crate::tui::app::{AppState, ForecastChart};
 use crate::tui::markdown;
 use crate::tui::theme::Theme;
@@ -28,9 +28,9 @@ pub fn lines(state: &AppState, theme: &Theme) -> Vec<Line<'static>> {
             theme.dim,
         ));
         // A real model's final answer, as it streams.
-        if !state.streams[last].is_empty() {
+        if !state.steps[last].stream.is_empty() {
             lines.push(Line::default());
-            lines.extend(markdown::render(&state.streams[last], &[], theme));
+            lines.extend(markdown::render(&state.steps[last].stream, &[], theme));
         }
         return lines;
     };

@@ -4,8 +4,8 @@
 
 use ratatui::text::{Line, Span};
 
-use crate::context::Priority;
-use crate::tools::format::grouped;
+use crate::format::grouped;
+use crate::settings::Priority;
 use crate::tui::app::AppState;
 use crate::tui::markdown;
 use crate::tui::theme::Theme;
@@ -32,12 +32,12 @@ pub fn lines(state: &AppState, i: usize, theme: &Theme) -> Vec<Line<'static>> {
     if let Some(error) = snapshot.and_then(|s| s.error.clone()) {
         lines.push(Line::styled(format!("error: {error}"), theme.failed));
     }
-    let view = state.views[i].as_ref();
+    let view = state.steps[i].view.as_ref();
     lines.push(Line::default());
     lines.push(heading("Answer", theme));
     let answer = match view {
         Some(v) => v.output.answer.as_str(),
-        None => state.streams[i].as_str(),
+        None => state.steps[i].stream.as_str(),
     };
     if answer.is_empty() {
         lines.push(Line::styled("  (none yet)", theme.dim));

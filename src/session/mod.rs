@@ -15,11 +15,14 @@ use crate::data::{CannotRun, DataError, Dataset, FrameStore, LoadOptions, Progre
 use crate::dirs::Dirs;
 use crate::engine::{Engine, EngineConfig, EngineEvent, EngineHandle, FlowSnapshot, Measure, PreviewJob, RunReport};
 use crate::flow::{Flow, Verdict};
-use crate::history::{self, History, Listing, RunRecord};
+use crate::history::{History, Listing, RunRecord};
 use crate::llm::Analyst;
 use crate::memory::Memory;
 
-/// What a session is made of; the front end resolves these from config and arguments.
+mod builder;
+pub use builder::{MappingOverrides, SessionBuilder, SessionError};
+
+/// What a session is made of, as [`Session::builder`] resolved it.
 pub struct SessionParts {
     pub flow: Arc<Flow>,
     pub data: PathBuf,
@@ -51,7 +54,7 @@ pub struct Session {
 
 impl Session {
     /// Assembles the session and starts loading the model's encoding in the background.
-    pub fn new(parts: SessionParts) -> Session {
+    fn new(parts: SessionParts) -> Session {
         let tokenizer = Tokenizer::for_model(&parts.model);
         crate::context::warm_up(tokenizer.encoding);
         let cache_dir = parts.dirs.as_ref().filter(|_| parts.persist).map(|d| d.cache.clone());
@@ -241,7 +244,7 @@ impl Session {
     pub fn finish_run(&self, dataset: &Dataset, snapshot: &FlowSnapshot) -> RunReport {
         let report = self.report(dataset, snapshot);
         report.record_cache_totals(&self.store);
-        let record = RunRecord::of(&report, &self.parts.flow, self.price(), history::now_ms());
+        let record = RunRecord::of(&report, &self.parts.flow, self.price(), crate::clock::now_ms());
         let kept = match self.history.lock() {
             Ok(mut h) => h.record(&record).map_err(|e| e.to_string()),
             Err(_) => Err("the run history is unavailable".into()),
@@ -267,6 +270,58 @@ impl Session {
     /// The runs kept, oldest first.
     pub fn runs(&self) -> Listing {
         self.history.lock().map(|h| h.list()).unwrap_or_default()
+    }
+
+    /// Writes the run's report and ledger to `<data dir>/exports/<flow>-<UTC time>.{md,json}`;
+    /// the name without its extension, and the directory.
+    pub fn export(&self, dataset: &Dataset, snapshot: &FlowSnapshot) -> Result<(String, PathBuf), String> {
+        let dirs = self
+            .parts
+            .dirs
+            .as_ref()
+            .ok_or("no data directory; set MRFLOW_DATA_DIR")?;
+        let dir = dirs.data.join("exports");
+        std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+        let report = self.report(dataset, snapshot);
+        // A name a person can read and sort: `roi_analysis-2026-12-06T19-10-45`.
+        let name = format!(
+            "{}-{}",
+            self.parts.flow.name(),
+            crate::clock::utc(crate::clock::now_ms(), "%Y-%m-%dT%H-%M-%S")
+        );
+        let base = dir.join(&name);
+        let md = base.with_extension("md");
+        let json = base.with_extension("json");
+        crate::private_file::write(&md, report.report.clone().unwrap_or_default())
+            .map_err(|err| format!("{}: {err}", md.display()))?;
+        let text = serde_json::to_string_pretty(&report).map_err(|err| err.to_string())?;
+        crate::private_file::write(&json, text).map_err(|err| format!("{}: {err}", json.display()))?;
+        Ok((name, dir))
+    }
+
+    /// Writes the flow with `settings` (each step's, in order) and the columns mapped in
+    /// this session as `<config dir>/flows/<name>.toml`; its path.
+    pub fn save_tuned_flow<'a>(
+        &self,
+        settings: impl IntoIterator<Item = &'a crate::settings::StepSettings>,
+    ) -> Result<PathBuf, String> {
+        let dirs = self
+            .parts
+            .dirs
+            .as_ref()
+            .ok_or("no config directory; set MRFLOW_CONFIG_DIR")?;
+        let flow = &self.parts.flow;
+        let def = flow.def.tuned(settings, self.remapped());
+        let text = toml::to_string(&def).map_err(|e| e.to_string())?;
+        let dir = dirs.config.join("flows");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let path = dir.join(format!("{}.toml", def.name));
+        let header = format!(
+            "# {} with budgets and priorities tuned in mrflow-tui (from {}).\n",
+            def.name, flow.origin
+        );
+        crate::private_file::write(&path, header + &text).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(path)
     }
 
     fn own_warnings(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
