@@ -1,22 +1,25 @@
 //! Loads a sales file once: hashes its bytes, reads it whatever its format (CSV in any
 //! common dialect, Parquet, Excel), maps its columns to roles, converts the values the flow
 //! needs (decimal commas, currency, quarters as `Q3`, dates in any common order), derives
-//! what can be derived, and says what it did. The stages live beside it: `opened` (scan,
-//! header, mapping, dialect), `columns` (plan, convert, drop), `derive` (dates and the
-//! schema's derivations), `error`.
+//! what can be derived, and says what it did. [`load`] runs the stages that live beside
+//! it: `source` (scan, read), `opened` (header, mapping, dialect, read mode), `batches`
+//! (a large file), `columns` (plan, convert, drop), `derive` (dates and the schema's
+//! derivations); `error` says what went wrong.
 
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use super::batches::{self, BesideScan};
 use super::columns::{narrow, plan_columns};
 use super::dates::DateFormat;
 use super::error::DataError;
+use super::opened::Opened;
 use super::opened::open;
 use super::profile::{DataProfile, MissingColumn};
+use super::read_mode::ReadMode;
 use super::roles::ExplicitColumn;
 use super::source::{CsvScope, EarlyParse, file_stamp};
-use super::stream;
 use crate::reference::Reference;
 
 /// A loaded dataset. Flow state refers to it by `reference`, never by content.
@@ -122,9 +125,9 @@ pub struct LoadOptions {
     /// Where to report how far the load has got (bytes read, then parsing).
     pub progress: super::Progress,
     /// A CSV of at least this many bytes is read in batches and summed as it goes
-    /// (default [`stream::STREAM_FROM_BYTES`]).
+    /// (default [`batches::STREAM_FROM_BYTES`]).
     pub stream_from: Option<u64>,
-    /// Bytes of records per batch (default [`stream::BATCH_BYTES`]).
+    /// Bytes of records per batch (default [`batches::BATCH_BYTES`]).
     pub batch_bytes: Option<usize>,
     /// Roles read when the file has them (or they can be derived); those it lacks are
     /// listed in the profile's `unavailable`, each with the columns that could serve. A
@@ -135,12 +138,12 @@ pub struct LoadOptions {
 impl LoadOptions {
     /// The size from which a file is read in batches.
     pub(super) fn streams_from(&self) -> u64 {
-        self.stream_from.unwrap_or(stream::STREAM_FROM_BYTES)
+        self.stream_from.unwrap_or(batches::STREAM_FROM_BYTES)
     }
 
     /// Bytes of records per batch.
     pub(super) fn batch_size(&self) -> usize {
-        self.batch_bytes.unwrap_or(stream::BATCH_BYTES)
+        self.batch_bytes.unwrap_or(batches::BATCH_BYTES)
     }
 
     /// What these options change about results, for the dataset's reference.
@@ -176,11 +179,43 @@ pub fn load_csv(path: &Path, required: &[&str]) -> Result<Dataset, DataError> {
     load(path, required, &LoadOptions::default(), None, None)
 }
 
+/// The flow's columns of a file, typed and narrowed (or summed, when read in batches), and
+/// what the loader noted: a parse's result, before it is checked and kept.
+pub(super) struct Narrowed {
+    pub(super) frame: DataFrame,
+    pub(super) profile: DataProfile,
+}
+
+/// What a load is keyed by.
+struct Keys {
+    /// The dataset's: the file's bytes and the mapping.
+    dataset: Reference,
+    /// The parsed frame's in a frame store: the dataset's and the columns read.
+    frame: Reference,
+}
+
+impl Keys {
+    fn of(opened: &Opened, required: &[&str], options: &LoadOptions) -> Keys {
+        let dataset = opened.dataset_reference(options);
+        let frame = Reference::of_parts([
+            b"frame/v2".as_slice(),
+            dataset.to_string().as_bytes(),
+            required.join(",").as_bytes(),
+            options.optional.join(",").as_bytes(),
+        ]);
+        Keys { dataset, frame }
+    }
+}
+
 /// Loads `path`, reading the `required` roles (deriving those that are missing but
 /// derivable) and any other required name as a column of the file. The parsed frame comes
 /// from `frames` when this file was loaded under the same mapping before; the file is still
 /// hashed and checked every time. `observe` sees every column once, before narrowing (the
 /// baseline's `describe()` comes from it, so the file is parsed once).
+///
+/// The stages: scan and open (`source`, `opened`, where the [`ReadMode`] is decided), then
+/// parse whole ([`load_whole`]) or in `batches`, type and narrow, and check and keep
+/// ([`finish`]). A file no frame store knows is parsed while the scan hashes and checks it.
 pub fn load(
     path: &Path,
     required: &[&str],
@@ -193,47 +228,51 @@ pub fn load(
     if super::warehouse::is_warehouse(path) {
         return super::warehouse::load(path, required, options);
     }
-    let stream_from = options.streams_from();
-    let large = std::fs::metadata(path).is_ok_and(|m| m.len() >= stream_from);
-    // A file no frame store knows is parsed while the scan hashes and checks it, unless it
-    // is large enough to be read in batches.
-    let early = match frames {
-        Some(f) if f.knows_source(path) => None,
-        _ if large => None,
-        _ if observe.is_some() => EarlyParse::start(path),
-        _ => None,
-    };
     let unknown = frames.is_none_or(|f| !f.knows_source(path));
-    // A large file no frame store knows is read in batches while it is scanned.
-    let early_batches = if large && unknown {
-        stream::load_while_scanning(path, required, options, &mut observe)
+    let may_batch = std::fs::metadata(path).is_ok_and(|m| ReadMode::possible(m.len(), options.streams_from()));
+    let mut early = None;
+    let (opened, beside_scan) = if unknown && may_batch {
+        match batches::load_beside_scan(path, required, options, &mut observe)? {
+            BesideScan::Read { opened, batches } => (opened, Some(batches)),
+            BesideScan::Dropped(opened) => (opened, None),
+            BesideScan::NotTried => (open(path, options)?, None),
+        }
     } else {
-        None
+        // Whole, parsed beside the scan when someone is to see every column.
+        if unknown && observe.is_some() {
+            early = EarlyParse::start(path);
+        }
+        (open(path, options)?, None)
     };
-    let (opened, streamed) = match early_batches {
-        Some(both) => both?,
-        None => (open(path, options)?, None),
+    let keys = Keys::of(&opened, required, options);
+    let narrowed = match beside_scan {
+        Some(batches) => batches?,
+        None => {
+            if let Some((frame, profile)) = frames.and_then(|f| f.get_frame(&keys.frame)) {
+                return Ok(opened.into_dataset(keys.dataset, frame, profile));
+            }
+            match opened.mode {
+                ReadMode::Batches => {
+                    drop(early);
+                    batches::load_batches(&opened, required, options, &mut observe)?
+                }
+                ReadMode::Whole => load_whole(&opened, required, options, early, observe)?,
+            }
+        }
     };
-    let reference = opened.dataset_reference(options);
-    let key = Reference::of_parts([
-        b"frame/v2".as_slice(),
-        reference.to_string().as_bytes(),
-        required.join(",").as_bytes(),
-        options.optional.join(",").as_bytes(),
-    ]);
-    let stamp = opened.scan.stamp;
-    if let Some(streamed) = streamed {
-        let (frame, profile) = streamed?;
-        return finish(path, opened, stamp, (key, reference), frame, profile, frames, options);
-    }
-    if let Some((frame, profile)) = frames.and_then(|f| f.get_frame(&key)) {
-        return Ok(opened.into_dataset(reference, frame, profile));
-    }
-    if stream::streams(&opened, stream_from) {
-        drop(early);
-        let (frame, profile) = stream::load_streamed(&opened, required, options, &mut observe)?;
-        return finish(path, opened, stamp, (key, reference), frame, profile, frames, options);
-    }
+    finish(opened, keys, narrowed, frames, options)
+}
+
+/// A file parsed in one piece (beside the scan when `early` was started), typed and
+/// narrowed to the flow's columns.
+fn load_whole(
+    opened: &Opened,
+    required: &[&str],
+    options: &LoadOptions,
+    early: Option<EarlyParse>,
+    observe: Option<WholeFrameObserver<'_>>,
+) -> Result<Narrowed, DataError> {
+    let path = opened.path();
     // With nobody to see every column, a CSV's other columns are typed from its sampled
     // first records and only the columns the flow reads are parsed whole.
     let projected = observe.is_none() && opened.frame.is_none() && !required.is_empty();
@@ -290,37 +329,34 @@ pub fn load(
             first: true,
         });
     }
-    let frame = narrow(&opened, &whole, &plan, options, &mut profile)?;
+    let frame = narrow(opened, &whole, &plan, options, &mut profile)?;
     drop(whole);
-    finish(path, opened, stamp, (key, reference), frame, profile, frames, options)
+    Ok(Narrowed { frame, profile })
 }
 
-/// The dataset of a parse: checked against the file's stamp and kept in `frames`.
-#[allow(clippy::too_many_arguments)]
+/// The dataset of a parse: checked against the file's stamp, and kept in `frames`.
 fn finish(
-    path: &Path,
-    opened: super::opened::Opened,
-    stamp: super::source::Stamp,
-    (key, reference): (Reference, Reference),
-    frame: DataFrame,
-    profile: DataProfile,
+    opened: Opened,
+    keys: Keys,
+    narrowed: Narrowed,
     frames: Option<&dyn FrameStore>,
     options: &LoadOptions,
 ) -> Result<Dataset, DataError> {
     // The hash and the parse are two reads; a file being written meanwhile would leave a
     // frame that is not what the reference names (and would be cached under it).
-    if stamp != file_stamp(path) {
+    if opened.scan.stamp != file_stamp(opened.path()) {
         return Err(DataError::ChangedWhileReading {
-            path: path.to_path_buf(),
+            path: opened.path().to_path_buf(),
         });
     }
+    let Narrowed { frame, profile } = narrowed;
     if let Some(f) = frames {
-        f.put_frame(&key, &frame, &profile, path);
+        f.put_frame(&keys.frame, &frame, &profile, opened.path());
     }
     if let Some(p) = options.progress.get() {
         p.set_stage(super::Stage::Done);
     }
-    Ok(opened.into_dataset(reference, frame, profile))
+    Ok(opened.into_dataset(keys.dataset, frame, profile))
 }
 
 /// What `mrflow-tui data` shows: the file, how it maps, and what keeps a flow from it.
@@ -346,7 +382,7 @@ pub fn inspect(path: &Path, required: &[&str], options: &LoadOptions) -> Result<
         return super::warehouse::inspect(path, required, options);
     }
     let opened = open(path, options)?;
-    if stream::streams(&opened, options.streams_from()) {
+    if opened.mode == ReadMode::Batches {
         return inspect_in_batches(&opened, required, options);
     }
     let whole = opened.read(&CsvScope::default())?;
@@ -381,13 +417,9 @@ pub fn inspect(path: &Path, required: &[&str], options: &LoadOptions) -> Result<
 }
 
 /// [`inspect`] of a file too large to hold: read in batches as a run reads it.
-fn inspect_in_batches(
-    opened: &super::opened::Opened,
-    required: &[&str],
-    options: &LoadOptions,
-) -> Result<Inspection, DataError> {
-    let (profile, missing, problem) = match stream::load_streamed(opened, required, options, &mut None) {
-        Ok((_, profile)) => (profile, Vec::new(), None),
+fn inspect_in_batches(opened: &Opened, required: &[&str], options: &LoadOptions) -> Result<Inspection, DataError> {
+    let (profile, missing, problem) = match batches::load_batches(opened, required, options, &mut None) {
+        Ok(narrowed) => (narrowed.profile, Vec::new(), None),
         Err(DataError::MissingColumns {
             missing,
             profile: Some(profile),
@@ -407,7 +439,7 @@ fn inspect_in_batches(
                 })?,
             };
             let mut profile = opened.profile(&head);
-            profile.rows = stream::file_rows(opened).unwrap_or(profile.rows);
+            profile.rows = batches::file_rows(opened).unwrap_or(profile.rows);
             (profile, Vec::new(), Some(e.to_string()))
         }
     };

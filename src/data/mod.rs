@@ -1,6 +1,14 @@
 //! Sales data from other people's files: format and dialect detection, roles mapped from
 //! column names, values converted as exports write them, and the synthetic generator.
+//!
+//! A file goes through the loader's stages (`loader` runs them in order):
+//! `source` (scan: hash, format, dialect; read) → `opened` (header, roles, decimals, and
+//! the [`read_mode`] decided once) → parse whole (`source::read_*`) or in `batches` →
+//! type and narrow (`columns`, `derive`) → sum (`batches::sums`, or the tools' own sums
+//! of a whole frame). A warehouse table skips the file stages: `warehouse` sums where the
+//! data is.
 
+mod batches;
 pub mod coded;
 mod columns;
 mod csv;
@@ -16,10 +24,10 @@ mod plain_csv;
 pub mod preview;
 pub mod profile;
 pub mod progress;
+mod read_mode;
 pub mod roles;
 pub mod schema;
 pub mod source;
-mod stream;
 pub mod warehouse;
 
 pub use error::{CannotRun, DataError};

@@ -11,6 +11,7 @@ use super::error::DataError;
 use super::loader::{Dataset, LoadOptions};
 use super::numbers::{Decimal, detect_decimal, parse_number};
 use super::profile::{ColumnProfile, DataProfile};
+use super::read_mode::ReadMode;
 use super::roles::Mapping;
 use super::schema::{ColumnKind, column_spec};
 use super::source::{self, CsvScope, FileFormat, Scan};
@@ -23,7 +24,9 @@ pub(super) struct Opened {
     pub(super) mapping: Mapping,
     /// The decimal separator, decided from the CSV's first records.
     pub(super) decimal: Decimal,
-    /// Parquet and workbooks are read whole to learn their columns.
+    /// Whole or in batches, decided from the scan.
+    pub(super) mode: ReadMode,
+    /// Parquet read whole and workbooks are read to learn their columns.
     pub(super) frame: Option<DataFrame>,
     pub(super) sheet: Option<String>,
 }
@@ -40,6 +43,7 @@ pub(super) fn open(path: &Path, options: &LoadOptions) -> Result<Opened, DataErr
 pub(super) fn open_scanned(scan: Scan, options: &LoadOptions) -> Result<Opened, DataError> {
     let path = scan.path.clone();
     let path = path.as_path();
+    let mode = ReadMode::of(&scan, options.streams_from());
     let (header, frame, sheet) = match scan.format {
         FileFormat::Csv => {
             let csv = scan.csv.as_ref().expect("CSV scan");
@@ -52,7 +56,7 @@ pub(super) fn open_scanned(scan: Scan, options: &LoadOptions) -> Result<Opened, 
         }
         // A large Parquet file is read a few row groups at a time (`stream`): its columns
         // come from its footer.
-        FileFormat::Parquet if scan.bytes >= options.streams_from() => (source::parquet_layout(path)?.0, None, None),
+        FileFormat::Parquet if mode == ReadMode::Batches => (source::parquet_layout(path)?.0, None, None),
         FileFormat::Parquet => {
             let frame = source::read_parquet(path)?;
             let header = frame.get_column_names().iter().map(|c| c.to_string()).collect();
@@ -119,6 +123,7 @@ pub(super) fn open_scanned(scan: Scan, options: &LoadOptions) -> Result<Opened, 
         header,
         mapping,
         decimal,
+        mode,
         frame,
         sheet,
     })

@@ -1,104 +1,16 @@
-//! A data file as it is on disk: its format (CSV, Parquet, Excel), its bytes' blake3, and
-//! for CSV its encoding, delimiter and records; then every column read into a frame as the
-//! file has it, before roles are applied.
+//! One pass over a file: its blake3, its format, and for CSV its encoding, delimiter,
+//! first records and a field count of every record (ragged rows and broken UTF-8 found by
+//! their line); or a CSV's first MiB alone, so batches can be parsed beside the scan.
 
 use std::fs::File;
-use std::io::{Cursor, Read};
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::Path;
 
-use calamine::{Data, Reader as _};
-use polars::prelude::*;
-use serde::{Deserialize, Serialize};
-
-use super::DataError;
-use super::columns::parse_error;
-use super::csv::{Ragged, RecordCheck, records_to, sniff_delimiter};
-use super::progress::LoadProgress;
+use super::{CsvScan, FileFormat, SAMPLE_RECORDS, SNIFF_BYTES, Scan, Stamp, TextEncoding, file_stamp, unreadable};
+use crate::data::DataError;
+use crate::data::csv::{Ragged, RecordCheck, records_to, sniff_delimiter};
+use crate::data::progress::LoadProgress;
 use crate::reference::Reference;
-
-/// Bytes inspected for the format, the dialect and the header.
-pub const SNIFF_BYTES: usize = 1 << 20;
-/// Records kept as a CSV's sample: enough to decide decimals and type unread columns.
-const SAMPLE_RECORDS: usize = 2_000;
-
-/// What kind of file it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, strum::IntoStaticStr)]
-#[serde(rename_all = "lowercase")]
-#[strum(serialize_all = "lowercase")]
-pub enum FileFormat {
-    Csv,
-    Parquet,
-    Xlsx,
-    Xls,
-    /// A table or query of a server that speaks PostgreSQL's protocol, summed where it is.
-    Postgres,
-}
-
-impl FileFormat {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
-
-/// The text encoding a CSV file was read in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
-pub enum TextEncoding {
-    #[strum(serialize = "UTF-8")]
-    Utf8,
-    /// Not valid UTF-8 and no UTF-8 sequence in it: Latin-1 as Windows writes it.
-    #[strum(serialize = "Windows-1252")]
-    Windows1252,
-    #[strum(serialize = "UTF-16LE")]
-    Utf16Le,
-    #[strum(serialize = "UTF-16BE")]
-    Utf16Be,
-}
-
-impl TextEncoding {
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
-
-/// Size and modification time: what changes when a file is rewritten.
-pub type Stamp = Option<(u64, std::time::SystemTime)>;
-
-pub fn file_stamp(path: &Path) -> Stamp {
-    std::fs::metadata(path)
-        .ok()
-        .and_then(|m| Some((m.len(), m.modified().ok()?)))
-}
-
-/// What one pass over the file found.
-pub struct Scan {
-    pub path: PathBuf,
-    pub reference: Reference,
-    pub stamp: Stamp,
-    pub bytes: u64,
-    pub format: FileFormat,
-    pub csv: Option<CsvScan>,
-}
-
-/// A CSV file's dialect and records.
-pub struct CsvScan {
-    pub encoding: TextEncoding,
-    pub delimiter: u8,
-    /// The header and the first records, as text.
-    pub sample: Vec<Vec<String>>,
-    /// The bytes `sample` was read from (UTF-8), ending where its last record ends.
-    pub head: Vec<u8>,
-    /// The whole file as UTF-8 when it was in another encoding (read from memory then).
-    pub transcoded: Option<Vec<u8>>,
-    /// Data records counted by the scan (`None` from the first MiB alone).
-    pub records: Option<usize>,
-}
-
-pub(super) fn unreadable(path: &Path, e: std::io::Error) -> DataError {
-    DataError::Unreadable {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    }
-}
 
 fn format_of(path: &Path, head: &[u8]) -> Option<FileFormat> {
     if head.starts_with(b"PAR1") {
@@ -444,43 +356,21 @@ fn line_at(path: &Path, offset: u64) -> std::io::Result<usize> {
     }
 }
 
-/// Which part of a CSV file to read.
-#[derive(Debug, Clone, Default)]
-pub struct CsvScope {
-    /// Only these columns (by position in the header); every column when `None`.
-    pub columns: Option<Vec<usize>>,
-    /// Only the sampled first records ([`CsvScan::head`]), not the whole file.
-    pub head_only: bool,
-}
-
-/// How polars reads a CSV: the header, the delimiter, `"` quotes, and types inferred from
-/// the first 10,000 records, or every column as text.
-pub(super) fn csv_options(delimiter: u8, all_text: bool) -> CsvReadOptions {
-    CsvReadOptions::default()
-        .with_has_header(true)
-        .with_parse_options(
-            CsvParseOptions::default()
-                .with_separator(delimiter)
-                .with_quote_char(Some(b'"')),
-        )
-        .with_infer_schema_length(Some(if all_text { 0 } else { 10_000 }))
-}
-
 /// A file's first MiB when it looks like CSV text the scan would read as such (no other
 /// format, no UTF-16 mark, no NUL byte, not JSON, a line break within it), with the
 /// delimiter sniffed from it: what may be parsed before the scan has checked the rest.
 /// What the scan refuses from the first MiB alone is left to it, so that nothing goes on
 /// parsing after the error is said.
-struct TextHead {
-    stamp: Stamp,
+pub(super) struct TextHead {
+    pub(super) stamp: Stamp,
     head: Vec<u8>,
     /// The head is the whole file.
     complete: bool,
-    delimiter: u8,
+    pub(super) delimiter: u8,
 }
 
 impl TextHead {
-    fn read(path: &Path) -> Option<TextHead> {
+    pub(super) fn read(path: &Path) -> Option<TextHead> {
         let stamp = file_stamp(path);
         let mut head = Vec::new();
         File::open(path)
@@ -507,52 +397,6 @@ impl TextHead {
             complete,
             delimiter,
         })
-    }
-}
-
-/// A whole CSV file's parse, started from its first MiB before the scan has hashed and
-/// checked the rest, so the two run side by side; used only when the scan then finds what
-/// the parse assumed.
-pub struct EarlyParse {
-    delimiter: u8,
-    stamp: Stamp,
-    parse: std::thread::JoinHandle<PolarsResult<DataFrame>>,
-}
-
-impl EarlyParse {
-    /// Starts parsing `path` on a thread of its own, as [`read_csv`] reads a whole file,
-    /// when its first MiB looks like UTF-8 CSV text (no other format, no UTF-16 mark, no
-    /// NUL byte); `None` otherwise.
-    pub fn start(path: &Path) -> Option<EarlyParse> {
-        let TextHead { stamp, delimiter, .. } = TextHead::read(path)?;
-        if delimiter == b';' {
-            // Where `;` separates fields, `,` often marks decimals: such a file is read as
-            // text and converted, so a typed parse now would be done twice.
-            return None;
-        }
-        let owned = path.to_path_buf();
-        let parse = std::thread::spawn(move || {
-            csv_options(delimiter, false)
-                .try_into_reader_with_file_path(Some(owned))?
-                .finish()
-        });
-        Some(EarlyParse {
-            delimiter,
-            stamp,
-            parse,
-        })
-    }
-
-    /// The parsed frame, when `scan` found what the parse assumed: the file unchanged
-    /// since the parse began, UTF-8, this delimiter; and the parse succeeded (the reader's
-    /// own path then handles what it did not). Waits for the parse; otherwise leaves it to
-    /// finish on its own.
-    pub fn take(self, scan: &Scan) -> Option<DataFrame> {
-        let csv = scan.csv.as_ref()?;
-        if scan.stamp != self.stamp || csv.transcoded.is_some() || csv.delimiter != self.delimiter {
-            return None;
-        }
-        self.parse.join().ok()?.ok()
     }
 }
 
@@ -597,191 +441,6 @@ pub fn scan_head(path: &Path) -> Option<Scan> {
     })
 }
 
-/// The columns of a CSV file in `scope` into a frame: typed as polars infers them (as
-/// pandas would, which the baseline's describe() imitates), or as text when `all_text` (a
-/// file with decimal commas, or a typed read that failed).
-pub fn read_csv(scan: &Scan, all_text: bool, scope: &CsvScope) -> PolarsResult<DataFrame> {
-    let csv = scan.csv.as_ref().expect("a CSV scan");
-    let options = csv_options(csv.delimiter, all_text).with_projection(scope.columns.clone().map(Arc::new));
-    let first = match &csv.transcoded {
-        _ if scope.head_only => options
-            .clone()
-            .into_reader_with_file_handle(Cursor::new(csv.head.as_slice()))
-            .finish(),
-        Some(bytes) => options
-            .clone()
-            .into_reader_with_file_handle(Cursor::new(bytes.as_slice()))
-            .finish(),
-        None => options
-            .clone()
-            .try_into_reader_with_file_path(Some(scan.path.clone()))?
-            .finish(),
-    };
-    match first {
-        Ok(frame) => Ok(frame),
-        Err(e) => {
-            // Quoting polars' parser does not take (a bare quote inside an unquoted field):
-            // read the fields as csv-core reads them instead.
-            let raw = match &csv.transcoded {
-                _ if scope.head_only => csv.head.clone(),
-                Some(bytes) => bytes.clone(),
-                None => std::fs::read(&scan.path).map_err(|_| e)?,
-            };
-            let text = raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&raw);
-            let requoted = super::csv::requote(text, csv.delimiter);
-            options.into_reader_with_file_handle(Cursor::new(requoted)).finish()
-        }
-    }
-}
-
-/// A Parquet file's columns.
-pub fn read_parquet(path: &Path) -> Result<DataFrame, DataError> {
-    let file = File::open(path).map_err(|e| unreadable(path, e))?;
-    ParquetReader::new(file).finish().map_err(|e| parse_error(path, e))
-}
-
-/// A Parquet file's columns and the rows of each of its row groups, from its footer.
-pub fn parquet_layout(path: &Path) -> Result<(Vec<String>, Vec<usize>), DataError> {
-    let fail = |e| parse_error(path, e);
-    let file = File::open(path).map_err(|e| unreadable(path, e))?;
-    let mut reader = ParquetReader::new(file);
-    let columns = reader
-        .schema()
-        .map_err(fail)?
-        .iter_names()
-        .map(|n| n.to_string())
-        .collect();
-    let groups = reader
-        .get_metadata()
-        .map_err(fail)?
-        .row_groups
-        .iter()
-        .map(|g| g.num_rows())
-        .collect();
-    Ok((columns, groups))
-}
-
-/// `len` rows of a Parquet file from row `start`: a file too large to read at once is read
-/// a few row groups at a time.
-pub fn read_parquet_rows(path: &Path, start: usize, len: usize) -> PolarsResult<DataFrame> {
-    let file = File::open(path)?;
-    ParquetReader::new(file).with_slice(Some((start, len))).finish()
-}
-
-pub fn first_line(text: &str) -> String {
-    text.lines().next().unwrap_or_default().to_string()
-}
-
-/// The first sheet (or the one named) of a workbook as a frame: the first non-empty row is
-/// the header; a column of numbers becomes numbers, a column of Excel dates ISO dates, and
-/// anything mixed text as Excel shows it.
-pub fn read_workbook(path: &Path, format: FileFormat, sheet: Option<&str>) -> Result<(DataFrame, String), DataError> {
-    let fail = |reason: String| DataError::Parse {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let mut workbook: calamine::Sheets<_> = match format {
-        FileFormat::Xls => calamine::open_workbook::<calamine::Xls<_>, _>(path)
-            .map(calamine::Sheets::Xls)
-            .map_err(|e| DataError::BadWorkbook {
-                path: path.to_path_buf(),
-                kind: ".xls workbook",
-                reason: first_line(&e.to_string()),
-            })?,
-        _ => calamine::open_workbook::<calamine::Xlsx<_>, _>(path)
-            .map(calamine::Sheets::Xlsx)
-            .map_err(|e| DataError::BadWorkbook {
-                path: path.to_path_buf(),
-                kind: ".xlsx workbook (a zip archive)",
-                reason: first_line(&e.to_string()),
-            })?,
-    };
-    let names = workbook.sheet_names();
-    let name = match sheet {
-        Some(wanted) => names
-            .iter()
-            .find(|n| n.as_str() == wanted)
-            .cloned()
-            .ok_or_else(|| DataError::NoSuchSheet {
-                path: path.to_path_buf(),
-                sheet: wanted.to_string(),
-                sheets: names.join(", "),
-            })?,
-        None => names
-            .first()
-            .cloned()
-            .ok_or_else(|| fail("the workbook has no sheets".into()))?,
-    };
-    let range = workbook
-        .worksheet_range(&name)
-        .map_err(|e| fail(format!("sheet `{name}`: {e}")))?;
-    let mut rows = range.rows().skip_while(|r| r.iter().all(|c| matches!(c, Data::Empty)));
-    let Some(header_row) = rows.next() else {
-        return Err(DataError::Empty {
-            path: path.to_path_buf(),
-        });
-    };
-    let header: Vec<String> = header_row.iter().map(|c| cell_text(c).unwrap_or_default()).collect();
-    let body: Vec<&[Data]> = rows.filter(|r| r.iter().any(|c| !matches!(c, Data::Empty))).collect();
-    let mut seen = std::collections::HashSet::new();
-    let mut columns = Vec::with_capacity(header.len());
-    for (i, name) in header.iter().enumerate() {
-        if name.trim().is_empty() && body.iter().all(|r| r.get(i).is_none_or(|c| matches!(c, Data::Empty))) {
-            continue;
-        }
-        if !seen.insert(name.clone()) {
-            return Err(DataError::DuplicateColumn {
-                path: path.to_path_buf(),
-                column: name.clone(),
-            });
-        }
-        let cells = body.iter().map(|r| r.get(i).unwrap_or(&Data::Empty));
-        columns.push(column_of(name, cells.collect()));
-    }
-    let height = body.len();
-    let frame = DataFrame::new(height, columns).map_err(|e| fail(first_line(&e.to_string())))?;
-    Ok((frame, name))
-}
-
-fn column_of(name: &str, cells: Vec<&Data>) -> Column {
-    let present = || cells.iter().filter(|c| !matches!(c, Data::Empty | Data::Error(_)));
-    let numeric = present().all(|c| matches!(c, Data::Int(_) | Data::Float(_)));
-    if numeric && present().next().is_some() {
-        let values: Vec<Option<f64>> = cells
-            .iter()
-            .map(|c| match c {
-                Data::Int(i) => Some(*i as f64),
-                Data::Float(f) => Some(*f),
-                _ => None,
-            })
-            .collect();
-        return Column::new(PlSmallStr::from(name), values);
-    }
-    let values: Vec<Option<String>> = cells.iter().map(|c| cell_text(c)).collect();
-    Column::new(PlSmallStr::from(name), values)
-}
-
-/// A cell as text: dates as ISO (`2024-03-01`, with the time when it has one), whole
-/// numbers without `.0`.
-fn cell_text(cell: &Data) -> Option<String> {
-    match cell {
-        Data::Empty | Data::Error(_) => None,
-        Data::String(s) => Some(s.clone()),
-        Data::Int(i) => Some(i.to_string()),
-        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Some(format!("{}", *f as i64)),
-        Data::Float(f) => Some(f.to_string()),
-        Data::Bool(b) => Some(b.to_string()),
-        Data::DateTime(d) => d.as_datetime().map(|t| {
-            if t.time() == chrono::NaiveTime::MIN {
-                t.date().format("%Y-%m-%d").to_string()
-            } else {
-                t.format("%Y-%m-%d %H:%M:%S").to_string()
-            }
-        }),
-        Data::DateTimeIso(s) | Data::DurationIso(s) => Some(s.clone()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -817,32 +476,5 @@ mod tests {
         assert_eq!(utf8_verdicts(b"brand\nCaf\xC3\xA9\nx\n\xFF\n"), all("line 4: 0xFF"));
         // A sequence cut short by the end of the file.
         assert_eq!(utf8_verdicts(b"a\nCaf\xC3\xA9\n\xE6\x97"), all("line 3: 0xE6"));
-    }
-
-    #[test]
-    fn only_what_looks_like_utf8_csv_text_is_parsed_early() {
-        let plain = file(b"brand,profit\nA,1.5\n");
-        assert!(EarlyParse::start(plain.path()).is_some());
-        let refused: [&[u8]; 7] = [
-            b"",
-            b"{\"brand\": \"A\"}\n",
-            b"  [1, 2]\n",
-            b"brand,profit\nA\0,1\n",
-            b"\xFF\xFEb\0r\0a\0n\0d\0\n\0",
-            b"PAR1....",
-            // `;` files often write decimal commas: read after the scan instead.
-            b"brand;profit\nA;1,5\n",
-        ];
-        for content in refused {
-            let f = file(content);
-            assert!(
-                EarlyParse::start(f.path()).is_none(),
-                "{:?}",
-                String::from_utf8_lossy(content)
-            );
-        }
-        let mut long_header = vec![b'a'; SNIFF_BYTES + 10];
-        long_header.push(b'\n');
-        assert!(EarlyParse::start(file(&long_header).path()).is_none());
     }
 }
