@@ -10,7 +10,7 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use mrflow::cache::ResultStore;
 use mrflow::context::{Encoding, Tokenizer};
-use mrflow::data::load_csv;
+use mrflow::data::load_file;
 use mrflow::engine::Engine;
 use mrflow::flow::{BUILTIN_FLOWS, Flow};
 use mrflow::settings::StepSettings;
@@ -25,7 +25,7 @@ fn sample() -> std::path::PathBuf {
 /// Runs a built-in flow on the sample and returns each step's definition and output.
 fn completed_steps(name: &str) -> Vec<(mrflow::flow::StepDef, Arc<StepOutput>)> {
     let flow = Arc::new(Flow::builtin(name).unwrap());
-    let data = Arc::new(load_csv(&sample(), &flow.required_columns()).unwrap());
+    let data = Arc::new(load_file(&sample(), &flow.required_columns()).unwrap());
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let store = Arc::new(ResultStore::new());

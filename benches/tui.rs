@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use mrflow::cache::ResultStore;
 use mrflow::context::Tokenizer;
-use mrflow::data::load_csv;
+use mrflow::data::load_file;
 use mrflow::engine::{Engine, Measure, RunReport};
 use mrflow::flow::Flow;
 use mrflow::tui::app::{Action, AppState, update};
@@ -27,7 +27,7 @@ use ratatui::backend::TestBackend;
 fn state_after_run(flow: &str) -> AppState {
     let flow = Arc::new(Flow::builtin(flow).unwrap());
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/beverage_sales.csv");
-    let dataset = Arc::new(load_csv(&sample, &flow.required_columns()).unwrap());
+    let dataset = Arc::new(load_file(&sample, &flow.required_columns()).unwrap());
     let store = Arc::new(ResultStore::new());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let snapshot = rt.block_on(async {

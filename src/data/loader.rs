@@ -174,8 +174,9 @@ pub struct WholeBatch<'a> {
     pub first: bool,
 }
 
-/// Loads `path` with detection alone, reading the `required` roles.
-pub fn load_csv(path: &Path, required: &[&str]) -> Result<Dataset, DataError> {
+/// Loads `path` (any format the loader reads) with detection alone, reading the
+/// `required` roles.
+pub fn load_file(path: &Path, required: &[&str]) -> Result<Dataset, DataError> {
     load(path, required, &LoadOptions::default(), None, None)
 }
 
@@ -438,8 +439,7 @@ fn inspect_in_batches(opened: &Opened, required: &[&str], options: &LoadOptions)
                     head_only: true,
                 })?,
             };
-            let mut profile = opened.profile(&head);
-            profile.rows = batches::file_rows(opened).unwrap_or(profile.rows);
+            let profile = batches::counting_file_rows(opened.profile(&head), opened);
             (profile, Vec::new(), Some(e.to_string()))
         }
     };
@@ -478,7 +478,7 @@ mod tests {
     #[test]
     fn reads_required_roles_and_hashes_bytes() {
         let f = write(FULL.as_bytes());
-        let d = load_csv(f.path(), &["brand", "profit"]).unwrap();
+        let d = load_file(f.path(), &["brand", "profit"]).unwrap();
         assert_eq!(d.rows(), 2);
         assert_eq!(d.columns(), vec!["brand", "profit"]);
         assert_eq!(d.reference, Reference::of_bytes(FULL.as_bytes()));
@@ -503,7 +503,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(seen, [4]);
-        let projected = load_csv(f.path(), &["brand", "profit"]).unwrap();
+        let projected = load_file(f.path(), &["brand", "profit"]).unwrap();
         assert!(projected.frame.equals(&observed.frame));
         assert_eq!(projected.profile, observed.profile);
         assert_eq!(projected.profile.rows, 5000);
@@ -527,12 +527,12 @@ mod tests {
     #[test]
     fn derives_chains_and_alternatives_and_says_so() {
         let f = write(b"brand,units_sold,price_per_unit,cost_per_unit\nA,10,2.0,1.5\n");
-        let d = load_csv(f.path(), &["profit"]).unwrap();
+        let d = load_file(f.path(), &["profit"]).unwrap();
         assert_eq!(numbers(&d, "profit"), vec![5.0]);
         assert_eq!(d.notes.len(), 3);
         // Sales and profit but no cost: cost is revenue − profit.
         let f = write(b"Product,Sales,Profit\nA,100,40\nB,50,-5\n");
-        let d = load_csv(f.path(), &["total_cost"]).unwrap();
+        let d = load_file(f.path(), &["total_cost"]).unwrap();
         assert_eq!(numbers(&d, "total_cost"), vec![60.0, 55.0]);
         assert!(
             d.notes
@@ -557,7 +557,7 @@ mod tests {
         let a = load(f.path(), &["brand", "profit"], &options, None, None).unwrap();
         assert_eq!(a.file_reference, Reference::of_bytes(&std::fs::read(f.path()).unwrap()));
         assert_ne!(a.reference, a.file_reference);
-        let err = load_csv(f.path(), &["brand"]).unwrap_err();
+        let err = load_file(f.path(), &["brand"]).unwrap_err();
         assert!(
             err.to_string()
                 .contains("role `brand` (text); columns that could serve: Sub-Category, Segment"),
@@ -569,7 +569,7 @@ mod tests {
     #[test]
     fn rows_with_empty_values_and_nan_are_skipped_with_notes() {
         let f = write(b"brand,units_sold\nA,1\nB,\nC,NaN\nD,4\n");
-        let d = load_csv(f.path(), &["brand", "units_sold"]).unwrap();
+        let d = load_file(f.path(), &["brand", "units_sold"]).unwrap();
         assert_eq!(d.rows(), 2);
         assert_eq!(
             d.notes,
@@ -583,7 +583,7 @@ mod tests {
     #[test]
     fn a_utf8_bom_is_accepted() {
         let f = write(b"\xef\xbb\xbfbrand,units_sold\nA,1\n");
-        let d = load_csv(f.path(), &["brand", "units_sold"]).unwrap();
+        let d = load_file(f.path(), &["brand", "units_sold"]).unwrap();
         assert_eq!(d.rows(), 1);
     }
 

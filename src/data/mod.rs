@@ -32,7 +32,7 @@ pub mod warehouse;
 
 pub use error::{CannotRun, DataError};
 pub use loader::{
-    Dataset, FrameStore, Inspection, LoadOptions, WholeBatch, WholeFrameObserver, inspect, load, load_csv,
+    Dataset, FrameStore, Inspection, LoadOptions, WholeBatch, WholeFrameObserver, inspect, load, load_file,
 };
 pub use profile::{DataProfile, Grouped, MissingColumn, NumberStats};
 pub use progress::{LoadProgress, Progress, Stage};

@@ -3,94 +3,171 @@
 //! data from the terminal, the loader and the engine, and cannot be bound.
 
 use serde::{Deserialize, Serialize};
+use strum::{EnumMessage, EnumProperty};
 
 use super::app::{LedgerView, StepView};
 use crate::cache::EntryInfo;
 use crate::context::PrunedContext;
 use crate::engine::{EngineEvent, FlowSnapshot};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A user action's help line, default keys and footer hint sit on its variant (`message`,
+/// `keys`, `hint`), in the order help lists them; `update` gives it its effect.
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, strum::EnumMessage, strum::EnumProperty, strum::VariantNames,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Action {
+    /// The keys, from the live keymap.
+    #[strum(message = "this help", props(keys = "?", hint = "help"))]
+    Help,
     /// Leave the TUI (the engine's work is cancelled).
+    #[strum(message = "quit", props(keys = "q", hint = "quit"))]
     Quit,
+    /// Close the top popup, or clear a filter.
+    #[strum(message = "close the popup", props(keys = "esc"))]
+    Close,
     /// Focus the next pane (Flow, Budgets, Cache, Context, Report).
+    #[strum(message = "next pane", props(keys = "tab", hint = "pane"))]
     FocusNext,
     /// Focus the previous pane.
+    #[strum(message = "previous pane", props(keys = "backtab"))]
     FocusPrev,
     /// Focus the flow graph.
+    #[strum(message = "focus Flow", props(keys = "1"))]
     FocusFlow,
+    /// Focus the selected step's context items.
+    #[strum(message = "focus Context", props(keys = "2"))]
+    FocusContext,
     /// Focus the budgets.
+    #[strum(message = "focus Budgets", props(keys = "3"))]
     FocusBudgets,
     /// Focus the cache list.
+    #[strum(message = "focus Cache", props(keys = "4"))]
     FocusCache,
-    /// Focus the selected step's context items.
-    FocusContext,
     /// The final report, full screen.
+    #[strum(message = "the final report (facts that reached it highlighted)", props(keys = "5"))]
     FocusReport,
     /// The focused pane to full screen and back.
+    #[strum(
+        message = "zoom the focused pane to full screen and back",
+        props(keys = "z", hint = "zoom")
+    )]
     Zoom,
     /// Select the previous row or step, or scroll up.
+    #[strum(message = "move up", props(keys = "up k left h"))]
     Up,
     /// Select the next row or step, or scroll down.
+    #[strum(message = "move down", props(keys = "down j right l", hint = "step"))]
     Down,
     /// The first row, or the top of a text.
+    #[strum(message = "first row", props(keys = "g"))]
     Top,
     /// The last row, or the end of a text.
+    #[strum(message = "last row", props(keys = "G"))]
     Bottom,
     /// A page up.
+    #[strum(message = "page up", props(keys = "pageup"))]
     PageUp,
     /// A page down.
+    #[strum(message = "page down", props(keys = "pagedown", hint = "page"))]
     PageDown,
     /// The selected step's budget up by 50 tokens (a what-if until rerun).
+    #[strum(message = "raise the step's budget (+50)", props(keys = "+ =", hint = "budget"))]
     BudgetUp,
     /// The selected step's budget down by 50 tokens.
+    #[strum(message = "lower the step's budget (-50)", props(keys = "-", hint = "less"))]
     BudgetDown,
     /// Type the selected step's budget.
+    #[strum(message = "type the step's budget", props(keys = "b", hint = "type"))]
     EditBudget,
     /// The selected context item's priority to the next one.
+    #[strum(
+        message = "demote the context item (cycle priority)",
+        props(keys = "p", hint = "demote")
+    )]
     PriorityNext,
     /// The selected context item's priority to the previous one.
+    #[strum(message = "promote the context item", props(keys = "P", hint = "promote"))]
     PriorityPrev,
     /// The selected step's strategy to the next one.
+    #[strum(message = "cycle the step's strategy", props(keys = "s", hint = "strategy"))]
     StrategyNext,
     /// Apply the tuning and rerun the selected step and what depends on it.
+    #[strum(
+        message = "rerun the step and its downstream steps",
+        props(keys = "r", hint = "rerun")
+    )]
     RerunStep,
     /// Apply the tuning and rerun the whole flow.
+    #[strum(message = "rerun the whole flow", props(keys = "R", hint = "all"))]
     RerunAll,
     /// Cancel the run in progress.
+    #[strum(
+        message = "cancel the run, or a warehouse's query while the data loads",
+        props(keys = "x", hint = "cancel")
+    )]
     Cancel,
     /// Open what is selected: a step's detail, a cache entry's inspector.
+    #[strum(
+        message = "open: the step's detail (Flow), the budget input (Budgets), the cache entry (Cache), a column's roles (the data popup)",
+        props(keys = "enter", hint = "inspect")
+    )]
     Open,
-    /// Close the top popup, or clear a filter.
-    Close,
     /// The exact prompt of the selected step, or back to its items.
+    #[strum(message = "show the exact prompt / the items", props(keys = "v", hint = "prompt"))]
     TogglePrompt,
-    /// The keys, from the live keymap.
-    Help,
     /// Write the report and the ledger to files.
+    #[strum(message = "export the report and run JSON", props(keys = "e"))]
     Export,
     /// Save the tuned budgets, strategies and priorities as a flow file.
+    #[strum(message = "save tuned budgets and priorities as a flow file", props(keys = "w"))]
     SaveOverrides,
     /// Evict the selected cache entry.
+    #[strum(message = "evict the cache entry", props(keys = "d", hint = "evict"))]
     Evict,
     /// Cycle the cache list's sort.
+    #[strum(message = "cycle the cache sort", props(keys = "o", hint = "sort"))]
     SortCache,
     /// What the selected step recalls from long-term memory, and the insights stored.
+    #[strum(
+        message = "long-term memory: what the step recalls, what is stored",
+        props(keys = "m", hint = "memory")
+    )]
     Memory,
     /// The data file: format, dialect, columns and the roles they map to.
+    #[strum(message = "the data file: format, columns and their roles", props(keys = "D"))]
     DataInfo,
     /// The runs kept: when, settings, tokens, cost, facts.
+    #[strum(
+        message = "run history: every run with its settings, tokens, cost, facts",
+        props(keys = "H")
+    )]
     History,
     /// The newest eval of this flow (`mrflow-tui eval`): optimized against baseline with a
     /// real model.
+    #[strum(
+        message = "the newest eval of this flow: optimized vs baseline with a real model",
+        props(keys = "E")
+    )]
     Evals,
     /// In the history: the selected run against the latest.
+    #[strum(
+        message = "in the history: compare the selected run with the latest",
+        props(keys = "c")
+    )]
     Compare,
     /// Type a filter for the Cache or Context list.
+    #[strum(
+        message = "filter the Cache or Context list (Enter keeps it, Esc clears it)",
+        props(keys = "/", hint = "filter")
+    )]
     Filter,
-    /// In an inspector: show columns further left or right (a wide dataset).
+    /// In an inspector: show columns further left (a wide dataset).
+    #[strum(message = "in an inspector: scroll left (a wide table)", props(keys = "["))]
     ScrollLeft,
+    /// In an inspector: show columns further right.
+    #[strum(message = "in an inspector: scroll right (a wide table)", props(keys = "]"))]
     ScrollRight,
 
     // Internal messages: never bound to a key.
@@ -102,17 +179,10 @@ pub enum Action {
     Backspace,
     /// A mouse click at a screen cell, hit-tested against the last layout.
     #[serde(skip)]
-    Click {
-        column: u16,
-        row: u16,
-    },
+    Click { column: u16, row: u16 },
     /// The mouse wheel over a screen cell.
     #[serde(skip)]
-    Scroll {
-        column: u16,
-        row: u16,
-        down: bool,
-    },
+    Scroll { column: u16, row: u16, down: bool },
     /// Time passed: spinners and elapsed times move on.
     #[serde(skip)]
     Tick,
@@ -159,10 +229,7 @@ pub enum Action {
     },
     /// Lines for an inspector popup.
     #[serde(skip)]
-    Inspect {
-        title: String,
-        lines: Vec<String>,
-    },
+    Inspect { title: String, lines: Vec<String> },
     /// A message for the status line (a warning, a file written).
     #[serde(skip)]
     Notice(String),
@@ -239,53 +306,19 @@ impl Action {
         }
     }
 
-    /// One line for the help popup.
+    /// The help popup's line: the variant's `message`.
     pub fn describe(&self) -> &'static str {
-        match self {
-            Action::Quit => "quit",
-            Action::FocusNext => "next pane",
-            Action::FocusPrev => "previous pane",
-            Action::FocusFlow => "focus Flow",
-            Action::FocusBudgets => "focus Budgets",
-            Action::FocusCache => "focus Cache",
-            Action::FocusContext => "focus Context",
-            Action::FocusReport => "the final report (facts that reached it highlighted)",
-            Action::Zoom => "zoom the focused pane to full screen and back",
-            Action::Up => "move up",
-            Action::Down => "move down",
-            Action::Top => "first row",
-            Action::Bottom => "last row",
-            Action::PageUp => "page up",
-            Action::PageDown => "page down",
-            Action::BudgetUp => "raise the step's budget (+50)",
-            Action::BudgetDown => "lower the step's budget (-50)",
-            Action::EditBudget => "type the step's budget",
-            Action::PriorityNext => "demote the context item (cycle priority)",
-            Action::PriorityPrev => "promote the context item",
-            Action::StrategyNext => "cycle the step's strategy",
-            Action::RerunStep => "rerun the step and its downstream steps",
-            Action::RerunAll => "rerun the whole flow",
-            Action::Cancel => "cancel the run, or a warehouse's query while the data loads",
-            Action::Open => {
-                "open: the step's detail (Flow), the budget input (Budgets), the cache entry (Cache), \
-                 a column's roles (the data popup)"
-            }
-            Action::Close => "close the popup",
-            Action::TogglePrompt => "show the exact prompt / the items",
-            Action::Help => "this help",
-            Action::Export => "export the report and run JSON",
-            Action::SaveOverrides => "save tuned budgets and priorities as a flow file",
-            Action::Evict => "evict the cache entry",
-            Action::SortCache => "cycle the cache sort",
-            Action::Memory => "long-term memory: what the step recalls, what is stored",
-            Action::DataInfo => "the data file: format, columns and their roles",
-            Action::History => "run history: every run with its settings, tokens, cost, facts",
-            Action::Evals => "the newest eval of this flow: optimized vs baseline with a real model",
-            Action::Compare => "in the history: compare the selected run with the latest",
-            Action::Filter => "filter the Cache or Context list (Enter keeps it, Esc clears it)",
-            Action::ScrollLeft => "in an inspector: scroll left (a wide table)",
-            Action::ScrollRight => "in an inspector: scroll right (a wide table)",
-            _ => "",
-        }
+        self.get_message().unwrap_or_default()
+    }
+
+    /// The footer's word for it: the variant's `hint` (none for actions the footer leaves
+    /// out).
+    pub fn hint(&self) -> &'static str {
+        self.get_str("hint").unwrap_or_default()
+    }
+
+    /// The keys bound by default, as `[keys]` writes them: the variant's `keys`.
+    pub fn default_keys(&self) -> impl Iterator<Item = &'static str> {
+        self.get_str("keys").unwrap_or_default().split_whitespace()
     }
 }

@@ -7,56 +7,16 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::app::Action;
 
-/// The default bindings, in the order help lists them.
-pub const DEFAULT_KEYS: &[(&str, &str)] = &[
-    ("?", "help"),
-    ("q", "quit"),
-    ("esc", "close"),
-    ("tab", "focus_next"),
-    ("backtab", "focus_prev"),
-    ("1", "focus_flow"),
-    ("2", "focus_context"),
-    ("3", "focus_budgets"),
-    ("4", "focus_cache"),
-    ("5", "focus_report"),
-    ("z", "zoom"),
-    ("up", "up"),
-    ("k", "up"),
-    ("down", "down"),
-    ("j", "down"),
-    ("left", "up"),
-    ("h", "up"),
-    ("right", "down"),
-    ("l", "down"),
-    ("g", "top"),
-    ("G", "bottom"),
-    ("pageup", "page_up"),
-    ("pagedown", "page_down"),
-    ("+", "budget_up"),
-    ("=", "budget_up"),
-    ("-", "budget_down"),
-    ("b", "edit_budget"),
-    ("p", "priority_next"),
-    ("P", "priority_prev"),
-    ("s", "strategy_next"),
-    ("r", "rerun_step"),
-    ("R", "rerun_all"),
-    ("x", "cancel"),
-    ("enter", "open"),
-    ("v", "toggle_prompt"),
-    ("e", "export"),
-    ("w", "save_overrides"),
-    ("d", "evict"),
-    ("o", "sort_cache"),
-    ("m", "memory"),
-    ("D", "data_info"),
-    ("H", "history"),
-    ("E", "evals"),
-    ("c", "compare"),
-    ("/", "filter"),
-    ("[", "scroll_left"),
-    ("]", "scroll_right"),
-];
+/// The default bindings, in the order help lists them: each user action's `keys`, in the
+/// order the actions are declared (internal messages cannot be named, so have none).
+fn default_bindings() -> impl Iterator<Item = (String, String)> {
+    <Action as strum::VariantNames>::VARIANTS.iter().flat_map(|name| {
+        let keys: Vec<&str> = parse_action(name)
+            .map(|a| a.default_keys().collect())
+            .unwrap_or_default();
+        keys.into_iter().map(|k| (k.to_string(), name.to_string()))
+    })
+}
 
 #[derive(Debug, Clone)]
 pub struct Keymap {
@@ -125,11 +85,7 @@ impl Keymap {
     /// The defaults with `overrides` (key → action name) applied.
     pub fn new(overrides: &BTreeMap<String, String>) -> Result<Keymap, String> {
         let mut bindings: Vec<(KeyEvent, String, Action)> = Vec::new();
-        for (key, action) in DEFAULT_KEYS
-            .iter()
-            .map(|(k, a)| (k.to_string(), a.to_string()))
-            .chain(overrides.iter().map(|(k, a)| (k.clone(), a.clone())))
-        {
+        for (key, action) in default_bindings().chain(overrides.iter().map(|(k, a)| (k.clone(), a.clone()))) {
             let event = parse_key(&key).map_err(|e| format!("[keys] {e}"))?;
             let action = parse_action(&action).map_err(|e| format!("[keys] \"{key}\": {e}"))?;
             bindings.retain(|(e, _, _)| *e != event);

@@ -273,32 +273,12 @@ fn footer<'a>(state: &AppState, keymap: &Keymap, theme: &Theme) -> Line<'a> {
         .iter()
         .chain([Action::FocusNext, Action::Help, Action::Quit].iter())
     {
+        // Where the pane or the state changes what the key does.
         let short = match a {
             Action::Down if state.focus == Pane::Report => "scroll",
-            Action::Down => "step",
-            Action::RerunStep => "rerun",
-            Action::RerunAll => "all",
-            Action::Cancel => "cancel",
-            Action::BudgetUp => "budget",
-            Action::BudgetDown => "less",
-            Action::EditBudget => "type",
-            Action::StrategyNext => "strategy",
             Action::Open if state.focus == Pane::Flow => "detail",
-            Action::Open => "inspect",
-            Action::PageDown => "page",
-            Action::Filter => "filter",
             Action::Zoom if state.zoom => "unzoom",
-            Action::Zoom => "zoom",
-            Action::Evict => "evict",
-            Action::SortCache => "sort",
-            Action::Memory => "memory",
-            Action::PriorityNext => "demote",
-            Action::PriorityPrev => "promote",
-            Action::TogglePrompt => "prompt",
-            Action::FocusNext => "pane",
-            Action::Help => "help",
-            Action::Quit => "quit",
-            _ => "",
+            a => a.hint(),
         };
         let first = match keymap.first_key_for(a).unwrap_or_default() {
             "down" => "↓".to_string(),

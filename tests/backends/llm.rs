@@ -307,7 +307,7 @@ async fn cancelling_a_step_closes_its_request() {
     .unwrap();
     let flow = Arc::new(Flow::builtin("roi_analysis").unwrap());
     let dataset =
-        Arc::new(mrflow::data::load_csv(&crate::common::fixture("tiny_sales.csv"), &flow.required_columns()).unwrap());
+        Arc::new(mrflow::data::load_file(&crate::common::fixture("tiny_sales.csv"), &flow.required_columns()).unwrap());
     let config = EngineConfig {
         analyst: Arc::new(analyst),
         ..EngineConfig::default()

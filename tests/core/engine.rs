@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use mrflow::cache::ResultStore;
 use mrflow::context::Decision;
-use mrflow::data::{Dataset, load_csv};
+use mrflow::data::{Dataset, load_file};
 use mrflow::engine::{Engine, EngineCommand, EngineConfig, EngineEvent, EngineHandle, RunState, StepStatus};
 use mrflow::flow::Flow;
 use mrflow::llm::{Analyst, Answer, AnswerRequest, LlmError, OfflineAnalyst};
@@ -16,7 +16,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
 fn load(flow: &Flow) -> Arc<Dataset> {
-    Arc::new(load_csv(&crate::common::sample(), &flow.required_columns()).unwrap())
+    Arc::new(load_file(&crate::common::sample(), &flow.required_columns()).unwrap())
 }
 
 fn start(name: &str, analyst: Arc<dyn Analyst>) -> (EngineHandle, UnboundedReceiver<EngineEvent>) {

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use mrflow::context::layout::Stability;
 use mrflow::context::{ContextBundle, ContextItem, Decision, Encoding, Rendition, Tokenizer, assemble, prune};
-use mrflow::data::load_csv;
+use mrflow::data::load_file;
 use mrflow::flow::{BUILTIN_FLOWS, ContextSource, Flow};
 use mrflow::settings::StepSettings;
 use mrflow::settings::{Priority, Strategy as ContextStrategy};
@@ -135,6 +135,6 @@ proptest! {
             file.write_all(b"brand,units_sold,total_revenue,total_cost,profit\n").unwrap();
         }
         file.write_all(&bytes).unwrap();
-        let _ = load_csv(file.path(), &["brand", "units_sold", "total_revenue", "total_cost", "profit"]);
+        let _ = load_file(file.path(), &["brand", "units_sold", "total_revenue", "total_cost", "profit"]);
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mrflow::cache::ResultStore;
 use mrflow::context::Tokenizer;
-use mrflow::data::load_csv;
+use mrflow::data::load_file;
 use mrflow::engine::{Engine, Measure, RunReport};
 use mrflow::flow::Flow;
 use mrflow::tui::app::{Action, AppState, update};
@@ -23,7 +23,7 @@ const DATA: &str = "beverage_sales.csv · 15,000 rows · cache://dc8314bd25c0";
 /// A finished run of `flow` on the sample, as the event loop would hand it to the state.
 fn after_run(flow: &str) -> (AppState, Arc<ResultStore>) {
     let flow = Arc::new(Flow::builtin(flow).unwrap());
-    let dataset = Arc::new(load_csv(&crate::common::sample(), &flow.required_columns()).unwrap());
+    let dataset = Arc::new(load_file(&crate::common::sample(), &flow.required_columns()).unwrap());
     let store = Arc::new(ResultStore::new());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut snapshot = rt.block_on(async {
@@ -227,7 +227,7 @@ fn zoomed_context_at_every_size() {
 fn two_runs() -> (AppState, Vec<mrflow::history::RunRecord>) {
     let (state, store) = after_run("roi_analysis");
     let flow = Flow::builtin("roi_analysis").unwrap();
-    let dataset = load_csv(&crate::common::sample(), &flow.required_columns()).unwrap();
+    let dataset = load_file(&crate::common::sample(), &flow.required_columns()).unwrap();
     let snapshot = state.snapshot.clone().unwrap();
     let price = mrflow::config::Config::default_only().price("gpt-4o-mini");
     let measure = Measure {

@@ -17,6 +17,7 @@ use super::error::DataError;
 use super::loader::{LoadOptions, Narrowed, WholeFrameObserver};
 use super::numbers::Decimal;
 use super::opened::Opened;
+use super::profile::DataProfile;
 use super::read_mode::ReadMode;
 use super::source::FileFormat;
 
@@ -119,16 +120,13 @@ pub(super) fn load_beside_scan(
             path,
             missing,
             found,
-            profile: Some(mut profile),
-        } => {
-            profile.rows = file_rows(&opened).unwrap_or(profile.rows);
-            DataError::MissingColumns {
-                path,
-                missing,
-                found,
-                profile: Some(profile),
-            }
-        }
+            profile: Some(profile),
+        } => DataError::MissingColumns {
+            path,
+            missing,
+            found,
+            profile: Some(Box::new(counting_file_rows(*profile, &opened))),
+        },
         other => other,
     });
     Ok(BesideScan::Read { opened, batches })
@@ -158,12 +156,15 @@ enum Pass {
     KeepText(Vec<String>),
 }
 
-/// The file's data rows as its scan or its footer counts them, when they do.
-pub(super) fn file_rows(opened: &Opened) -> Option<usize> {
-    match opened.scan.format {
+/// `profile`, made from the first records or batch, with the file's rows as its scan or
+/// its footer counts them, when they do: a profile shown beside an error counts the file.
+pub(super) fn counting_file_rows(mut profile: DataProfile, opened: &Opened) -> DataProfile {
+    let rows = match opened.scan.format {
         FileFormat::Parquet => super::source::parquet_layout(opened.path())
             .ok()
             .map(|(_, groups)| groups.iter().sum()),
         _ => opened.scan.csv.as_ref().and_then(|c| c.records),
-    }
+    };
+    profile.rows = rows.unwrap_or(profile.rows);
+    profile
 }

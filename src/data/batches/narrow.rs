@@ -6,7 +6,7 @@ use polars::prelude::*;
 
 use super::parse::Parsed;
 use super::sums::Sums;
-use super::{Pass, Reading, file_rows};
+use super::{Pass, Reading, counting_file_rows};
 use crate::data::columns::{ColumnPlan, Skipped, narrow_counting, parse_error, plan_columns};
 use crate::data::dates::DateFormat;
 use crate::data::error::DataError;
@@ -79,16 +79,11 @@ pub(super) fn add_up(
                 &profile,
                 &whole,
             )
-            .map_err(|missing| {
-                // The profile shown beside the error counts the file's rows as the scan did.
-                let mut whole = profile.clone();
-                whole.rows = file_rows(opened).unwrap_or(whole.rows);
-                DataError::MissingColumns {
-                    path: path.to_path_buf(),
-                    missing,
-                    found: opened.header.join(", "),
-                    profile: Some(Box::new(whole)),
-                }
+            .map_err(|missing| DataError::MissingColumns {
+                path: path.to_path_buf(),
+                missing,
+                found: opened.header.join(", "),
+                profile: Some(Box::new(counting_file_rows(profile.clone(), opened))),
             })?;
             profile.unavailable = unavailable;
             first = Some(First {
