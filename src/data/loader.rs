@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use super::batches::{self, BesideScan};
-use super::columns::{narrow, plan_columns};
+use super::columns::narrow;
 use super::dates::DateFormat;
 use super::error::DataError;
 use super::opened::Opened;
@@ -289,14 +289,7 @@ fn load_whole(
         None => opened.read(&scope)?,
     };
     let mut profile = opened.profile(&first);
-    let plan = match plan_columns(
-        &opened.mapping,
-        &opened.header,
-        required,
-        &options.optional,
-        &profile,
-        &first,
-    ) {
+    let plan = match opened.plan(required, options, &profile, &first) {
         Ok((plan, unavailable)) => {
             profile.unavailable = unavailable;
             plan
@@ -388,14 +381,7 @@ pub fn inspect(path: &Path, required: &[&str], options: &LoadOptions) -> Result<
     }
     let whole = opened.read(&CsvScope::default())?;
     let mut profile = opened.profile(&whole);
-    let (missing, problem) = match plan_columns(
-        &opened.mapping,
-        &opened.header,
-        required,
-        &options.optional,
-        &profile,
-        &whole,
-    ) {
+    let (missing, problem) = match opened.plan(required, options, &profile, &whole) {
         Ok((plan, unavailable)) => {
             profile.unavailable = unavailable;
             // Convert what a run would convert, so a bad value or date is found here too.

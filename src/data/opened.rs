@@ -5,12 +5,12 @@ use std::path::Path;
 
 use polars::prelude::*;
 
-use super::columns::{ColumnPlan, parse_each, parse_error};
+use super::columns::{ColumnPlan, parse_each, parse_error, plan_columns};
 use super::dates;
 use super::error::DataError;
 use super::loader::{Dataset, LoadOptions};
 use super::numbers::{Decimal, detect_decimal, parse_number};
-use super::profile::{ColumnProfile, DataProfile};
+use super::profile::{ColumnProfile, DataProfile, MissingColumn};
 use super::read_mode::ReadMode;
 use super::roles::Mapping;
 use super::schema::{ColumnKind, column_spec};
@@ -130,6 +130,18 @@ pub(super) fn open_scanned(scan: Scan, options: &LoadOptions) -> Result<Opened, 
 }
 
 impl Opened {
+    /// The plan of the flow's columns in `frame` (this file's first records, or its
+    /// whole), by this file's mapping; what the flow requires and the file lacks otherwise.
+    pub(super) fn plan(
+        &self,
+        required: &[&str],
+        options: &LoadOptions,
+        profile: &DataProfile,
+        frame: &DataFrame,
+    ) -> Result<(ColumnPlan, Vec<MissingColumn>), Vec<MissingColumn>> {
+        plan_columns(&self.mapping, &self.header, required, &options.optional, profile, frame)
+    }
+
     pub(super) fn path(&self) -> &Path {
         &self.scan.path
     }

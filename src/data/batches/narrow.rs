@@ -7,7 +7,7 @@ use polars::prelude::*;
 use super::parse::Parsed;
 use super::sums::Sums;
 use super::{Pass, Reading, counting_file_rows};
-use crate::data::columns::{ColumnPlan, Skipped, narrow_counting, parse_error, plan_columns};
+use crate::data::columns::{ColumnPlan, Skipped, narrow_counting, parse_error};
 use crate::data::dates::DateFormat;
 use crate::data::error::DataError;
 use crate::data::loader::{LoadOptions, Narrowed, WholeBatch, WholeFrameObserver};
@@ -71,20 +71,15 @@ pub(super) fn add_up(
         let rows = whole.height();
         if first.is_none() {
             let mut profile = opened.profile(&whole);
-            let (plan, unavailable) = plan_columns(
-                &opened.mapping,
-                &opened.header,
-                required,
-                &options.optional,
-                &profile,
-                &whole,
-            )
-            .map_err(|missing| DataError::MissingColumns {
-                path: path.to_path_buf(),
-                missing,
-                found: opened.header.join(", "),
-                profile: Some(Box::new(counting_file_rows(profile.clone(), opened))),
-            })?;
+            let (plan, unavailable) =
+                opened
+                    .plan(required, options, &profile, &whole)
+                    .map_err(|missing| DataError::MissingColumns {
+                        path: path.to_path_buf(),
+                        missing,
+                        found: opened.header.join(", "),
+                        profile: Some(Box::new(counting_file_rows(profile.clone(), opened))),
+                    })?;
             profile.unavailable = unavailable;
             first = Some(First {
                 dtypes: whole.columns().iter().map(|c| c.dtype().clone()).collect(),
