@@ -40,12 +40,12 @@ pub fn server_message(body: &str) -> String {
     match message {
         Some(m) => m.to_string(),
         None if body.trim().is_empty() => "no message".into(),
-        None => preview(body),
+        None => excerpt(body),
     }
 }
 
-/// The first 120 characters of a text, marked when cut.
-pub fn preview(text: &str) -> String {
+/// The first 120 characters of a text, marked when cut: what an error quotes of a reply.
+pub fn excerpt(text: &str) -> String {
     let t = text.trim();
     match t.char_indices().nth(120) {
         Some((i, _)) => format!("{}…", &t[..i]),

@@ -3,7 +3,7 @@
 use mrflow::cache::{DiskEntry, DiskTier, StoredKind};
 
 use mrflow::config::Config;
-use mrflow::data::preview::preview_lines;
+use mrflow::data::first_rows::first_rows_table;
 use mrflow::dirs::Dirs;
 use mrflow::format::{bytes, duration, grouped};
 use mrflow::reference::Reference;
@@ -91,7 +91,7 @@ pub fn run(action: &CacheAction) -> Result<(), Failure> {
                     grouped(frame.height() as f64),
                     frame.width()
                 );
-                for line in preview_lines(&frame, 20) {
+                for line in first_rows_table(&frame, 20) {
                     println!("{line}");
                 }
             } else {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::sse::SseParser;
 use super::{Answer, ApiKey, LlmError, Usage};
-use crate::net::{preview, root_cause, server_message};
+use crate::net::{excerpt, root_cause, server_message};
 
 /// The longest wait between attempts, whatever `Retry-After` says.
 const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -208,10 +208,10 @@ impl Endpoint {
                 .map_err(|_| self.timed_out())?
                 .map_err(|e| self.malformed(format!("the answer could not be read: {}", root_cause(&e))))?;
             let value: Value = serde_json::from_str(&text).map_err(|_| {
-                self.malformed(format!("the answer is not {}; it begins {:?}", D::WHAT, preview(&text)))
+                self.malformed(format!("the answer is not {}; it begins {:?}", D::WHAT, excerpt(&text)))
             })?;
             let (content, reported) =
-                D::whole(&value).map_err(|m| self.malformed(format!("{m}; it begins {:?}", preview(&text))))?;
+                D::whole(&value).map_err(|m| self.malformed(format!("{m}; it begins {:?}", excerpt(&text))))?;
             on_text(&content);
             return Ok(Answer {
                 text: content,
@@ -281,7 +281,7 @@ pub(super) fn until_cancelled(
 /// A streamed event's data as JSON, or why it is not.
 pub(super) fn event_json(data: &str, what: &str) -> Result<Value, String> {
     let value: Value = serde_json::from_str(data)
-        .map_err(|_| format!("the stream carried something other than {what}: {:?}", preview(data)))?;
+        .map_err(|_| format!("the stream carried something other than {what}: {:?}", excerpt(data)))?;
     if value.get("error").is_some_and(|e| !e.is_null()) {
         return Err(format!("the stream reported an error: {}", server_message(data)));
     }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::insight::{Insight, NewInsight};
 use super::{Candidate, InsightStore, MemoryError, Scope};
-use crate::net::{block_on, preview, root_cause, server_message};
+use crate::net::{block_on, excerpt, root_cause, server_message};
 use crate::secret::ApiKey;
 
 pub struct Mem0Memory {
@@ -107,7 +107,7 @@ impl Mem0Memory {
         if text.trim().is_empty() {
             return Ok(Value::Null);
         }
-        serde_json::from_str(&text).map_err(|_| fail(format!("the answer is not JSON; it begins {:?}", preview(&text))))
+        serde_json::from_str(&text).map_err(|_| fail(format!("the answer is not JSON; it begins {:?}", excerpt(&text))))
     }
 }
 

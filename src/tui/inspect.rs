@@ -4,12 +4,12 @@
 
 use super::app::Action;
 use crate::cache::{ResultStore, StoredValue};
-use crate::data::preview::preview_lines;
+use crate::data::first_rows::first_rows_table;
 use crate::format::grouped;
 use crate::reference::Reference;
 
 /// Rows of a dataset shown in the inspector.
-const PREVIEW_ROWS: usize = 200;
+const FIRST_ROWS: usize = 200;
 
 pub fn inspect(store: &ResultStore, reference: &Reference) -> Action {
     let Some(value) = store.peek(reference) else {
@@ -17,7 +17,7 @@ pub fn inspect(store: &ResultStore, reference: &Reference) -> Action {
     };
     let (title, lines) = match value {
         StoredValue::Dataset(d) => {
-            let lines = preview_lines(&d.frame, PREVIEW_ROWS);
+            let lines = first_rows_table(&d.frame, FIRST_ROWS);
             let title = match &d.profile.grouped {
                 // A file read in batches is held as its sums by key.
                 Some(_) => format!(

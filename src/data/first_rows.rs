@@ -3,7 +3,7 @@
 use polars::prelude::{AnyValue, DataFrame};
 
 /// The header and the first `rows` rows, columns right-aligned and separated by ` │ `.
-pub fn preview_lines(frame: &DataFrame, rows: usize) -> Vec<String> {
+pub fn first_rows_table(frame: &DataFrame, rows: usize) -> Vec<String> {
     let frame = frame.head(Some(rows));
     let columns = frame.columns();
     let cells: Vec<Vec<String>> = columns
@@ -54,7 +54,7 @@ mod tests {
     #[test]
     fn large_numbers_are_written_out() {
         let frame = df! { "revenue" => [179_460_012.25, 12.5] }.unwrap();
-        let lines = super::preview_lines(&frame, 10);
+        let lines = super::first_rows_table(&frame, 10);
         assert_eq!(lines[1].trim(), "179460012.25");
         assert_eq!(lines[2].trim(), "12.5");
     }
