@@ -183,9 +183,10 @@ pub struct ForecastChart {
     pub method: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
 #[strum(serialize_all = "lowercase")]
 pub enum CacheSort {
+    #[default]
     Newest,
     Size,
     Hits,
@@ -244,48 +245,69 @@ pub struct StepUi {
     pub stream: String,
 }
 
+/// The data as the TUI knows it.
+#[derive(Debug, Clone)]
+pub struct DataView {
+    /// How the header names it: the file, its size and rows.
+    pub label: String,
+    /// The data popup's lines (empty while loading).
+    pub lines: Vec<String>,
+    /// The file's columns, for mapping them in the data popup.
+    pub columns: Vec<DataColumn>,
+    /// The load's progress while the data loads: bytes read, the file's size, the stage.
+    pub progress: Option<(u64, u64, crate::data::Stage)>,
+    /// When the load began: the header shows the time it has taken.
+    pub load_started: std::time::Instant,
+}
+
+/// The Cache pane's list: the entries as last read, their order, the selected row, and
+/// the case-insensitive text it is narrowed to (reference, kind, producer).
+#[derive(Debug, Clone, Default)]
+pub struct CacheList {
+    pub entries: Vec<EntryInfo>,
+    pub sort: CacheSort,
+    pub row: usize,
+    pub filter: String,
+}
+
+/// The Context pane: the selected item, or the exact prompt and how far it is scrolled,
+/// and the text the items are narrowed to (key, source, priority, decision).
+#[derive(Debug, Clone, Default)]
+pub struct ContextList {
+    pub row: usize,
+    pub show_prompt: bool,
+    pub prompt_scroll: u16,
+    pub filter: String,
+}
+
+/// Everything the screen shows, by concept; `update` is the only writer.
 pub struct AppState {
     pub flow: Arc<Flow>,
-    /// The data as the header names it: the file, its size and rows.
-    pub data_label: String,
+    pub data: DataView,
     pub phase: Phase,
     pub snapshot: Option<FlowSnapshot>,
     /// One per step of the flow, in its order.
     pub steps: Vec<StepUi>,
+    /// The selected step.
+    pub step: usize,
     pub ledger: Option<LedgerView>,
     /// The model's prompt-cache rules, for what of a stable prefix a cache would keep.
     pub cache_rule: crate::models::CacheRule,
-    pub cache: Vec<EntryInfo>,
-    pub cache_sort: CacheSort,
+    pub cache_list: CacheList,
+    pub context_list: ContextList,
     pub focus: Pane,
-    pub step: usize,
-    pub context_row: usize,
-    pub cache_row: usize,
-    pub show_prompt: bool,
-    pub prompt_scroll: u16,
-    pub popup: Option<Popup>,
-    /// The data popup's lines (empty while loading).
-    pub data_lines: Vec<String>,
-    /// The file's columns, for mapping them in the data popup.
-    pub data_columns: Vec<DataColumn>,
-    pub status: String,
-    pub spinner: usize,
-    pub hitboxes: Hitboxes,
-    pub quit: bool,
     /// The focused pane fills the screen.
     pub zoom: bool,
     pub report_scroll: u16,
-    /// Case-insensitive text the Cache list is narrowed to: reference, kind, producer.
-    pub cache_filter: String,
-    /// The same for the Context list: item key, source, priority, decision.
-    pub context_filter: String,
     /// The pane whose filter is being typed.
     pub editing_filter: Option<Pane>,
-    /// The load's progress while the data loads: bytes read, the file's size, the stage.
-    pub load_progress: Option<(u64, u64, crate::data::Stage)>,
-    /// When the load began, and when the current run began: the header shows elapsed time.
-    pub load_started: std::time::Instant,
+    pub popup: Option<Popup>,
+    pub status: String,
+    pub spinner: usize,
+    /// When the current run began: the header shows elapsed time.
     pub run_started: Option<std::time::Instant>,
+    pub hitboxes: Hitboxes,
+    pub quit: bool,
 }
 
 impl AppState {
@@ -302,49 +324,45 @@ impl AppState {
             .collect();
         AppState {
             flow,
-            data_label,
+            data: DataView {
+                label: data_label,
+                lines: Vec::new(),
+                columns: Vec::new(),
+                progress: None,
+                load_started: std::time::Instant::now(),
+            },
             phase: Phase::Loading,
             snapshot: None,
             steps,
+            step: 0,
             ledger: None,
             cache_rule: Default::default(),
-            cache: Vec::new(),
-            cache_sort: CacheSort::Newest,
+            cache_list: CacheList::default(),
+            context_list: ContextList::default(),
             focus: Pane::Flow,
-            step: 0,
-            context_row: 0,
-            cache_row: 0,
-            show_prompt: false,
-            prompt_scroll: 0,
-            popup: None,
-            data_lines: Vec::new(),
-            data_columns: Vec::new(),
-            status: "loading data…".into(),
-            spinner: 0,
-            hitboxes: Hitboxes::default(),
-            quit: false,
             zoom: false,
             report_scroll: 0,
-            cache_filter: String::new(),
-            context_filter: String::new(),
             editing_filter: None,
-            load_progress: None,
-            load_started: std::time::Instant::now(),
+            popup: None,
+            status: "loading data…".into(),
+            spinner: 0,
             run_started: None,
+            hitboxes: Hitboxes::default(),
+            quit: false,
         }
     }
 
     fn filter_mut(&mut self, pane: Pane) -> Option<&mut String> {
         match pane {
-            Pane::Cache => Some(&mut self.cache_filter),
-            Pane::Context => Some(&mut self.context_filter),
+            Pane::Cache => Some(&mut self.cache_list.filter),
+            Pane::Context => Some(&mut self.context_list.filter),
             _ => None,
         }
     }
 
     /// The selected step's context items the filter lets through.
     pub fn visible_items(&self) -> Vec<&ItemDecision> {
-        let needle = self.context_filter.to_lowercase();
+        let needle = self.context_list.filter.to_lowercase();
         self.shown_context(self.step).map_or_else(Vec::new, |c| {
             c.decisions
                 .iter()
@@ -439,9 +457,10 @@ impl AppState {
     /// Cache entries in the chosen order.
     /// The cache entries the filter lets through, in the chosen order.
     pub fn sorted_cache(&self) -> Vec<&EntryInfo> {
-        let needle = self.cache_filter.to_lowercase();
+        let needle = self.cache_list.filter.to_lowercase();
         let mut list: Vec<&EntryInfo> = self
-            .cache
+            .cache_list
+            .entries
             .iter()
             .filter(|e| {
                 needle.is_empty()
@@ -450,7 +469,7 @@ impl AppState {
                     || e.producer.to_lowercase().contains(&needle)
             })
             .collect();
-        match self.cache_sort {
+        match self.cache_list.sort {
             CacheSort::Newest => list.sort_by_key(|e| e.age),
             CacheSort::Size => list.sort_by_key(|e| std::cmp::Reverse(e.bytes)),
             CacheSort::Hits => list.sort_by_key(|e| std::cmp::Reverse(e.hits)),
@@ -464,7 +483,7 @@ impl AppState {
     }
 
     pub fn selected_item(&self) -> Option<&ItemDecision> {
-        self.visible_items().get(self.context_row).copied()
+        self.visible_items().get(self.context_list.row).copied()
     }
 
     /// Re-evaluates the selected step after a tuning change: what-if if it differs from the
@@ -524,15 +543,15 @@ impl AppState {
                 let new = clamp(self.step, self.flow.steps().len());
                 if new != self.step {
                     self.step = new;
-                    self.context_row = 0;
-                    self.prompt_scroll = 0;
+                    self.context_list.row = 0;
+                    self.context_list.prompt_scroll = 0;
                 }
             }
-            Pane::Cache => self.cache_row = clamp(self.cache_row, self.sorted_cache().len()),
-            Pane::Context if self.show_prompt => {
-                self.prompt_scroll = (self.prompt_scroll as isize + delta).max(0) as u16;
+            Pane::Cache => self.cache_list.row = clamp(self.cache_list.row, self.sorted_cache().len()),
+            Pane::Context if self.context_list.show_prompt => {
+                self.context_list.prompt_scroll = (self.context_list.prompt_scroll as isize + delta).max(0) as u16;
             }
-            Pane::Context => self.context_row = clamp(self.context_row, self.context_len()),
+            Pane::Context => self.context_list.row = clamp(self.context_list.row, self.context_len()),
             Pane::Report => {
                 self.report_scroll = (self.report_scroll as isize + delta).clamp(0, u16::MAX as isize) as u16
             }
@@ -574,8 +593,8 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             _ => false,
         };
         if handled {
-            state.cache_row = 0;
-            state.context_row = 0;
+            state.cache_list.row = 0;
+            state.context_list.row = 0;
             return vec![];
         }
     }
@@ -672,7 +691,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
         }
         Action::Open if state.focus == Pane::Cache => {
-            if let Some(e) = state.sorted_cache().get(state.cache_row) {
+            if let Some(e) = state.sorted_cache().get(state.cache_list.row) {
                 return vec![Effect::Inspect(e.reference)];
             }
         }
@@ -697,14 +716,14 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             _ => state.status = "/ filters the Cache (3) and Context (4) lists".into(),
         },
         Action::TogglePrompt => {
-            state.show_prompt = !state.show_prompt;
-            state.prompt_scroll = 0;
+            state.context_list.show_prompt = !state.context_list.show_prompt;
+            state.context_list.prompt_scroll = 0;
         }
         Action::Help => state.popup = Some(Popup::Help(Help::default())),
         Action::Export => return vec![Effect::Export],
         Action::SaveOverrides => return vec![Effect::SaveOverrides],
         Action::Evict if state.focus == Pane::Cache => {
-            if let Some(e) = state.sorted_cache().get(state.cache_row) {
+            if let Some(e) = state.sorted_cache().get(state.cache_list.row) {
                 let what = match e.kind {
                     crate::cache::EntryKind::Dataset => {
                         format!("the dataset {} (the next run reads the file again)", e.producer)
@@ -719,8 +738,8 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         }
         Action::Evict | Action::ScrollLeft | Action::ScrollRight => {}
         Action::SortCache => {
-            state.cache_sort = cycled(state.cache_sort, true);
-            state.cache_row = 0;
+            state.cache_list.sort = cycled(state.cache_list.sort, true);
+            state.cache_list.row = 0;
         }
         Action::Memory => return vec![Effect::Memory(state.step)],
         Action::Char(_) | Action::Backspace => {}
@@ -734,13 +753,13 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
         Action::Tick => state.spinner = state.spinner.wrapping_add(1),
         Action::LoadProgress { read, total, stage } => {
             state.spinner = state.spinner.wrapping_add(1);
-            state.load_progress = Some((read, total, stage));
+            state.data.progress = Some((read, total, stage));
         }
         Action::Loaded { data, mapping, columns } => {
             state.phase = Phase::Ready;
-            state.data_label = data;
-            state.data_lines = mapping;
-            state.data_columns = columns;
+            state.data.label = data;
+            state.data.lines = mapping;
+            state.data.columns = columns;
             state.status = "data loaded · D shows how its columns map".into();
         }
         Action::LoadFailed {
@@ -749,12 +768,12 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             columns,
         } => {
             state.status = message.clone();
-            state.data_columns = columns;
+            state.data.columns = columns;
             // A file that was read but cannot be mapped opens the data popup on the problem.
             if let Some(lines) = mapping {
                 let mut all = vec![message.clone(), String::new()];
                 all.extend(lines);
-                state.data_lines = all;
+                state.data.lines = all;
                 state.popup = Some(DataMapping::open(state));
             }
             state.phase = Phase::Failed(message);
@@ -783,11 +802,14 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                     state.steps[i].what_if = None;
                 }
             }
-            state.context_row = state.context_row.min(state.context_len().saturating_sub(1));
+            state.context_list.row = state.context_list.row.min(state.context_len().saturating_sub(1));
         }
         Action::CacheEntries(entries) => {
-            state.cache = entries;
-            state.cache_row = state.cache_row.min(state.cache.len().saturating_sub(1));
+            state.cache_list.entries = entries;
+            state.cache_list.row = state
+                .cache_list
+                .row
+                .min(state.cache_list.entries.len().saturating_sub(1));
         }
         Action::Ledger(ledger) => state.ledger = Some(ledger),
         Action::WhatIf { step, result } => state.steps[step].what_if = Some(result),
@@ -866,7 +888,7 @@ fn click(state: &mut AppState, column: u16, row: u16) -> Vec<Effect> {
     state.focus = pane;
     if let Some((i, _)) = state.hitboxes.nodes.iter().find(|(_, r)| r.contains(column, row)) {
         state.step = *i;
-        state.context_row = 0;
+        state.context_list.row = 0;
         return vec![];
     }
     let top = state
@@ -879,8 +901,10 @@ fn click(state: &mut AppState, column: u16, row: u16) -> Vec<Effect> {
         let index = (row - top) as usize;
         match pane {
             Pane::Budgets if index < state.flow.steps().len() => state.step = index,
-            Pane::Cache if index < state.sorted_cache().len() => state.cache_row = index,
-            Pane::Context if !state.show_prompt && index < state.context_len() => state.context_row = index,
+            Pane::Cache if index < state.sorted_cache().len() => state.cache_list.row = index,
+            Pane::Context if !state.context_list.show_prompt && index < state.context_len() => {
+                state.context_list.row = index
+            }
             _ => {}
         }
     }
@@ -1095,7 +1119,7 @@ mod tests {
     #[test]
     fn evicting_asks_first() {
         let mut s = ran();
-        s.cache = vec![crate::cache::EntryInfo {
+        s.cache_list.entries = vec![crate::cache::EntryInfo {
             reference: Reference::of_parts([b"x".as_slice()]),
             kind: crate::cache::EntryKind::Dataset,
             bytes: 10,
@@ -1238,7 +1262,7 @@ mod tests {
         update(&mut s, Action::PriorityNext);
         assert!(s.steps[0].tuning.priority_overrides.contains_key("data_profile"));
         update(&mut s, Action::Close);
-        assert_eq!(s.context_filter, "");
+        assert_eq!(s.context_list.filter, "");
         assert_eq!(s.visible_items().len(), 5);
         // In a pane without a list it only says where it works.
         update(&mut s, Action::FocusFlow);
@@ -1324,8 +1348,8 @@ mod tests {
             },
         );
         // It opens on the problem, on the first column without a role.
-        assert_eq!(s.data_lines[0], "x.csv: missing `brand`");
-        assert_eq!(s.data_lines[2], "COLUMN  TYPE  ROLE");
+        assert_eq!(s.data.lines[0], "x.csv: missing `brand`");
+        assert_eq!(s.data.lines[2], "COLUMN  TYPE  ROLE");
         assert!(matches!(
             s.popup,
             Some(Popup::Data(DataMapping {

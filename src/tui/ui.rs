@@ -109,7 +109,7 @@ fn elapsed(since: std::time::Instant) -> String {
 fn loading(state: &AppState) -> String {
     use crate::data::Stage;
     let mb = |b: u64| format!("{:.0} MB", b as f64 / 1e6);
-    match state.load_progress {
+    match state.data.progress {
         Some((read, total, stage @ (Stage::Reading | Stage::Batches))) if total > 0 => {
             let fraction = (read as f64 / total as f64).clamp(0.0, 1.0);
             let filled = (fraction * 10.0).round() as usize;
@@ -120,14 +120,14 @@ fn loading(state: &AppState) -> String {
                 "░".repeat(10 - filled),
                 fraction * 100.0,
                 mb(total),
-                elapsed(state.load_started)
+                elapsed(state.data.load_started)
             )
         }
         Some((_, _, Stage::Querying)) => format!(
             "querying the warehouse: it sums where the data is · {} · x cancels",
-            elapsed(state.load_started)
+            elapsed(state.data.load_started)
         ),
-        Some((_, total, _)) => format!("parsing {} · {}", mb(total), elapsed(state.load_started)),
+        Some((_, total, _)) => format!("parsing {} · {}", mb(total), elapsed(state.data.load_started)),
         None => "loading".to_string(),
     }
 }
@@ -248,7 +248,7 @@ fn header<'a>(state: &AppState, theme: &Theme, width: u16) -> Line<'a> {
         }
         _ => {}
     }
-    parts.push((format!(" │ {}", state.data_label), theme.header, 2));
+    parts.push((format!(" │ {}", state.data.label), theme.header, 2));
     let used =
         |parts: &[(String, ratatui::style::Style, u8)]| parts.iter().map(|(t, _, _)| t.chars().count()).sum::<usize>();
     for drop in [1, 2, 3, 4, 5] {

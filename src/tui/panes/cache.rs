@@ -27,17 +27,17 @@ impl Widget for &CachePane<'_> {
         let (state, theme) = (self.state, self.theme);
         let border = if self.focused { theme.border_focus } else { theme.border };
         let shown = state.sorted_cache();
-        let count = if state.cache_filter.is_empty() && state.editing_filter.is_none() {
-            format!("{} entries", state.cache.len())
+        let count = if state.cache_list.filter.is_empty() && state.editing_filter.is_none() {
+            format!("{} entries", state.cache_list.entries.len())
         } else {
             format!(
                 "{} of {} entries · {}",
                 shown.len(),
-                state.cache.len(),
+                state.cache_list.entries.len(),
                 filter_label(state, crate::tui::app::Pane::Cache)
             )
         };
-        let title = format!(" 4 Cache · {count} · sort {} ", state.cache_sort.label());
+        let title = format!(" 4 Cache · {count} · sort {} ", state.cache_list.sort.label());
         let block = Block::bordered()
             .border_style(border)
             .title(title)
@@ -82,7 +82,7 @@ impl Widget for &CachePane<'_> {
         let mut table_state = TableState::default().with_selected(if state.sorted_cache().is_empty() {
             None
         } else {
-            Some(state.cache_row)
+            Some(state.cache_list.row)
         });
         StatefulWidget::render(table, area, buf, &mut table_state);
     }
@@ -91,8 +91,8 @@ impl Widget for &CachePane<'_> {
 /// `/text▏` while typing, `filter "text"` once kept.
 pub fn filter_label(state: &AppState, pane: crate::tui::app::Pane) -> String {
     let text = match pane {
-        crate::tui::app::Pane::Cache => &state.cache_filter,
-        _ => &state.context_filter,
+        crate::tui::app::Pane::Cache => &state.cache_list.filter,
+        _ => &state.context_list.filter,
     };
     if state.editing_filter == Some(pane) {
         format!("/{text}▏")

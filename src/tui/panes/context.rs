@@ -27,7 +27,7 @@ impl Widget for &ContextPane<'_> {
         let border = if self.focused { theme.border_focus } else { theme.border };
         let ctx = state.shown_context(i);
         let what_if = if state.is_stale(i) { "what-if · " } else { "" };
-        let filter = if state.context_filter.is_empty() && state.editing_filter != Some(Pane::Context) {
+        let filter = if state.context_list.filter.is_empty() && state.editing_filter != Some(Pane::Context) {
             String::new()
         } else {
             format!("{} · ", super::cache::filter_label(state, Pane::Context))
@@ -42,7 +42,7 @@ impl Widget for &ContextPane<'_> {
             None => format!(" 2 Context · {filter}{} ", state.step_id(i)),
         };
         let strategy = ctx.map(|c| c.strategy.as_str()).unwrap_or_default();
-        let hint = if state.show_prompt {
+        let hint = if state.context_list.show_prompt {
             format!(" {strategy} · v items · ↑↓ scroll ")
         } else {
             format!(" {strategy} · v prompt · p/P priority ")
@@ -72,10 +72,10 @@ impl Widget for &ContextPane<'_> {
                 .render(area, buf);
             return;
         };
-        if state.show_prompt {
+        if state.context_list.show_prompt {
             Paragraph::new(ctx.prompt.as_str())
                 .wrap(Wrap { trim: false })
-                .scroll((state.prompt_scroll, 0))
+                .scroll((state.context_list.prompt_scroll, 0))
                 .block(block)
                 .render(area, buf);
             return;
@@ -136,7 +136,7 @@ impl Widget for &ContextPane<'_> {
             .header(Row::new(header).style(theme.dim))
             .block(block)
             .row_highlight_style(if self.focused { theme.selected } else { Style::new() });
-        let mut table_state = TableState::default().with_selected(Some(state.context_row));
+        let mut table_state = TableState::default().with_selected(Some(state.context_list.row));
         StatefulWidget::render(table, area, buf, &mut table_state);
     }
 }

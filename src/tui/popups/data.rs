@@ -24,14 +24,14 @@ impl DataMapping {
     /// The data popup, on the first column without a role (the likeliest to need one); a
     /// note while the data still loads.
     pub fn open(state: &AppState) -> Popup {
-        if state.data_lines.is_empty() {
+        if state.data.lines.is_empty() {
             return Popup::Inspector(Inspector::new(
                 "Data".into(),
                 vec!["The data is still loading.".to_string()],
                 0,
             ));
         }
-        let column = state.data_columns.iter().position(|c| c.role.is_none()).unwrap_or(0);
+        let column = state.data.columns.iter().position(|c| c.role.is_none()).unwrap_or(0);
         Popup::Data(DataMapping {
             scroll: 0,
             column,
@@ -53,12 +53,12 @@ impl DataMapping {
                 match &mut self.picking {
                     // The roles, and "none" after them.
                     Some(r) => *r = step(*r, pickable_roles().len() + 1),
-                    None => self.column = step(self.column, state.data_columns.len()),
+                    None => self.column = step(self.column, state.data.columns.len()),
                 }
                 Reply::Stay(vec![])
             }
             Action::Open => {
-                let Some(c) = state.data_columns.get(self.column) else {
+                let Some(c) = state.data.columns.get(self.column) else {
                     return Reply::Stay(vec![]);
                 };
                 let roles = pickable_roles();
@@ -89,7 +89,7 @@ impl DataMapping {
     /// the roles for the chosen one), then the file's profile.
     pub(super) fn draw(&self, frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         let mut lines: Vec<Line<'static>> = Vec::new();
-        let mut profile: &[String] = &state.data_lines;
+        let mut profile: &[String] = &state.data.lines;
         if let Phase::Failed(message) = &state.phase {
             lines.push(Line::styled(message.clone(), theme.warn));
             lines.push(Line::default());
@@ -113,14 +113,14 @@ impl DataMapping {
                     theme.title,
                 ));
                 let first = lines.len();
-                for (i, c) in state.data_columns.iter().enumerate() {
+                for (i, c) in state.data.columns.iter().enumerate() {
                     let text = format!("{:<28} {:<8} {}", c.name, c.kind, c.role.as_deref().unwrap_or("-"));
                     lines.push(choice(i == self.column, text));
                 }
                 first + self.column
             }
             Some(r) => {
-                let name = state.data_columns.get(self.column).map_or("", |c| c.name.as_str());
+                let name = state.data.columns.get(self.column).map_or("", |c| c.name.as_str());
                 lines.push(Line::styled(
                     format!("Read `{name}` as: ↑↓ choose · Enter applies and runs again · Esc back"),
                     theme.title,
