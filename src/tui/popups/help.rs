@@ -4,7 +4,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 
-use super::{Reply, scrolled, show};
+use super::{Reply, scrolling, show};
 use crate::tui::action::Action;
 use crate::tui::app::AppState;
 use crate::tui::keymap::Keymap;
@@ -17,11 +17,7 @@ pub struct Help {
 
 impl Help {
     pub(super) fn handle(&mut self, action: &Action) -> Reply {
-        if scrolled(&mut self.scroll, action) {
-            Reply::Stay(vec![])
-        } else {
-            Reply::Unhandled
-        }
+        scrolling(&mut self.scroll, action)
     }
 
     pub(super) fn draw(&self, frame: &mut Frame, area: Rect, state: &AppState, keymap: &Keymap, theme: &Theme) {

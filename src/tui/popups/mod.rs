@@ -112,6 +112,15 @@ fn scrolled(scroll: &mut u16, action: &Action) -> bool {
     true
 }
 
+/// What a popup that only scrolls makes of an action: ↑↓, the wheel and pages move it.
+fn scrolling(scroll: &mut u16, action: &Action) -> Reply {
+    if scrolled(scroll, action) {
+        Reply::Stay(vec![])
+    } else {
+        Reply::Unhandled
+    }
+}
+
 /// Lines without styles.
 fn plain(lines: Vec<String>) -> Vec<Line<'static>> {
     lines.into_iter().map(Line::from).collect()
