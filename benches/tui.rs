@@ -15,7 +15,7 @@ use mrflow::context::Tokenizer;
 use mrflow::data::load_file;
 use mrflow::engine::{Engine, Measure, RunReport};
 use mrflow::flow::Flow;
-use mrflow::tui::app::{Action, AppState, update};
+use mrflow::tui::app::{Action, AppState, Message, update};
 use mrflow::tui::event_loop::{forecast_chart, ledger_view, step_views};
 use mrflow::tui::keymap::Keymap;
 use mrflow::tui::theme::Theme;
@@ -45,14 +45,14 @@ fn state_after_run(flow: &str) -> AppState {
     let mut state = AppState::new(flow, "beverage_sales.csv".into());
     let views = step_views(&snapshot, &store);
     for action in [
-        Action::Loaded {
+        Message::Loaded {
             data: "beverage_sales.csv".into(),
             mapping: Vec::new(),
             columns: Vec::new(),
         },
-        Action::Snapshot(snapshot, views),
-        Action::CacheEntries(store.entries()),
-        Action::Ledger({
+        Message::Snapshot(snapshot, views),
+        Message::CacheEntries(store.entries()),
+        Message::Ledger({
             let mut ledger = ledger_view(&report);
             ledger.chart = forecast_chart(&report, &store);
             ledger

@@ -1,6 +1,7 @@
 //! What the user (or the engine) asks the TUI for. The user's actions have snake_case
-//! names a keymap binds (`"ctrl-r" = "rerun_step"`); the internal messages below them carry
-//! data from the terminal, the loader and the engine, and cannot be bound.
+//! names a keymap binds (`"ctrl-r" = "rerun_step"`), with their help line, default keys and
+//! footer hint on the variant; below them, the terminal's input (characters, the mouse) and
+//! [`Message`]s from the loader, the engine and the clock, which cannot be bound.
 
 use serde::{Deserialize, Serialize};
 use strum::{EnumMessage, EnumProperty};
@@ -170,7 +171,7 @@ pub enum Action {
     #[strum(message = "in an inspector: scroll right (a wide table)", props(keys = "]"))]
     ScrollRight,
 
-    // Internal messages: never bound to a key.
+    // Input from the terminal, and messages: never bound to a key.
     /// A character typed into a prompt (budget, filter).
     #[serde(skip)]
     Char(char),
@@ -183,18 +184,24 @@ pub enum Action {
     /// The mouse wheel over a screen cell.
     #[serde(skip)]
     Scroll { column: u16, row: u16, down: bool },
-    /// Time passed: spinners and elapsed times move on.
+    /// Data from the loader, the engine or the clock: reaches the state while a popup is
+    /// open, where keys wait.
     #[serde(skip)]
+    Message(Box<Message>),
+}
+
+/// What the loader, the engine and the clock tell the TUI: data for the state, never a key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    /// Time passed: spinners and elapsed times move on.
     Tick,
     /// How far the data's load has got: bytes read of the file's size, and the stage.
-    #[serde(skip)]
     LoadProgress {
         read: u64,
         total: u64,
         stage: crate::data::Stage,
     },
     /// The data is loaded.
-    #[serde(skip)]
     Loaded {
         data: String,
         /// The data popup's lines: the file's profile as `mrflow-tui data` prints it.
@@ -203,107 +210,47 @@ pub enum Action {
         columns: Vec<crate::tui::app::DataColumn>,
     },
     /// The data could not be loaded; with the file's profile when it was read but not mapped.
-    #[serde(skip)]
     LoadFailed {
         message: String,
         mapping: Option<Vec<String>>,
         columns: Vec<crate::tui::app::DataColumn>,
     },
     /// What the engine said.
-    #[serde(skip)]
     Engine(EngineEvent),
     /// The engine's state after an event, with each step's output as the panes show it.
-    #[serde(skip)]
     Snapshot(FlowSnapshot, Vec<Option<StepView>>),
     /// The cache's entries, for the Cache pane.
-    #[serde(skip)]
     CacheEntries(Vec<EntryInfo>),
     /// The finished run's ledger and report.
-    #[serde(skip)]
     Ledger(LedgerView),
     /// A step re-pruned with the tuned settings, before any rerun.
-    #[serde(skip)]
     WhatIf {
         step: usize,
         result: Result<PrunedContext, String>,
     },
     /// Lines for an inspector popup.
-    #[serde(skip)]
     Inspect { title: String, lines: Vec<String> },
     /// A message for the status line (a warning, a file written).
-    #[serde(skip)]
     Notice(String),
     /// The runs kept, oldest first, and what could not be read.
-    #[serde(skip)]
     HistoryLoaded {
         runs: Vec<crate::history::RunRecord>,
         warnings: Vec<String>,
     },
 }
 
+impl From<Message> for Action {
+    fn from(message: Message) -> Action {
+        Action::Message(Box::new(message))
+    }
+}
+
 impl Action {
-    /// Whether the action is a message from the engine, the loader or the clock rather than
-    /// the analyst's input: such messages reach the state while a popup is open, where keys
-    /// are held. Every variant is named here, so a new one is decided on, not dropped.
+    /// Whether the action is a [`Message`] from the engine, the loader or the clock rather
+    /// than the analyst's input: messages reach the state while a popup is open, where keys
+    /// wait. The type decides, so a new message cannot be held back by mistake.
     pub fn is_internal(&self) -> bool {
-        match self {
-            Action::Tick
-            | Action::LoadProgress { .. }
-            | Action::Loaded { .. }
-            | Action::LoadFailed { .. }
-            | Action::Engine(_)
-            | Action::Snapshot(..)
-            | Action::CacheEntries(_)
-            | Action::Ledger(_)
-            | Action::WhatIf { .. }
-            | Action::Inspect { .. }
-            | Action::Notice(_)
-            | Action::HistoryLoaded { .. } => true,
-            Action::Char(_)
-            | Action::Backspace
-            | Action::Click { .. }
-            | Action::Scroll { .. }
-            | Action::Quit
-            | Action::Help
-            | Action::Close
-            | Action::FocusNext
-            | Action::FocusPrev
-            | Action::FocusFlow
-            | Action::FocusBudgets
-            | Action::FocusCache
-            | Action::FocusContext
-            | Action::FocusReport
-            | Action::Zoom
-            | Action::Up
-            | Action::Down
-            | Action::Top
-            | Action::Bottom
-            | Action::PageUp
-            | Action::PageDown
-            | Action::BudgetUp
-            | Action::BudgetDown
-            | Action::EditBudget
-            | Action::PriorityNext
-            | Action::PriorityPrev
-            | Action::StrategyNext
-            | Action::RerunStep
-            | Action::RerunAll
-            | Action::Cancel
-            | Action::Open
-            | Action::TogglePrompt
-            | Action::Export
-            | Action::SaveOverrides
-            | Action::Evict
-            | Action::SortCache
-            | Action::Memory
-            | Action::DataInfo
-            | Action::History
-            | Action::Evals
-            | Action::Compare
-            | Action::Filter
-            | Action::ScrollLeft
-            | Action::ScrollRight => false,
-        }
+        matches!(self, Action::Message(_))
     }
 
     /// The help popup's line: the variant's `message`.

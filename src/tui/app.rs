@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use strum::VariantArray;
 
-pub use super::action::Action;
+pub use super::action::{Action, Message};
 pub use super::popups::Popup;
 use super::popups::{self, BudgetInput, ConfirmEvict, DataMapping, Help, History, Inspector, StepDetail};
 use crate::cache::EntryInfo;
@@ -563,7 +563,8 @@ impl AppState {
 const PAGE: isize = 10;
 
 /// Applies an action; returns what the event loop must do.
-pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
+pub fn update(state: &mut AppState, action: impl Into<Action>) -> Vec<Effect> {
+    let action = action.into();
     // Typing a filter takes characters until Enter keeps it or Esc clears it.
     if let Some(pane) = state.editing_filter {
         let handled = match &action {
@@ -750,19 +751,31 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 state.move_selection(if down { 1 } else { -1 });
             }
         }
-        Action::Tick => state.spinner = state.spinner.wrapping_add(1),
-        Action::LoadProgress { read, total, stage } => {
+        Action::DataInfo => state.popup = Some(DataMapping::open(state)),
+        Action::History => return vec![Effect::History],
+        Action::Evals => return vec![Effect::Evals],
+        Action::Compare => state.status = "c compares runs in the history: press H first".into(),
+        Action::Message(message) => return receive(state, *message),
+    }
+    vec![]
+}
+
+/// Applies what the loader, the engine or the clock said.
+fn receive(state: &mut AppState, message: Message) -> Vec<Effect> {
+    match message {
+        Message::Tick => state.spinner = state.spinner.wrapping_add(1),
+        Message::LoadProgress { read, total, stage } => {
             state.spinner = state.spinner.wrapping_add(1);
             state.data.progress = Some((read, total, stage));
         }
-        Action::Loaded { data, mapping, columns } => {
+        Message::Loaded { data, mapping, columns } => {
             state.phase = Phase::Ready;
             state.data.label = data;
             state.data.lines = mapping;
             state.data.columns = columns;
             state.status = "data loaded · D shows how its columns map".into();
         }
-        Action::LoadFailed {
+        Message::LoadFailed {
             message,
             mapping,
             columns,
@@ -778,11 +791,7 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
             state.phase = Phase::Failed(message);
         }
-        Action::DataInfo => state.popup = Some(DataMapping::open(state)),
-        Action::History => return vec![Effect::History],
-        Action::Evals => return vec![Effect::Evals],
-        Action::Compare => state.status = "c compares runs in the history: press H first".into(),
-        Action::HistoryLoaded { runs, warnings } => {
+        Message::HistoryLoaded { runs, warnings } => {
             if !warnings.is_empty() {
                 state.status = warnings.join("; ");
             }
@@ -792,8 +801,8 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
                 state.popup = Some(Popup::History(History::new(runs)));
             }
         }
-        Action::Engine(event) => return engine_event(state, event),
-        Action::Snapshot(snapshot, views) => {
+        Message::Engine(event) => return engine_event(state, event),
+        Message::Snapshot(snapshot, views) => {
             state.snapshot = Some(snapshot);
             for (i, view) in views.into_iter().enumerate() {
                 state.steps[i].view = view;
@@ -804,21 +813,21 @@ pub fn update(state: &mut AppState, action: Action) -> Vec<Effect> {
             }
             state.context_list.row = state.context_list.row.min(state.context_len().saturating_sub(1));
         }
-        Action::CacheEntries(entries) => {
+        Message::CacheEntries(entries) => {
             state.cache_list.entries = entries;
             state.cache_list.row = state
                 .cache_list
                 .row
                 .min(state.cache_list.entries.len().saturating_sub(1));
         }
-        Action::Ledger(ledger) => state.ledger = Some(ledger),
-        Action::WhatIf { step, result } => state.steps[step].what_if = Some(result),
-        Action::Inspect { title, lines } => {
+        Message::Ledger(ledger) => state.ledger = Some(ledger),
+        Message::WhatIf { step, result } => state.steps[step].what_if = Some(result),
+        Message::Inspect { title, lines } => {
             // A dataset's table keeps its header in view while its rows scroll.
             let pinned = usize::from(title.starts_with("dataset "));
             state.popup = Some(Popup::Inspector(Inspector::new(title, lines, pinned)))
         }
-        Action::Notice(text) => state.status = text,
+        Message::Notice(text) => state.status = text,
     }
     vec![]
 }
@@ -963,7 +972,7 @@ mod tests {
         let mut s = AppState::new(flow.clone(), "sample".into());
         update(
             &mut s,
-            Action::Loaded {
+            Message::Loaded {
                 data: "sample.csv".into(),
                 mapping: vec!["File    sample.csv".into()],
                 columns: vec![],
@@ -1027,7 +1036,7 @@ mod tests {
         let step = s.flow.step(1).clone();
         update(
             &mut s,
-            Action::WhatIf {
+            Message::WhatIf {
                 step: 1,
                 result: Ok(pruned(&step, 550, Strategy::ProgressivePruning, 600)),
             },
@@ -1106,7 +1115,7 @@ mod tests {
         shown_important.decisions[2].priority = Priority::Important;
         update(
             &mut s,
-            Action::WhatIf {
+            Message::WhatIf {
                 step: 3,
                 result: Ok(shown_important),
             },
@@ -1213,7 +1222,7 @@ mod tests {
         assert_eq!(s.popup, Some(Popup::StepDetail(StepDetail { step: 1, scroll: 0 })));
         update(&mut s, Action::PageDown);
         assert_eq!(s.popup, Some(Popup::StepDetail(StepDetail { step: 1, scroll: 10 })));
-        let event = |e| Action::Engine(e);
+        let event = |e| Message::Engine(e);
         update(
             &mut s,
             event(EngineEvent::StepStarted {
@@ -1308,7 +1317,7 @@ mod tests {
         ));
         update(
             &mut s,
-            Action::LoadFailed {
+            Message::LoadFailed {
                 message: "x.csv: file not found".into(),
                 mapping: None,
                 columns: vec![],
@@ -1330,7 +1339,7 @@ mod tests {
         update(&mut s, Action::Close);
         update(
             &mut s,
-            Action::LoadFailed {
+            Message::LoadFailed {
                 message: "x.csv: missing `brand`".into(),
                 mapping: Some(vec!["COLUMN  TYPE  ROLE".into()]),
                 columns: vec![

@@ -9,7 +9,7 @@ use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind, KeyModifiers, 
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use super::app::{Action, AppState, Effect, ForecastChart, LedgerView, StepView, update};
+use super::app::{Action, AppState, Effect, ForecastChart, LedgerView, Message, StepView, update};
 use super::keymap::Keymap;
 use super::terminal;
 use super::theme::Theme;
@@ -173,40 +173,40 @@ pub async fn run(mut opts: TuiOptions) -> Result<(), String> {
                     let mapping = dataset.profile.render(&[]).lines().map(String::from).collect();
                     let columns = data_columns(&dataset.profile);
                     engine = Some(Running { handle, events: rx, dataset, store: session.store.clone() });
-                    Some(Action::Loaded { data: label, mapping, columns })
+                    Some(Message::Loaded { data: label, mapping, columns }.into())
                 }
                 Msg::Data(Err(e)) => {
                     let mapping = e.profile().map(|p| p.render(e.missing()).lines().map(String::from).collect());
                     let columns = e.profile().map(data_columns).unwrap_or_default();
-                    Some(Action::LoadFailed { message: e.to_string(), mapping, columns })
+                    Some(Message::LoadFailed { message: e.to_string(), mapping, columns }.into())
                 }
             },
             Some(event) = next_engine_event(&mut engine) => {
                 if let (Some(e), EngineEvent::RunFinished { .. }) = (&engine, &event) {
                     spawn_ledger(e, &session, tx.clone());
                 }
-                Some(Action::Engine(event))
+                Some(Message::Engine(event).into())
             },
             _ = ages.tick(), if engine.is_some() && state.popup.is_none()
                 && (!state.zoom || state.focus == super::app::Pane::Cache) => {
-                Some(Action::CacheEntries(session.store.entries()))
+                Some(Message::CacheEntries(session.store.entries()).into())
             }
-            _ = tick.tick(), if spinning => Some(if state.phase == super::app::Phase::Loading {
+            _ = tick.tick(), if spinning => Some(Action::from(if state.phase == super::app::Phase::Loading {
                 let (read, total, stage) = load_progress.snapshot();
-                Action::LoadProgress { read, total, stage }
+                Message::LoadProgress { read, total, stage }
             } else {
-                Action::Tick
-            }),
+                Message::Tick
+            })),
         };
         let Some(action) = action else { continue };
-        let is_engine_event = matches!(action, Action::Engine(_));
+        let is_engine_event = matches!(&action, Action::Message(m) if matches!(**m, Message::Engine(_)));
         // In order: the engine's state, the action, then what the cache's disk tier or
         // long-term memory could not do (a corrupt file, a full disk), as headless prints it
         // to stderr; follow-ups of each action after those.
         let mut queue = std::collections::VecDeque::new();
         if is_engine_event {
             if let Some(e) = &engine {
-                queue.push_back(snapshot_action(e));
+                queue.push_back(snapshot_message(e).into());
             }
         }
         queue.push_back(action);
@@ -233,7 +233,7 @@ pub async fn run(mut opts: TuiOptions) -> Result<(), String> {
                     continue;
                 }
                 if let Some(follow) = perform(effect, &engine, &state, &session) {
-                    queue.push_back(follow);
+                    queue.push_back(follow.into());
                 }
             }
         }
@@ -246,10 +246,10 @@ pub async fn run(mut opts: TuiOptions) -> Result<(), String> {
 }
 
 /// The engine's state as the panes need it.
-fn snapshot_action(e: &Running) -> Action {
+fn snapshot_message(e: &Running) -> Message {
     let snapshot = e.handle.snapshot();
     let views = step_views(&snapshot, &e.store);
-    Action::Snapshot(snapshot, views)
+    Message::Snapshot(snapshot, views)
 }
 
 /// Each step's last output, as the panes show it.
@@ -355,10 +355,12 @@ fn spawn_ledger(e: &Running, session: &Arc<Session>, tx: mpsc::UnboundedSender<M
         let report = session.finish_run(&dataset, &snapshot);
         let mut ledger = ledger_view(&report);
         ledger.chart = forecast_chart(&report, &session.store);
-        let _ = tx.send(Msg::Action(Action::Ledger(ledger)));
+        let _ = tx.send(Msg::Action(Message::Ledger(ledger).into()));
         let warnings = session.take_warnings();
         if !warnings.is_empty() {
-            let _ = tx.send(Msg::Action(Action::Notice(format!("warning: {}", warnings.join("; ")))));
+            let _ = tx.send(Msg::Action(
+                Message::Notice(format!("warning: {}", warnings.join("; "))).into(),
+            ));
         }
     });
 }
@@ -366,11 +368,11 @@ fn spawn_ledger(e: &Running, session: &Arc<Session>, tx: mpsc::UnboundedSender<M
 /// Does what `update` asked; may answer with a follow-up action.
 /// What the step would recall from long-term memory, and the newest stored insights. A Mem0
 /// backend answers over HTTP, so this blocks a worker thread, not the runtime.
-fn memory_view(e: &Running, state: &AppState, session: &Session, step: usize) -> Action {
+fn memory_view(e: &Running, state: &AppState, session: &Session, step: usize) -> Message {
     let def = state.flow.step(step);
     let title = format!("Memory · {}", def.id);
     let Some(memory) = &session.parts.memory else {
-        return Action::Inspect {
+        return Message::Inspect {
             title,
             lines: vec![
                 "Long-term memory is off or could not be opened.".into(),
@@ -418,11 +420,11 @@ fn memory_view(e: &Running, state: &AppState, session: &Session, step: usize) ->
         }
         Err(err) => lines.push(format!("Listing failed: {err}")),
     }
-    Action::Inspect { title, lines }
+    Message::Inspect { title, lines }
 }
 
 /// The newest eval of the flow, as `eval --show` prints it.
-fn evals_view(state: &AppState, session: &Session) -> Action {
+fn evals_view(state: &AppState, session: &Session) -> Message {
     let flow = state.flow.name();
     let kept = session
         .parts
@@ -430,24 +432,24 @@ fn evals_view(state: &AppState, session: &Session) -> Action {
         .as_ref()
         .and_then(|d| crate::eval::Eval::latest(&d.data, flow));
     match kept {
-        Some(Ok((path, eval))) => Action::Inspect {
+        Some(Ok((path, eval))) => Message::Inspect {
             title: format!("Eval · {}", path.file_name().unwrap_or_default().to_string_lossy()),
             lines: eval.table().lines().map(str::to_string).collect(),
         },
-        Some(Err(message)) => Action::Notice(message),
-        None => Action::Notice(format!(
+        Some(Err(message)) => Message::Notice(message),
+        None => Message::Notice(format!(
             "no eval of {flow} kept yet: `mrflow-tui eval --flow {flow} --llm openai --base-url URL --model M`"
         )),
     }
 }
 
-fn perform(effect: Effect, engine: &Option<Running>, state: &AppState, session: &Session) -> Option<Action> {
+fn perform(effect: Effect, engine: &Option<Running>, state: &AppState, session: &Session) -> Option<Message> {
     // These read what is kept on disk, engine or not.
     match effect {
         Effect::Evals => return Some(evals_view(state, session)),
         Effect::History => {
             let listing = session.runs();
-            return Some(Action::HistoryLoaded {
+            return Some(Message::HistoryLoaded {
                 runs: listing.runs,
                 warnings: listing.warnings,
             });
@@ -455,7 +457,7 @@ fn perform(effect: Effect, engine: &Option<Running>, state: &AppState, session: 
         _ => {}
     }
     let Some(e) = engine else {
-        return Some(Action::Notice("the data is not loaded yet".into()));
+        return Some(Message::Notice("the data is not loaded yet".into()));
     };
     match effect {
         Effect::Engine(command) => {
@@ -465,25 +467,27 @@ fn perform(effect: Effect, engine: &Option<Running>, state: &AppState, session: 
         Effect::WhatIf { step, settings } => {
             let id = &state.flow.step(step).id;
             let result = e.handle.what_if(id, &settings)?.map_err(|err| err.to_string());
-            Some(Action::WhatIf { step, result })
+            Some(Message::WhatIf { step, result })
         }
-        Effect::RefreshCache => Some(Action::CacheEntries(e.store.entries())),
+        Effect::RefreshCache => Some(Message::CacheEntries(e.store.entries())),
         Effect::Inspect(reference) => Some(super::inspect::inspect(&e.store, &reference)),
         Effect::Memory(step) => Some(memory_view(e, state, session, step)),
         Effect::Evict(reference) => {
             let gone = e.store.remove(&reference);
-            Some(Action::Notice(if gone {
+            Some(Message::Notice(if gone {
                 format!("evicted {}", reference.short())
             } else {
                 "already gone".into()
             }))
         }
-        Effect::Export => Some(Action::Notice(match session.export(&e.dataset, &e.handle.snapshot()) {
-            // The names first: a narrow status line still shows what was written.
-            Ok((name, dir)) => format!("exported {name}.md and .json to {}", dir.display()),
-            Err(err) => format!("export failed: {err}"),
-        })),
-        Effect::SaveOverrides => Some(Action::Notice(
+        Effect::Export => Some(Message::Notice(
+            match session.export(&e.dataset, &e.handle.snapshot()) {
+                // The names first: a narrow status line still shows what was written.
+                Ok((name, dir)) => format!("exported {name}.md and .json to {}", dir.display()),
+                Err(err) => format!("export failed: {err}"),
+            },
+        )),
+        Effect::SaveOverrides => Some(Message::Notice(
             match session.save_tuned_flow(state.steps.iter().map(|s| &s.tuning)) {
                 Ok(path) => format!("saved the tuned flow to {0}; run it with --flow {0}", path.display()),
                 Err(err) => format!("saving failed: {err}"),

@@ -2,7 +2,7 @@
 //! lists and its figures rounded as a reader wants them, a step output as its answer and
 //! exact prompt.
 
-use super::app::Action;
+use super::app::Message;
 use crate::cache::{ResultStore, StoredValue};
 use crate::data::first_rows::first_rows_table;
 use crate::format::grouped;
@@ -11,9 +11,9 @@ use crate::reference::Reference;
 /// Rows of a dataset shown in the inspector.
 const FIRST_ROWS: usize = 200;
 
-pub fn inspect(store: &ResultStore, reference: &Reference) -> Action {
+pub fn inspect(store: &ResultStore, reference: &Reference) -> Message {
     let Some(value) = store.peek(reference) else {
-        return Action::Notice(format!("{} is no longer cached", reference.short()));
+        return Message::Notice(format!("{} is no longer cached", reference.short()));
     };
     let (title, lines) = match value {
         StoredValue::Dataset(d) => {
@@ -74,7 +74,7 @@ pub fn inspect(store: &ResultStore, reference: &Reference) -> Action {
             s.text.lines().map(String::from).collect(),
         ),
     };
-    Action::Inspect { title, lines }
+    Message::Inspect { title, lines }
 }
 
 /// A number as a reader wants it: whole numbers as they are, others to two decimals, both

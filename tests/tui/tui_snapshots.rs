@@ -10,7 +10,7 @@ use mrflow::context::Tokenizer;
 use mrflow::data::load_file;
 use mrflow::engine::{Engine, Measure, RunReport};
 use mrflow::flow::Flow;
-use mrflow::tui::app::{Action, AppState, update};
+use mrflow::tui::app::{Action, AppState, Message, update};
 use mrflow::tui::event_loop::{forecast_chart, ledger_view, step_views};
 use mrflow::tui::keymap::Keymap;
 use mrflow::tui::theme::Theme;
@@ -56,15 +56,15 @@ fn after_run(flow: &str) -> (AppState, Arc<ResultStore>) {
     ledger.chart = forecast_chart(&report, &store);
     let mut state = AppState::new(flow, DATA.into());
     for action in [
-        Action::Loaded {
+        Message::Loaded {
             data: DATA.into(),
             mapping: Vec::new(),
             columns: Vec::new(),
         },
-        Action::Snapshot(snapshot, views),
-        Action::CacheEntries(entries),
-        Action::Ledger(ledger),
-        Action::Notice("run 1 completed in 123 ms".into()),
+        Message::Snapshot(snapshot, views),
+        Message::CacheEntries(entries),
+        Message::Ledger(ledger),
+        Message::Notice("run 1 completed in 123 ms".into()),
     ] {
         update(&mut state, action);
     }
@@ -171,7 +171,7 @@ fn tuning_shows_the_what_if_before_any_rerun() {
         .peek_step_output(&s.snapshot.as_ref().unwrap().steps[*step].output_ref.unwrap())
         .unwrap();
     let result = out.what_if(s.flow.step(*step), settings).map_err(|e| e.to_string());
-    update(&mut s, Action::WhatIf { step: *step, result });
+    update(&mut s, Message::WhatIf { step: *step, result });
     let screen = render(&mut s, 200, 50);
     assert!(screen.contains("what-if"), "{screen}");
     insta::assert_snapshot!(screen);
@@ -258,7 +258,7 @@ fn two_runs() -> (AppState, Vec<mrflow::history::RunRecord>) {
 #[test]
 fn run_history_at_every_size() {
     let (mut s, runs) = two_runs();
-    update(&mut s, Action::HistoryLoaded { runs, warnings: vec![] });
+    update(&mut s, Message::HistoryLoaded { runs, warnings: vec![] });
     for (w, h) in SIZES {
         let screen = render(&mut s, w, h);
         assert!(screen.contains("Runs · 2 kept"), "{screen}");
@@ -269,7 +269,7 @@ fn run_history_at_every_size() {
 #[test]
 fn compare_at_every_size() {
     let (mut s, runs) = two_runs();
-    update(&mut s, Action::HistoryLoaded { runs, warnings: vec![] });
+    update(&mut s, Message::HistoryLoaded { runs, warnings: vec![] });
     update(&mut s, Action::Compare);
     for (w, h) in SIZES {
         let screen = render(&mut s, w, h);
@@ -308,7 +308,7 @@ fn the_header_shows_load_progress() {
     let mut s = AppState::new(flow, "big.csv · loading…".into());
     update(
         &mut s,
-        Action::LoadProgress {
+        Message::LoadProgress {
             read: 42_000_000,
             total: 100_000_000,
             stage: mrflow::data::Stage::Reading,
@@ -318,7 +318,7 @@ fn the_header_shows_load_progress() {
     assert!(screen.contains("loading ▕████░░░░░░▏ 42% of 100 MB · "), "{screen}");
     update(
         &mut s,
-        Action::LoadProgress {
+        Message::LoadProgress {
             read: 100_000_000,
             total: 100_000_000,
             stage: mrflow::data::Stage::Parsing,
@@ -328,7 +328,7 @@ fn the_header_shows_load_progress() {
     // A large file parsed in batches: its bar again, for the bytes parsed.
     update(
         &mut s,
-        Action::LoadProgress {
+        Message::LoadProgress {
             read: 20_000_000,
             total: 100_000_000,
             stage: mrflow::data::Stage::Batches,
@@ -414,7 +414,7 @@ fn the_what_if_names_critical_figures_that_would_leave_the_prompt() {
         .peek_step_output(&s.snapshot.as_ref().unwrap().steps[*step].output_ref.unwrap())
         .unwrap();
     let result = out.what_if(s.flow.step(*step), settings).map_err(|e| e.to_string());
-    update(&mut s, Action::WhatIf { step: *step, result });
+    update(&mut s, Message::WhatIf { step: *step, result });
     let leaving = s.critical_facts_leaving(*step);
     assert!(!leaving.is_empty(), "{:?}", s.what_if_result(*step));
     let screen = render(&mut s, 200, 50);
@@ -464,7 +464,7 @@ fn the_data_popup_maps_a_column_in_place() {
         .to_string();
     update(
         &mut s,
-        Action::LoadFailed {
+        Message::LoadFailed {
             message: message.clone(),
             mapping: Some(vec![message, String::new(), "File    retail_export.csv".into()]),
             columns: vec![
