@@ -4,11 +4,9 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use mrflow::config::Config;
-use mrflow::dirs::Dirs;
 use mrflow::models::{CacheWrite, ModelCard, Provider, Tokenizer};
 
-use super::Failure;
+use super::{Failure, config_and_dirs};
 
 /// One entry as `models --json` prints it: field names are a stable interface.
 #[derive(Serialize)]
@@ -45,10 +43,7 @@ impl<'a> Entry<'a> {
 }
 
 pub fn run(json: bool) -> Result<(), Failure> {
-    let config = match Dirs::resolve() {
-        Ok(d) => Config::load(&d.config).map_err(Failure::input)?,
-        Err(_) => Config::default_only(),
-    };
+    let (config, _) = config_and_dirs()?;
     let mut entries: Vec<Entry<'_>> = config.models.iter().map(|(n, c)| Entry::of(n, c)).collect();
     // By provider, then dearest first: the order a reader scans a price list in.
     entries.sort_by(|a, b| {

@@ -17,7 +17,7 @@ impl ReadMode {
     /// Batches for a UTF-8 CSV of at least `from` bytes (one in another encoding is
     /// transcoded into memory whole anyway) or a Parquet file as large; whole otherwise.
     pub(super) fn of(scan: &Scan, from: u64) -> ReadMode {
-        let batches = scan.bytes >= from
+        let batches = ReadMode::possible(scan.bytes, from)
             && match scan.format {
                 FileFormat::Parquet => true,
                 FileFormat::Csv => scan

@@ -146,7 +146,7 @@ pub fn show(
 ) {
     let w = width.min(area.width.saturating_sub(4));
     // Rows the lines take once wrapped to the popup's inner width.
-    let inner = w.saturating_sub(2).max(1) as usize;
+    let inner = inner_width(area, width).max(1);
     let rows: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
     let h = (height.min(rows.min(u16::MAX as usize - 2) as u16 + 2))
         .max(3)
